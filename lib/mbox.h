@@ -1,0 +1,109 @@
+/*
+ * mbox: the read path of an mbox maildrop.
+ *
+ * mbox_index() reads the file once and records, per message, where it is
+ * stored, how many octets it takes on the wire and a hash of its stored
+ * octets. mbox_send() streams one message as the wire octets of SPEC §2.
+ * Both run every line of a message through the same conversion routine, so
+ * the size announced by READ is always the number of octets RETR sends.
+ *
+ * Message boundaries (c-client's rule): a message starts at a line that
+ * begins "From ", is the first line of the file or follows an empty line
+ * (LF or CRLF), and carries a sender and a ctime-style date. The empty line
+ * before such a line belongs to the separator, not to the message before
+ * it; so does a single empty line at the very end of the file. A
+ * Content-Length header is believed only when the body length it gives
+ * ends exactly at end of file or where the next separator (or the empty
+ * line before it) starts.
+ *
+ * Wire octets: the stored message without its "From " line and without the
+ * separating empty line; LF becomes CRLF, an existing CRLF stays, the last
+ * line gets a CRLF even when the file lacks the final newline (a lone CR at
+ * the very end stays as data). The header lines Status, X-Status,
+ * X-Keywords, X-UID, X-IMAP, X-IMAPbase and Content-Length (with their
+ * continuation lines) are left out of the header section. A message with no
+ * octets at all is sent as one empty line (2 octets). The UW c-client
+ * pseudo-message (first message, with an X-IMAP or X-IMAPbase header and
+ * the subject "DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA") is kept
+ * in the index but not counted or numbered.
+ *
+ * The library never writes to the file here; the commit of deletions
+ * builds on the offsets and hashes kept in struct mbox_msg.
+ */
+#ifndef POP2_MBOX_H
+#define POP2_MBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum {
+	MBOX_PSEUDO = 1 << 0,  /* the UW pseudo-message: hidden, always kept */
+	MBOX_DELETED = 1 << 1, /* marked by the client, removed at commit */
+};
+
+struct mbox_msg {
+	uint64_t start; /* offset of the "From " line */
+	uint64_t body;  /* offset of the first octet after the "From " line */
+	uint64_t end;   /* end of the message text, separator excluded */
+	uint64_t wire;  /* octets on the wire; always >= 2 */
+	uint64_t hash;  /* XXH3-64 of the stored octets [start, next start) */
+	uint32_t flags;
+};
+
+struct mbox {
+	int fd;          /* not owned: the caller opened it and closes it */
+	dev_t dev;
+	ino_t ino;
+	uint64_t size;   /* octets indexed (S); later growth is not shown */
+	struct mbox_msg *msg; /* every message, the pseudo-message included */
+	size_t nmsg;
+	size_t first;    /* index in msg[] of visible message 1 */
+};
+
+/* Where mbox_send() writes: returns 0, or -1 with errno set. */
+struct mbox_sink {
+	int (*write)(void *arg, const void *buf, size_t len);
+	void *arg;
+};
+
+/*
+ * Indexes the regular file open for reading at FD, from offset 0 to its
+ * end of file at the time of the call. Text before the first separator
+ * (a file that does not start with one) is not a message and is kept out
+ * of every range. Returns 0, or -1 with errno: EINVAL (not a regular
+ * file), ENOMEM, or a read error. On failure MB holds nothing to free.
+ */
+int mbox_index(struct mbox *mb, int fd);
+
+/* Frees what mbox_index() allocated; does not close mb->fd. */
+void mbox_free(struct mbox *mb);
+
+/* Number of visible messages (the pseudo-message is not counted). */
+size_t mbox_count(const struct mbox *mb);
+
+/* Visible message N (1-based), or NULL when N is 0 or past the end. */
+struct mbox_msg *mbox_get(const struct mbox *mb, size_t n);
+
+/* Offset just past the stored octets of msg[i] (the next start, or size). */
+uint64_t mbox_stored_end(const struct mbox *mb, size_t i);
+
+/*
+ * Streams the wire octets of visible message N to SINK: exactly
+ * mbox_get(mb, n)->wire octets on success, read with pread() in bounded
+ * chunks (the message is never held whole). The stored octets are first
+ * checked against the hash taken at index time. Returns 0, or -1 with
+ * errno: ENOENT (no such message), ESTALE (the stored octets changed since
+ * the index; nothing has been written), EIO and other read errors, or the
+ * sink's errno. After a failure part of the message may have been written.
+ */
+int mbox_send(const struct mbox *mb, size_t n, const struct mbox_sink *sink);
+
+/*
+ * Tells whether LINE (LEN octets, no terminator, CR allowed at the end)
+ * is a valid "From " separator: "From ", a sender, then a ctime-style date
+ * ("Www Mmm dd hh:mm[:ss] [zone] yyyy [zone]"), as c-client accepts.
+ */
+int mbox_is_separator(const char *line, size_t len);
+
+#endif

@@ -1,0 +1,161 @@
+#include "config.h"
+
+#include <crypt.h>
+#include <string.h>
+
+#include "auth.h"
+#include "log.h"
+#include "passwd.h"
+#include "util.h"
+
+/*
+ * Hashed whenever there is no real hash to check (unknown user, locked or
+ * empty entry, a hash crypt(3) rejects), so that such a failure takes as
+ * long as a wrong password and the delay does not reveal which accounts
+ * exist. It is yescrypt at Debian's default cost, the method of a default
+ * /etc/shadow; it was made with `mkpasswd -m yescrypt` from a random
+ * password that was thrown away. Only its cost matters: nothing can match.
+ */
+static const char auth_dummy_hash[] =
+    "$y$j9T$vFbr22zTIJ.1CoOzoMPGn1$w4fqK7i7qGYbAYGdhvQjOYcaaXRHS5CCLTj4IGDr2oD";
+
+enum auth_verdict {
+	AUTH_V_MATCH,
+	AUTH_V_MISMATCH,
+	AUTH_V_LOCKED,	/* '!' or '*' */
+	AUTH_V_EMPTY,	/* no password at all */
+	AUTH_V_UNUSABLE /* crypt(3) rejects the stored hash */
+};
+
+/* Returns the hash of PASSWORD inside *CD, or NULL when crypt(3) fails. */
+static const char *
+auth_crypt(const char *password, const char *setting, struct crypt_data *cd)
+{
+	const char *r;
+
+	/* libxcrypt wants a fresh crypt_data zeroed, "initialized" included. */
+	memset(cd, 0, sizeof(*cd));
+#ifdef HAVE_CRYPT_RN
+	r = crypt_rn(password, setting, cd, (int)sizeof(*cd));
+#else
+	r = crypt_r(password, setting, cd);
+#endif
+	/* crypt_rn fails with NULL, crypt_r usually with a "*..." string. */
+	if (r == NULL || r[0] == '*')
+		return NULL;
+	return r;
+}
+
+/*
+ * Every path runs crypt(3) once at a real cost: on HASH when it can match,
+ * else on the dummy hash (after a failed, cheap call when crypt(3) rejects
+ * HASH). Only a password crypt(3) refuses outright is cheap, for every
+ * user alike, so it tells nothing.
+ */
+static enum auth_verdict
+auth_verify(const char *password, const char *hash)
+{
+	struct crypt_data cd;
+	enum auth_verdict v;
+	size_t hlen = strlen(hash);
+	const char *r = NULL;
+
+	if (hash[0] == '\0')
+		v = AUTH_V_EMPTY;
+	else if (hash[0] == '!' || hash[0] == '*')
+		v = AUTH_V_LOCKED;
+	else if (strlen(password) >= CRYPT_MAX_PASSPHRASE_SIZE)
+		v = AUTH_V_MISMATCH;	      /* crypt(3) would refuse it */
+	else if (hlen >= CRYPT_OUTPUT_SIZE || /* no crypt output is that long */
+	    (r = auth_crypt(password, hash, &cd)) == NULL)
+		v = AUTH_V_UNUSABLE;
+	else
+		v = AUTH_V_MATCH; /* until compared below */
+
+	if (r == NULL) {
+		(void)auth_crypt(password, auth_dummy_hash, &cd);
+	} else {
+		char want[CRYPT_OUTPUT_SIZE], got[CRYPT_OUTPUT_SIZE];
+
+		/*
+		 * Zero-padded copies of one fixed size, compared whole: the
+		 * time depends neither on where they differ nor on their
+		 * lengths.
+		 */
+		memset(want, 0, sizeof(want));
+		memset(got, 0, sizeof(got));
+		memcpy(want, hash, hlen);
+		util_strlcpy(got, r, sizeof(got));
+		if (!util_consttime_equal(want, got, sizeof(want)))
+			v = AUTH_V_MISMATCH;
+		util_wipe(want, sizeof(want));
+		util_wipe(got, sizeof(got));
+	}
+	util_wipe(&cd, sizeof(cd));
+	return v;
+}
+
+bool
+auth_check_hash(const char *password, const char *hash)
+{
+	return auth_verify(password, hash) == AUTH_V_MATCH;
+}
+
+static void
+auth_warn(void *arg, unsigned long lineno, const char *why)
+{
+	(void)arg;
+	log_msg(LOG_WARNING, "passwd-file line %lu: %s", lineno, why);
+}
+
+enum auth_result
+auth_passwd_file(int fd, const char *user, const char *password,
+    struct auth_user *out, const char **why)
+{
+	struct passwd_entry e;
+	enum auth_result res = AUTH_DENIED;
+
+	memset(out, 0, sizeof(*out));
+	*why = NULL;
+	switch (passwd_lookup(fd, user, &e, auth_warn, NULL)) {
+	case -1:
+		/* A server fault, not a guess: nothing to hide. */
+		*why = "passwd-file unreadable";
+		return AUTH_ERROR;
+	case 0:
+		/* Costs the dummy hash, as a known user costs a real one. */
+		(void)auth_verify(password, "");
+		*why = "unknown user";
+		return AUTH_DENIED;
+	default:
+		break;
+	}
+
+	switch (auth_verify(password, e.hash)) {
+	case AUTH_V_MATCH:
+		util_strlcpy(out->name, e.user, sizeof(out->name));
+		util_strlcpy(out->home, e.home, sizeof(out->home));
+		/* passwd_parse_line only accepts a uid together with a gid. */
+		out->change_id = e.has_uid && e.has_gid;
+		if (out->change_id) {
+			out->uid = e.uid;
+			out->gid = e.gid;
+		}
+		res = AUTH_OK;
+		break;
+	case AUTH_V_MISMATCH:
+		*why = "wrong password";
+		break;
+	case AUTH_V_LOCKED:
+		*why = "locked entry";
+		break;
+	case AUTH_V_EMPTY:
+		*why = "no password";
+		break;
+	case AUTH_V_UNUSABLE:
+		*why = "unusable hash";
+		break;
+	}
+	util_wipe(&e, sizeof(e));
+	return res;
+}

@@ -1,0 +1,52 @@
+/*
+ * auth: verify a user's password. Nothing else: no identity changes, no
+ * maildrop access, no replies.
+ *
+ * Every failure costs one crypt(3) call: an unknown user or a locked entry
+ * is checked against a dummy hash so that timing does not tell them apart
+ * from a wrong password.
+ */
+#ifndef POP2_AUTH_H
+#define POP2_AUTH_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct auth_user {
+	char name[256];
+	char home[1024]; /* empty when unknown */
+	bool change_id;	 /* false: keep the current identity */
+	uid_t uid;
+	gid_t gid;
+};
+
+enum auth_result {
+	AUTH_OK,     /* *user is filled in */
+	AUTH_DENIED, /* unknown user, wrong password, locked: same reply */
+	AUTH_ERROR   /* the backend failed (read error, out of memory) */
+};
+
+/*
+ * Checks PASSWORD against the crypt(3) string HASH (no {SCHEME} prefix) in
+ * constant time. A hash that is empty, starts with '!' or '*', or that
+ * crypt(3) rejects never matches, but costs one crypt(3) call of the dummy
+ * hash all the same. A password of CRYPT_MAX_PASSPHRASE_SIZE octets or
+ * more never matches. Returns true on a match.
+ */
+bool auth_check_hash(const char *password, const char *hash);
+
+/*
+ * Looks USER up in the passwd-file open at FD and checks PASSWORD, which
+ * is neither copied nor cleared (that is the caller's job). *OUT is zeroed
+ * first and filled in on AUTH_OK only: change_id is true when the entry
+ * has a uid and a gid. On AUTH_OK *WHY is set to NULL; on AUTH_DENIED and
+ * AUTH_ERROR to a static phrase for the log: "unknown user", "wrong
+ * password", "locked entry" ('!' or '*'), "no password" (empty hash),
+ * "unusable hash" (crypt(3) rejects the stored string), or "passwd-file
+ * unreadable" (AUTH_ERROR, errno set by the read). Malformed lines are
+ * logged at LOG_WARNING as "passwd-file line N: WHY" and skipped.
+ */
+enum auth_result auth_passwd_file(int fd, const char *user,
+    const char *password, struct auth_user *out, const char **why);
+
+#endif

@@ -1,0 +1,299 @@
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "session.h"
+#include "util.h"
+
+#define STATE_BIT(st) (1u << (st))
+#define IN_FOLDER (STATE_BIT(SESSION_MBOX) | STATE_BIT(SESSION_ITEM))
+
+typedef void session_handler(struct session *, const struct cmd *,
+    struct session_out *);
+
+static session_handler do_helo, do_fold, do_read, do_retr, do_acks, do_ackd,
+    do_nack, do_quit;
+
+/*
+ * Which command may run in which state, kept apart from what it does: a
+ * command not allowed now never reaches its handler.
+ */
+static const struct {
+	enum cmd_kind kind;
+	unsigned states;
+	int takes_arg;
+	session_handler *handle;
+} session_table[] = {
+	{ CMD_HELO, STATE_BIT(SESSION_AUTH), 1, do_helo },
+	{ CMD_FOLD, IN_FOLDER, 1, do_fold },
+	{ CMD_READ, IN_FOLDER, 1, do_read },
+	{ CMD_RETR, STATE_BIT(SESSION_ITEM), 0, do_retr },
+	{ CMD_ACKS, STATE_BIT(SESSION_NEXT), 0, do_acks },
+	{ CMD_ACKD, STATE_BIT(SESSION_NEXT), 0, do_ackd },
+	{ CMD_NACK, STATE_BIT(SESSION_NEXT), 0, do_nack },
+	{ CMD_QUIT, STATE_BIT(SESSION_AUTH) | IN_FOLDER, 0, do_quit },
+};
+
+static void
+reply(struct session_out *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+reply(struct session_out *out, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out->reply, sizeof(out->reply) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(out->reply) - 3)
+		n = (int)(sizeof(out->reply) - 3);
+	memcpy(out->reply + n, "\r\n", 3);
+	out->len = (size_t)n + 2;
+}
+
+/* Every negative reply ends the session (RFC 937: close on any error). */
+static void
+fail(struct session *s, struct session_out *out, const char *text,
+    const char *reason)
+{
+	reply(out, "- %s", text);
+	out->close = true;
+	out->reason = reason;
+	s->state = SESSION_CLOSED;
+}
+
+void
+session_init(struct session *s, const struct session_backend *be)
+{
+	memset(s, 0, sizeof(*s));
+	s->state = SESSION_AUTH;
+	s->be = be;
+}
+
+static void
+out_clear(struct session_out *out)
+{
+	out->reply[0] = '\0';
+	out->len = 0;
+	out->send = 0;
+	out->login_failed = false;
+	out->close = false;
+	out->reason = NULL;
+}
+
+void
+session_greet(struct session *s, const char *host, const char *version,
+    struct session_out *out)
+{
+	(void)s;
+	out_clear(out);
+	reply(out, "+ POP2 %s pop2d %s server ready", host, version);
+}
+
+void
+session_fail(struct session *s, const char *reason, struct session_out *out)
+{
+	out_clear(out);
+	fail(s, out, reason, reason);
+}
+
+/* Enters a folder of COUNT messages named NAME (already sanitized). */
+static void
+enter_folder(struct session *s, size_t count, struct session_out *out)
+{
+	s->count = count > UTIL_MSGNO_MAX ? UTIL_MSGNO_MAX : (uint32_t)count;
+	s->current = 1;
+	s->state = SESSION_MBOX;
+	reply(out, "#%lu messages in %s", (unsigned long)s->count, s->folder);
+}
+
+/* The answer to READ, ACKS, ACKD and NACK: the size of the current message. */
+static void
+announce_current(struct session *s, struct session_out *out)
+{
+	uint64_t size = 0;
+
+	if (s->current >= 1 && s->current <= s->count)
+		size = s->be->size(s->be->arg, s->current);
+	if (size > 0) {
+		s->state = SESSION_ITEM;
+		reply(out, "=%llu characters in message %lu",
+		    (unsigned long long)size, (unsigned long)s->current);
+	} else {
+		s->state = SESSION_MBOX;
+		reply(out, "=0 No message %lu", (unsigned long)s->current);
+	}
+}
+
+static void
+do_helo(struct session *s, const struct cmd *c, struct session_out *out)
+{
+	char *user = c->arg, *end = user + c->arglen, *password;
+	const char *why = NULL;
+	size_t count = 0;
+	int r;
+
+	while (user < end && *user == ' ')
+		user++;
+	password = user;
+	while (password < end && *password != ' ')
+		password++;
+	if (password < end)
+		*password++ = '\0';
+	while (password < end && *password == ' ')
+		password++;
+	if (*user == '\0' || password >= end) {
+		util_wipe(c->arg, c->arglen);
+		fail(s, out, "Missing user or password", "missing user or password");
+		return;
+	}
+	r = s->be->login(s->be->arg, user, password, &count, &why);
+	util_wipe(password, (size_t)(end - password));
+	if (r == 1) {
+		util_strlcpy(s->folder, "INBOX", sizeof(s->folder));
+		enter_folder(s, count, out);
+	} else if (r == 0) {
+		out->login_failed = true;
+		fail(s, out, "Bad login", "bad login");
+	} else {
+		fail(s, out, why != NULL ? why : "Maildrop unavailable",
+		    "maildrop unavailable");
+	}
+}
+
+/* Copies a client's folder name for the reply, with control octets masked. */
+static void
+copy_folder_name(char *dst, size_t size, const char *src, size_t len)
+{
+	size_t i;
+
+	if (len > size - 1)
+		len = size - 1;
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)src[i];
+
+		dst[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+	}
+	dst[len] = '\0';
+}
+
+static void
+do_fold(struct session *s, const struct cmd *c, struct session_out *out)
+{
+	const char *why = NULL;
+	size_t count = 0;
+
+	if (c->arglen == 0) {
+		fail(s, out, "Missing folder name", "missing folder name");
+		return;
+	}
+	if (s->be->commit(s->be->arg, &why) == -1) {
+		fail(s, out, why != NULL ? why : "Commit failed", "commit failed");
+		return;
+	}
+	if (s->be->select(s->be->arg, c->arg, &count) == -1)
+		count = 0;
+	copy_folder_name(s->folder, sizeof(s->folder), c->arg, c->arglen);
+	enter_folder(s, count, out);
+}
+
+static void
+do_read(struct session *s, const struct cmd *c, struct session_out *out)
+{
+	uint32_t n;
+
+	if (c->has_arg) {
+		if (util_parse_msgno(c->arg, c->arglen, &n) == -1) {
+			fail(s, out, "Invalid message number",
+			    "invalid message number");
+			return;
+		}
+		s->current = n;
+	}
+	announce_current(s, out);
+}
+
+static void
+do_retr(struct session *s, const struct cmd *c, struct session_out *out)
+{
+	(void)c;
+	out->send = s->current;
+	s->state = SESSION_NEXT;
+}
+
+static void
+do_acks(struct session *s, const struct cmd *c, struct session_out *out)
+{
+	(void)c;
+	s->current++;
+	announce_current(s, out);
+}
+
+static void
+do_ackd(struct session *s, const struct cmd *c, struct session_out *out)
+{
+	(void)c;
+	s->be->mark_deleted(s->be->arg, s->current);
+	s->current++;
+	announce_current(s, out);
+}
+
+static void
+do_nack(struct session *s, const struct cmd *c, struct session_out *out)
+{
+	(void)c;
+	announce_current(s, out);
+}
+
+static void
+do_quit(struct session *s, const struct cmd *c, struct session_out *out)
+{
+	const char *why = NULL;
+
+	(void)c;
+	if (s->state != SESSION_AUTH && s->be->commit(s->be->arg, &why) == -1) {
+		fail(s, out, why != NULL ? why : "Commit failed", "commit failed");
+		return;
+	}
+	reply(out, "+ OK Sayonara");
+	out->close = true;
+	out->reason = "QUIT";
+	s->state = SESSION_CLOSED;
+}
+
+void
+session_step(struct session *s, char *line, size_t len, struct session_out *out)
+{
+	struct cmd c;
+	size_t i;
+
+	out_clear(out);
+	if (s->state == SESSION_CLOSED) {
+		out->close = true;
+		out->reason = "closed";
+		return;
+	}
+	cmd_parse(line, len, &c);
+	for (i = 0; i < sizeof(session_table) / sizeof(session_table[0]); i++) {
+		if (session_table[i].kind != c.kind)
+			continue;
+		if (!(session_table[i].states & STATE_BIT(s->state)))
+			break;
+		if (c.has_arg && !session_table[i].takes_arg) {
+			fail(s, out, "No argument expected", "protocol error");
+			return;
+		}
+		session_table[i].handle(s, &c, out);
+		return;
+	}
+	if (c.kind == CMD_HELO)
+		util_wipe(line, len);
+	fail(s, out, "Bogus or out of sequence command", "protocol error");
+}

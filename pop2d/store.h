@@ -1,0 +1,72 @@
+/*
+ * store: the folders of one logged-in user, as the session sees them.
+ *
+ * It opens INBOX and the folders beneath the folder directory, keeps the
+ * index of the selected one, remembers the client's deletions and streams
+ * messages to the connection. It never writes protocol replies.
+ */
+#ifndef POP2_STORE_H
+#define POP2_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io.h"
+#include "mbox.h"
+
+struct store {
+	char inbox[4096]; /* path of the maildrop */
+	int dirfd;        /* the folder directory, or -1 when it cannot be used */
+	int fd;           /* the selected folder, or -1 */
+	bool indexed;     /* mb holds an index of fd */
+	struct mbox mb;
+	size_t deleted;   /* messages marked deleted in the selected folder */
+	/* Totals for the log line at the end of the session. */
+	unsigned long sent_messages;
+	unsigned long deleted_total;
+	unsigned long long sent_octets;
+};
+
+/*
+ * Prepares a store for the maildrop at INBOX and the folder directory
+ * FOLDER_DIR (NULL or unusable: only INBOX can be selected). Returns 0, or
+ * -1 with errno ENAMETOOLONG.
+ */
+int store_init(struct store *st, const char *inbox, const char *folder_dir);
+
+/*
+ * Selects INBOX. A maildrop that does not exist has no messages. Returns 0
+ * with *COUNT set, or -1 with errno when it exists but cannot be read.
+ */
+int store_select_inbox(struct store *st, size_t *count);
+
+/*
+ * Selects folder NAME ("INBOX" in any case is the maildrop). Returns 0
+ * with *COUNT set, or -1 with errno when the name is refused (EPERM,
+ * EXDEV, ELOOP), missing or unreadable; nothing is selected then.
+ */
+int store_select(struct store *st, const char *name, size_t *count);
+
+/* Octets RETR sends for visible message N; 0 when absent or deleted. */
+uint64_t store_size(const struct store *st, uint32_t n);
+
+/* Marks visible message N deleted for the rest of the selection. */
+void store_mark_deleted(struct store *st, uint32_t n);
+
+/*
+ * Commits the deletions of the selected folder. Returns 0 (nothing to do),
+ * or -1 with *WHY set to the reply text.
+ */
+int store_commit(struct store *st, const char **why);
+
+/*
+ * Streams message N into IO. Returns 0, or -1 with errno (ESTALE: the
+ * folder changed under us; the connection's error otherwise).
+ */
+int store_send(struct store *st, uint32_t n, struct io *io);
+
+/* Releases the selection and the folder directory. */
+void store_close(struct store *st);
+
+#endif

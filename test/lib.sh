@@ -1,0 +1,40 @@
+# Shared by the shell tests: where things are, a scratch folder, and verdicts.
+# Each test script sources this, calls `pass`/`fail` per case and ends with `finish`.
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+: "${POP2D:=$top_builddir/pop2d/pop2d}"
+: "${VERSION:=$("$POP2D" -V | sed 's/^pop2d //')}"
+data=$top_srcdir/test/data
+passed=0
+failed=0
+
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/pop2d-test.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+
+pass() {
+	passed=$((passed + 1))
+	echo "PASS: $1"
+}
+
+fail() {
+	failed=$((failed + 1))
+	echo "FAIL: $1"
+}
+
+# check NAME COMMAND...: runs COMMAND, a pass when it succeeds.
+check() {
+	local name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name"; fi
+}
+
+# Prints both files visibly (CR shown as ^M) when they differ.
+show_difference() {
+	diff <(cat -A "$1") <(cat -A "$2") | head -40
+}
+
+finish() {
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+}

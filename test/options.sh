@@ -1,0 +1,120 @@
+#!/bin/bash
+# The command line of SPEC §6 and the timeouts, driven against the built pop2d.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+passwd=$data/passwd
+maildrop=$scratch/maildrop
+cp "$data/mbox/bookkeeping.mbox" "$maildrop"
+
+# usage_error NAME ARGS...: exit status 2, a message on stderr, no greeting.
+usage_error() {
+	local name=$1
+	shift
+	"$POP2D" "$@" </dev/null >"$scratch/out" 2>"$scratch/err"
+	local status=$?
+	if [ "$status" -eq 2 ] && [ ! -s "$scratch/out" ] && [ -s "$scratch/err" ]; then
+		pass "$name"
+	else
+		fail "$name (exit $status, stdout $(wc -c <"$scratch/out") octets, stderr: $(head -c 200 "$scratch/err"))"
+	fi
+}
+
+usage_error "unknown option" -p "$passwd" -z
+usage_error "unknown long option" -p "$passwd" --frobnicate
+usage_error "missing option argument" -p
+usage_error "stray operand" -p "$passwd" extra
+usage_error "unreadable passwd-file" -p "$scratch/no-such-file"
+usage_error "passwd-file is a directory" -p "$scratch/"
+usage_error "no account source yet" -m "$maildrop"
+usage_error "idle timeout zero" -p "$passwd" -t 0
+usage_error "idle timeout not a number" -p "$passwd" -t 10s
+usage_error "idle timeout negative" -p "$passwd" -t -5
+usage_error "login timeout too large" -p "$passwd" -T 86401
+usage_error "relative state directory" -p "$passwd" -S var/lib/pop2d
+usage_error "relative lock helper" -p "$passwd" -L pop2-lock
+usage_error "bad template escape" -p "$passwd" -m '/var/mail/%x'
+usage_error "template ends in %" -p "$passwd" -F '/home/%'
+usage_error "empty host name" -p "$passwd" -n ''
+usage_error "host name with a space" -p "$passwd" -n 'a b'
+usage_error "maildir maildrop not in this version" -p "$passwd" -m 'maildir:%h/Maildir'
+
+out=$("$POP2D" -V)
+check "-V prints the version" [ "$out" = "pop2d $VERSION" ]
+"$POP2D" -h >"$scratch/help"
+check "-h prints usage and exits 0" grep -q '^usage: pop2d' "$scratch/help"
+"$POP2D" --recover-all -S "$scratch/state" 2>"$scratch/err"
+check "--recover-all with nothing to recover exits 0" [ $? -eq 0 ]
+
+# The greeting names the host given with -n, with nothing between "+ " and "POP2".
+greeting=$("$POP2D" -p "$passwd" -n mail.example.org </dev/null | head -n 1)
+check "greeting with -n" [ "$greeting" = $'+ POP2 mail.example.org pop2d '"$VERSION"$' server ready\r' ]
+greeting=$("$POP2D" -p "$passwd" </dev/null | head -n 1)
+check "greeting names the machine by default" \
+	[ "$greeting" = $'+ POP2 '"$(hostname)"' pop2d '"$VERSION"$' server ready\r' ]
+
+# A session that stays silent is logged out after -T seconds before HELO.
+start=$(date +%s)
+"$POP2D" -p "$passwd" -n t -T 1 >"$scratch/out" < <(sleep 5)
+status=$?
+elapsed=$(( $(date +%s) - start ))
+printf '+ POP2 t pop2d %s server ready\r\n- Autologout; idle for too long\r\n' "$VERSION" >"$scratch/want"
+check "login timeout (-T) sends Autologout" cmp -s "$scratch/want" "$scratch/out"
+check "login timeout exits 1" [ "$status" -eq 1 ]
+check "login timeout does not wait for the client" [ "$elapsed" -lt 5 ]
+
+# -T bounds the whole login: a client trickling one octet a second is cut off.
+start=$(date +%s)
+"$POP2D" -p "$passwd" -n t -T 2 >"$scratch/out" \
+	< <(for c in H E L O ' ' a l i c e; do printf %s "$c"; sleep 1; done)
+elapsed=$(( $(date +%s) - start ))
+check "a trickling login is cut off at -T" [ "$elapsed" -lt 5 ]
+check "a trickling login gets Autologout" [ "$(tail -n 1 "$scratch/out")" = $'- Autologout; idle for too long\r' ]
+
+# After HELO the idle limit (-t) applies instead.
+{
+	printf 'HELO alice wonderland\r\n'
+	sleep 6
+} | "$POP2D" -p "$passwd" -n t -m "$maildrop" -T 1 -t 2 >"$scratch/out"
+count=$(grep -c '' "$scratch/out")
+check "idle timeout (-t) after HELO, not -T" [ "$count" -eq 3 ]
+check "idle timeout reply" [ "$(tail -n 1 "$scratch/out")" = $'- Autologout; idle for too long\r' ]
+
+# A client that stops reading: the blocked write gives up within -t.
+big=$scratch/big.mbox
+{
+	printf 'From a@b Mon Nov 16 09:12:44 2026\nSubject: big\n\n'
+	head -c 8000000 /dev/zero | tr '\0' 'x' | fold -w 70
+	printf '\n'
+} >"$big"
+mkfifo "$scratch/fifo"
+start=$(date +%s)
+"$POP2D" -p "$passwd" -n t -m "$big" -t 2 >"$scratch/fifo" \
+	< <(printf 'HELO alice wonderland\r\nREAD 1\r\nRETR\r\n'; sleep 30) &
+pid=$!
+exec 9<"$scratch/fifo"
+head -c 1000 <&9 >/dev/null
+wait "$pid"
+status=$?
+exec 9<&-
+elapsed=$(( $(date +%s) - start ))
+check "a stalled reader cannot hold the session past -t" [ "$elapsed" -lt 20 ]
+check "stalled reader: exit 1" [ "$status" -eq 1 ]
+
+# Failed logins all wait about 2 s, and look alike.
+for who in "alice wrong" "nosuchuser wonderland" "locked locked-secret"; do
+	start=$(date +%s%N)
+	printf 'HELO %s\r\nQUIT\r\n' "$who" | "$POP2D" -p "$passwd" -n t -m "$maildrop" >"$scratch/out"
+	ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	check "bad login ($who) replies '- Bad login'" [ "$(tail -n 1 "$scratch/out")" = $'- Bad login\r' ]
+	check "bad login ($who) is delayed about 2 s" [ "$ms" -ge 1900 ]
+done
+
+# -d copies log lines to standard error.
+printf 'HELO alice wonderland\r\nQUIT\r\n' |
+	"$POP2D" -d -p "$passwd" -n t -m "$maildrop" >/dev/null 2>"$scratch/err"
+check "-d logs the login" grep -q 'login user=alice' "$scratch/err"
+check "-d logs the session end" grep -q 'session end user=alice reason=QUIT' "$scratch/err"
+check "the log never holds the password" bash -c "! grep -q wonderland '$scratch/err'"
+
+finish
