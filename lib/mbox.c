@@ -2,10 +2,14 @@
  * mbox: index an mbox file in one pass and stream its messages as wire
  * octets.
  *
- * The index and mbox_send() both push every octet of a message through
- * conv(); the index only counts what it would produce, mbox_send()
- * writes it. Nothing else decides what a line becomes on the wire, which is
- * what keeps READ's =N equal to the octets RETR sends.
+ * What a stored line becomes on the wire is decided by conv(): mbox_send()
+ * writes what it produces, the index counts it, which is what keeps READ's
+ * =N equal to the octets RETR sends. For speed the index hands conv()'s
+ * counting two shortcuts for lines that need no decision, conv_run() for
+ * the body between empty lines and conv_header_run() for fields that are
+ * not bookkeeping; they apply the same rules with the same helpers. Should
+ * they ever disagree, mbox_send() fails with ESTALE rather than send a
+ * count other than the one announced.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -15,14 +19,18 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <xxhash.h>
-#if defined(__x86_64__) || defined(__i386__)
-/* libxxhash picks the widest vector unit at run time. */
+#if defined(__x86_64__) && !defined(MBOX_NO_XXH_DISPATCH)
+/*
+ * Debian's libxxhash picks the widest vector unit at run time through
+ * these names: twice the speed of the SSE2 default on AVX2 processors.
+ */
 #include <xxh_x86dispatch.h>
 #endif
 
@@ -66,11 +74,11 @@ struct out {
 
 /* The state of converting one message's text. */
 struct conv {
-	int in_header;	/* still inside the header section */
-	int drop;	/* the current header field is bookkeeping */
-	int line_drop;	/* the line being converted is left out */
-	int bol;	/* the next octet starts a line */
-	char last;	/* the octet before the next one */
+	int in_header; /* still inside the header section */
+	int drop;      /* the current header field is bookkeeping */
+	int line_drop; /* the line being converted is left out */
+	int bol;       /* the next octet starts a line */
+	char last;     /* the octet before the next one */
 };
 
 static int
@@ -78,6 +86,8 @@ out_flush(struct out *o)
 {
 	if (o->len == 0)
 		return 0;
+	/* A sink that fails without saying why still fails. */
+	errno = 0;
 	if (o->sink->write(o->sink->arg, o->buf, o->len) == -1) {
 		o->err = errno != 0 ? errno : EIO;
 		return -1;
@@ -116,6 +126,7 @@ out_put(struct out *o, const char *p, size_t n)
 		if (out_flush(o) == -1)
 			return -1;
 		if (n >= o->cap) {
+			errno = 0;
 			if (o->sink->write(o->sink->arg, p, n) == -1) {
 				o->err = errno != 0 ? errno : EIO;
 				return -1;
@@ -136,7 +147,8 @@ out_put(struct out *o, const char *p, size_t n)
 #if defined(__SSE2__) && !defined(MBOX_NO_SIMD)
 #define MBOX_SIMD 1
 #include <emmintrin.h>
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) &&         \
+    !defined(MBOX_NO_AVX2)
 #define MBOX_AVX2 1
 #include <immintrin.h>
 #endif
@@ -171,14 +183,14 @@ masks64_avx2(const char *p, uint64_t *lf, uint64_t *cr)
 
 	a = _mm256_loadu_si256((const __m256i *)(const void *)p);
 	b = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
-	*lf = (uint64_t)(uint32_t)_mm256_movemask_epi8(
-	    _mm256_cmpeq_epi8(a, nl)) |
-	    (uint64_t)(uint32_t)_mm256_movemask_epi8(
-	    _mm256_cmpeq_epi8(b, nl)) << 32;
-	*cr = (uint64_t)(uint32_t)_mm256_movemask_epi8(
-	    _mm256_cmpeq_epi8(a, r)) |
-	    (uint64_t)(uint32_t)_mm256_movemask_epi8(
-	    _mm256_cmpeq_epi8(b, r)) << 32;
+	*lf =
+	    (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, nl)) |
+	    (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, nl))
+		<< 32;
+	*cr =
+	    (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, r)) |
+	    (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, r))
+		<< 32;
 }
 #endif
 
@@ -229,12 +241,14 @@ scan_run(const char *p, const char *e, uint64_t *bare,
 			if (!(lf1 >> i & 1))
 				i--;
 			b = i > 0 ? lf & ~cr1 & (~0ULL >> (64 - i)) : 0;
-			*bare += n + (hwpopcnt ? (uint64_t)__builtin_popcountll(b) :
-			    popcount64(b));
+			*bare += n +
+			    (hwpopcnt ? (uint64_t)__builtin_popcountll(b)
+				      : popcount64(b));
 			return q + i;
 		}
 		b = lf & ~cr1;
-		n += hwpopcnt ? (uint64_t)__builtin_popcountll(b) : popcount64(b);
+		n += hwpopcnt ? (uint64_t)__builtin_popcountll(b)
+			      : popcount64(b);
 		if (lf != 0) {
 			lastmask = lf;
 			lastblk = q;
@@ -297,8 +311,8 @@ bare_lf(const char *p, size_t n, char before)
 		before = p[i - 1];
 #endif
 	/* What is left holds few lines: a header line holds one. */
-	for (q = p + i, s = q; (nl = memchr(q, '\n', n - (size_t)(q - p))) !=
-	    NULL; q = nl + 1)
+	for (q = p + i, s = q;
+	     (nl = memchr(q, '\n', n - (size_t)(q - p))) != NULL; q = nl + 1)
 		if ((nl > s ? nl[-1] : before) != '\r')
 			cnt++;
 	return cnt;
@@ -412,8 +426,8 @@ conv(struct conv *c, const char *p, size_t n, struct out *o)
 			c->in_header = 0;
 			c->drop = 0;
 		} else if (p[0] != ' ' && p[0] != '\t') {
-			c->drop = may_be_bookkeeping(p[0]) &&
-			    is_bookkeeping(p, n);
+			c->drop =
+			    may_be_bookkeeping(p[0]) && is_bookkeeping(p, n);
 		}
 		/* A continuation line goes with the field above it. */
 		c->line_drop = c->drop;
@@ -435,7 +449,7 @@ conv(struct conv *c, const char *p, size_t n, struct out *o)
 	s = p;
 	e = p + n;
 	for (q = p; (nl = memchr(q, '\n', (size_t)(e - q))) != NULL;
-	    q = nl + 1) {
+	     q = nl + 1) {
 		if ((nl > s ? nl[-1] : c->last) == '\r')
 			continue;
 		if (out_put(o, p, (size_t)(nl - p)) == -1 ||
@@ -471,12 +485,15 @@ conv_end(struct conv *c, struct out *o)
  * pass over the octets; WIDE picks the AVX2 scanner (see cpu_wide()).
  */
 static const char *
-conv_run(struct conv *c, const char *p, const char *e, int wide,
-    struct out *o)
+conv_run(struct conv *c, const char *p, const char *e, int wide, struct out *o)
 {
 	const char *end;
 	uint64_t bare = 0;
+#ifndef MBOX_SIMD
+	const char *nl, *q;
+#endif
 
+	(void)wide;
 #ifdef MBOX_SIMD
 #ifdef MBOX_AVX2
 	if (wide)
@@ -485,11 +502,9 @@ conv_run(struct conv *c, const char *p, const char *e, int wide,
 #endif
 		end = scan_run_sse2(p, e, &bare);
 #else
-	const char *nl, *q;
-
-	(void)wide;
-	for (q = end = p; q < e && (nl = memchr(q, '\n', (size_t)(e - q))) !=
-	    NULL; q = end = nl + 1) {
+	for (q = end = p;
+	     q < e && (nl = memchr(q, '\n', (size_t)(e - q))) != NULL;
+	     q = end = nl + 1) {
 		if (nl == q || (nl == q + 1 && q[0] == '\r'))
 			break;
 		if (nl[-1] != '\r')
@@ -506,38 +521,85 @@ conv_run(struct conv *c, const char *p, const char *e, int wide,
 }
 
 /*
+ * Finds the LFs of a run of short lines: the LF mask of one 64-octet block
+ * serves every line that ends in it, where memchr() would be called once
+ * per line.
+ */
+struct lf_cursor {
+	const char *blk; /* the block the mask describes, or NULL */
+	uint64_t mask;	 /* its LFs */
+};
+
+static void
+lf_cursor_init(struct lf_cursor *lc)
+{
+	lc->blk = NULL;
+	lc->mask = 0;
+}
+
+/* Returns the first LF in [q, e), or NULL; Q only moves forward. */
+static inline const char *
+lf_next(struct lf_cursor *lc, const char *q, const char *e)
+{
+#ifdef MBOX_SIMD
+	uint64_t m, cr;
+
+	for (;;) {
+		if (lc->blk != NULL && q < lc->blk + 64) {
+			m = lc->mask & (~0ULL << (q - lc->blk));
+			if (m != 0)
+				return lc->blk + __builtin_ctzll(m);
+			q = lc->blk + 64;
+		}
+		if (e - q < 64)
+			break;
+		masks64(q, &lc->mask, &cr);
+		lc->blk = q;
+	}
+	if (q >= e)
+		return NULL;
+#else
+	(void)lc;
+#endif
+	return memchr(q, '\n', (size_t)(e - q));
+}
+
+/*
  * conv() for the index inside the header section: counts the whole lines
- * at P up to E that change nothing but the count (fields that are not
- * bookkeeping, continuations of kept fields), and returns where it stopped:
- * before a line that needs a closer look or an incomplete one. With
- * SUBJECT it also stops at any field that may be a Subject.
+ * at P up to E whose fate needs no further look (kept fields and their
+ * continuations, bookkeeping fields and theirs, which are dropped), and
+ * returns where it stopped: before an empty or incomplete line, or before
+ * a field the index itself must read. That is Content-Length, and with
+ * FIRST (the first message, which may be the pseudo-message) also every
+ * field that may be X-IMAP, X-IMAPbase or Subject.
  */
 static const char *
-conv_header_run(struct conv *c, const char *p, const char *e, int subject,
-    struct out *o)
+conv_header_run(
+    struct conv *c, const char *p, const char *e, int first, struct out *o)
 {
 	const char *nl, *q;
+	struct lf_cursor lc;
 	uint64_t n = 0;
-	int cont;
+	int ch;
 
+	lf_cursor_init(&lc);
 	for (q = p; q < e; q = nl + 1) {
-		cont = q[0] == ' ' || q[0] == '\t';
-		if (q[0] == '\r' || q[0] == '\n' || (cont && c->drop) ||
-		    (subject && (q[0] | 0x20) == 's') ||
-		    (nl = memchr(q, '\n', (size_t)(e - q))) == NULL)
+		ch = q[0] | 0x20;
+		if (q[0] == '\r' || q[0] == '\n' || ch == 'c' ||
+		    (first && (ch == 's' || ch == 'x')) ||
+		    (nl = lf_next(&lc, q, e)) == NULL)
 			break;
-		if (!cont) {
-			if (may_be_bookkeeping(q[0]) &&
-			    is_bookkeeping(q, (size_t)(nl - q) + 1))
-				break;
-			c->drop = 0;
-		}
-		n += (uint64_t)(nl - q) + 1 + (nl[-1] != '\r');
+		/* A continuation line goes with the field above it. */
+		if (q[0] != ' ' && q[0] != '\t')
+			c->drop = may_be_bookkeeping(q[0]) &&
+			    is_bookkeeping(q, (size_t)(nl - q) + 1);
+		if (!c->drop)
+			n += (uint64_t)(nl - q) + 1 + (nl[-1] != '\r');
 	}
 	if (q > p) {
 		if (out_count(o, n) == -1)
 			return NULL;
-		c->line_drop = 0;
+		c->line_drop = c->drop;
 		c->last = '\n';
 		c->bol = 1;
 	}
@@ -559,13 +621,14 @@ last_token(const char *b, const char **e, const char **ts)
 {
 	const char *t, *end;
 
-	end = *e;
-	for (t = end; t > b && t[-1] != ' '; t--)
-		continue;
+	end = t = *e;
+	while (t > b && t[-1] != ' ')
+		t--;
 	*ts = t;
-	for (*e = t; *e > b && (*e)[-1] == ' '; (*e)--)
-		continue;
-	return (size_t)(end - t);
+	while (t > b && t[-1] == ' ')
+		t--;
+	*e = t;
+	return (size_t)(end - *ts);
 }
 
 static int
@@ -625,8 +688,8 @@ is_time(const char *p, size_t n)
 	if (p[2] != ':' || digits(p, 2) < 0 || digits(p, 2) > 23 ||
 	    digits(p + 3, 2) < 0 || digits(p + 3, 2) > 59)
 		return 0;
-	if (n == 8 && (p[5] != ':' || digits(p + 6, 2) < 0 ||
-	    digits(p + 6, 2) > 60))
+	if (n == 8 &&
+	    (p[5] != ':' || digits(p + 6, 2) < 0 || digits(p + 6, 2) > 60))
 		return 0;
 	return 1;
 }
@@ -673,9 +736,9 @@ mbox_is_separator(const char *line, size_t len)
 
 	/* UUCP's " remote from HOST" suffix. */
 	save = e;
-	if (last_token(b, &e, &t) == 0 ||
-	    last_token(b, &e, &t) != 4 || memcmp(t, "from", 4) != 0 ||
-	    last_token(b, &e, &t) != 6 || memcmp(t, "remote", 6) != 0)
+	if (last_token(b, &e, &t) == 0 || last_token(b, &e, &t) != 4 ||
+	    memcmp(t, "from", 4) != 0 || last_token(b, &e, &t) != 6 ||
+	    memcmp(t, "remote", 6) != 0)
 		e = save;
 
 	/* [zone] yyyy [zone], then the time. */
@@ -721,47 +784,55 @@ struct ix {
 	int fd;
 	char *buf;
 	size_t cap;
-	size_t fill;	/* octets in buf */
-	size_t pos;	/* next unexamined octet in buf */
-	uint64_t base;	/* file offset of buf[0] */
-	uint64_t size;	/* where the index stops */
+	size_t fill;   /* octets in buf */
+	size_t pos;    /* next unexamined octet in buf */
+	uint64_t base; /* file offset of buf[0] */
+	uint64_t size; /* where the index stops */
 	int eof;
-	int wide;	/* use the AVX2 scanner */
-	int in_long;	/* pos is inside a line longer than the buffer */
-	char *look;	/* CL_LOOK + 1 octets for confirming Content-Length */
+	int wide;    /* use the AVX2 scanner */
+	int in_long; /* pos is inside a line longer than the buffer */
+	char *look;  /* CL_LOOK + 1 octets for confirming Content-Length */
 	XXH3_state_t *xs;
-	size_t alloc;	/* entries allocated in mb->msg */
+	size_t alloc; /* entries allocated in mb->msg */
 
-	int cur;	/* a message is open: mb->msg[mb->nmsg - 1] */
+	int cur;	 /* a message is open: mb->msg[mb->nmsg - 1] */
 	uint64_t hashed; /* the open message is hashed up to here */
+	int hstarted;	 /* ... by the streaming state xs */
 	struct conv cv;
 	struct out cnt;
 
-	int sep_ok;	/* a separator may start at the next line */
-	uint64_t text_end; /* where the open message ends if one does */
-	int pending;	/* an empty line is held back */
+	int sep_ok;	       /* a separator may start at the next line */
+	uint64_t text_end;     /* where the open message ends if one does */
+	int pending;	       /* an empty line is held back */
 	const char *pend_line; /* its octets, "\n" or "\r\n" */
 	size_t pend_len;
 
-	int cl_mode;	/* inside a body whose Content-Length is believed */
+	int cl_mode; /* inside a body whose Content-Length is believed */
 	uint64_t cl_end;
-	int cl_state;	/* 0 none seen, 1 one valid value, -1 unusable */
+	int cl_state; /* 0 none seen, 1 one valid value, -1 unusable */
 	uint64_t cl;
 
 	int px_imap;	/* the first message has X-IMAP or X-IMAPbase */
-	int px_subject;	/* ... and the pseudo-message's subject */
+	int px_subject; /* ... and the pseudo-message's subject */
 };
 
+/*
+ * Feeds the open message's octets up to TO to the hash before the buffer
+ * lets go of them. The state is started only when a message does not fit
+ * in the buffer; most are hashed in one call when they close.
+ */
 static int
 ix_hash(struct ix *ix, uint64_t to)
 {
 	if (!ix->cur || to <= ix->hashed)
 		return 0;
-	if (XXH3_64bits_update(ix->xs, ix->buf + (ix->hashed - ix->base),
-	    (size_t)(to - ix->hashed)) == XXH_ERROR) {
+	if ((!ix->hstarted && XXH3_64bits_reset(ix->xs) == XXH_ERROR) ||
+	    XXH3_64bits_update(ix->xs, ix->buf + (ix->hashed - ix->base),
+		(size_t)(to - ix->hashed)) == XXH_ERROR) {
 		errno = EINVAL;
 		return -1;
 	}
+	ix->hstarted = 1;
 	ix->hashed = to;
 	return 0;
 }
@@ -774,11 +845,16 @@ ix_close(struct ix *ix, uint64_t end, uint64_t next)
 
 	if (!ix->cur)
 		return 0;
-	if (ix_hash(ix, next) == -1)
-		return -1;
 	m = &ix->mb->msg[ix->mb->nmsg - 1];
+	if (!ix->hstarted)
+		m->hash = XXH3_64bits(
+		    ix->buf + (m->start - ix->base), (size_t)(next - m->start));
+	else {
+		if (ix_hash(ix, next) == -1)
+			return -1;
+		m->hash = XXH3_64bits_digest(ix->xs);
+	}
 	m->end = end;
-	m->hash = XXH3_64bits_digest(ix->xs);
 	if (conv_end(&ix->cv, &ix->cnt) == -1)
 		return -1;
 	m->wire = ix->cnt.total;
@@ -799,7 +875,7 @@ ix_open(struct ix *ix, uint64_t start, uint64_t body)
 	void *p;
 
 	if (mb->nmsg == ix->alloc) {
-		/* Doubling keeps the copying linear in the number of messages. */
+		/* Doubling keeps the copying linear. */
 		alloc = ix->alloc == 0 ? 64 : ix->alloc * 2;
 		if (alloc > SIZE_MAX / sizeof(*m)) {
 			errno = ENOMEM;
@@ -816,10 +892,7 @@ ix_open(struct ix *ix, uint64_t start, uint64_t body)
 	m->body = body;
 	ix->cur = 1;
 	ix->hashed = start;
-	if (XXH3_64bits_reset(ix->xs) == XXH_ERROR) {
-		errno = EINVAL;
-		return -1;
-	}
+	ix->hstarted = 0;
 	conv_init(&ix->cv);
 	ix->cnt.total = 0;
 	ix->sep_ok = 0;
@@ -851,8 +924,8 @@ ix_peek(struct ix *ix, uint64_t off, size_t len, const char **out)
 		return (ssize_t)len;
 	}
 	for (got = 0; got < len; got += (size_t)r) {
-		r = pread(ix->fd, ix->look + got, len - got,
-		    (off_t)(off + got));
+		r = pread(
+		    ix->fd, ix->look + got, len - got, (off_t)(off + got));
 		if (r == -1) {
 			if (errno == EINTR) {
 				r = 0;
@@ -914,7 +987,7 @@ ix_cl_lands(struct ix *ix, uint64_t t, int *lands)
 		*lands = 1;
 		return 0;
 	}
-	if (n >= 1 && p[0] == '\n')
+	if (p[0] == '\n')
 		skip = 1;
 	else if (n >= 2 && p[0] == '\r' && p[1] == '\n')
 		skip = 2;
@@ -969,7 +1042,7 @@ ix_header(struct ix *ix, const char *p, size_t n)
 		ix->px_imap = 1;
 	else if (casematch(p, len, "subject") &&
 	    memmem(p + colon, n - colon, pseudo_subject,
-	    sizeof(pseudo_subject) - 1) != NULL)
+		sizeof(pseudo_subject) - 1) != NULL)
 		ix->px_subject = 1;
 }
 
@@ -1058,8 +1131,7 @@ ix_run_lines(struct ix *ix)
 	p = ix->buf + ix->pos;
 	e = ix->buf + ix->fill;
 	if (ix->cv.in_header)
-		q = conv_header_run(&ix->cv, p, e, ix->mb->nmsg == 1,
-		    &ix->cnt);
+		q = conv_header_run(&ix->cv, p, e, ix->mb->nmsg == 1, &ix->cnt);
 	else if (ix->cl_mode) {
 		lim = ix->cl_end - ix->base;
 		if (lim <= ix->pos)
@@ -1136,12 +1208,12 @@ ix_run(struct ix *ix)
 		avail = ix->fill - ix->pos;
 		nl = memchr(p, '\n', avail);
 		if (ix->in_long) {
-			/* The further pieces of a line longer than the buffer. */
+			/* The rest of a line longer than the buffer. */
 			if (nl != NULL)
 				avail = (size_t)(nl - p) + 1;
 			else if (!ix->eof) {
-				if (ix->cur && conv(&ix->cv, p, avail,
-				    &ix->cnt) == -1)
+				if (ix->cur &&
+				    conv(&ix->cv, p, avail, &ix->cnt) == -1)
 					return -1;
 				ix->pos = ix->fill;
 				if (ix_fill(ix) == -1)
@@ -1156,20 +1228,20 @@ ix_run(struct ix *ix)
 		}
 		if (nl != NULL) {
 			if (ix_line(ix, p, (size_t)(nl - p) + 1,
-			    ix->base + ix->pos, 1) == -1)
+				ix->base + ix->pos, 1) == -1)
 				return -1;
 			ix->pos += (size_t)(nl - p) + 1;
 			continue;
 		}
 		if (ix->eof) {
-			if (avail > 0 && ix_line(ix, p, avail,
-			    ix->base + ix->pos, 1) == -1)
+			if (avail > 0 &&
+			    ix_line(ix, p, avail, ix->base + ix->pos, 1) == -1)
 				return -1;
 			ix->pos = ix->fill;
 			return 0;
 		}
 		if (ix->pos == 0 && ix->fill == ix->cap) {
-			/* A line longer than the buffer: hand it over in pieces. */
+			/* Longer than the buffer: pass it in pieces. */
 			if (ix_line(ix, p, avail, ix->base, 0) == -1)
 				return -1;
 			ix->pos = ix->fill;
@@ -1197,6 +1269,8 @@ mbox_index(struct mbox *mb, int fd)
 	}
 	mb->dev = st.st_dev;
 	mb->ino = st.st_ino;
+	/* Only a hint for a cold cache: a larger read-ahead window. */
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 
 	memset(&ix, 0, sizeof(ix));
 	ix.mb = mb;
@@ -1283,8 +1357,8 @@ read_at(int fd, char *buf, size_t len, uint64_t off)
 
 /* Reads and hashes the stored octets [from, to) without keeping them. */
 static int
-skip(int fd, char *buf, size_t cap, uint64_t from, uint64_t to,
-    XXH3_state_t *xs)
+skip(
+    int fd, char *buf, size_t cap, uint64_t from, uint64_t to, XXH3_state_t *xs)
 {
 	ssize_t r;
 	size_t len;
@@ -1300,8 +1374,8 @@ skip(int fd, char *buf, size_t cap, uint64_t from, uint64_t to,
 
 /* Hashes the stored octets [from, to) and compares them with HASH. */
 static int
-verify(int fd, char *buf, size_t cap, uint64_t from, uint64_t to,
-    uint64_t hash, XXH3_state_t *xs)
+verify(int fd, char *buf, size_t cap, uint64_t from, uint64_t to, uint64_t hash,
+    XXH3_state_t *xs)
 {
 	if (XXH3_64bits_reset(xs) == XXH_ERROR) {
 		errno = EINVAL;
@@ -1372,6 +1446,11 @@ stream(int fd, const struct mbox_msg *m, uint64_t to, char *buf, size_t cap,
 		len = cap - fill;
 		if (len > m->end - (base + fill))
 			len = (size_t)(m->end - (base + fill));
+		if (len == 0) {
+			/* Cannot happen: every case above makes progress. */
+			errno = EIO;
+			return -1;
+		}
 		if ((r = read_at(fd, buf + fill, len, base + fill)) == -1)
 			return -1;
 		(void)XXH3_64bits_update(xs, buf + fill, (size_t)r);
@@ -1421,7 +1500,7 @@ mbox_send(const struct mbox *mb, size_t n, const struct mbox_sink *sink)
 		goto out;
 	}
 	if (o.total != m->wire || XXH3_64bits_digest(xs) != m->hash) {
-		/* Changed between the check and the copy: hold the rest back. */
+		/* Changed since the check: hold the rest back. */
 		saved = ESTALE;
 		goto out;
 	}

@@ -11,10 +11,21 @@
  * begins "From ", is the first line of the file or follows an empty line
  * (LF or CRLF), and carries a sender and a ctime-style date. The empty line
  * before such a line belongs to the separator, not to the message before
- * it; so does a single empty line at the very end of the file. A
- * Content-Length header is believed only when the body length it gives
- * ends exactly at end of file or where the next separator (or the empty
- * line before it) starts.
+ * it; so does a single empty line at the very end of the file (a second
+ * one is message text). Octets before the first separator (a file that
+ * does not start with one) belong to no message: the first message starts
+ * at the first valid From line that is the file's first line or follows an
+ * empty line. A separator line longer than the index's 1 MiB buffer is
+ * taken for text.
+ *
+ * A Content-Length header in the header section is believed only when the
+ * body length it gives ends exactly at end of file, at the start of a
+ * separator line, or at the start of an empty line followed by a separator
+ * line or by end of file (the separator line must end within 4 KiB of that
+ * point). A believed body is message text exactly: From lines inside it do
+ * not split it, and the message ends where the length says. A header with
+ * two Content-Length fields, or one that is not a plain decimal number, is
+ * not believed; the message is then scanned as if it had none.
  *
  * Wire octets: the stored message without its "From " line and without the
  * separating empty line; LF becomes CRLF, an existing CRLF stays, the last
@@ -44,21 +55,21 @@ enum {
 
 struct mbox_msg {
 	uint64_t start; /* offset of the "From " line */
-	uint64_t body;  /* offset of the first octet after the "From " line */
-	uint64_t end;   /* end of the message text, separator excluded */
-	uint64_t wire;  /* octets on the wire; always >= 2 */
-	uint64_t hash;  /* XXH3-64 of the stored octets [start, next start) */
+	uint64_t body;	/* offset of the first octet after the "From " line */
+	uint64_t end;	/* end of the message text, separator excluded */
+	uint64_t wire;	/* octets on the wire; always >= 2 */
+	uint64_t hash;	/* XXH3-64 of the stored octets [start, next start) */
 	uint32_t flags;
 };
 
 struct mbox {
-	int fd;          /* not owned: the caller opened it and closes it */
+	int fd; /* not owned: the caller opened it and closes it */
 	dev_t dev;
 	ino_t ino;
-	uint64_t size;   /* octets indexed (S); later growth is not shown */
+	uint64_t size; /* octets indexed (S); later growth is not shown */
 	struct mbox_msg *msg; /* every message, the pseudo-message included */
 	size_t nmsg;
-	size_t first;    /* index in msg[] of visible message 1 */
+	size_t first; /* index in msg[] of visible message 1 */
 };
 
 /* Where mbox_send() writes: returns 0, or -1 with errno set. */
@@ -69,7 +80,9 @@ struct mbox_sink {
 
 /*
  * Indexes the regular file open for reading at FD, from offset 0 to its
- * end of file at the time of the call. Text before the first separator
+ * end of file at the time of the call (if it shrinks meanwhile, what could
+ * be read; mb->size says how far). Reads with pread(): the descriptor's
+ * file offset is neither used nor moved. Text before the first separator
  * (a file that does not start with one) is not a message and is kept out
  * of every range. Returns 0, or -1 with errno: EINVAL (not a regular
  * file), ENOMEM, or a read error. On failure MB holds nothing to free.
@@ -102,7 +115,14 @@ int mbox_send(const struct mbox *mb, size_t n, const struct mbox_sink *sink);
 /*
  * Tells whether LINE (LEN octets, no terminator, CR allowed at the end)
  * is a valid "From " separator: "From ", a sender, then a ctime-style date
- * ("Www Mmm dd hh:mm[:ss] [zone] yyyy [zone]"), as c-client accepts.
+ * ("Www Mmm dd hh:mm[:ss] [zone] yyyy [zone]"), as c-client accepts. It is
+ * read from the end, because the sender may contain spaces: an optional
+ * " remote from HOST" suffix; the 4-digit year with at most one zone
+ * ("+0100", "-0500", or 3 to 5 letters such as "UTC", "EST", "CEST")
+ * before or after it; the time (hh 00-23, mm 00-59, ss 00-60); the day
+ * (1 or 2 digits, 1-31); the month and weekday names (English, any case);
+ * then a sender of at least one non-space octet. Tokens are separated by
+ * one or more spaces; trailing spaces are allowed. Returns 1 or 0.
  */
 int mbox_is_separator(const char *line, size_t len);
 

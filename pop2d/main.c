@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -20,14 +21,18 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
+#include "commit.h"
 #include "io.h"
 #include "line.h"
+#include "lock.h"
 #include "log.h"
 #include "session.h"
+#include "state.h"
 #include "store.h"
 #include "util.h"
 
@@ -57,6 +62,8 @@ struct server {
 	struct session_backend backend;
 	struct store store;
 	bool have_store;
+	int statefd;   /* the user's state directory */
+	int sessionfd; /* holds L0 for the whole session */
 	char user[256];
 	char peer[INET6_ADDRSTRLEN + 16];
 };
@@ -283,6 +290,20 @@ describe_peer(struct server *sv)
 	snprintf(sv->peer, sizeof(sv->peer), "%s port %u", addr, port);
 }
 
+/* As root, gives the user a state directory of their own before the switch. */
+static int
+prepare_state(const struct server *sv, const struct auth_user *u)
+{
+	if (geteuid() != 0 || !u->change_id)
+		return 0;
+	if (state_prepare(sv->opt.state_dir, u->name, u->uid, u->gid) == -1) {
+		log_msg(LOG_ERR, "user=%s reason=cannot prepare %s/%s: %s", u->name,
+		    sv->opt.state_dir, u->name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Takes on the user's identity for good; proven by a failing setuid(0). */
 static int
 become_user(const struct auth_user *u, const char **why)
@@ -317,6 +338,36 @@ login_failed(struct server *sv, const char *reason)
 	sv->user[0] = '\0';
 }
 
+/*
+ * Opens the user's state directory and takes the session lock in it. The
+ * directory was prepared by root when pop2d changed identity.
+ */
+static int
+open_state(struct server *sv, const char **why)
+{
+	sv->statefd = state_open(sv->opt.state_dir, sv->user);
+	if (sv->statefd == -1) {
+		log_msg(LOG_ERR, "user=%s reason=state directory %s/%s unusable: %s",
+		    sv->user, sv->opt.state_dir, sv->user, strerror(errno));
+		*why = "State directory unusable";
+		return -1;
+	}
+	sv->sessionfd = lock_session(sv->statefd);
+	if (sv->sessionfd == -1) {
+		if (errno == EWOULDBLOCK) {
+			log_msg(LOG_NOTICE, "user=%s reason=another session is open",
+			    sv->user);
+			*why = "Maildrop already in use";
+		} else {
+			log_msg(LOG_ERR, "user=%s reason=session lock: %s", sv->user,
+			    strerror(errno));
+			*why = "State directory unusable";
+		}
+		return -1;
+	}
+	return 0;
+}
+
 static int
 backend_login(void *arg, const char *user, char *password, size_t *count,
     const char **why)
@@ -325,17 +376,28 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 	struct auth_user u;
 	const char *reason = NULL;
 	char inbox[4096], folders[4096];
-	enum auth_result r;
+	enum auth_result ar;
+	int r;
 
 	util_strlcpy(sv->user, user, sizeof(sv->user));
-	r = auth_passwd_file(sv->passwd_fd, user, password, &u, &reason);
+	ar = auth_passwd_file(sv->passwd_fd, user, password, &u, &reason);
 	util_wipe(password, strlen(password));
-	if (r != AUTH_OK || become_user(&u, &reason) == -1) {
+	if (ar != AUTH_OK) {
 		login_failed(sv, reason != NULL ? reason : "denied");
+		return 0;
+	}
+	if (prepare_state(sv, &u) == -1) {
+		*why = "State directory unusable";
+		return -1;
+	}
+	if (become_user(&u, &reason) == -1) {
+		login_failed(sv, reason);
 		return 0;
 	}
 	close(sv->passwd_fd);
 	sv->passwd_fd = -1;
+	if (open_state(sv, why) == -1)
+		return -1;
 	if (util_expand(inbox, sizeof(inbox), sv->opt.maildrop, u.name, u.home) == -1) {
 		log_msg(LOG_ERR, "user=%s reason=maildrop template cannot be expanded: %s",
 		    sv->user, strerror(errno));
@@ -345,15 +407,27 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 	/* Without a usable folder directory only INBOX can be selected. */
 	if (util_expand(folders, sizeof(folders), sv->opt.folder_dir, u.name, u.home) == -1)
 		folders[0] = '\0';
-	if (store_init(&sv->store, inbox, folders[0] != '\0' ? folders : NULL) == -1) {
+	if (store_init(&sv->store, inbox, folders[0] != '\0' ? folders : NULL,
+	    sv->statefd, sv->opt.lock_helper) == -1) {
 		*why = "Cannot open maildrop";
 		return -1;
 	}
 	sv->have_store = true;
+	r = store_recover(&sv->store);
+	if (r == 1)
+		log_msg(LOG_CRIT, "user=%s an interrupted commit met a maildrop rewritten "
+		    "by another program: its data is in %s/%s/%s, nothing was changed",
+		    sv->user, sv->opt.state_dir, sv->user, COMMIT_RECOVERED);
+	if (r == -1) {
+		log_msg(LOG_ERR, "user=%s reason=cannot finish an interrupted commit: %s",
+		    sv->user, strerror(errno));
+		*why = errno == ETIMEDOUT ? "Maildrop busy" : "Cannot open maildrop";
+		return -1;
+	}
 	if (store_select_inbox(&sv->store, count) == -1) {
 		log_msg(LOG_ERR, "user=%s reason=cannot read maildrop %s: %s",
 		    sv->user, inbox, strerror(errno));
-		*why = "Cannot open maildrop";
+		*why = errno == ETIMEDOUT ? "Maildrop busy" : "Cannot open maildrop";
 		return -1;
 	}
 	log_msg(LOG_INFO, "login user=%s peer=%s messages=%zu", sv->user, sv->peer, *count);
@@ -512,10 +586,98 @@ serve(struct server *sv)
 	}
 }
 
+/*
+ * Finishes the interrupted commit of the user whose state directory is
+ * open at STATEFD, in a child that has taken that user's identity: the
+ * journal is the user's own file and must not steer root's writes.
+ * Returns 0 (nothing to do or done), 1 (left alone, logged), -1 (failed).
+ */
+static int
+recover_one(const struct options *o, int top, const char *name)
+{
+	struct store st;
+	struct stat sb;
+	pid_t pid;
+	int status, statefd, sessionfd, r;
+
+	if (fstatat(top, name, &sb, AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(sb.st_mode))
+		return 0;
+	pid = fork();
+	if (pid == -1)
+		return -1;
+	if (pid > 0) {
+		if (waitpid(pid, &status, 0) == -1 || !WIFEXITED(status))
+			return -1;
+		return WEXITSTATUS(status) == 0 ? 0 : WEXITSTATUS(status) == 1 ? 1 : -1;
+	}
+	if (geteuid() == 0 && sb.st_uid != 0 &&
+	    (setgroups(1, &sb.st_gid) == -1 || setgid(sb.st_gid) == -1 ||
+	    setuid(sb.st_uid) == -1 || setuid(0) != -1))
+		_exit(2);
+	statefd = state_open(o->state_dir, name);
+	if (statefd == -1) {
+		log_msg(LOG_ERR, "recover user=%s: state directory unusable: %s",
+		    name, strerror(errno));
+		_exit(2);
+	}
+	sessionfd = lock_session(statefd);
+	if (sessionfd == -1 && errno == EWOULDBLOCK) {
+		/* That session finished any interrupted commit at its login. */
+		log_msg(LOG_INFO, "recover user=%s: skipped, a session is running", name);
+		_exit(0);
+	}
+	if (sessionfd == -1) {
+		log_msg(LOG_ERR, "recover user=%s: session lock: %s", name, strerror(errno));
+		_exit(2);
+	}
+	store_init(&st, "", NULL, statefd, o->lock_helper);
+	r = store_recover(&st);
+	if (r == -1)
+		log_msg(LOG_ERR, "recover user=%s: %s", name, strerror(errno));
+	else if (r == 1)
+		log_msg(LOG_CRIT, "recover user=%s: the maildrop was rewritten by another "
+		    "program: the journal's data is in %s/%s/%s, nothing was changed",
+		    name, o->state_dir, name, COMMIT_RECOVERED);
+	_exit(r == 0 ? 0 : r == 1 ? 1 : 2);
+}
+
+/* pop2d --recover-all: every user's interrupted commit, at boot. */
+static int
+recover_all(const struct options *o)
+{
+	struct dirent *de;
+	DIR *dir;
+	int top, failed = 0, r;
+
+	top = open(o->state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (top == -1 && errno == ENOENT)
+		return 0;  /* no session ever ran: nothing to recover */
+	if (top == -1 || (dir = fdopendir(top)) == NULL) {
+		fprintf(stderr, "pop2d: %s: %s\n", o->state_dir, strerror(errno));
+		return 1;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		r = recover_one(o, dirfd(dir), de->d_name);
+		if (r == -1) {
+			fprintf(stderr, "pop2d: %s/%s: recovery failed (see the log)\n",
+			    o->state_dir, de->d_name);
+			failed = 1;
+		} else if (r == 1) {
+			fprintf(stderr, "pop2d: %s/%s: maildrop rewritten by another program; "
+			    "data saved in %s\n", o->state_dir, de->d_name, COMMIT_RECOVERED);
+			failed = 1;
+		}
+	}
+	closedir(dir);
+	return failed;
+}
+
 int
 main(int argc, char **argv)
 {
-	static struct server sv;
+	static struct server sv = { .statefd = -1, .sessionfd = -1 };
 	struct rlimit no_core = { 0, 0 };
 	struct stat st;
 
@@ -523,12 +685,8 @@ main(int argc, char **argv)
 	(void)setrlimit(RLIMIT_CORE, &no_core);
 	parse_options(argc, argv, &sv.opt);
 	log_open("pop2d", sv.opt.debug);
-	if (sv.opt.recover_all) {
-		/* This version never writes commit journals, so none can be left. */
-		fprintf(stderr, "pop2d: no commit journals to recover in %s\n",
-		    sv.opt.state_dir);
-		return 0;
-	}
+	if (sv.opt.recover_all)
+		return recover_all(&sv.opt);
 	if (sv.opt.passwd_file == NULL) {
 		fprintf(stderr, "pop2d: system accounts are not supported by this version; "
 		    "give a passwd-file with -p\n");

@@ -2,19 +2,52 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "commit.h"
 #include "folder.h"
+#include "lock.h"
 #include "store.h"
 #include "util.h"
 
+/*
+ * How long to wait for the maildrop locks. Test builds may shorten it
+ * (POP2_LOCK_WAIT seconds) so that busy-lock tests do not take minutes;
+ * production builds never look at the environment for it.
+ */
+static int
+lock_wait(int seconds)
+{
+#ifdef POP2_TEST_SEAMS
+	const char *s = getenv("POP2_LOCK_WAIT");
+	unsigned long v;
+
+	if (s != NULL && util_parse_ulong(s, 1, 3600, &v) == 0)
+		return (int)v;
+#endif
+	return seconds;
+}
+
+/* How long RETR waits for a delivery agent to finish appending. */
+#define SEND_LOCK_WAIT 30
+/* How often a folder replaced between open and lock is opened again. */
+#define REOPEN_TRIES 3
+
 int
-store_init(struct store *st, const char *inbox, const char *folder_dir)
+store_init(struct store *st, const char *inbox, const char *folder_dir,
+    int statefd, const char *helper)
 {
 	st->dirfd = -1;
+	st->statefd = statefd;
+	st->helper = helper;
 	st->fd = -1;
+	st->path[0] = '\0';
+	st->writable = false;
 	st->indexed = false;
 	st->deleted = 0;
 	st->sent_messages = 0;
@@ -39,21 +72,49 @@ store_unselect(struct store *st)
 		close(st->fd);
 	st->indexed = false;
 	st->fd = -1;
+	st->path[0] = '\0';
 	st->deleted = 0;
 }
 
-/* Indexes the folder open at FD, which the store then owns. */
-static int
-store_take(struct store *st, int fd, size_t *count)
+/* Keeps errno across close(). */
+static void
+close_keep_errno(int fd)
 {
-	int saved;
+	int saved = errno;
 
-	if (mbox_index(&st->mb, fd) == -1) {
-		saved = errno;
-		close(fd);
-		errno = saved;
+	close(fd);
+	errno = saved;
+}
+
+/*
+ * Opens PATH read-write (read-only when that is all we may), never through
+ * a symbolic link. Returns the descriptor or -1; *WRITABLE says which.
+ */
+static int
+open_path(const char *path, bool *writable)
+{
+	int flags = O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK;
+	int fd = open(path, flags | O_RDWR);
+
+	*writable = fd != -1;
+	if (fd == -1 && (errno == EACCES || errno == EROFS))
+		fd = open(path, flags | O_RDONLY);
+	return fd;
+}
+
+/* Scans the folder open at FD named PATH with L1 and L2 held. */
+static int
+store_scan(struct store *st, int fd, size_t *count)
+{
+	struct lock_dot dot;
+	int r;
+
+	if (lock_maildrop(fd, st->path, st->helper, lock_wait(LOCK_WAIT_SCAN), &dot) == -1)
 		return -1;
-	}
+	r = mbox_index(&st->mb, fd);
+	lock_maildrop_release(fd, &dot);
+	if (r == -1)
+		return -1;
 	st->fd = fd;
 	st->indexed = true;
 	*count = mbox_count(&st->mb);
@@ -63,19 +124,46 @@ store_take(struct store *st, int fd, size_t *count)
 int
 store_select_inbox(struct store *st, size_t *count)
 {
-	int fd;
+	int tries, fd;
 
 	store_unselect(st);
-	fd = open(st->inbox, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
-	    O_NONBLOCK);
-	if (fd == -1) {
-		if (errno == ENOENT) {
+	for (tries = 0; tries < REOPEN_TRIES; tries++) {
+		fd = open_path(st->inbox, &st->writable);
+		if (fd == -1) {
+			if (errno != ENOENT)
+				return -1;
 			*count = 0;
 			return 0;
 		}
+		util_strlcpy(st->path, st->inbox, sizeof(st->path));
+		if (store_scan(st, fd, count) == 0)
+			return 0;
+		close_keep_errno(fd);
+		st->path[0] = '\0';
+		/* Replaced between open and lock: the new file is the maildrop. */
+		if (errno != ESTALE)
+			return -1;
+	}
+	return -1;
+}
+
+/* The name of the file open at FD, with every symbolic link resolved. */
+static int
+fd_path(int fd, char *buf, size_t size)
+{
+	char proc[64];
+	ssize_t n;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = readlink(proc, buf, size - 1);
+	if (n == -1)
+		return -1;
+	if ((size_t)n >= size - 1) {
+		errno = ENAMETOOLONG;
 		return -1;
 	}
-	return store_take(st, fd, count);
+	buf[n] = '\0';
+	return 0;
 }
 
 int
@@ -94,10 +182,22 @@ store_select(struct store *st, const char *name, size_t *count)
 		errno = ENOENT;
 		return -1;
 	}
-	fd = folder_open(st->dirfd, name, O_RDONLY);
+	st->writable = true;
+	fd = folder_open(st->dirfd, name, O_RDWR);
+	if (fd == -1 && (errno == EACCES || errno == EROFS)) {
+		st->writable = false;
+		fd = folder_open(st->dirfd, name, O_RDONLY);
+	}
 	if (fd == -1)
 		return -1;
-	return store_take(st, fd, count);
+	/* Lock by the real name, so that a link inside the folder directory still works. */
+	if (fd_path(fd, st->path, sizeof(st->path)) == -1 ||
+	    store_scan(st, fd, count) == -1) {
+		close_keep_errno(fd);
+		st->path[0] = '\0';
+		return -1;
+	}
+	return 0;
 }
 
 uint64_t
@@ -124,14 +224,90 @@ store_mark_deleted(struct store *st, uint32_t n)
 	st->deleted_total++;
 }
 
+static void
+refresh_dot(void *arg)
+{
+	lock_dot_refresh(arg);
+}
+
+/* The reply for a commit that failed with errno E. */
+static const char *
+commit_failure(int e)
+{
+	switch (e) {
+	case ETIMEDOUT:
+		return "Maildrop busy; nothing deleted";
+	case ESTALE:
+		return "Maildrop changed by another program; nothing deleted";
+	case ENOSPC:
+	case EDQUOT:
+		return "No space for the commit journal; nothing deleted";
+	default:
+		return "Commit failed; nothing deleted";
+	}
+}
+
 int
 store_commit(struct store *st, const char **why)
 {
+	struct lock_dot dot;
+	int r;
+
 	if (st->deleted == 0)
 		return 0;
-	/* Removing messages from the maildrop is not part of this release. */
-	*why = "Deletion is not available";
-	return -1;
+	if (!st->writable) {
+		*why = "Maildrop is read-only; nothing deleted";
+		errno = EACCES;
+		return -1;
+	}
+	if (lock_maildrop(st->fd, st->path, st->helper,
+	    lock_wait(LOCK_WAIT_COMMIT), &dot) == -1) {
+		*why = commit_failure(errno);
+		return -1;
+	}
+	r = commit_mbox(&st->mb, st->path, st->statefd, refresh_dot, &dot);
+	lock_maildrop_release(st->fd, &dot);
+	if (r == -1) {
+		/* A journal left behind means the maildrop began to change. */
+		if (faccessat(st->statefd, COMMIT_JOURNAL, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			*why = "Commit interrupted; it completes at the next login";
+		else
+			*why = commit_failure(errno);
+		return -1;
+	}
+	/* The index no longer describes the file. */
+	store_unselect(st);
+	return 0;
+}
+
+int
+store_recover(struct store *st)
+{
+	char path[4096];
+	struct lock_dot dot;
+	bool writable;
+	int fd, r;
+
+	if (commit_journal_path(st->statefd, path, sizeof(path)) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		if (errno != EINVAL)
+			return -1;
+		/* Damaged, so never complete: the maildrop was not touched. */
+		return unlinkat(st->statefd, COMMIT_JOURNAL, 0) == -1 &&
+		    errno != ENOENT ? -1 : 0;
+	}
+	fd = open_path(path, &writable);
+	if (fd == -1)
+		return -1;
+	if (lock_maildrop(fd, path, st->helper, lock_wait(LOCK_WAIT_SCAN), &dot) == -1) {
+		close_keep_errno(fd);
+		return -1;
+	}
+	r = commit_recover(st->statefd, fd);
+	lock_maildrop_release(fd, &dot);
+	close_keep_errno(fd);
+	return r;
 }
 
 static int
@@ -144,12 +320,18 @@ int
 store_send(struct store *st, uint32_t n, struct io *io)
 {
 	struct mbox_sink sink = { store_sink_write, io };
+	int r;
 
 	if (!st->indexed) {
 		errno = ENOENT;
 		return -1;
 	}
-	if (mbox_send(&st->mb, n, &sink) == -1 || io_flush(io) == -1)
+	/* A shared lock: delivery agents wait, other readers do not. */
+	if (lock_ofd_read(st->fd, SEND_LOCK_WAIT) == -1)
+		return -1;
+	r = mbox_send(&st->mb, n, &sink);
+	lock_ofd_release(st->fd);
+	if (r == -1 || io_flush(io) == -1)
 		return -1;
 	st->sent_messages++;
 	st->sent_octets += mbox_get(&st->mb, n)->wire;

@@ -1,9 +1,10 @@
 /*
  * store: the folders of one logged-in user, as the session sees them.
  *
- * It opens INBOX and the folders beneath the folder directory, keeps the
- * index of the selected one, remembers the client's deletions and streams
- * messages to the connection. It never writes protocol replies.
+ * It opens INBOX and the folders beneath the folder directory, takes the
+ * maildrop locks only while it scans or commits a folder, keeps the index
+ * of the selected one, remembers the client's deletions, commits them and
+ * streams messages to the connection. It never writes protocol replies.
  */
 #ifndef POP2_STORE_H
 #define POP2_STORE_H
@@ -16,12 +17,16 @@
 #include "mbox.h"
 
 struct store {
-	char inbox[4096]; /* path of the maildrop */
-	int dirfd;        /* the folder directory, or -1 when it cannot be used */
-	int fd;           /* the selected folder, or -1 */
-	bool indexed;     /* mb holds an index of fd */
+	char inbox[4096];  /* path of the maildrop */
+	int dirfd;         /* the folder directory, or -1 when it cannot be used */
+	int statefd;       /* the user's state directory (journal), not owned */
+	const char *helper; /* pop2-lock, for dot-locks we may not make */
+	int fd;            /* the selected folder, or -1 */
+	char path[4096];   /* its name, for the locks and the journal */
+	bool writable;     /* fd is open read-write */
+	bool indexed;      /* mb holds an index of fd */
 	struct mbox mb;
-	size_t deleted;   /* messages marked deleted in the selected folder */
+	size_t deleted;    /* messages marked deleted in the selected folder */
 	/* Totals for the log line at the end of the session. */
 	unsigned long sent_messages;
 	unsigned long deleted_total;
@@ -30,21 +35,32 @@ struct store {
 
 /*
  * Prepares a store for the maildrop at INBOX and the folder directory
- * FOLDER_DIR (NULL or unusable: only INBOX can be selected). Returns 0, or
- * -1 with errno ENAMETOOLONG.
+ * FOLDER_DIR (NULL or unusable: only INBOX can be selected). STATEFD is the
+ * user's state directory, HELPER the pop2-lock program. Returns 0, or -1
+ * with errno ENAMETOOLONG.
  */
-int store_init(struct store *st, const char *inbox, const char *folder_dir);
+int store_init(struct store *st, const char *inbox, const char *folder_dir,
+    int statefd, const char *helper);
+
+/*
+ * Finishes a commit that an earlier session did not complete (a journal in
+ * the state directory). Returns 0 (nothing to do, or done), 1 when the
+ * folder had been rewritten by another program (the journal's contents
+ * were saved aside; logged by the caller), or -1 with errno (ETIMEDOUT:
+ * the folder stayed locked by others).
+ */
+int store_recover(struct store *st);
 
 /*
  * Selects INBOX. A maildrop that does not exist has no messages. Returns 0
- * with *COUNT set, or -1 with errno when it exists but cannot be read.
+ * with *COUNT set, or -1 with errno (ETIMEDOUT: it stayed locked by others).
  */
 int store_select_inbox(struct store *st, size_t *count);
 
 /*
  * Selects folder NAME ("INBOX" in any case is the maildrop). Returns 0
  * with *COUNT set, or -1 with errno when the name is refused (EPERM,
- * EXDEV, ELOOP), missing or unreadable; nothing is selected then.
+ * EXDEV, ELOOP), missing, unreadable or busy; nothing is selected then.
  */
 int store_select(struct store *st, const char *name, size_t *count);
 
@@ -55,14 +71,17 @@ uint64_t store_size(const struct store *st, uint32_t n);
 void store_mark_deleted(struct store *st, uint32_t n);
 
 /*
- * Commits the deletions of the selected folder. Returns 0 (nothing to do),
- * or -1 with *WHY set to the reply text.
+ * Removes the messages marked deleted from the selected folder. Nothing
+ * marked: returns 0 and writes nothing. Otherwise returns 0 when done, or
+ * -1 with *WHY set to the reply text and errno set; the folder is then as
+ * it was, or (after a crash-like failure midway) finished at next login.
  */
 int store_commit(struct store *st, const char **why);
 
 /*
- * Streams message N into IO. Returns 0, or -1 with errno (ESTALE: the
- * folder changed under us; the connection's error otherwise).
+ * Streams message N into IO, under a shared lock and after checking that
+ * its octets are still the ones indexed. Returns 0, or -1 with errno
+ * (ESTALE: the folder changed under us; ETIMEDOUT; the connection's error).
  */
 int store_send(struct store *st, uint32_t n, struct io *io);
 

@@ -43,7 +43,7 @@ struct memsink {
 	size_t cap;
 	int calls;
 	size_t maxcall;
-	int fail_at;	/* fail on this call (1-based); 0 never */
+	int fail_at; /* fail on this call (1-based); 0 never */
 	int fail_errno;
 };
 
@@ -99,7 +99,7 @@ teardown(void)
 	(void)rmdir(tmpdir);
 }
 
-/* Writes DATA into a new file in the test's directory; returns it open O_RDWR. */
+/* Writes DATA to a new file in the test directory; returns it O_RDWR. */
 static int
 put_file(const void *data, size_t len)
 {
@@ -121,10 +121,10 @@ put_file(const void *data, size_t len)
 static void
 send_into(const struct mbox *mb, size_t n, struct memsink *m)
 {
-	struct mbox_sink sink = { mem_write, m };
+	struct mbox_sink sink = {mem_write, m};
 
-	ck_assert_msg(mbox_send(mb, n, &sink) == 0, "send %zu: %s", n,
-	    strerror(errno));
+	ck_assert_msg(
+	    mbox_send(mb, n, &sink) == 0, "send %zu: %s", n, strerror(errno));
 }
 
 /* Sends every visible message; each must be exactly its wire size. */
@@ -153,8 +153,8 @@ check_hashes(const struct mbox *mb, const char *data)
 	for (i = 0; i < mb->nmsg; i++) {
 		s = mb->msg[i].start;
 		e = mbox_stored_end(mb, i);
-		ck_assert_uint_eq(mb->msg[i].hash, XXH3_64bits(data + s,
-		    (size_t)(e - s)));
+		ck_assert_uint_eq(
+		    mb->msg[i].hash, XXH3_64bits(data + s, (size_t)(e - s)));
 	}
 }
 
@@ -228,68 +228,68 @@ find(const char *data, size_t len, const char *needle, size_t nth)
  */
 
 static const char *const good_seps[] = {
-	"From alice@example.org Mon Jan  1 10:00:00 2024",
-	"From alice@example.org Mon Jan 1 10:00:00 2024",
-	"From alice@example.org Mon Jan 01 10:00 2024",
-	"From alice@example.org Sun Dec 31 23:59:60 1999",
-	"From alice@example.org Mon Jan  1 10:00:00 +0100 2024",
-	"From alice@example.org Mon Jan  1 10:00:00 2024 -0500",
-	"From alice@example.org Mon Jan  1 10:00:00 UTC 2024",
-	"From alice@example.org Mon Jan  1 10:00 2024 GMT",
-	"From alice@example.org Mon Jan  1 10:00:00 EST 2024",
-	"From alice@example.org Mon Jan  1 10:00:00 CEST 2024",
-	"From alice@example.org Mon Jan  1 10:00:00 2024\r",
-	"From alice@example.org Mon Jan  1 10:00:00 2024  ",
-	"From alice   Mon   Jan   1   10:00:00   2024",
-	"From Alice Example <alice@example.org> Fri Mar 15 09:30:00 2024",
-	"From MAILER-DAEMON Thu Feb 29 12:00:00 2024",
-	"From host!alice Wed Jul  4 08:00:00 2001 remote from gateway",
-	"From host!alice Wed Jul  4 08:00:00 2001   remote from gateway",
-	"From host!alice Wed Jul  4 08:00 PDT 2001 remote from gateway",
-	"From a Sat Aug  5 00:00:00 1995",
-	"From a tue sep  5 00:00:00 1995",
-	"From a Thu Oct  5 00:00:00 1995",
-	"From a Fri Nov  5 00:00:00 1995",
-	"From a Mon Apr  5 00:00:00 1995",
-	"From a Mon May  5 00:00:00 1995",
-	"From a Mon Jun  5 00:00:00 1995",
+    "From alice@example.org Mon Jan  1 10:00:00 2024",
+    "From alice@example.org Mon Jan 1 10:00:00 2024",
+    "From alice@example.org Mon Jan 01 10:00 2024",
+    "From alice@example.org Sun Dec 31 23:59:60 1999",
+    "From alice@example.org Mon Jan  1 10:00:00 +0100 2024",
+    "From alice@example.org Mon Jan  1 10:00:00 2024 -0500",
+    "From alice@example.org Mon Jan  1 10:00:00 UTC 2024",
+    "From alice@example.org Mon Jan  1 10:00 2024 GMT",
+    "From alice@example.org Mon Jan  1 10:00:00 EST 2024",
+    "From alice@example.org Mon Jan  1 10:00:00 CEST 2024",
+    "From alice@example.org Mon Jan  1 10:00:00 2024\r",
+    "From alice@example.org Mon Jan  1 10:00:00 2024  ",
+    "From alice   Mon   Jan   1   10:00:00   2024",
+    "From Alice Example <alice@example.org> Fri Mar 15 09:30:00 2024",
+    "From MAILER-DAEMON Thu Feb 29 12:00:00 2024",
+    "From host!alice Wed Jul  4 08:00:00 2001 remote from gateway",
+    "From host!alice Wed Jul  4 08:00:00 2001   remote from gateway",
+    "From host!alice Wed Jul  4 08:00 PDT 2001 remote from gateway",
+    "From a Sat Aug  5 00:00:00 1995",
+    "From a tue sep  5 00:00:00 1995",
+    "From a Thu Oct  5 00:00:00 1995",
+    "From a Fri Nov  5 00:00:00 1995",
+    "From a Mon Apr  5 00:00:00 1995",
+    "From a Mon May  5 00:00:00 1995",
+    "From a Mon Jun  5 00:00:00 1995",
 };
 
 static const char *const bad_seps[] = {
-	"",
-	"From",
-	"From ",
-	"From alice@example.org",
-	"From here on, this is body text.",
-	"From the desk of Alice: no date here.",
-	"from alice@example.org Mon Jan  1 10:00:00 2024",
-	"From:alice@example.org Mon Jan  1 10:00:00 2024",
-	">From alice@example.org Mon Jan  1 10:00:00 2024",
-	" From alice@example.org Mon Jan  1 10:00:00 2024",
-	"From Mon Jan  1 10:00:00 2024",
-	"From  Mon Jan  1 10:00:00 2024",
-	"From alice@example.org Jan  1 10:00:00 2024",
-	"From alice@example.org Mon Jan  1 2024",
-	"From alice@example.org Mon Jan  1 10:00:00",
-	"From alice@example.org Mon Jan  1 10:00:00 24",
-	"From alice@example.org Mon Jan  1 10:00:00 20245",
-	"From alice@example.org Mon Foo  1 10:00:00 2024",
-	"From alice@example.org Xyz Jan  1 10:00:00 2024",
-	"From alice@example.org Mon Jan 32 10:00:00 2024",
-	"From alice@example.org Mon Jan  0 10:00:00 2024",
-	"From alice@example.org Mon Jan 123 10:00:00 2024",
-	"From alice@example.org Mon Jan  1 24:00:00 2024",
-	"From alice@example.org Mon Jan  1 10:60:00 2024",
-	"From alice@example.org Mon Jan  1 1:00:00 2024",
-	"From alice@example.org Mon Jan  1 10:00:0 2024",
-	"From alice@example.org Mon Jan  1 10-00-00 2024",
-	"From alice@example.org Mon Jan  1 10:00:00 +0100 2024 +0100",
-	"From alice@example.org Mon Jan  1 10:00:00 +01 2024",
-	"From alice@example.org Mon Jan  1 10:00:00 2024 remote from",
-	"From alice@example.org Mon Jan  1 10:00:00 2024 remote",
-	"From alice@example.org Mon Jan  1 10:00:00 2024\r\r",
-	"From alice@example.org Mon\tJan  1 10:00:00 2024",
-	"From alice@example.org Mon, 1 Jan 2024 10:00:00 +0000",
+    "",
+    "From",
+    "From ",
+    "From alice@example.org",
+    "From here on, this is body text.",
+    "From the desk of Alice: no date here.",
+    "from alice@example.org Mon Jan  1 10:00:00 2024",
+    "From:alice@example.org Mon Jan  1 10:00:00 2024",
+    ">From alice@example.org Mon Jan  1 10:00:00 2024",
+    " From alice@example.org Mon Jan  1 10:00:00 2024",
+    "From Mon Jan  1 10:00:00 2024",
+    "From  Mon Jan  1 10:00:00 2024",
+    "From alice@example.org Jan  1 10:00:00 2024",
+    "From alice@example.org Mon Jan  1 2024",
+    "From alice@example.org Mon Jan  1 10:00:00",
+    "From alice@example.org Mon Jan  1 10:00:00 24",
+    "From alice@example.org Mon Jan  1 10:00:00 20245",
+    "From alice@example.org Mon Foo  1 10:00:00 2024",
+    "From alice@example.org Xyz Jan  1 10:00:00 2024",
+    "From alice@example.org Mon Jan 32 10:00:00 2024",
+    "From alice@example.org Mon Jan  0 10:00:00 2024",
+    "From alice@example.org Mon Jan 123 10:00:00 2024",
+    "From alice@example.org Mon Jan  1 24:00:00 2024",
+    "From alice@example.org Mon Jan  1 10:60:00 2024",
+    "From alice@example.org Mon Jan  1 1:00:00 2024",
+    "From alice@example.org Mon Jan  1 10:00:0 2024",
+    "From alice@example.org Mon Jan  1 10-00-00 2024",
+    "From alice@example.org Mon Jan  1 10:00:00 +0100 2024 +0100",
+    "From alice@example.org Mon Jan  1 10:00:00 +01 2024",
+    "From alice@example.org Mon Jan  1 10:00:00 2024 remote from",
+    "From alice@example.org Mon Jan  1 10:00:00 2024 remote",
+    "From alice@example.org Mon Jan  1 10:00:00 2024\r\r",
+    "From alice@example.org Mon\tJan  1 10:00:00 2024",
+    "From alice@example.org Mon, 1 Jan 2024 10:00:00 +0000",
 };
 
 START_TEST(test_separator_good)
@@ -326,16 +326,15 @@ END_TEST
 
 START_TEST(test_index_basic)
 {
-	static const char data[] =
-	    "From a@b Mon Jan  1 10:00:00 2024\n"
-	    "Subject: x\n"
-	    "\n"
-	    "body\n"
-	    "\n"
-	    "From c@d Tue Jan  2 10:00:00 2024\n"
-	    "Subject: y\n"
-	    "\n"
-	    "body2\n";
+	static const char data[] = "From a@b Mon Jan  1 10:00:00 2024\n"
+				   "Subject: x\n"
+				   "\n"
+				   "body\n"
+				   "\n"
+				   "From c@d Tue Jan  2 10:00:00 2024\n"
+				   "Subject: y\n"
+				   "\n"
+				   "body2\n";
 	struct mbox mb;
 	struct stat st;
 	int fd;
@@ -388,12 +387,9 @@ START_TEST(test_index_text_before_first)
 {
 	/* Octets before the first separator belong to no message. */
 	static const char data[] =
-	    "garbage line\n"
-	    SEP3
+	    "garbage line\n" SEP3
 	    "still garbage: no empty line before the From line\n"
-	    "\n"
-	    SEP1
-	    "\n"
+	    "\n" SEP1 "\n"
 	    "one\n";
 	struct mbox mb;
 	size_t s;
@@ -447,8 +443,9 @@ START_TEST(test_index_from_not_after_empty)
 
 	fd = index_data(&mb, LIT(data));
 	ck_assert_uint_eq(mbox_count(&mb), 1);
-	expect_msg(&mb, 1, LIT("\r\ntext\r\n"
-	    "From bob@example.org Tue Jan  2 11:00:00 2024\r\nmore\r\n"));
+	expect_msg(&mb, 1,
+	    LIT("\r\ntext\r\n"
+		"From bob@example.org Tue Jan  2 11:00:00 2024\r\nmore\r\n"));
 	done(&mb, fd);
 }
 END_TEST
@@ -534,15 +531,16 @@ END_TEST
 START_TEST(test_index_from_line_only)
 {
 	/* A message that is only its From line, without a newline. */
-	static const char data[] = SEP1 "\n" "From bob@x Tue Jan  2 11:00:00 2024";
+	static const char data[] = SEP1 "\n"
+					"From bob@x Tue Jan  2 11:00:00 2024";
 	struct mbox mb;
 	int fd;
 
 	fd = index_data(&mb, LIT(data));
 	ck_assert_uint_eq(mbox_count(&mb), 2);
 	expect_bounds(&mb, 1, 0, strlen(SEP1), strlen(SEP1));
-	expect_bounds(&mb, 2, strlen(SEP1) + 1, sizeof(data) - 1,
-	    sizeof(data) - 1);
+	expect_bounds(
+	    &mb, 2, strlen(SEP1) + 1, sizeof(data) - 1, sizeof(data) - 1);
 	expect_msg(&mb, 1, LIT("\r\n"));
 	expect_msg(&mb, 2, LIT("\r\n"));
 	done(&mb, fd);
@@ -580,8 +578,10 @@ START_TEST(test_index_many)
 	ck_assert_ptr_nonnull(starts);
 	for (i = 0; i < n; i++) {
 		starts[i] = (size_t)(p - data);
-		p += sprintf(p, "From u%zu@x Mon Jan  1 10:00:00 2024\n"
-		    "Subject: %zu\n\nbody %zu\n\n", i, i, i);
+		p += sprintf(p,
+		    "From u%zu@x Mon Jan  1 10:00:00 2024\n"
+		    "Subject: %zu\n\nbody %zu\n\n",
+		    i, i, i);
 	}
 	fd = index_data(&mb, data, (size_t)(p - data));
 	ck_assert_uint_eq(mbox_count(&mb), n);
@@ -590,6 +590,48 @@ START_TEST(test_index_many)
 	done(&mb, fd);
 	free(data);
 	free(starts);
+}
+END_TEST
+
+/*
+ * Empty lines (LF and CRLF) and CRLF line ends at every position of the
+ * 64-octet blocks the index scans a body in (from its second line on),
+ * both where a separator follows and where text does.
+ */
+/* One case of test_index_block_edges: K octets of text before the line end. */
+static void
+block_edge_case(size_t k, const char *term, const char *empty, int sep)
+{
+	char a[160], data[1024], want[1024];
+	struct mbox mb;
+	size_t n, w;
+	int fd;
+
+	memset(a, 'a', k);
+	a[k] = '\0';
+	n = (size_t)snprintf(data, sizeof(data), "%s\nfirst\n%s%s%s%s", SEP1, a,
+	    term, empty, sep ? SEP2 "b\n" : "c\r\n");
+	w = (size_t)snprintf(want, sizeof(want), "\r\nfirst\r\n%s\r\n%s", a,
+	    sep ? "" : "\r\nc\r\n");
+	fd = index_data(&mb, data, n);
+	ck_assert_uint_eq(mbox_count(&mb), (sep ? 2 : 1));
+	expect_msg(&mb, 1, want, w);
+	if (sep)
+		expect_msg(&mb, 2, LIT("b\r\n"));
+	done(&mb, fd);
+}
+
+START_TEST(test_index_block_edges)
+{
+	static const char *const ends[] = {"\n", "\r\n"};
+	size_t k, t, u;
+
+	for (k = 1; k <= 140; k++)
+		for (t = 0; t < 2; t++)
+			for (u = 0; u < 2; u++) {
+				block_edge_case(k, ends[t], ends[u], 1);
+				block_edge_case(k, ends[t], ends[u], 0);
+			}
 }
 END_TEST
 
@@ -751,44 +793,42 @@ END_TEST
 
 START_TEST(test_wire_bookkeeping)
 {
-	static const char data[] =
-	    SEP1
-	    "Status: RO\n"
-	    "X-Status: AF\n"
-	    "x-keywords: $Junk\n"
-	    "X-UID: 42\n"
-	    "X-IMAP: 1 2\n"
-	    "X-IMAPbase: 1 2\n"
-	    "CONTENT-LENGTH: 5\n"
-	    "From: a@example.org\n"
-	    "X-Status-Extra: kept\n"
-	    "X-UIDL: kept\n"
-	    "Status : RO\n"
-	    "X-UID: 43\n"
-	    " folded uid\n"
-	    "\tfolded again\n"
-	    "Subject: hello\n"
-	    " folded subject\n"
-	    "\n"
-	    "Status: RO\n"
-	    "X-UID: 7\n"
-	    "Content-Length: 999\n"
-	    "\n";
+	static const char data[] = SEP1 "Status: RO\n"
+					"X-Status: AF\n"
+					"x-keywords: $Junk\n"
+					"X-UID: 42\n"
+					"X-IMAP: 1 2\n"
+					"X-IMAPbase: 1 2\n"
+					"CONTENT-LENGTH: 5\n"
+					"From: a@example.org\n"
+					"X-Status-Extra: kept\n"
+					"X-UIDL: kept\n"
+					"Status : RO\n"
+					"X-UID: 43\n"
+					" folded uid\n"
+					"\tfolded again\n"
+					"Subject: hello\n"
+					" folded subject\n"
+					"\n"
+					"Status: RO\n"
+					"X-UID: 7\n"
+					"Content-Length: 999\n"
+					"\n";
 	struct mbox mb;
 	int fd;
 
 	fd = index_data(&mb, LIT(data));
 	ck_assert_uint_eq(mbox_count(&mb), 1);
-	expect_msg(&mb, 1, LIT(
-	    "From: a@example.org\r\n"
-	    "X-Status-Extra: kept\r\n"
-	    "X-UIDL: kept\r\n"
-	    "Subject: hello\r\n"
-	    " folded subject\r\n"
-	    "\r\n"
-	    "Status: RO\r\n"
-	    "X-UID: 7\r\n"
-	    "Content-Length: 999\r\n"));
+	expect_msg(&mb, 1,
+	    LIT("From: a@example.org\r\n"
+		"X-Status-Extra: kept\r\n"
+		"X-UIDL: kept\r\n"
+		"Subject: hello\r\n"
+		" folded subject\r\n"
+		"\r\n"
+		"Status: RO\r\n"
+		"X-UID: 7\r\n"
+		"Content-Length: 999\r\n"));
 	done(&mb, fd);
 }
 END_TEST
@@ -808,26 +848,25 @@ END_TEST
 
 START_TEST(test_wire_crlf)
 {
-	static const char data[] =
-	    "From a@b Mon Jan  1 10:00:00 2024\r\n"
-	    "Subject: crlf\r\n"
-	    "Status: O\r\n"
-	    "\r\n"
-	    "one\r\n"
-	    "two\n"
-	    "cr\rinside\r\n"
-	    "\r\n"
-	    "From c@d Tue Jan  2 10:00:00 2024\r\n"
-	    "\r\n"
-	    "x\r\n"
-	    "\r\n";
+	static const char data[] = "From a@b Mon Jan  1 10:00:00 2024\r\n"
+				   "Subject: crlf\r\n"
+				   "Status: O\r\n"
+				   "\r\n"
+				   "one\r\n"
+				   "two\n"
+				   "cr\rinside\r\n"
+				   "\r\n"
+				   "From c@d Tue Jan  2 10:00:00 2024\r\n"
+				   "\r\n"
+				   "x\r\n"
+				   "\r\n";
 	struct mbox mb;
 	int fd;
 
 	fd = index_data(&mb, LIT(data));
 	ck_assert_uint_eq(mbox_count(&mb), 2);
-	expect_msg(&mb, 1, LIT(
-	    "Subject: crlf\r\n\r\none\r\ntwo\r\ncr\rinside\r\n"));
+	expect_msg(
+	    &mb, 1, LIT("Subject: crlf\r\n\r\none\r\ntwo\r\ncr\rinside\r\n"));
 	expect_msg(&mb, 2, LIT("\r\nx\r\n"));
 	done(&mb, fd);
 }
@@ -874,25 +913,24 @@ END_TEST
 START_TEST(test_wire_from_lines)
 {
 	static const char data[] =
-	    SEP1
-	    "\n"
-	    ">From quoted\n"
-	    "From unquoted, not after an empty line\n"
-	    ">>From twice\n"
-	    "\n"
-	    "From after an empty line but no date\n";
+	    SEP1 "\n"
+		 ">From quoted\n"
+		 "From unquoted, not after an empty line\n"
+		 ">>From twice\n"
+		 "\n"
+		 "From after an empty line but no date\n";
 	struct mbox mb;
 	int fd;
 
 	fd = index_data(&mb, LIT(data));
 	ck_assert_uint_eq(mbox_count(&mb), 1);
-	expect_msg(&mb, 1, LIT(
-	    "\r\n"
-	    ">From quoted\r\n"
-	    "From unquoted, not after an empty line\r\n"
-	    ">>From twice\r\n"
-	    "\r\n"
-	    "From after an empty line but no date\r\n"));
+	expect_msg(&mb, 1,
+	    LIT("\r\n"
+		">From quoted\r\n"
+		"From unquoted, not after an empty line\r\n"
+		">>From twice\r\n"
+		"\r\n"
+		"From after an empty line but no date\r\n"));
 	done(&mb, fd);
 }
 END_TEST
@@ -945,20 +983,20 @@ END_TEST
 START_TEST(test_wire_cl_believed)
 {
 	/* Content-Length covers a valid separator after an empty line. */
-	static const char body[] =
-	    "From this body\n\n" SEP3 "in the body\n";
+	static const char body[] = "From this body\n\n" SEP3 "in the body\n";
 	char data[512];
 	struct mbox mb;
 	int fd, n;
 
-	n = snprintf(data, sizeof(data), SEP1
-	    "Subject: cl\nContent-Length: %zu\n\n%s\n" SEP2 "two\n",
+	n = snprintf(data, sizeof(data),
+	    SEP1 "Subject: cl\nContent-Length: %zu\n\n%s\n" SEP2 "two\n",
 	    sizeof(body) - 1, body);
 	fd = index_data(&mb, data, (size_t)n);
 	ck_assert_uint_eq(mbox_count(&mb), 2);
-	expect_msg(&mb, 1, LIT("Subject: cl\r\n\r\nFrom this body\r\n\r\n"
-	    "From carol@example.org Wed Jan  3 12:00:00 2024\r\n"
-	    "in the body\r\n"));
+	expect_msg(&mb, 1,
+	    LIT("Subject: cl\r\n\r\nFrom this body\r\n\r\n"
+		"From carol@example.org Wed Jan  3 12:00:00 2024\r\n"
+		"in the body\r\n"));
 	expect_msg(&mb, 2, LIT("two\r\n"));
 	done(&mb, fd);
 }
@@ -972,12 +1010,14 @@ START_TEST(test_wire_cl_body_starts_with_separator)
 	int fd, n;
 
 	/* Lands on a separator with no empty line before it. */
-	n = snprintf(data, sizeof(data), SEP1 "Content-Length: %zu\n\n%s"
-	    SEP2 "two\n", sizeof(body) - 1, body);
+	n = snprintf(data, sizeof(data),
+	    SEP1 "Content-Length: %zu\n\n%s" SEP2 "two\n", sizeof(body) - 1,
+	    body);
 	fd = index_data(&mb, data, (size_t)n);
 	ck_assert_uint_eq(mbox_count(&mb), 2);
-	expect_msg(&mb, 1, LIT("\r\n"
-	    "From carol@example.org Wed Jan  3 12:00:00 2024\r\nx\r\n"));
+	expect_msg(&mb, 1,
+	    LIT("\r\n"
+		"From carol@example.org Wed Jan  3 12:00:00 2024\r\nx\r\n"));
 	expect_msg(&mb, 2, LIT("two\r\n"));
 	done(&mb, fd);
 }
@@ -996,8 +1036,9 @@ START_TEST(test_wire_cl_to_eof)
 	fd = index_data(&mb, data, (size_t)n);
 	ck_assert_uint_eq(mbox_count(&mb), 1);
 	ck_assert_uint_eq(mbox_get(&mb, 1)->end, (uint64_t)n);
-	expect_msg(&mb, 1, LIT("\r\na\r\n\r\n"
-	    "From carol@example.org Wed Jan  3 12:00:00 2024\r\n\r\n\r\n"));
+	expect_msg(&mb, 1,
+	    LIT("\r\na\r\n\r\n"
+		"From carol@example.org Wed Jan  3 12:00:00 2024\r\n\r\n\r\n"));
 	done(&mb, fd);
 
 	/* Ends on an empty line followed by EOF. */
@@ -1006,8 +1047,9 @@ START_TEST(test_wire_cl_to_eof)
 	fd = index_data(&mb, data, (size_t)n);
 	ck_assert_uint_eq(mbox_count(&mb), 1);
 	ck_assert_uint_eq(mbox_get(&mb, 1)->end, (uint64_t)n - 1);
-	expect_msg(&mb, 1, LIT("\r\na\r\n\r\n"
-	    "From carol@example.org Wed Jan  3 12:00:00 2024\r\n\r\n\r\n"));
+	expect_msg(&mb, 1,
+	    LIT("\r\na\r\n\r\n"
+		"From carol@example.org Wed Jan  3 12:00:00 2024\r\n\r\n\r\n"));
 	done(&mb, fd);
 }
 END_TEST
@@ -1015,14 +1057,14 @@ END_TEST
 START_TEST(test_wire_cl_disbelieved)
 {
 	static const char *const lens[] = {
-		"1",		/* lands inside a line */
-		"5",		/* lands inside the separator line */
-		"51",		/* lands on "From here", no separator */
-		"999999",	/* past the end of the file */
-		"abc",		/* not a number */
-		"12x",		/* trailing junk */
-		"",		/* empty */
-		"99999999999999999999999", /* too large */
+	    "1",		       /* lands inside a line */
+	    "5",		       /* lands inside the separator line */
+	    "51",		       /* lands on "From here", no separator */
+	    "999999",		       /* past the end of the file */
+	    "abc",		       /* not a number */
+	    "12x",		       /* trailing junk */
+	    "",			       /* empty */
+	    "99999999999999999999999", /* too large */
 	};
 	static const char want1[] = "\r\na\r\n";
 	char data[512];
@@ -1031,9 +1073,10 @@ START_TEST(test_wire_cl_disbelieved)
 	int fd, n;
 
 	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-		n = snprintf(data, sizeof(data), SEP1
-		    "Content-Length: %s\n\na\n\n" SEP3 "From here\n\n" SEP2
-		    "two\n", lens[i]);
+		n = snprintf(data, sizeof(data),
+		    SEP1 "Content-Length: %s\n\na\n\n" SEP3 "From here\n\n" SEP2
+			 "two\n",
+		    lens[i]);
 		fd = index_data(&mb, data, (size_t)n);
 		ck_assert_uint_eq(mbox_count(&mb), 3);
 		expect_msg(&mb, 1, LIT(want1));
@@ -1047,8 +1090,7 @@ END_TEST
 START_TEST(test_wire_cl_on_separator)
 {
 	/* Lands right on the separator: the empty line is body text. */
-	static const char data[] = SEP1
-	    "Content-Length: 3\n\na\n\n" SEP3 "b\n";
+	static const char data[] = SEP1 "Content-Length: 3\n\na\n\n" SEP3 "b\n";
 	struct mbox mb;
 	int fd;
 
@@ -1063,8 +1105,8 @@ END_TEST
 START_TEST(test_wire_cl_twice)
 {
 	/* Two lengths, even if one of them fits: believe neither. */
-	static const char data[] = SEP1
-	    "Content-Length: 3\nContent-Length: 3\n\na\n\n" SEP3 "b\n";
+	static const char data[] =
+	    SEP1 "Content-Length: 3\nContent-Length: 3\n\na\n\n" SEP3 "b\n";
 	struct mbox mb;
 	int fd;
 
@@ -1191,7 +1233,7 @@ START_TEST(test_send_no_such_message)
 	static const char data[] = SEP1 "a\n";
 	struct mbox mb;
 	struct memsink m;
-	struct mbox_sink sink = { mem_write, &m };
+	struct mbox_sink sink = {mem_write, &m};
 	int fd;
 
 	fd = index_data(&mb, LIT(data));
@@ -1219,8 +1261,7 @@ START_TEST(test_pseudo_hidden)
 	    "X-IMAP: 1704103200 0000000002\n"
 	    "\n"
 	    "internal\n"
-	    "\n"
-	    SEP1 "\none\n\n" SEP2 "\ntwo\n";
+	    "\n" SEP1 "\none\n\n" SEP2 "\ntwo\n";
 	struct mbox mb;
 	int fd;
 
@@ -1263,11 +1304,11 @@ START_TEST(test_pseudo_not_first)
 {
 	static const char data[] =
 	    SEP1 "\none\n\n"
-	    "From MAILER-DAEMON Mon Jan  1 10:00:00 2024\n"
-	    "Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n"
-	    "X-IMAP: 1704103200 0000000002\n"
-	    "\n"
-	    "internal\n";
+		 "From MAILER-DAEMON Mon Jan  1 10:00:00 2024\n"
+		 "Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n"
+		 "X-IMAP: 1704103200 0000000002\n"
+		 "\n"
+		 "internal\n";
 	struct mbox mb;
 	int fd;
 
@@ -1275,10 +1316,10 @@ START_TEST(test_pseudo_not_first)
 	ck_assert_uint_eq(mb.first, 0);
 	ck_assert_uint_eq(mbox_count(&mb), 2);
 	ck_assert_uint_eq(mb.msg[1].flags, 0);
-	expect_msg(&mb, 2, LIT(
-	    "Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\r\n"
-	    "\r\n"
-	    "internal\r\n"));
+	expect_msg(&mb, 2,
+	    LIT("Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\r\n"
+		"\r\n"
+		"internal\r\n"));
 	done(&mb, fd);
 }
 END_TEST
@@ -1307,8 +1348,9 @@ START_TEST(test_pseudo_incomplete)
 	fd = index_data(&mb, LIT(d2));
 	ck_assert_uint_eq(mbox_count(&mb), 1);
 	ck_assert_uint_eq(mb.first, 0);
-	expect_msg(&mb, 1, LIT("Subject: hello\r\n\r\n"
-	    "DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\r\n"));
+	expect_msg(&mb, 1,
+	    LIT("Subject: hello\r\n\r\n"
+		"DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\r\n"));
 	done(&mb, fd);
 }
 END_TEST
@@ -1349,20 +1391,20 @@ START_TEST(test_fixture_bookkeeping)
 
 	fd = index_fixture(&mb, "bookkeeping.mbox", &data);
 	ck_assert_uint_eq(mbox_count(&mb), 2);
-	expect_msg(&mb, 1, LIT(
-	    "From: Alice <alice@example.org>\r\n"
-	    "To: bob@example.org\r\n"
-	    "Subject: bookkeeping\r\n"
-	    "\tfolded subject line\r\n"
-	    "Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n"
-	    "\r\n"
-	    "Hello\r\n"));
-	expect_msg(&mb, 2, LIT(
-	    "From: Bob <bob@example.org>\r\n"
-	    "Subject: second\r\n"
-	    "\r\n"
-	    "Status: this line is in the body and stays\r\n"
-	    "X-UID: 5\r\n"));
+	expect_msg(&mb, 1,
+	    LIT("From: Alice <alice@example.org>\r\n"
+		"To: bob@example.org\r\n"
+		"Subject: bookkeeping\r\n"
+		"\tfolded subject line\r\n"
+		"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n"
+		"\r\n"
+		"Hello\r\n"));
+	expect_msg(&mb, 2,
+	    LIT("From: Bob <bob@example.org>\r\n"
+		"Subject: second\r\n"
+		"\r\n"
+		"Status: this line is in the body and stays\r\n"
+		"X-UID: 5\r\n"));
 	done(&mb, fd);
 	free(data);
 }
@@ -1392,8 +1434,8 @@ START_TEST(test_fixture_nofinal)
 	fd = index_fixture(&mb, "nofinal.mbox", &data);
 	ck_assert_uint_eq(mbox_count(&mb), 2);
 	expect_msg(&mb, 1, LIT("Subject: first\r\n\r\nfirst body\r\n"));
-	expect_msg(&mb, 2, LIT(
-	    "Subject: last\r\n\r\nno newline at the end\r\n"));
+	expect_msg(
+	    &mb, 2, LIT("Subject: last\r\n\r\nno newline at the end\r\n"));
 	done(&mb, fd);
 	free(data);
 }
@@ -1407,16 +1449,17 @@ START_TEST(test_fixture_fromline)
 
 	fd = index_fixture(&mb, "fromline.mbox", &data);
 	ck_assert_uint_eq(mbox_count(&mb), 2);
-	expect_msg(&mb, 1, LIT(
-	    "From: alice@example.org\r\n"
-	    "Subject: quoting\r\n"
-	    "\r\n"
-	    ">From the start, this line was quoted.\r\n"
-	    "From here on, this line does not follow an empty line.\r\n"
-	    "\r\n"
-	    "From the desk of Alice: no date here, so this is body text.\r\n"
-	    ">>From twice quoted.\r\n"
-	    "From bob@example.org Mon Jan  1 10:30:00 2024\r\n"));
+	expect_msg(&mb, 1,
+	    LIT("From: alice@example.org\r\n"
+		"Subject: quoting\r\n"
+		"\r\n"
+		">From the start, this line was quoted.\r\n"
+		"From here on, this line does not follow an empty line.\r\n"
+		"\r\n"
+		"From the desk of Alice: no date here, so this is body "
+		"text.\r\n"
+		">>From twice quoted.\r\n"
+		"From bob@example.org Mon Jan  1 10:30:00 2024\r\n"));
 	expect_msg(&mb, 2, LIT("Subject: second\r\n\r\nbody two\r\n"));
 	done(&mb, fd);
 	free(data);
@@ -1449,20 +1492,20 @@ START_TEST(test_fixture_mboxcl2)
 
 	fd = index_fixture(&mb, "mboxcl2.mbox", &data);
 	ck_assert_uint_eq(mbox_count(&mb), 4);
-	expect_msg(&mb, 1, LIT(
-	    "Subject: believed\r\n"
-	    "\r\n"
-	    "Line one\r\n"
-	    "\r\n"
-	    "From carol@example.org Wed Jan  3 12:00:00 2024\r\n"
-	    "is not a separator here: Content-Length covers it.\r\n"));
-	expect_msg(&mb, 2, LIT(
-	    "Subject: disbelieved\r\n\r\nWrong length below.\r\n"));
+	expect_msg(&mb, 1,
+	    LIT("Subject: believed\r\n"
+		"\r\n"
+		"Line one\r\n"
+		"\r\n"
+		"From carol@example.org Wed Jan  3 12:00:00 2024\r\n"
+		"is not a separator here: Content-Length covers it.\r\n"));
+	expect_msg(
+	    &mb, 2, LIT("Subject: disbelieved\r\n\r\nWrong length below.\r\n"));
 	expect_msg(&mb, 3, LIT("Subject: empty body\r\n\r\n"));
-	expect_msg(&mb, 4, LIT(
-	    "Subject: to the end\r\n"
-	    "\r\n"
-	    "Last body, Content-Length runs to the end of the file.\r\n"));
+	expect_msg(&mb, 4,
+	    LIT("Subject: to the end\r\n"
+		"\r\n"
+		"Last body, Content-Length runs to the end of the file.\r\n"));
 	done(&mb, fd);
 	free(data);
 }
@@ -1592,7 +1635,7 @@ START_TEST(test_faults_changed_byte)
 	static const char data[] = SEP1 "Subject: a\n\none\n\n" SEP2 "two\n";
 	struct mbox mb;
 	struct memsink m;
-	struct mbox_sink sink = { mem_write, &m };
+	struct mbox_sink sink = {mem_write, &m};
 	int fd;
 
 	fd = index_data(&mb, LIT(data));
@@ -1614,7 +1657,7 @@ START_TEST(test_faults_changed_big)
 {
 	struct mbox mb;
 	struct memsink m;
-	struct mbox_sink sink = { mem_write, &m };
+	struct mbox_sink sink = {mem_write, &m};
 	char *data, *p;
 	size_t i;
 	int fd;
@@ -1642,7 +1685,7 @@ START_TEST(test_faults_changed_separator)
 	static const char data[] = SEP1 "one\n\n" SEP2 "two\n";
 	struct mbox mb;
 	struct memsink m;
-	struct mbox_sink sink = { mem_write, &m };
+	struct mbox_sink sink = {mem_write, &m};
 	size_t s;
 	int fd;
 
@@ -1664,7 +1707,7 @@ START_TEST(test_faults_truncated)
 	static const char data[] = SEP1 "one\n\n" SEP2 "two\n";
 	struct mbox mb;
 	struct memsink m;
-	struct mbox_sink sink = { mem_write, &m };
+	struct mbox_sink sink = {mem_write, &m};
 	int fd;
 
 	fd = index_data(&mb, LIT(data));
@@ -1684,7 +1727,7 @@ START_TEST(test_faults_sink_first_call)
 	static const char data[] = SEP1 "one\n";
 	struct mbox mb;
 	struct memsink m;
-	struct mbox_sink sink = { mem_write, &m };
+	struct mbox_sink sink = {mem_write, &m};
 	int fd;
 
 	fd = index_data(&mb, LIT(data));
@@ -1703,7 +1746,7 @@ START_TEST(test_faults_sink_midway)
 {
 	struct mbox mb;
 	struct memsink m;
-	struct mbox_sink sink = { mem_write, &m };
+	struct mbox_sink sink = {mem_write, &m};
 	char *data, *p;
 	size_t i;
 	int fd;
@@ -1777,6 +1820,7 @@ mbox_suite(void)
 	tcase_add_test(tc, test_index_from_line_only);
 	tcase_add_test(tc, test_index_consecutive_separators);
 	tcase_add_test(tc, test_index_many);
+	tcase_add_test(tc, test_index_block_edges);
 	tcase_add_test(tc, test_index_buffer_edges);
 	tcase_add_test(tc, test_index_long_lines);
 	suite_add_tcase(s, tc);

@@ -10,6 +10,9 @@ passed=0
 failed=0
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/pop2d-test.XXXXXX")
+# The state directory (-S) that sessions use.
+state=$scratch/state
+mkdir "$state"
 trap 'rm -rf "$scratch"' EXIT
 
 pass() {

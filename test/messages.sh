@@ -30,7 +30,7 @@ size=$(wc -c <"$scratch/want")
 
 printf 'HELO alice wonderland\r\nREAD 1\r\nRETR\r\nACKS\r\nQUIT\r\n' |
 	/usr/bin/time -f '%M' -o "$scratch/rss" \
-	"$POP2D" -n t -p "$passwd" -m "$mbox" >"$scratch/out"
+	"$POP2D" -S "$state" -n t -p "$passwd" -m "$mbox" >"$scratch/out"
 {
 	printf '+ POP2 t pop2d %s server ready\r\n#2 messages in INBOX\r\n=%s characters in message 1\r\n' "$VERSION" "$size"
 	cat "$scratch/want"

@@ -11,7 +11,7 @@ cp "$data/mbox/bookkeeping.mbox" "$maildrop"
 usage_error() {
 	local name=$1
 	shift
-	"$POP2D" "$@" </dev/null >"$scratch/out" 2>"$scratch/err"
+	"$POP2D" -S "$state" "$@" </dev/null >"$scratch/out" 2>"$scratch/err"
 	local status=$?
 	if [ "$status" -eq 2 ] && [ ! -s "$scratch/out" ] && [ -s "$scratch/err" ]; then
 		pass "$name"
@@ -39,23 +39,25 @@ usage_error "empty host name" -p "$passwd" -n ''
 usage_error "host name with a space" -p "$passwd" -n 'a b'
 usage_error "maildir maildrop not in this version" -p "$passwd" -m 'maildir:%h/Maildir'
 
-out=$("$POP2D" -V)
+out=$("$POP2D" -S "$state" -V)
 check "-V prints the version" [ "$out" = "pop2d $VERSION" ]
-"$POP2D" -h >"$scratch/help"
+"$POP2D" -S "$state" -h >"$scratch/help"
 check "-h prints usage and exits 0" grep -q '^usage: pop2d' "$scratch/help"
-"$POP2D" --recover-all -S "$scratch/state" 2>"$scratch/err"
+"$POP2D" -S "$state" --recover-all -S "$scratch/state" 2>"$scratch/err"
 check "--recover-all with nothing to recover exits 0" [ $? -eq 0 ]
+"$POP2D" --recover-all -S "$scratch/never-made" 2>"$scratch/err"
+check "--recover-all without a state directory exits 0, silently" [ $? -eq 0 -a ! -s "$scratch/err" ]
 
 # The greeting names the host given with -n, with nothing between "+ " and "POP2".
-greeting=$("$POP2D" -p "$passwd" -n mail.example.org </dev/null | head -n 1)
+greeting=$("$POP2D" -S "$state" -p "$passwd" -n mail.example.org </dev/null | head -n 1)
 check "greeting with -n" [ "$greeting" = $'+ POP2 mail.example.org pop2d '"$VERSION"$' server ready\r' ]
-greeting=$("$POP2D" -p "$passwd" </dev/null | head -n 1)
+greeting=$("$POP2D" -S "$state" -p "$passwd" </dev/null | head -n 1)
 check "greeting names the machine by default" \
 	[ "$greeting" = $'+ POP2 '"$(hostname)"' pop2d '"$VERSION"$' server ready\r' ]
 
 # A session that stays silent is logged out after -T seconds before HELO.
 start=$(date +%s)
-"$POP2D" -p "$passwd" -n t -T 1 >"$scratch/out" < <(sleep 5)
+"$POP2D" -S "$state" -p "$passwd" -n t -T 1 >"$scratch/out" < <(sleep 5)
 status=$?
 elapsed=$(( $(date +%s) - start ))
 printf '+ POP2 t pop2d %s server ready\r\n- Autologout; idle for too long\r\n' "$VERSION" >"$scratch/want"
@@ -65,7 +67,7 @@ check "login timeout does not wait for the client" [ "$elapsed" -lt 5 ]
 
 # -T bounds the whole login: a client trickling one octet a second is cut off.
 start=$(date +%s)
-"$POP2D" -p "$passwd" -n t -T 2 >"$scratch/out" \
+"$POP2D" -S "$state" -p "$passwd" -n t -T 2 >"$scratch/out" \
 	< <(for c in H E L O ' ' a l i c e; do printf %s "$c"; sleep 1; done)
 elapsed=$(( $(date +%s) - start ))
 check "a trickling login is cut off at -T" [ "$elapsed" -lt 5 ]
@@ -75,7 +77,7 @@ check "a trickling login gets Autologout" [ "$(tail -n 1 "$scratch/out")" = $'- 
 {
 	printf 'HELO alice wonderland\r\n'
 	sleep 6
-} | "$POP2D" -p "$passwd" -n t -m "$maildrop" -T 1 -t 2 >"$scratch/out"
+} | "$POP2D" -S "$state" -p "$passwd" -n t -m "$maildrop" -T 1 -t 2 >"$scratch/out"
 count=$(grep -c '' "$scratch/out")
 check "idle timeout (-t) after HELO, not -T" [ "$count" -eq 3 ]
 check "idle timeout reply" [ "$(tail -n 1 "$scratch/out")" = $'- Autologout; idle for too long\r' ]
@@ -89,7 +91,7 @@ big=$scratch/big.mbox
 } >"$big"
 mkfifo "$scratch/fifo"
 start=$(date +%s)
-"$POP2D" -p "$passwd" -n t -m "$big" -t 2 >"$scratch/fifo" \
+"$POP2D" -S "$state" -p "$passwd" -n t -m "$big" -t 2 >"$scratch/fifo" \
 	< <(printf 'HELO alice wonderland\r\nREAD 1\r\nRETR\r\n'; sleep 30) &
 pid=$!
 exec 9<"$scratch/fifo"
@@ -104,7 +106,7 @@ check "stalled reader: exit 1" [ "$status" -eq 1 ]
 # Failed logins all wait about 2 s, and look alike.
 for who in "alice wrong" "nosuchuser wonderland" "locked locked-secret"; do
 	start=$(date +%s%N)
-	printf 'HELO %s\r\nQUIT\r\n' "$who" | "$POP2D" -p "$passwd" -n t -m "$maildrop" >"$scratch/out"
+	printf 'HELO %s\r\nQUIT\r\n' "$who" | "$POP2D" -S "$state" -p "$passwd" -n t -m "$maildrop" >"$scratch/out"
 	ms=$(( ($(date +%s%N) - start) / 1000000 ))
 	check "bad login ($who) replies '- Bad login'" [ "$(tail -n 1 "$scratch/out")" = $'- Bad login\r' ]
 	check "bad login ($who) is delayed about 2 s" [ "$ms" -ge 1900 ]
@@ -112,7 +114,7 @@ done
 
 # -d copies log lines to standard error.
 printf 'HELO alice wonderland\r\nQUIT\r\n' |
-	"$POP2D" -d -p "$passwd" -n t -m "$maildrop" >/dev/null 2>"$scratch/err"
+	"$POP2D" -S "$state" -d -p "$passwd" -n t -m "$maildrop" >/dev/null 2>"$scratch/err"
 check "-d logs the login" grep -q 'login user=alice' "$scratch/err"
 check "-d logs the session end" grep -q 'session end user=alice reason=QUIT' "$scratch/err"
 check "the log never holds the password" bash -c "! grep -q wonderland '$scratch/err'"

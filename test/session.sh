@@ -3,8 +3,9 @@
 # what it writes, byte for byte, with NAME.out (@VERSION@ stands for the
 # version). The maildrop is a copy of NAME.mbox, or of test/data/mbox/basic.mbox
 # when there is none, or absent when NAME.nomaildrop exists; NAME.args adds
-# options. Afterwards the maildrop must be unchanged, since
-# nothing in these sessions may alter it.
+# options. Afterwards the maildrop must equal NAME.after when that exists
+# (the session deleted messages), and be unchanged otherwise; the folder
+# "saved" must equal NAME.saved-after when that exists.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -30,8 +31,8 @@ run_case() {
 	local spool=$scratch/spool home=$scratch/home/alice
 	local args=() expected actual=$scratch/$name.actual
 
-	rm -rf "$spool"
-	mkdir -p "$spool"
+	rm -rf "$spool" "$scratch/state"
+	mkdir -p "$spool" "$scratch/state"
 	make_home "$home"
 	local source=$dir/$name.mbox
 	[ -f "$source" ] || source=$data/mbox/basic.mbox
@@ -50,8 +51,20 @@ run_case() {
 		show_difference "$expected" "$actual"
 		return
 	fi
-	if [ -n "$source" ] && ! cmp -s "$source" "$spool/maildrop"; then
-		fail "$name: maildrop changed"
+	local after=$source
+	[ -f "$dir/$name.after" ] && after=$dir/$name.after
+	if [ -n "$after" ] && ! cmp -s "$after" "$spool/maildrop"; then
+		fail "$name: maildrop is not as expected afterwards"
+		show_difference "$after" "$spool/maildrop"
+		return
+	fi
+	if [ -f "$dir/$name.saved-after" ] && ! cmp -s "$dir/$name.saved-after" "$home/saved"; then
+		fail "$name: folder 'saved' is not as expected afterwards"
+		show_difference "$dir/$name.saved-after" "$home/saved"
+		return
+	fi
+	if [ -e "$scratch/state/alice/commit.jnl" ]; then
+		fail "$name: a commit journal was left behind"
 		return
 	fi
 	if [ -z "$source" ] && [ -e "$spool/maildrop" ]; then

@@ -1,0 +1,129 @@
+/*
+ * lock: the three maildrop locks of MAILDROP.md and the pop2-lock client.
+ *
+ * L0, the session lock: flock() on STATE/USER/session, held for the whole
+ * session, so that two POP2 sessions of one user never commit against each
+ * other. No delivery agent ever looks at it.
+ *
+ * L1, the kernel lock: an open file description (OFD) fcntl lock on the
+ * whole maildrop. Unlike a classic POSIX lock it survives the closing of
+ * another descriptor of the same file, and it still conflicts with the
+ * classic fcntl locks that procmail, Postfix and Exim take.
+ *
+ * L2, the dot-lock MAILDROP.lock, the one lock every delivery agent shares,
+ * made NFS-safe with a hitching post and link(). When the process may not
+ * create files in the maildrop's folder, the setgid helper pop2-lock makes
+ * it instead (service mode: it answers one line and holds the lock until
+ * its standard input closes).
+ *
+ * Order: L1 then L2, both without waiting; when L2 is busy L1 is dropped
+ * before sleeping, so nothing ever waits on one lock while holding the
+ * other. L1 and L2 are held only while a folder is scanned or committed.
+ * Nothing here prints or exits; failures are -1 with errno.
+ */
+#ifndef POP2_LOCK_H
+#define POP2_LOCK_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* A dot-lock's stale age in seconds, and how often a held one is touched. */
+#define LOCK_STALE_SECONDS 300
+#define LOCK_REFRESH_SECONDS 60
+
+/* How long lock_maildrop() keeps trying at login/FOLD and at commit. */
+#define LOCK_WAIT_SCAN 30
+#define LOCK_WAIT_COMMIT 120
+
+/*
+ * Takes L0: creates (0600) and flock()s "session" in the directory open at
+ * STATEFD, without waiting. Returns the descriptor (keep it open for the
+ * session), or -1 with errno EWOULDBLOCK when another session holds it.
+ */
+int lock_session(int statefd);
+
+/*
+ * L1 on the file open at FD, without waiting: a write lock when FD is open
+ * for writing, else a read lock. Returns 0, or -1 with errno EAGAIN when
+ * another process holds a conflicting lock.
+ */
+int lock_ofd(int fd);
+
+/* Releases L1 on FD. Keeps errno. */
+void lock_ofd_release(int fd);
+
+/*
+ * Takes a shared L1 on FD (for reading a message while deliveries may be
+ * waiting), waiting at most TIMEOUT seconds (asking again every 50 ms; a
+ * TIMEOUT of 0 tries once). Returns 0, or -1 with errno ETIMEDOUT, or
+ * EINTR when a signal arrived while waiting, so that the caller can look
+ * at the flag its handler set.
+ */
+int lock_ofd_read(int fd, int timeout);
+
+/* A held (or not held) dot-lock. */
+struct lock_dot {
+	bool held;
+	char path[4096];  /* MAILDROP.lock */
+	dev_t dev;        /* identity of the lock file we made */
+	ino_t ino;
+	time_t touched;   /* when we last refreshed it */
+	pid_t helper;     /* pop2-lock in service mode, or 0 */
+	int helper_fd;    /* its standard input: closing it unlocks */
+};
+
+/*
+ * Tries once to take L2 for the maildrop at PATH: breaks a stale foreign
+ * lock if it still has the inode judged stale, then makes our own, which
+ * holds our PID. Stale follows liblockfile (dotlockfile(1)): the PID of a
+ * running process keeps a lock valid however old it is; a dead PID makes
+ * it stale at once (not on NFS, where the PID may be another host's); a
+ * lock without a PID is stale when untouched for LOCK_STALE_SECONDS.
+ *
+ * When the folder does not let us create the lock (EACCES, EPERM) and
+ * HELPER is not NULL, runs "HELPER -m PATH" in service mode; the lock is
+ * then held by that child process, which *DOT records.
+ *
+ * *DOT is always initialized, held or not, so lock_dot_release() is safe
+ * on it. Returns 0 with *DOT held, or -1 with errno: EEXIST (held by
+ * someone else), ENOSPC, EDQUOT, EROFS, EIO (cannot be made; EIO also when
+ * the helper could not make it or did not answer within 5 s), EACCES/EPERM
+ * (not permitted), EINVAL (the helper refused its arguments), ENOENT or
+ * another errno of posix_spawn() (no helper), ENAMETOOLONG.
+ */
+int lock_dot_try(struct lock_dot *dot, const char *path, const char *helper);
+
+/*
+ * Touches a held dot-lock when LOCK_REFRESH_SECONDS have passed, and only
+ * if it is still ours; the helper refreshes its own. Keeps errno.
+ */
+void lock_dot_refresh(struct lock_dot *dot);
+
+/*
+ * Releases a held dot-lock: removes the lock file only if it is still the
+ * one we made (same dev/ino, and our PID inside, since a new file often
+ * gets a freed inode number: release from the process that took it), or
+ * closes the helper's standard input and
+ * waits for it to exit (at most about 5 s, then it is terminated). Safe on
+ * a lock not held. Keeps errno.
+ */
+void lock_dot_release(struct lock_dot *dot);
+
+/*
+ * Takes L1 and then L2 on the maildrop open at FD and named PATH, with
+ * random back-off (0.5 to 2 s) while either is busy, for at most TIMEOUT
+ * seconds (0: one attempt). With both held, fstat(FD) and lstat(PATH) must
+ * agree on device and inode, the link count must be 1 and the file
+ * regular. Returns 0 with both held, or -1 with nothing held and errno:
+ * ETIMEDOUT (still busy), ESTALE (PATH no longer names FD's file, or it is
+ * not a lone regular file), EINTR (a signal arrived during the back-off),
+ * the error of lock_ofd() or of lock_dot_try().
+ */
+int lock_maildrop(int fd, const char *path, const char *helper, int timeout,
+    struct lock_dot *dot);
+
+/* Releases L2 and then L1. Keeps errno. */
+void lock_maildrop_release(int fd, struct lock_dot *dot);
+
+#endif

@@ -1,0 +1,1897 @@
+/*
+ * check_commit: the crash-safe commit of deletions and its recovery.
+ *
+ * Every test builds an mbox from literal messages, indexes it with
+ * mbox_index(), marks deletions and commits; the file is then compared
+ * byte for byte with the kept messages' texts put together independently,
+ * followed by whatever mail was appended. The crash tests need a build
+ * configured with --enable-test-seams: a child is killed by SIGKILL at a
+ * named step of the commit (or of the recovery) and commit_recover() must
+ * then leave every kept and delivered message in the file exactly once.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commit.h"
+#include "mbox.h"
+
+#define MAXMSG 64
+
+static char dir[64];
+static char mpath[256]; /* the maildrop */
+static char spath[128]; /* the state directory */
+static char mnt[128];	/* a tmpfs, when a test mounts one */
+static int mounted;
+static int statefd = -1;
+
+struct buf {
+	char *p;
+	size_t len;
+	size_t cap;
+};
+
+/* Messages as literal texts; pre is text before the first separator. */
+struct box {
+	size_t n;
+	char *txt[MAXMSG];
+	size_t len[MAXMSG];
+	struct buf pre;
+};
+
+static void
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	char *np;
+
+	if (b->len + n > b->cap) {
+		b->cap = (b->len + n) * 2 + 64;
+		np = realloc(b->p, b->cap);
+		ck_assert_ptr_nonnull(np);
+		b->p = np;
+	}
+	if (n > 0)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+static void
+buf_free(struct buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	(void)remove(path);
+	return 0;
+}
+
+static void
+setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/check_commit.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(mpath, sizeof(mpath), "%s/mbox", dir);
+	snprintf(spath, sizeof(spath), "%s/state", dir);
+	snprintf(mnt, sizeof(mnt), "%s/mnt", dir);
+	ck_assert_int_eq(mkdir(spath, 0700), 0);
+	statefd = open(spath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(statefd, 0);
+	mounted = 0;
+}
+
+static void
+teardown(void)
+{
+	if (mounted)
+		(void)umount2(mnt, MNT_DETACH);
+	mounted = 0;
+	if (statefd != -1)
+		(void)close(statefd);
+	statefd = -1;
+	(void)nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+write_path(const char *path, const void *p, size_t len)
+{
+	size_t off;
+	ssize_t r;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	for (off = 0; off < len; off += (size_t)r) {
+		r = write(fd, (const char *)p + off, len - off);
+		ck_assert_int_gt(r, 0);
+	}
+	ck_assert_int_eq(close(fd), 0);
+}
+
+/* Appends as a delivery agent does: O_APPEND, one write. */
+static void
+append_path(const char *path, const void *p, size_t len)
+{
+	ssize_t r;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	r = write(fd, p, len);
+	ck_assert_int_eq(r, (ssize_t)len);
+	ck_assert_int_eq(close(fd), 0);
+}
+
+static char *
+slurp(const char *path, size_t *lenp)
+{
+	struct stat st;
+	char *p;
+	ssize_t r;
+	size_t off;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	p = malloc((size_t)st.st_size + 1);
+	ck_assert_ptr_nonnull(p);
+	for (off = 0; off < (size_t)st.st_size; off += (size_t)r) {
+		r = read(fd, p + off, (size_t)st.st_size - off);
+		ck_assert_int_gt(r, 0);
+	}
+	(void)close(fd);
+	*lenp = (size_t)st.st_size;
+	return p;
+}
+
+static void
+expect_file(const char *path, const struct buf *want)
+{
+	size_t len, i;
+	char *got;
+
+	got = slurp(path, &len);
+	for (i = 0; i < len && i < want->len && got[i] == want->p[i]; i++)
+		continue;
+	ck_assert_msg(len == want->len && i == len,
+	    "%s: %zu octets, want %zu; first difference at %zu", path, len,
+	    want->len, i);
+	free(got);
+}
+
+static int
+exists_at(int dfd, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	ck_assert_int_eq(errno, ENOENT);
+	return 0;
+}
+
+static void
+expect_no_journal(int dfd)
+{
+	ck_assert_msg(!exists_at(dfd, COMMIT_JOURNAL), "journal left behind");
+	ck_assert_msg(!exists_at(dfd, COMMIT_JOURNAL_TMP),
+	    "temporary journal left behind");
+}
+
+/*
+ * A message of about SIZE octets, distinct for each ID; with FINAL_NL it
+ * ends with the empty line that separates it from the next one, else it
+ * ends without any newline.
+ */
+static char *
+msg_make(int id, size_t size, int final_nl, size_t *lenp)
+{
+	struct buf b = {NULL, 0, 0};
+	char line[160];
+	int n, i;
+
+	n = snprintf(line, sizeof(line),
+	    "From sender%d@example.org Mon Jan  1 %02d:%02d:%02d 2024\n"
+	    "Subject: message %d\n\n",
+	    id, (id / 3600) % 24, (id / 60) % 60, id % 60, id);
+	buf_add(&b, line, (size_t)n);
+	for (i = 0; b.len < size; i++) {
+		n = snprintf(line, sizeof(line),
+		    "message %d, line %d: the quick brown fox jumps\n", id, i);
+		buf_add(&b, line, (size_t)n);
+	}
+	if (final_nl)
+		buf_add(&b, "\n", 1);
+	else
+		b.len--;
+	*lenp = b.len;
+	return b.p;
+}
+
+/* N messages of BASE to BASE + SPREAD octets. */
+static void
+box_init(struct box *bx, size_t n, size_t base, size_t spread)
+{
+	size_t k;
+
+	memset(bx, 0, sizeof(*bx));
+	ck_assert_uint_le(n, MAXMSG);
+	bx->n = n;
+	for (k = 0; k < n; k++)
+		bx->txt[k] = msg_make((int)k + 1,
+		    base + (spread > 0 ? (k * 7919) % (spread + 1) : 0), 1,
+		    &bx->len[k]);
+}
+
+/* Replaces message K by the literal TEXT. */
+static void
+box_set(struct box *bx, size_t k, const char *text, size_t len)
+{
+	free(bx->txt[k]);
+	bx->txt[k] = malloc(len + 1);
+	ck_assert_ptr_nonnull(bx->txt[k]);
+	memcpy(bx->txt[k], text, len);
+	bx->len[k] = len;
+}
+
+static void
+box_free(struct box *bx)
+{
+	size_t k;
+
+	for (k = 0; k < bx->n; k++)
+		free(bx->txt[k]);
+	buf_free(&bx->pre);
+}
+
+static void
+box_text(const struct box *bx, const int *del, struct buf *out)
+{
+	size_t k;
+
+	buf_add(out, bx->pre.p, bx->pre.len);
+	for (k = 0; k < bx->n; k++)
+		if (del == NULL || !del[k])
+			buf_add(out, bx->txt[k], bx->len[k]);
+}
+
+static void
+box_write(const struct box *bx, const char *path)
+{
+	struct buf b = {NULL, 0, 0};
+
+	box_text(bx, NULL, &b);
+	write_path(path, b.p, b.len);
+	buf_free(&b);
+}
+
+/* Opens PATH read-write and indexes it; the index must find BX's messages. */
+static int
+open_index(const char *path, const struct box *bx, struct mbox *mb)
+{
+	size_t k;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(mbox_index(mb, fd), 0);
+	ck_assert_uint_eq(mb->nmsg, bx->n);
+	for (k = 0; k < bx->n; k++)
+		ck_assert_uint_eq(
+		    mbox_stored_end(mb, k) - mb->msg[k].start, bx->len[k]);
+	return fd;
+}
+
+static void
+mark(struct mbox *mb, const int *del)
+{
+	size_t k;
+
+	for (k = 0; k < mb->nmsg; k++)
+		if (del[k])
+			mb->msg[k].flags |= MBOX_DELETED;
+}
+
+/*
+ * Writes BX to the maildrop, deletes what DEL says with commit_mbox() and
+ * checks the file against the kept texts.
+ */
+static void
+commit_and_check(const struct box *bx, const int *del)
+{
+	struct buf want = {NULL, 0, 0};
+	struct mbox mb;
+	int fd;
+
+	box_write(bx, mpath);
+	fd = open_index(mpath, bx, &mb);
+	mark(&mb, del);
+	ck_assert_int_eq(commit_mbox(&mb, mpath, statefd, NULL, NULL), 0);
+	box_text(bx, del, &want);
+	expect_file(mpath, &want);
+	expect_no_journal(statefd);
+	mbox_free(&mb);
+	(void)close(fd);
+	buf_free(&want);
+}
+
+/* The file's contents and times, to prove nothing was written. */
+struct snap {
+	char *p;
+	size_t len;
+	struct timespec mtime;
+	struct timespec ctime;
+};
+
+static void
+snap_take(const char *path, struct snap *s)
+{
+	struct stat st;
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	s->mtime = st.st_mtim;
+	s->ctime = st.st_ctim;
+	s->p = slurp(path, &s->len);
+}
+
+static void
+snap_same(const char *path, struct snap *s)
+{
+	struct buf b;
+	struct stat st;
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert(st.st_mtim.tv_sec == s->mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == s->mtime.tv_nsec);
+	ck_assert(st.st_ctim.tv_sec == s->ctime.tv_sec &&
+	    st.st_ctim.tv_nsec == s->ctime.tv_nsec);
+	b.p = s->p;
+	b.len = s->len;
+	b.cap = s->len;
+	expect_file(path, &b);
+	free(s->p);
+	s->p = NULL;
+}
+
+/* Sets the maildrop's times to the past, so that any write would show. */
+static void
+age(const char *path)
+{
+	struct timespec ts[2];
+
+	ts[0].tv_sec = ts[1].tv_sec = 1000000000;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+/*
+ * core
+ */
+
+START_TEST(test_delete_first)
+{
+	int del[MAXMSG] = {1};
+	struct box bx;
+
+	box_init(&bx, 5, 200, 300);
+	commit_and_check(&bx, del);
+	box_free(&bx);
+}
+END_TEST
+
+START_TEST(test_delete_middle)
+{
+	int del[MAXMSG] = {0, 0, 1, 0, 1};
+	struct box bx;
+
+	box_init(&bx, 7, 200, 300);
+	commit_and_check(&bx, del);
+	box_free(&bx);
+}
+END_TEST
+
+START_TEST(test_delete_last)
+{
+	int del[MAXMSG] = {0, 0, 0, 0, 1};
+	struct box bx;
+
+	box_init(&bx, 5, 200, 300);
+	commit_and_check(&bx, del);
+	box_free(&bx);
+}
+END_TEST
+
+START_TEST(test_delete_all)
+{
+	int del[MAXMSG] = {1, 1, 1, 1};
+	struct box bx;
+
+	box_init(&bx, 4, 200, 300);
+	commit_and_check(&bx, del);
+	box_free(&bx);
+}
+END_TEST
+
+START_TEST(test_delete_one_only)
+{
+	int del[MAXMSG] = {1};
+	struct box bx;
+
+	box_init(&bx, 1, 200, 0);
+	commit_and_check(&bx, del);
+	box_free(&bx);
+}
+END_TEST
+
+START_TEST(test_delete_none)
+{
+	struct box bx;
+	struct snap s;
+	struct mbox mb;
+	int fd;
+
+	box_init(&bx, 5, 200, 300);
+	box_write(&bx, mpath);
+	age(mpath);
+	snap_take(mpath, &s);
+	fd = open_index(mpath, &bx, &mb);
+	ck_assert_int_eq(commit_mbox(&mb, mpath, statefd, NULL, NULL), 0);
+	snap_same(mpath, &s);
+	expect_no_journal(statefd);
+	mbox_free(&mb);
+	(void)close(fd);
+	box_free(&bx);
+}
+END_TEST
+
+static const char pseudo[] =
+    "From MAILER-DAEMON Mon Jan  1 10:00:00 2024\n"
+    "Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n"
+    "X-IMAP: 1704103200 0000000002\n"
+    "\n"
+    "internal\n"
+    "\n";
+
+START_TEST(test_pseudo_kept)
+{
+	int del[MAXMSG] = {1, 1, 1, 1};
+	int want_del[MAXMSG] = {0, 1, 1, 1};
+	struct buf want = {NULL, 0, 0};
+	struct box bx;
+	struct mbox mb;
+	int fd;
+
+	box_init(&bx, 4, 200, 300);
+	box_set(&bx, 0, pseudo, sizeof(pseudo) - 1);
+	box_write(&bx, mpath);
+	fd = open_index(mpath, &bx, &mb);
+	ck_assert(mb.msg[0].flags & MBOX_PSEUDO);
+	mark(&mb, del);
+	ck_assert_int_eq(commit_mbox(&mb, mpath, statefd, NULL, NULL), 0);
+	box_text(&bx, want_del, &want);
+	expect_file(mpath, &want);
+	expect_no_journal(statefd);
+	mbox_free(&mb);
+	(void)close(fd);
+	buf_free(&want);
+	box_free(&bx);
+}
+END_TEST
+
+START_TEST(test_pseudo_only_flagged)
+{
+	int del[MAXMSG] = {1};
+	struct box bx;
+	struct snap s;
+	struct mbox mb;
+	int fd;
+
+	box_init(&bx, 3, 200, 300);
+	box_set(&bx, 0, pseudo, sizeof(pseudo) - 1);
+	box_write(&bx, mpath);
+	age(mpath);
+	snap_take(mpath, &s);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del);
+	/* Flagging the pseudo-message deletes nothing: nothing is written. */
+	ck_assert_int_eq(commit_mbox(&mb, mpath, statefd, NULL, NULL), 0);
+	snap_same(mpath, &s);
+	expect_no_journal(statefd);
+	mbox_free(&mb);
+	(void)close(fd);
+	box_free(&bx);
+}
+END_TEST
+
+START_TEST(test_prefix_text_kept)
+{
+	static const char pre[] = "text before\nthe first separator\n\n";
+	int del[MAXMSG] = {1, 0, 1};
+	int all[MAXMSG] = {1, 1, 1};
+	struct box bx;
+
+	box_init(&bx, 3, 200, 300);
+	buf_add(&bx.pre, pre, sizeof(pre) - 1);
+	commit_and_check(&bx, del);
+	commit_and_check(&bx, all);
+	box_free(&bx);
+}
+END_TEST
+
+/*
+ * The last message lacks its final newline and mail was appended right
+ * behind it: its bytes are kept as they are, none invented.
+ */
+START_TEST(test_no_final_newline)
+{
+	static const int dels[][MAXMSG] = {
+	    {0, 1, 0},
+	    {0, 0, 1},
+	    {1, 1, 0},
+	};
+	struct buf want = {NULL, 0, 0};
+	struct box bx;
+	struct mbox mb;
+	char *extra, *last;
+	size_t elen, llen, v;
+	int fd, appended;
+
+	for (v = 0; v < 2 * sizeof(dels) / sizeof(dels[0]); v++) {
+		appended = (int)(v & 1);
+		box_init(&bx, 3, 200, 300);
+		last = msg_make(3, 250, 0, &llen);
+		box_set(&bx, 2, last, llen);
+		free(last);
+		box_write(&bx, mpath);
+		fd = open_index(mpath, &bx, &mb);
+		extra = msg_make(50, 300, 1, &elen);
+		if (appended)
+			append_path(mpath, extra, elen);
+		mark(&mb, dels[v / 2]);
+		ck_assert_int_eq(
+		    commit_mbox(&mb, mpath, statefd, NULL, NULL), 0);
+		want.len = 0;
+		box_text(&bx, dels[v / 2], &want);
+		if (appended)
+			buf_add(&want, extra, elen);
+		expect_file(mpath, &want);
+		expect_no_journal(statefd);
+		mbox_free(&mb);
+		(void)close(fd);
+		free(extra);
+		box_free(&bx);
+	}
+	buf_free(&want);
+}
+END_TEST
+
+START_TEST(test_new_mail_kept)
+{
+	static const int dels[][MAXMSG] = {
+	    {1},
+	    {0, 0, 1},
+	    {0, 0, 0, 0, 1},
+	    {1, 1, 1, 1, 1},
+	};
+	struct buf want = {NULL, 0, 0};
+	struct box bx;
+	struct mbox mb;
+	char *m1, *m2;
+	size_t l1, l2, v;
+	int fd;
+
+	for (v = 0; v < sizeof(dels) / sizeof(dels[0]); v++) {
+		box_init(&bx, 5, 200, 300);
+		box_write(&bx, mpath);
+		fd = open_index(mpath, &bx, &mb);
+		m1 = msg_make(60, 100, 1, &l1);
+		m2 = msg_make(61, 5000, 1, &l2);
+		append_path(mpath, m1, l1);
+		append_path(mpath, m2, l2);
+		mark(&mb, dels[v]);
+		ck_assert_int_eq(
+		    commit_mbox(&mb, mpath, statefd, NULL, NULL), 0);
+		want.len = 0;
+		box_text(&bx, dels[v], &want);
+		buf_add(&want, m1, l1);
+		buf_add(&want, m2, l2);
+		expect_file(mpath, &want);
+		expect_no_journal(statefd);
+		mbox_free(&mb);
+		(void)close(fd);
+		free(m1);
+		free(m2);
+		box_free(&bx);
+	}
+	buf_free(&want);
+}
+END_TEST
+
+/* Counts ticks and the largest journal seen while they happen. */
+struct watch {
+	int ticks;
+	off_t journal;
+};
+
+static void
+watch_tick(void *arg)
+{
+	struct watch *w = arg;
+	struct stat st;
+
+	w->ticks++;
+	if (fstatat(statefd, COMMIT_JOURNAL_TMP, &st, 0) == 0 &&
+	    st.st_size > w->journal)
+		w->journal = st.st_size;
+	if (fstatat(statefd, COMMIT_JOURNAL, &st, 0) == 0 &&
+	    st.st_size > w->journal)
+		w->journal = st.st_size;
+}
+
+/* Messages across the 1 MiB read chunks and the 64 KiB journal blocks. */
+START_TEST(test_large)
+{
+	int del[MAXMSG] = {0, 1, 0, 0, 1, 1, 0, 0, 0, 1};
+	struct buf want = {NULL, 0, 0};
+	struct watch w = {0, 0};
+	struct box bx;
+	struct mbox mb;
+	int fd;
+
+	box_init(&bx, 10, 700 * 1024, 300 * 1024);
+	box_write(&bx, mpath);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del);
+	ck_assert_int_eq(commit_mbox(&mb, mpath, statefd, watch_tick, &w), 0);
+	box_text(&bx, del, &want);
+	expect_file(mpath, &want);
+	expect_no_journal(statefd);
+	ck_assert_int_gt(w.ticks, 1);
+	ck_assert_int_gt(w.journal, 64 * 1024);
+	mbox_free(&mb);
+	(void)close(fd);
+	buf_free(&want);
+	box_free(&bx);
+}
+END_TEST
+
+/*
+ * shortcuts
+ */
+
+/* Only trailing messages deleted, no new mail: a cut, no copy at all. */
+START_TEST(test_trailing_only)
+{
+	int del[MAXMSG] = {0, 0, 0, 0, 0, 0, 1, 1, 1, 1};
+	struct buf want = {NULL, 0, 0};
+	struct watch w = {0, 0};
+	struct box bx;
+	struct mbox mb;
+	int fd;
+
+	box_init(&bx, 10, 700 * 1024, 300 * 1024);
+	box_write(&bx, mpath);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del);
+	ck_assert_int_eq(commit_mbox(&mb, mpath, statefd, watch_tick, &w), 0);
+	box_text(&bx, del, &want);
+	expect_file(mpath, &want);
+	expect_no_journal(statefd);
+	/* The scan ticked; no journal with contents was ever there. */
+	ck_assert_int_gt(w.ticks, 0);
+	ck_assert_int_lt(w.journal, 4096);
+	mbox_free(&mb);
+	(void)close(fd);
+	buf_free(&want);
+	box_free(&bx);
+}
+END_TEST
+
+/* The same cut with new mail is a copy of just the new mail. */
+START_TEST(test_trailing_with_new_mail)
+{
+	int del[MAXMSG] = {0, 0, 0, 1, 1};
+	struct buf want = {NULL, 0, 0};
+	struct box bx;
+	struct mbox mb;
+	char *m;
+	size_t l;
+	int fd;
+
+	box_init(&bx, 5, 200, 300);
+	box_write(&bx, mpath);
+	fd = open_index(mpath, &bx, &mb);
+	m = msg_make(70, 3000, 1, &l);
+	append_path(mpath, m, l);
+	mark(&mb, del);
+	ck_assert_int_eq(commit_mbox(&mb, mpath, statefd, NULL, NULL), 0);
+	box_text(&bx, del, &want);
+	buf_add(&want, m, l);
+	expect_file(mpath, &want);
+	expect_no_journal(statefd);
+	mbox_free(&mb);
+	(void)close(fd);
+	free(m);
+	buf_free(&want);
+	box_free(&bx);
+}
+END_TEST
+
+/*
+ * verify
+ */
+
+/* Commits expecting failure ERR; the maildrop must be exactly as before. */
+static void
+refused(struct mbox *mb, int err)
+{
+	struct snap s;
+
+	snap_take(mpath, &s);
+	errno = 0;
+	ck_assert_int_eq(commit_mbox(mb, mpath, statefd, NULL, NULL), -1);
+	ck_assert_int_eq(errno, err);
+	snap_same(mpath, &s);
+}
+
+/* The same, and no journal was left behind either. */
+static void
+expect_refused(struct mbox *mb, int err)
+{
+	refused(mb, err);
+	expect_no_journal(statefd);
+}
+
+static int
+verify_setup(struct box *bx, struct mbox *mb)
+{
+	int del[MAXMSG] = {0, 0, 1, 0};
+	int fd;
+
+	box_init(bx, 4, 300, 300);
+	box_write(bx, mpath);
+	fd = open_index(mpath, bx, mb);
+	mark(mb, del);
+	return fd;
+}
+
+static void
+poke(const char *path, off_t off)
+{
+	char c;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &c, 1, off), 1);
+	c ^= 0x20;
+	ck_assert_int_eq(pwrite(fd, &c, 1, off), 1);
+	(void)close(fd);
+}
+
+START_TEST(test_changed_kept)
+{
+	struct box bx;
+	struct mbox mb;
+	int fd;
+
+	fd = verify_setup(&bx, &mb);
+	poke(mpath, (off_t)(mb.msg[0].start + 100));
+	expect_refused(&mb, ESTALE);
+	mbox_free(&mb);
+	(void)close(fd);
+	box_free(&bx);
+}
+END_TEST
+
+START_TEST(test_changed_deleted)
+{
+	struct box bx;
+	struct mbox mb;
+	int fd;
+
+	fd = verify_setup(&bx, &mb);
+	poke(mpath, (off_t)(mb.msg[2].start + 100));
+	expect_refused(&mb, ESTALE);
+	mbox_free(&mb);
+	(void)close(fd);
+	box_free(&bx);
+}
+END_TEST
+
+START_TEST(test_changed_last_octet)
+{
+	struct box bx;
+	struct mbox mb;
+	int fd;
+
+	fd = verify_setup(&bx, &mb);
+	poke(mpath, (off_t)(mb.size - 1));
+	expect_refused(&mb, ESTALE);
+	mbox_free(&mb);
+	(void)close(fd);
+	box_free(&bx);
+}
+END_TEST
+
+START_TEST(test_replaced_by_rename)
+{
+	char other[sizeof(dir) + 16];
+	struct box bx;
+	struct mbox mb;
+	struct snap s;
+	int fd;
+
+	fd = verify_setup(&bx, &mb);
+	snprintf(other, sizeof(other), "%s/other", dir);
+	box_write(&bx, other);
+	ck_assert_int_eq(rename(other, mpath), 0);
+	/* The indexed inode is gone from the folder: its link count is 0. */
+	snap_take(mpath, &s);
+	errno = 0;
+	ck_assert_int_eq(commit_mbox(&mb, mpath, statefd, NULL, NULL), -1);
+	ck_assert_int_eq(errno, ESTALE);
+	snap_same(mpath, &s);
+	expect_no_journal(statefd);
+	mbox_free(&mb);
+	(void)close(fd);
+	box_free(&bx);
+}
+END_TEST
+
+START_TEST(test_other_inode)
+{
+	struct box bx;
+	struct mbox mb;
+	int fd, fd2;
+
+	fd = verify_setup(&bx, &mb);
+	/*
+	 * Same contents, another inode: not the file that was indexed. The
+	 * old one stays open, so that its inode number is not reused.
+	 */
+	ck_assert_int_eq(unlink(mpath), 0);
+	box_write(&bx, mpath);
+	fd2 = open(mpath, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd2, 0);
+	mb.fd = fd2;
+	expect_refused(&mb, ESTALE);
+	mbox_free(&mb);
+	(void)close(fd);
+	(void)close(fd2);
+	box_free(&bx);
+}
+END_TEST
+
+START_TEST(test_second_link)
+{
+	char other[sizeof(dir) + 16];
+	struct box bx;
+	struct mbox mb;
+	int fd;
+
+	fd = verify_setup(&bx, &mb);
+	snprintf(other, sizeof(other), "%s/hardlink", dir);
+	ck_assert_int_eq(link(mpath, other), 0);
+	expect_refused(&mb, ESTALE);
+	mbox_free(&mb);
+	(void)close(fd);
+	box_free(&bx);
+}
+END_TEST
+
+START_TEST(test_shorter)
+{
+	struct box bx;
+	struct mbox mb;
+	int fd;
+
+	fd = verify_setup(&bx, &mb);
+	ck_assert_int_eq(truncate(mpath, (off_t)mb.size - 1), 0);
+	expect_refused(&mb, ESTALE);
+	mbox_free(&mb);
+	(void)close(fd);
+	box_free(&bx);
+}
+END_TEST
+
+START_TEST(test_appended_garbage)
+{
+	static const char *const junk[] = {
+	    "garbage, not a message\n",
+	    "From",
+	    "\nFrom x@y Mon Jan  1 ",
+	};
+	struct box bx;
+	struct mbox mb;
+	size_t v;
+	int fd;
+
+	for (v = 0; v < sizeof(junk) / sizeof(junk[0]); v++) {
+		fd = verify_setup(&bx, &mb);
+		append_path(mpath, junk[v], strlen(junk[v]));
+		expect_refused(&mb, ESTALE);
+		mbox_free(&mb);
+		(void)close(fd);
+		box_free(&bx);
+	}
+}
+END_TEST
+
+START_TEST(test_read_only_fd)
+{
+	struct box bx;
+	struct mbox mb;
+	int fd, rfd;
+
+	fd = verify_setup(&bx, &mb);
+	rfd = open(mpath, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(rfd, 0);
+	mb.fd = rfd;
+	expect_refused(&mb, EBADF);
+	mbox_free(&mb);
+	(void)close(fd);
+	(void)close(rfd);
+	box_free(&bx);
+}
+END_TEST
+
+/*
+ * recover: what needs no crash seams
+ */
+
+START_TEST(test_recover_nothing)
+{
+	struct box bx;
+	struct snap s;
+	int fd;
+
+	box_init(&bx, 3, 200, 300);
+	box_write(&bx, mpath);
+	snap_take(mpath, &s);
+	fd = open(mpath, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(commit_recover(statefd, fd), 0);
+	snap_same(mpath, &s);
+	(void)close(fd);
+	box_free(&bx);
+}
+END_TEST
+
+START_TEST(test_recover_garbage)
+{
+	static const char junk[] = "POP2JNL1 but not a journal at all";
+	char path[64];
+	struct box bx;
+	struct snap s;
+	int fd, v;
+
+	box_init(&bx, 3, 200, 300);
+	box_write(&bx, mpath);
+	age(mpath);
+	for (v = 0; v < 3; v++) {
+		fd = openat(statefd,
+		    v == 0 ? COMMIT_JOURNAL_TMP : COMMIT_JOURNAL,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(
+		    write(fd, junk, (size_t)v * 8), (ssize_t)(v * 8));
+		(void)close(fd);
+		if (v > 0) {
+			errno = 0;
+			ck_assert_int_eq(
+			    commit_journal_path(statefd, path, sizeof(path)),
+			    -1);
+			ck_assert_int_eq(errno, EINVAL);
+		}
+		snap_take(mpath, &s);
+		fd = open(mpath, O_RDWR | O_CLOEXEC);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(commit_recover(statefd, fd), 0);
+		snap_same(mpath, &s);
+		expect_no_journal(statefd);
+		(void)close(fd);
+	}
+	box_free(&bx);
+}
+END_TEST
+
+START_TEST(test_journal_path_none)
+{
+	char path[64];
+
+	errno = 0;
+	ck_assert_int_eq(commit_journal_path(statefd, path, sizeof(path)), -1);
+	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+/* A journal (of any folder) waiting for recovery blocks a new commit. */
+START_TEST(test_busy)
+{
+	struct box bx;
+	struct mbox mb;
+	int fd, jfd;
+
+	fd = verify_setup(&bx, &mb);
+	jfd = openat(
+	    statefd, COMMIT_JOURNAL, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	ck_assert_int_ge(jfd, 0);
+	(void)close(jfd);
+	refused(&mb, EBUSY);
+	ck_assert(exists_at(statefd, COMMIT_JOURNAL));
+	mbox_free(&mb);
+	(void)close(fd);
+	box_free(&bx);
+}
+END_TEST
+
+#ifdef POP2_TEST_SEAMS
+
+/*
+ * recover: crash tests (seams)
+ */
+
+/* The steps of a commit (and of a recovery) in the order they happen. */
+static const char *const seams[] = {
+    "journal-written",
+    "journal-synced",
+    "mid-write",
+    "written",
+    "phase-t",
+    "truncated",
+    "unlinked",
+};
+#define NSEAMS ((int)(sizeof(seams) / sizeof(seams[0])))
+
+static uint64_t
+box_deleted_octets(const struct box *bx, const int *del)
+{
+	uint64_t sum;
+	size_t k;
+
+	sum = 0;
+	for (k = 0; k < bx->n; k++)
+		if (del[k])
+			sum += bx->len[k];
+	return sum;
+}
+
+static const char *
+spath_file(const char *name)
+{
+	static char p[sizeof(spath) + 64];
+
+	snprintf(p, sizeof(p), "%s/%s", spath, name);
+	return p;
+}
+
+/* Runs commit_mbox() in a child told to die at STEP; it must die there. */
+static void
+crash_commit(struct mbox *mb, const char *step)
+{
+	pid_t pid;
+	int st;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (setenv("POP2_CRASH_AT", step, 1) == -1)
+			_exit(3);
+		_exit(commit_mbox(mb, mpath, statefd, NULL, NULL) == 0 ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+	    "commit was not killed at %s (status %#x)", step, st);
+}
+
+/* Runs commit_recover() in a child told to die at STEP; 1 if it died. */
+static int
+crash_recover(const char *step)
+{
+	pid_t pid;
+	int st, fd;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (setenv("POP2_CRASH_AT", step, 1) == -1)
+			_exit(3);
+		fd = open(mpath, O_RDWR | O_CLOEXEC);
+		if (fd == -1)
+			_exit(4);
+		_exit(commit_recover(statefd, fd) == 0 ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
+		return 1;
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "recovery to %s failed (status %#x)", step, st);
+	return 0;
+}
+
+static int
+recover_now(void)
+{
+	int fd, r;
+
+	fd = open(mpath, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	r = commit_recover(statefd, fd);
+	(void)close(fd);
+	return r;
+}
+
+enum { PAT_ONE, PAT_HALF, PAT_ALL, PAT_ALL_NEW, NPAT };
+enum { AFTER_NONE, AFTER_SMALL, AFTER_LARGE, NAFTER };
+
+/*
+ * 40 messages of 3 to 8 KiB: IMAGE spans several journal blocks, so a
+ * write killed halfway leaves a torn block between written and not.
+ */
+static void
+crash_box(struct box *bx, int pat, int *del)
+{
+	size_t k;
+
+	box_init(bx, 40, 3000, 5000);
+	memset(del, 0, MAXMSG * sizeof(*del));
+	for (k = 0; k < bx->n; k++)
+		switch (pat) {
+		case PAT_ONE:
+			del[k] = k == 2;
+			break;
+		case PAT_HALF:
+			del[k] = k % 2 == 1;
+			break;
+		default:
+			del[k] = 1;
+			break;
+		}
+}
+
+/*
+ * The commit is killed at each step, crossed with deleting one, half, all
+ * (with and without mail that arrived during the session) and with mail
+ * delivered after the crash smaller and larger than what was deleted.
+ */
+START_TEST(test_crash_commit)
+{
+	int step = _i % NSEAMS, pat = (_i / NSEAMS) % NPAT;
+	int after = _i / (NSEAMS * NPAT);
+	int del[MAXMSG];
+	struct buf want = {NULL, 0, 0};
+	struct box bx;
+	struct mbox mb;
+	char *sess = NULL, *late = NULL;
+	size_t slen = 0, llen = 0, size;
+	int fd;
+
+	crash_box(&bx, pat, del);
+	box_write(&bx, mpath);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del);
+	if (pat == PAT_ALL_NEW) {
+		sess = msg_make(80, 4000, 1, &slen);
+		append_path(mpath, sess, slen);
+	}
+	crash_commit(&mb, seams[step]);
+	mbox_free(&mb);
+	(void)close(fd);
+	if (after != AFTER_NONE) {
+		size = (size_t)box_deleted_octets(&bx, del);
+		size = after == AFTER_SMALL ? size / 2 : size + 5000;
+		late = msg_make(90, size, 1, &llen);
+		append_path(mpath, late, llen);
+	}
+	ck_assert_int_eq(recover_now(), 0);
+	/* Killed before the journal was in place: nothing was removed. */
+	box_text(&bx, step == 0 ? NULL : del, &want);
+	buf_add(&want, sess, slen);
+	buf_add(&want, late, llen);
+	expect_file(mpath, &want);
+	expect_no_journal(statefd);
+	/* Recovery again finds nothing to do. */
+	ck_assert_int_eq(recover_now(), 0);
+	expect_file(mpath, &want);
+	free(sess);
+	free(late);
+	buf_free(&want);
+	box_free(&bx);
+}
+END_TEST
+
+/*
+ * The commit is killed at a step, mail arrives, the recovery is killed at
+ * each of its steps, more mail arrives, and recovery runs to the end.
+ */
+START_TEST(test_crash_recover)
+{
+	static const char *const csteps[] = {
+	    "journal-synced",
+	    "mid-write",
+	    "written",
+	    "phase-t",
+	    "truncated",
+	};
+	const char *cstep = csteps[_i / NSEAMS], *rstep = seams[_i % NSEAMS];
+	int del[MAXMSG];
+	struct buf want = {NULL, 0, 0};
+	struct box bx;
+	struct mbox mb;
+	char *m1, *m2;
+	size_t l1, l2;
+	int fd;
+
+	crash_box(&bx, PAT_HALF, del);
+	box_write(&bx, mpath);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del);
+	crash_commit(&mb, cstep);
+	mbox_free(&mb);
+	(void)close(fd);
+	m1 = msg_make(91, 2000, 1, &l1);
+	append_path(mpath, m1, l1);
+	/* With mail to add, the recovery writes a journal: every step runs. */
+	ck_assert_msg(crash_recover(rstep), "recovery not killed at %s", rstep);
+	m2 = msg_make(92, 70000, 1, &l2);
+	append_path(mpath, m2, l2);
+	ck_assert_int_eq(recover_now(), 0);
+	box_text(&bx, del, &want);
+	buf_add(&want, m1, l1);
+	buf_add(&want, m2, l2);
+	expect_file(mpath, &want);
+	expect_no_journal(statefd);
+	free(m1);
+	free(m2);
+	buf_free(&want);
+	box_free(&bx);
+}
+END_TEST
+
+/*
+ * Recovery with nothing new to add reuses the journal: killed again and
+ * again, each time a step further, then run to the end.
+ */
+START_TEST(test_crash_recover_quiet)
+{
+	static const char *const rsteps[] = {
+	    "mid-write",
+	    "mid-write",
+	    "written",
+	    "phase-t",
+	    "truncated",
+	    "unlinked",
+	};
+	int del[MAXMSG];
+	struct buf want = {NULL, 0, 0};
+	struct box bx;
+	struct mbox mb;
+	int fd, k;
+
+	crash_box(&bx, PAT_ONE, del);
+	box_write(&bx, mpath);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del);
+	crash_commit(&mb, seams[_i % NSEAMS]);
+	mbox_free(&mb);
+	(void)close(fd);
+	for (k = 0; k < (int)(sizeof(rsteps) / sizeof(rsteps[0])); k++)
+		(void)crash_recover(rsteps[k]);
+	ck_assert_int_eq(recover_now(), 0);
+	box_text(&bx, _i == 0 ? NULL : del, &want);
+	expect_file(mpath, &want);
+	expect_no_journal(statefd);
+	buf_free(&want);
+	box_free(&bx);
+}
+END_TEST
+
+/* The shortcut's journal is a header and nothing else. */
+START_TEST(test_trailing_journal_header_only)
+{
+	int del[MAXMSG] = {0, 0, 0, 0, 0, 1, 1, 1};
+	struct buf want = {NULL, 0, 0};
+	struct box bx;
+	struct mbox mb;
+	struct stat st;
+	char path[sizeof(mpath)];
+	int fd;
+
+	box_init(&bx, 8, 30000, 5000);
+	box_write(&bx, mpath);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del);
+	crash_commit(&mb, "journal-synced");
+	ck_assert_int_eq(fstatat(statefd, COMMIT_JOURNAL, &st, 0), 0);
+	/* Fixed part, two hashes and the path: no IMAGE, no block hashes. */
+	ck_assert_int_le(st.st_size, 104 + 8 + (off_t)strlen(mpath));
+	ck_assert_int_eq(commit_journal_path(statefd, path, sizeof(path)), 0);
+	ck_assert_str_eq(path, mpath);
+	errno = 0;
+	ck_assert_int_eq(commit_journal_path(statefd, path, 4), -1);
+	ck_assert_int_eq(errno, ENAMETOOLONG);
+	ck_assert_int_eq(recover_now(), 0);
+	box_text(&bx, del, &want);
+	expect_file(mpath, &want);
+	expect_no_journal(statefd);
+	mbox_free(&mb);
+	(void)close(fd);
+	buf_free(&want);
+	box_free(&bx);
+}
+END_TEST
+
+/*
+ * A journal that is torn or fails its checksums was never complete, so
+ * the maildrop was never touched: it is deleted and nothing changes.
+ */
+START_TEST(test_torn_journal)
+{
+	int del[MAXMSG];
+	struct box bx;
+	struct mbox mb;
+	struct snap s;
+	struct stat st;
+	char c;
+	int fd, jfd;
+
+	crash_box(&bx, PAT_HALF, del);
+	box_write(&bx, mpath);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del);
+	/* Killed before the rename: only the temporary journal is there. */
+	crash_commit(&mb, _i == 0 ? "journal-written" : "journal-synced");
+	mbox_free(&mb);
+	(void)close(fd);
+	jfd = openat(statefd, _i == 0 ? COMMIT_JOURNAL_TMP : COMMIT_JOURNAL,
+	    O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(jfd, 0);
+	ck_assert_int_eq(fstat(jfd, &st), 0);
+	switch (_i) {
+	case 1: /* IMAGE one octet short */
+		ck_assert_int_eq(ftruncate(jfd, st.st_size - 1), 0);
+		break;
+	case 2: /* the header torn */
+		ck_assert_int_eq(ftruncate(jfd, 40), 0);
+		break;
+	case 3: /* a header octet changed: D */
+	case 4: /* an IMAGE octet changed */
+		ck_assert_int_eq(
+		    pread(jfd, &c, 1, _i == 3 ? 32 : st.st_size - 1), 1);
+		c ^= 1;
+		ck_assert_int_eq(
+		    pwrite(jfd, &c, 1, _i == 3 ? 32 : st.st_size - 1), 1);
+		break;
+	default:
+		break;
+	}
+	(void)close(jfd);
+	snap_take(mpath, &s);
+	ck_assert_int_eq(recover_now(), 0);
+	snap_same(mpath, &s);
+	expect_no_journal(statefd);
+	box_free(&bx);
+}
+END_TEST
+
+/* A journal is waiting: the next commit refuses, recovery finishes it. */
+START_TEST(test_busy_after_crash)
+{
+	int del[MAXMSG], del2[MAXMSG] = {1};
+	struct buf want = {NULL, 0, 0};
+	struct box bx;
+	struct mbox mb;
+	int fd;
+
+	crash_box(&bx, PAT_HALF, del);
+	box_write(&bx, mpath);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del);
+	crash_commit(&mb, "journal-synced");
+	mbox_free(&mb);
+	(void)close(fd);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del2);
+	refused(&mb, EBUSY);
+	mbox_free(&mb);
+	(void)close(fd);
+	ck_assert_int_eq(recover_now(), 0);
+	box_text(&bx, del, &want);
+	expect_file(mpath, &want);
+	buf_free(&want);
+	box_free(&bx);
+}
+END_TEST
+
+/*
+ * After the crash another program rewrote the maildrop. Each case below
+ * must end on the orphan path: IMAGE saved, journal kept aside, the
+ * maildrop not touched.
+ */
+enum {
+	ORPH_PREFIX,	 /* an octet of [0, D) changed */
+	ORPH_TWO_BLOCKS, /* two blocks of [D, N) neither original nor IMAGE */
+	ORPH_TAIL,	 /* [N, E) changed while still in phase C */
+	ORPH_REPLACED,	 /* another inode at the path */
+	ORPH_SHORTER,	 /* cut below E in phase C */
+	ORPH_SECOND,	 /* recovered.mbox exists already */
+	NORPH
+};
+
+START_TEST(test_orphan)
+{
+	int del[MAXMSG];
+	struct buf want = {NULL, 0, 0};
+	struct box bx;
+	struct mbox mb;
+	struct snap s;
+	char other[sizeof(dir) + 16], *got, *sess;
+	struct stat st;
+	size_t glen, slen, k;
+	uint64_t d;
+	int fd;
+
+	crash_box(&bx, PAT_HALF, del);
+	box_write(&bx, mpath);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del);
+	d = mb.msg[1].start;
+	sess = msg_make(81, 3000, 1, &slen);
+	append_path(mpath, sess, slen);
+	crash_commit(
+	    &mb, _i == ORPH_TWO_BLOCKS ? "journal-synced" : "mid-write");
+	mbox_free(&mb);
+	(void)close(fd);
+	switch (_i) {
+	case ORPH_PREFIX:
+	case ORPH_SECOND:
+		poke(mpath, (off_t)d - 10);
+		break;
+	case ORPH_TWO_BLOCKS:
+		poke(mpath, (off_t)d + 10);
+		poke(mpath, (off_t)d + 65536 + 10);
+		break;
+	case ORPH_TAIL:
+		ck_assert_int_eq(stat(mpath, &st), 0);
+		poke(mpath, st.st_size - 1);
+		break;
+	case ORPH_REPLACED:
+		snprintf(other, sizeof(other), "%s/other", dir);
+		box_write(&bx, other);
+		ck_assert_int_eq(rename(other, mpath), 0);
+		break;
+	case ORPH_SHORTER:
+		ck_assert_int_eq(truncate(mpath, (off_t)d + 100), 0);
+		break;
+	default:
+		break;
+	}
+	if (_i == ORPH_SECOND)
+		write_path(spath_file(COMMIT_RECOVERED), "x", 1);
+	snap_take(mpath, &s);
+	ck_assert_int_eq(recover_now(), 1);
+	snap_same(mpath, &s);
+	expect_no_journal(statefd);
+	/* IMAGE: the kept messages from D on, then the session's mail. */
+	for (k = 1; k < bx.n; k++)
+		if (!del[k])
+			buf_add(&want, bx.txt[k], bx.len[k]);
+	buf_add(&want, sess, slen);
+	if (_i == ORPH_SECOND) {
+		expect_file(spath_file(COMMIT_RECOVERED ".1"), &want);
+		ck_assert(exists_at(statefd, COMMIT_ORPHAN ".1"));
+		got = slurp(spath_file(COMMIT_RECOVERED), &glen);
+		ck_assert_uint_eq(glen, 1);
+		free(got);
+	} else {
+		expect_file(spath_file(COMMIT_RECOVERED), &want);
+		ck_assert(exists_at(statefd, COMMIT_ORPHAN));
+	}
+	/* Nothing is left to recover. */
+	ck_assert_int_eq(recover_now(), 0);
+	free(sess);
+	buf_free(&want);
+	box_free(&bx);
+}
+END_TEST
+
+/*
+ * One block that is neither original nor IMAGE cannot be told from the
+ * torn write front of a killed pwrite: recovery goes on and the block is
+ * written over.
+ */
+START_TEST(test_one_mixed_block)
+{
+	int del[MAXMSG];
+	struct buf want = {NULL, 0, 0};
+	struct box bx;
+	struct mbox mb;
+	int fd;
+
+	crash_box(&bx, PAT_HALF, del);
+	box_write(&bx, mpath);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del);
+	crash_commit(&mb, "journal-synced");
+	poke(mpath, (off_t)mb.msg[1].start + 65536 + 10);
+	mbox_free(&mb);
+	(void)close(fd);
+	ck_assert_int_eq(recover_now(), 0);
+	box_text(&bx, del, &want);
+	expect_file(mpath, &want);
+	expect_no_journal(statefd);
+	buf_free(&want);
+	box_free(&bx);
+}
+END_TEST
+
+#endif /* POP2_TEST_SEAMS */
+
+/*
+ * faults
+ */
+
+/* Mounts a tmpfs of SIZE at mnt; 0 (with a message) when not possible. */
+static int
+mount_tmpfs(const char *size)
+{
+	char opts[64];
+
+	if (geteuid() != 0) {
+		fprintf(stderr,
+		    "check_commit: skipped (needs root to mount "
+		    "a tmpfs)\n");
+		return 0;
+	}
+	ck_assert_int_eq(mkdir(mnt, 0700), 0);
+	snprintf(opts, sizeof(opts), "size=%s,mode=0700", size);
+	if (mount("tmpfs", mnt, "tmpfs", MS_NOSUID | MS_NODEV, opts) == -1) {
+		fprintf(stderr, "check_commit: skipped (mount tmpfs: %s)\n",
+		    strerror(errno));
+		return 0;
+	}
+	mounted = 1;
+	return 1;
+}
+
+START_TEST(test_state_full)
+{
+	int del[MAXMSG] = {1};
+	struct box bx;
+	struct mbox mb;
+	struct snap s;
+	int fd, sfd;
+
+	if (!mount_tmpfs("64k"))
+		return;
+	sfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(sfd, 0);
+	box_init(&bx, 40, 3000, 5000);
+	box_write(&bx, mpath);
+	age(mpath);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del);
+	snap_take(mpath, &s);
+	errno = 0;
+	ck_assert_int_eq(commit_mbox(&mb, mpath, sfd, NULL, NULL), -1);
+	ck_assert_int_eq(errno, ENOSPC);
+	snap_same(mpath, &s);
+	expect_no_journal(sfd);
+	/* The trailing-only shortcut needs just a header: it still works. */
+	mb.msg[0].flags &= ~(uint32_t)MBOX_DELETED;
+	mb.msg[39].flags |= MBOX_DELETED;
+	ck_assert_int_eq(commit_mbox(&mb, mpath, sfd, NULL, NULL), 0);
+	expect_no_journal(sfd);
+	mbox_free(&mb);
+	(void)close(fd);
+	(void)close(sfd);
+	box_free(&bx);
+}
+END_TEST
+
+/* The maildrop's file system is full: a commit never grows the file. */
+START_TEST(test_spool_full)
+{
+	int del[MAXMSG];
+	struct buf want = {NULL, 0, 0};
+	struct box bx;
+	struct mbox mb;
+	char fill[sizeof(mnt) + 16], chunk[4096];
+	size_t k;
+	ssize_t r;
+	int fd, ffd;
+
+	if (!mount_tmpfs("256k"))
+		return;
+	snprintf(mpath, sizeof(mpath), "%s/mbox", mnt);
+	box_init(&bx, 36, 3000, 5000);
+	for (k = 0; k < bx.n; k++)
+		del[k] = k % 3 == 0;
+	box_write(&bx, mpath);
+	snprintf(fill, sizeof(fill), "%s/fill", mnt);
+	ffd = open(fill, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	ck_assert_int_ge(ffd, 0);
+	memset(chunk, 'x', sizeof(chunk));
+	while ((r = write(ffd, chunk, sizeof(chunk))) > 0)
+		continue;
+	ck_assert_int_eq(errno, ENOSPC);
+	while ((r = write(ffd, chunk, 1)) > 0)
+		continue;
+	(void)close(ffd);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del);
+	ck_assert_int_eq(commit_mbox(&mb, mpath, statefd, NULL, NULL), 0);
+	box_text(&bx, del, &want);
+	expect_file(mpath, &want);
+	expect_no_journal(statefd);
+	mbox_free(&mb);
+	(void)close(fd);
+	buf_free(&want);
+	box_free(&bx);
+}
+END_TEST
+
+/*
+ * The rename hazard (MAILDROP.md failure test 8). A delivery agent has the
+ * maildrop open and waits for its fcntl lock, which we hold; whatever we
+ * do, it then appends to the inode it opened.
+ */
+static pid_t
+deliverer(const char *msg)
+{
+	struct flock fl;
+	int p[2], fd;
+	pid_t pid;
+	char c;
+
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		(void)close(p[0]);
+		fd = open(mpath, O_WRONLY | O_APPEND | O_CLOEXEC);
+		if (fd == -1)
+			_exit(2);
+		if (write(p[1], "x", 1) != 1)
+			_exit(3);
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fcntl(fd, F_SETLKW, &fl) == -1)
+			_exit(4);
+		if (write(fd, msg, strlen(msg)) != (ssize_t)strlen(msg) ||
+		    fsync(fd) == -1)
+			_exit(5);
+		_exit(0);
+	}
+	(void)close(p[1]);
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	(void)close(p[0]);
+	return pid;
+}
+
+static void
+ofd_lock(int fd, short type)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	ck_assert_int_eq(fcntl(fd, F_OFD_SETLK, &fl), 0);
+}
+
+static void
+deliverer_wait(pid_t pid)
+{
+	int st;
+
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static const char blocked_msg[] =
+    "From blocked@example.org Mon Jan  1 11:11:11 2024\n"
+    "Subject: delivered while the commit held the lock\n\nhello\n\n";
+
+/* Writing a new file and renaming it over the maildrop loses the mail. */
+START_TEST(test_rename_hazard)
+{
+	int del[MAXMSG] = {0, 1, 0};
+	struct buf want = {NULL, 0, 0};
+	char tmp[sizeof(dir) + 16], *got, *old;
+	struct box bx;
+	size_t glen;
+	struct stat st;
+	pid_t pid;
+	int fd;
+
+	box_init(&bx, 3, 300, 300);
+	box_write(&bx, mpath);
+	fd = open(mpath, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ofd_lock(fd, F_WRLCK);
+	pid = deliverer(blocked_msg);
+	usleep(100 * 1000);
+	/* The "simple" commit: a new file renamed over the old one. */
+	box_text(&bx, del, &want);
+	snprintf(tmp, sizeof(tmp), "%s/mbox.new", dir);
+	write_path(tmp, want.p, want.len);
+	ck_assert_int_eq(rename(tmp, mpath), 0);
+	ofd_lock(fd, F_UNLCK);
+	deliverer_wait(pid);
+	/* The message went into the unlinked inode, not into the maildrop. */
+	got = slurp(mpath, &glen);
+	ck_assert_ptr_null(memmem(got, glen, blocked_msg, strlen(blocked_msg)));
+	free(got);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_uint_eq(st.st_nlink, 0);
+	old = malloc((size_t)st.st_size);
+	ck_assert_ptr_nonnull(old);
+	ck_assert_int_eq(pread(fd, old, (size_t)st.st_size, 0), st.st_size);
+	ck_assert_ptr_nonnull(
+	    memmem(old, (size_t)st.st_size, blocked_msg, strlen(blocked_msg)));
+	free(old);
+	(void)close(fd);
+	buf_free(&want);
+	box_free(&bx);
+}
+END_TEST
+
+/* The same moment with the in-place commit: the mail arrives. */
+START_TEST(test_rename_hazard_in_place)
+{
+	int del[MAXMSG] = {0, 1, 0};
+	struct buf want = {NULL, 0, 0};
+	struct box bx;
+	struct mbox mb;
+	pid_t pid;
+	int fd;
+
+	box_init(&bx, 3, 300, 300);
+	box_write(&bx, mpath);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del);
+	ofd_lock(fd, F_WRLCK);
+	pid = deliverer(blocked_msg);
+	usleep(100 * 1000);
+	ck_assert_int_eq(commit_mbox(&mb, mpath, statefd, NULL, NULL), 0);
+	ofd_lock(fd, F_UNLCK);
+	deliverer_wait(pid);
+	box_text(&bx, del, &want);
+	buf_add(&want, blocked_msg, strlen(blocked_msg));
+	expect_file(mpath, &want);
+	mbox_free(&mb);
+	(void)close(fd);
+	buf_free(&want);
+	box_free(&bx);
+}
+END_TEST
+
+#ifndef POP2_TEST_SEAMS
+START_TEST(test_seams_skipped)
+{
+	fprintf(stderr,
+	    "check_commit: crash tests skipped (configure with "
+	    "--enable-test-seams)\n");
+}
+END_TEST
+#endif
+
+static Suite *
+commit_suite(void)
+{
+	Suite *s;
+	TCase *tc;
+
+	s = suite_create("commit");
+
+	tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_delete_first);
+	tcase_add_test(tc, test_delete_middle);
+	tcase_add_test(tc, test_delete_last);
+	tcase_add_test(tc, test_delete_all);
+	tcase_add_test(tc, test_delete_one_only);
+	tcase_add_test(tc, test_delete_none);
+	tcase_add_test(tc, test_pseudo_kept);
+	tcase_add_test(tc, test_pseudo_only_flagged);
+	tcase_add_test(tc, test_prefix_text_kept);
+	tcase_add_test(tc, test_no_final_newline);
+	tcase_add_test(tc, test_new_mail_kept);
+	tcase_add_test(tc, test_large);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("shortcuts");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_trailing_only);
+	tcase_add_test(tc, test_trailing_with_new_mail);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("verify");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_changed_kept);
+	tcase_add_test(tc, test_changed_deleted);
+	tcase_add_test(tc, test_changed_last_octet);
+	tcase_add_test(tc, test_replaced_by_rename);
+	tcase_add_test(tc, test_other_inode);
+	tcase_add_test(tc, test_second_link);
+	tcase_add_test(tc, test_shorter);
+	tcase_add_test(tc, test_appended_garbage);
+	tcase_add_test(tc, test_read_only_fd);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("recover");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_recover_nothing);
+	tcase_add_test(tc, test_recover_garbage);
+	tcase_add_test(tc, test_journal_path_none);
+	tcase_add_test(tc, test_busy);
+#ifdef POP2_TEST_SEAMS
+	tcase_add_loop_test(tc, test_crash_commit, 0, NSEAMS * NPAT * NAFTER);
+	tcase_add_loop_test(tc, test_crash_recover, 0, 5 * NSEAMS);
+	tcase_add_loop_test(tc, test_crash_recover_quiet, 0, NSEAMS);
+	tcase_add_test(tc, test_trailing_journal_header_only);
+	tcase_add_loop_test(tc, test_torn_journal, 0, 5);
+	tcase_add_test(tc, test_busy_after_crash);
+	tcase_add_loop_test(tc, test_orphan, 0, NORPH);
+	tcase_add_test(tc, test_one_mixed_block);
+#else
+	tcase_add_test(tc, test_seams_skipped);
+#endif
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("faults");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_state_full);
+	tcase_add_test(tc, test_spool_full);
+	tcase_add_test(tc, test_rename_hazard);
+	tcase_add_test(tc, test_rename_hazard_in_place);
+	suite_add_tcase(s, tc);
+
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	sr = srunner_create(commit_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

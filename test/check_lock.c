@@ -1,0 +1,1335 @@
+/*
+ * check_lock: the session, OFD and dot-locks of lib/lock.c against real
+ * processes: conflicts are proven with classic fcntl locks taken by forked
+ * children (what procmail, Postfix and Exim take), stale locks with real
+ * dead and living PIDs, and the helper with fake helpers and, as root,
+ * with a set-group-ID copy of the built pop2-lock run by user nobody.
+ */
+#include "config.h"
+
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lock.h"
+
+#ifndef POP2_LOCK
+#define POP2_LOCK "pop2d/pop2-lock"
+#endif
+
+/* The unprivileged user and group the helper tests run as when root. */
+#define NOBODY 65534
+
+/*
+ * root/spool/mbox    the maildrop; spool is where the lock is made
+ * root/bin/          fake helpers and the set-group-ID copy of pop2-lock
+ * root/out/          written by the fake helpers (writable by nobody)
+ */
+static char root[PATH_MAX];
+static char spool[PATH_MAX];
+static char mbox[PATH_MAX];
+static char lockfile[PATH_MAX];
+static char bin[PATH_MAX];
+static char out[PATH_MAX];
+
+static void
+at(char *buf, const char *base, const char *rel)
+{
+	int n = snprintf(buf, PATH_MAX, "%s/%s", base, rel);
+
+	ck_assert(n > 0 && n < PATH_MAX);
+}
+
+static void
+put(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	size_t len = strlen(text);
+
+	ck_assert_msg(fd != -1, "open %s: %s", path, strerror(errno));
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	ck_assert_int_eq(close(fd), 0);
+}
+
+/* Reads up to SIZE - 1 octets of PATH into BUF; returns the length or -1. */
+static ssize_t
+slurp(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd == -1)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	buf[n < 0 ? 0 : n] = '\0';
+	return n;
+}
+
+static bool
+exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+setup(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if (tmp == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	ck_assert(snprintf(root, sizeof(root), "%s/check_lock.XXXXXX", tmp) <
+	    (int)sizeof(root));
+	ck_assert_msg(mkdtemp(root) != NULL, "mkdtemp: %s", strerror(errno));
+	/* nobody must reach the maildrop and the helpers. */
+	ck_assert_int_eq(chmod(root, 0755), 0);
+	at(spool, root, "spool");
+	ck_assert_int_eq(mkdir(spool, 0755), 0);
+	at(bin, root, "bin");
+	ck_assert_int_eq(mkdir(bin, 0755), 0);
+	at(out, root, "out");
+	ck_assert_int_eq(mkdir(out, 0777), 0);
+	ck_assert_int_eq(chmod(out, 0777), 0);
+	at(mbox, spool, "mbox");
+	at(lockfile, spool, "mbox.lock");
+	put(mbox, "From a@b Thu Jan  1 00:00:00 1970\n\nbody\n", 0600);
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static void
+teardown(void)
+{
+	chmod(spool, 0755);
+	ck_assert_int_eq(nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+/* -------------------------------------------------- other processes */
+
+/*
+ * Tries a classic fcntl lock of TYPE on PATH from a child process, the way
+ * a delivery agent does. Returns 0 when it got it, 1 when it was refused
+ * as busy, 2 on any other error.
+ */
+static int
+child_setlk(const char *path, short type)
+{
+	pid_t pid = fork();
+	int status;
+
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		struct flock fl = { .l_type = type, .l_whence = SEEK_SET };
+		int fd = open(path, type == F_WRLCK ? O_RDWR : O_RDONLY);
+
+		if (fd == -1)
+			_exit(2);
+		if (fcntl(fd, F_SETLK, &fl) == 0)
+			_exit(0);
+		_exit(errno == EAGAIN || errno == EACCES ? 1 : 2);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* The same, through FD as inherited (for a maildrop no longer named). */
+static int
+child_setlk_fd(int fd)
+{
+	pid_t pid = fork();
+	int status;
+
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+		if (fcntl(fd, F_SETLK, &fl) == 0)
+			_exit(0);
+		_exit(errno == EAGAIN || errno == EACCES ? 1 : 2);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* A child holding a classic write lock on a file until holder_stop(). */
+struct holder {
+	pid_t pid;
+	int fd;		/* closing it lets the child go */
+};
+
+static void
+holder_start(struct holder *h, const char *path)
+{
+	int up[2], down[2];
+	char c;
+
+	ck_assert_int_eq(pipe(up), 0);
+	ck_assert_int_eq(pipe(down), 0);
+	h->pid = fork();
+	ck_assert_int_ne(h->pid, -1);
+	if (h->pid == 0) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		int fd = open(path, O_RDWR);
+
+		close(up[0]);
+		close(down[1]);
+		c = fd != -1 && fcntl(fd, F_SETLK, &fl) == 0 ? 'y' : 'n';
+		if (write(up[1], &c, 1) != 1)
+			_exit(2);
+		/* EOF when the parent lets go. */
+		_exit(read(down[0], &c, 1) == -1 ? 2 : 0);
+	}
+	close(up[1]);
+	close(down[0]);
+	ck_assert_int_eq(read(up[0], &c, 1), 1);
+	close(up[0]);
+	ck_assert_msg(c == 'y', "the holder could not lock %s", path);
+	h->fd = down[1];
+}
+
+static void
+holder_stop(struct holder *h)
+{
+	int status;
+
+	close(h->fd);
+	ck_assert_int_eq(waitpid(h->pid, &status, 0), h->pid);
+}
+
+/* A PID that certainly belonged to a process, now dead and reaped. */
+static pid_t
+dead_pid(void)
+{
+	pid_t pid = fork();
+	int status;
+
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return pid;
+}
+
+/* A living process that sleeps until sleeper_stop(). */
+static pid_t
+sleeper_start(void)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+static void
+sleeper_stop(pid_t pid)
+{
+	int status;
+
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+
+static void
+put_lock_pid(pid_t pid)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%ld\n", (long)pid);
+	put(lockfile, text, 0644);
+}
+
+static void
+age(const char *path, time_t seconds)
+{
+	struct timespec ts[2];
+
+	ts[0].tv_sec = time(NULL) - seconds;
+	ts[0].tv_nsec = 0;
+	ts[1] = ts[0];
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+/* Counts the entries of DIR whose names start with a dot (posts). */
+static int
+count_posts(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] == '.' && strcmp(e->d_name, ".") != 0 &&
+		    strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static bool
+lock_holds_pid(pid_t pid)
+{
+	char buf[64], want[32];
+
+	snprintf(want, sizeof(want), "%ld\n", (long)pid);
+	return slurp(lockfile, buf, sizeof(buf)) > 0 && strcmp(buf, want) == 0;
+}
+
+/* ------------------------------------------------------------ core */
+
+START_TEST(session_once)
+{
+	struct stat st;
+	int dfd, a, b;
+
+	dfd = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ne(dfd, -1);
+	a = lock_session(dfd);
+	ck_assert_int_ge(a, 0);
+	/* Another open() of the same file is another flock() owner. */
+	errno = 0;
+	b = lock_session(dfd);
+	ck_assert_int_eq(b, -1);
+	ck_assert_int_eq(errno, EWOULDBLOCK);
+	ck_assert_int_eq(fstat(a, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	ck_assert(fcntl(a, F_GETFD) & FD_CLOEXEC);
+	close(a);
+	b = lock_session(dfd);
+	ck_assert_int_ge(b, 0);
+	close(b);
+	close(dfd);
+}
+END_TEST
+
+START_TEST(session_other_process)
+{
+	pid_t pid;
+	int dfd, fd, status;
+
+	dfd = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = lock_session(dfd);
+	ck_assert_int_ge(fd, 0);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0)
+		_exit(lock_session(dfd) == -1 && errno == EWOULDBLOCK ? 0 : 1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	close(fd);
+	close(dfd);
+}
+END_TEST
+
+START_TEST(ofd_blocks_classic)
+{
+	int fd = open(mbox, O_RDWR | O_CLOEXEC);
+
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(lock_ofd(fd), 0);
+	ck_assert_int_eq(child_setlk(mbox, F_WRLCK), 1);
+	ck_assert_int_eq(child_setlk(mbox, F_RDLCK), 1);
+	lock_ofd_release(fd);
+	ck_assert_int_eq(child_setlk(mbox, F_WRLCK), 0);
+	close(fd);
+}
+END_TEST
+
+START_TEST(classic_blocks_ofd)
+{
+	struct holder h;
+	int fd = open(mbox, O_RDWR | O_CLOEXEC);
+
+	holder_start(&h, mbox);
+	errno = 0;
+	ck_assert_int_eq(lock_ofd(fd), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	holder_stop(&h);
+	ck_assert_int_eq(lock_ofd(fd), 0);
+	lock_ofd_release(fd);
+	close(fd);
+}
+END_TEST
+
+START_TEST(ofd_read_only_is_shared)
+{
+	int fd = open(mbox, O_RDONLY | O_CLOEXEC);
+
+	ck_assert_int_eq(lock_ofd(fd), 0);
+	ck_assert_int_eq(child_setlk(mbox, F_RDLCK), 0);
+	ck_assert_int_eq(child_setlk(mbox, F_WRLCK), 1);
+	lock_ofd_release(fd);
+	close(fd);
+}
+END_TEST
+
+/* Failure test 7: closing another descriptor keeps an OFD lock. */
+START_TEST(ofd_survives_close)
+{
+	int fd = open(mbox, O_RDWR | O_CLOEXEC), fd2;
+
+	ck_assert_int_eq(lock_ofd(fd), 0);
+	fd2 = open(mbox, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ne(fd2, -1);
+	ck_assert_int_eq(close(fd2), 0);
+	ck_assert_int_eq(child_setlk(mbox, F_WRLCK), 1);
+	lock_ofd_release(fd);
+	close(fd);
+}
+END_TEST
+
+/* Why OFD: the same close() silently drops a classic lock. */
+START_TEST(classic_lost_on_close)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd = open(mbox, O_RDWR | O_CLOEXEC), fd2;
+
+	ck_assert_int_eq(fcntl(fd, F_SETLK, &fl), 0);
+	ck_assert_int_eq(child_setlk(mbox, F_WRLCK), 1);
+	fd2 = open(mbox, O_RDONLY | O_CLOEXEC);
+	close(fd2);
+	ck_assert_int_eq(child_setlk(mbox, F_WRLCK), 0);
+	close(fd);
+}
+END_TEST
+
+START_TEST(ofd_read_waits)
+{
+	struct holder h;
+	double t0;
+	int fd = open(mbox, O_RDONLY | O_CLOEXEC);
+
+	holder_start(&h, mbox);
+	t0 = now();
+	errno = 0;
+	ck_assert_int_eq(lock_ofd_read(fd, 1), -1);
+	ck_assert_int_eq(errno, ETIMEDOUT);
+	ck_assert(now() - t0 >= 0.95 && now() - t0 < 2.0);
+	holder_stop(&h);
+	ck_assert_int_eq(lock_ofd_read(fd, 1), 0);
+	/* Shared: a delivery's write lock waits, another reader does not. */
+	ck_assert_int_eq(child_setlk(mbox, F_RDLCK), 0);
+	ck_assert_int_eq(child_setlk(mbox, F_WRLCK), 1);
+	lock_ofd_release(fd);
+	close(fd);
+}
+END_TEST
+
+START_TEST(ofd_read_gets_it_when_freed)
+{
+	struct holder h;
+	pid_t pid;
+	double t0;
+	int fd = open(mbox, O_RDONLY | O_CLOEXEC), status;
+
+	holder_start(&h, mbox);
+	/* Let the holder go after 300 ms from yet another process. */
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		usleep(300000);
+		close(h.fd);
+		_exit(0);
+	}
+	close(h.fd);
+	t0 = now();
+	ck_assert_int_eq(lock_ofd_read(fd, 3), 0);
+	ck_assert(now() - t0 < 2.0);
+	waitpid(pid, &status, 0);
+	waitpid(h.pid, &status, 0);
+	lock_ofd_release(fd);
+	close(fd);
+}
+END_TEST
+
+START_TEST(dot_take_release)
+{
+	struct lock_dot dot;
+	struct stat st;
+
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), 0);
+	ck_assert(dot.held);
+	ck_assert_int_eq(dot.helper, 0);
+	ck_assert_str_eq(dot.path, lockfile);
+	ck_assert(lock_holds_pid(getpid()));
+	ck_assert_int_eq(lstat(lockfile, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_int_eq(st.st_nlink, 1);
+	ck_assert(st.st_dev == dot.dev && st.st_ino == dot.ino);
+	ck_assert_int_eq(count_posts(spool), 0);
+	/* liblockfile sees it as busy too: our own PID is alive. */
+	{
+		struct lock_dot again;
+
+		errno = 0;
+		ck_assert_int_eq(lock_dot_try(&again, mbox, NULL), -1);
+		ck_assert_int_eq(errno, EEXIST);
+		ck_assert(!again.held);
+		lock_dot_release(&again);
+		ck_assert(exists(lockfile));
+	}
+	lock_dot_release(&dot);
+	ck_assert(!dot.held);
+	ck_assert(!exists(lockfile));
+	ck_assert_int_eq(count_posts(spool), 0);
+	/* Releasing twice is harmless. */
+	lock_dot_release(&dot);
+}
+END_TEST
+
+START_TEST(dot_release_leaves_foreign)
+{
+	struct lock_dot dot;
+	char buf[64];
+
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), 0);
+	/* Someone judged ours stale and made theirs. */
+	ck_assert_int_eq(unlink(lockfile), 0);
+	put(lockfile, "4242\n", 0644);
+	lock_dot_release(&dot);
+	ck_assert(slurp(lockfile, buf, sizeof(buf)) > 0);
+	ck_assert_str_eq(buf, "4242\n");
+}
+END_TEST
+
+START_TEST(dot_refresh)
+{
+	struct lock_dot dot;
+	struct stat st;
+
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), 0);
+	age(lockfile, 100);
+	/* Not yet due: untouched. */
+	lock_dot_refresh(&dot);
+	ck_assert_int_eq(lstat(lockfile, &st), 0);
+	ck_assert(st.st_mtime <= time(NULL) - 99);
+	dot.touched -= LOCK_REFRESH_SECONDS;
+	lock_dot_refresh(&dot);
+	ck_assert_int_eq(lstat(lockfile, &st), 0);
+	ck_assert(st.st_mtime >= time(NULL) - 2);
+	/* A lock that replaced ours is never touched. */
+	ck_assert_int_eq(unlink(lockfile), 0);
+	put(lockfile, "", 0644);
+	age(lockfile, 100);
+	dot.touched -= LOCK_REFRESH_SECONDS;
+	lock_dot_refresh(&dot);
+	ck_assert_int_eq(lstat(lockfile, &st), 0);
+	ck_assert(st.st_mtime <= time(NULL) - 99);
+	lock_dot_release(&dot);
+	ck_assert(exists(lockfile));
+}
+END_TEST
+
+START_TEST(dot_long_name)
+{
+	char name[NAME_MAX + 1], path[PATH_MAX];
+	struct lock_dot dot;
+
+	/* NAME.lock is exactly NAME_MAX long: the post name must be cut. */
+	memset(name, 'a', NAME_MAX - 5);
+	name[NAME_MAX - 5] = '\0';
+	at(path, spool, name);
+	put(path, "", 0600);
+	ck_assert_int_eq(lock_dot_try(&dot, path, NULL), 0);
+	ck_assert_int_eq(strlen(strrchr(dot.path, '/') + 1), NAME_MAX);
+	ck_assert(exists(dot.path));
+	ck_assert_int_eq(count_posts(spool), 0);
+	lock_dot_release(&dot);
+	ck_assert(!exists(dot.path));
+}
+END_TEST
+
+START_TEST(maildrop_take_release)
+{
+	struct lock_dot dot;
+	int fd = open(mbox, O_RDWR | O_CLOEXEC);
+
+	ck_assert_int_eq(lock_maildrop(fd, mbox, NULL, 1, &dot), 0);
+	ck_assert(dot.held);
+	ck_assert(lock_holds_pid(getpid()));
+	ck_assert_int_eq(child_setlk(mbox, F_WRLCK), 1);
+	lock_maildrop_release(fd, &dot);
+	ck_assert(!exists(lockfile));
+	ck_assert_int_eq(child_setlk(mbox, F_WRLCK), 0);
+	close(fd);
+}
+END_TEST
+
+/* ----------------------------------------------------------- stale */
+
+START_TEST(stale_dead_pid)
+{
+	struct lock_dot dot;
+
+	put_lock_pid(dead_pid());
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), 0);
+	ck_assert(lock_holds_pid(getpid()));
+	lock_dot_release(&dot);
+}
+END_TEST
+
+START_TEST(stale_old_without_pid)
+{
+	struct lock_dot dot;
+
+	put(lockfile, "", 0644);
+	age(lockfile, LOCK_STALE_SECONDS + 1);
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), 0);
+	ck_assert(lock_holds_pid(getpid()));
+	lock_dot_release(&dot);
+}
+END_TEST
+
+START_TEST(stale_old_garbage)
+{
+	struct lock_dot dot;
+
+	/* Not a PID (or PID 0): judged by age like an empty lock. */
+	put(lockfile, "0\n", 0644);
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
+	ck_assert_int_eq(errno, EEXIST);
+	put(lockfile, "locked by me\n", 0644);
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
+	ck_assert_int_eq(errno, EEXIST);
+	age(lockfile, LOCK_STALE_SECONDS + 1);
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), 0);
+	lock_dot_release(&dot);
+}
+END_TEST
+
+START_TEST(fresh_without_pid_held)
+{
+	struct lock_dot dot;
+	struct stat before, after;
+
+	put(lockfile, "", 0644);
+	age(lockfile, LOCK_STALE_SECONDS - 10);
+	ck_assert_int_eq(lstat(lockfile, &before), 0);
+	errno = 0;
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
+	ck_assert_int_eq(errno, EEXIST);
+	ck_assert(!dot.held);
+	ck_assert_int_eq(lstat(lockfile, &after), 0);
+	ck_assert(before.st_ino == after.st_ino);
+	ck_assert_int_eq(after.st_size, 0);
+	ck_assert_int_eq(count_posts(spool), 0);
+}
+END_TEST
+
+START_TEST(live_pid_held)
+{
+	struct lock_dot dot;
+	pid_t pid = sleeper_start();
+
+	put_lock_pid(pid);
+	errno = 0;
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
+	ck_assert_int_eq(errno, EEXIST);
+	/* liblockfile: a running PID keeps a lock valid however old. */
+	age(lockfile, 10 * LOCK_STALE_SECONDS);
+	errno = 0;
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
+	ck_assert_int_eq(errno, EEXIST);
+	ck_assert(lock_holds_pid(pid));
+	sleeper_stop(pid);
+	/* Now its PID is dead. */
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), 0);
+	lock_dot_release(&dot);
+}
+END_TEST
+
+/* Failure test 5: a live holder makes lock_maildrop time out cleanly. */
+START_TEST(maildrop_times_out)
+{
+	struct lock_dot dot;
+	pid_t pid = sleeper_start();
+	double t0, took;
+	int fd = open(mbox, O_RDWR | O_CLOEXEC);
+
+	put_lock_pid(pid);
+	t0 = now();
+	errno = 0;
+	ck_assert_int_eq(lock_maildrop(fd, mbox, NULL, 2, &dot), -1);
+	took = now() - t0;
+	ck_assert_int_eq(errno, ETIMEDOUT);
+	ck_assert_msg(took >= 1.9 && took < 4.0, "took %.2f s", took);
+	ck_assert(!dot.held);
+	lock_dot_release(&dot);
+	/* No L1 left behind, the holder's lock untouched. */
+	ck_assert_int_eq(child_setlk(mbox, F_WRLCK), 0);
+	ck_assert(lock_holds_pid(pid));
+	ck_assert_int_eq(count_posts(spool), 0);
+	sleeper_stop(pid);
+	close(fd);
+}
+END_TEST
+
+START_TEST(maildrop_kernel_busy)
+{
+	struct holder h;
+	struct lock_dot dot;
+	double t0;
+	int fd = open(mbox, O_RDWR | O_CLOEXEC);
+
+	holder_start(&h, mbox);
+	t0 = now();
+	errno = 0;
+	ck_assert_int_eq(lock_maildrop(fd, mbox, NULL, 1, &dot), -1);
+	ck_assert_int_eq(errno, ETIMEDOUT);
+	ck_assert(now() - t0 < 3.0);
+	/* The dot-lock is never taken while L1 is busy. */
+	ck_assert(!exists(lockfile));
+	holder_stop(&h);
+	close(fd);
+}
+END_TEST
+
+START_TEST(maildrop_waits_for_holder)
+{
+	struct lock_dot dot;
+	pid_t pid;
+	double t0;
+	int fd = open(mbox, O_RDWR | O_CLOEXEC), status;
+
+	/* A delivery that holds the dot-lock for 700 ms. */
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		char text[32];
+		int lfd;
+
+		snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+		lfd = open(lockfile, O_WRONLY | O_CREAT | O_EXCL, 0644);
+		if (lfd == -1 || write(lfd, text, strlen(text)) < 0)
+			_exit(1);
+		close(lfd);
+		usleep(700000);
+		unlink(lockfile);
+		_exit(0);
+	}
+	while (!exists(lockfile))
+		usleep(1000);
+	t0 = now();
+	ck_assert_int_eq(lock_maildrop(fd, mbox, NULL, 6, &dot), 0);
+	ck_assert(now() - t0 >= 0.5);
+	ck_assert(lock_holds_pid(getpid()));
+	lock_maildrop_release(fd, &dot);
+	waitpid(pid, &status, 0);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	close(fd);
+}
+END_TEST
+
+/* ---------------------------------------------------------- faults */
+
+START_TEST(estale_replaced)
+{
+	struct lock_dot dot;
+	char other[PATH_MAX];
+	int fd = open(mbox, O_RDWR | O_CLOEXEC);
+
+	at(other, spool, "other");
+	put(other, "", 0600);
+	ck_assert_int_eq(rename(other, mbox), 0);
+	errno = 0;
+	ck_assert_int_eq(lock_maildrop(fd, mbox, NULL, 1, &dot), -1);
+	ck_assert_int_eq(errno, ESTALE);
+	ck_assert(!dot.held);
+	ck_assert(!exists(lockfile));
+	ck_assert_int_eq(child_setlk_fd(fd), 0);
+	close(fd);
+}
+END_TEST
+
+START_TEST(estale_hard_link)
+{
+	struct lock_dot dot;
+	char other[PATH_MAX];
+	int fd = open(mbox, O_RDWR | O_CLOEXEC);
+
+	at(other, spool, "hard");
+	ck_assert_int_eq(link(mbox, other), 0);
+	errno = 0;
+	ck_assert_int_eq(lock_maildrop(fd, mbox, NULL, 1, &dot), -1);
+	ck_assert_int_eq(errno, ESTALE);
+	ck_assert(!exists(lockfile));
+	ck_assert_int_eq(child_setlk(mbox, F_WRLCK), 0);
+	ck_assert_int_eq(unlink(other), 0);
+	ck_assert_int_eq(lock_maildrop(fd, mbox, NULL, 1, &dot), 0);
+	lock_maildrop_release(fd, &dot);
+	close(fd);
+}
+END_TEST
+
+START_TEST(estale_removed)
+{
+	struct lock_dot dot;
+	int fd = open(mbox, O_RDWR | O_CLOEXEC);
+
+	ck_assert_int_eq(unlink(mbox), 0);
+	errno = 0;
+	ck_assert_int_eq(lock_maildrop(fd, mbox, NULL, 1, &dot), -1);
+	ck_assert_int_eq(errno, ESTALE);
+	ck_assert(!exists(lockfile));
+	close(fd);
+}
+END_TEST
+
+START_TEST(session_faults)
+{
+	char p[PATH_MAX];
+	int dfd;
+
+	errno = 0;
+	ck_assert_int_eq(lock_session(-1), -1);
+	ck_assert_int_eq(errno, EBADF);
+	dfd = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	at(p, spool, "session");
+	ck_assert_int_eq(symlink("mbox", p), 0);
+	errno = 0;
+	ck_assert_int_eq(lock_session(dfd), -1);
+	ck_assert_int_eq(errno, ELOOP);
+	ck_assert_int_eq(unlink(p), 0);
+	ck_assert_int_eq(mkfifo(p, 0600), 0);
+	errno = 0;
+	ck_assert_int_eq(lock_session(dfd), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	close(dfd);
+}
+END_TEST
+
+START_TEST(ofd_faults)
+{
+	struct lock_dot dot;
+	int fd = open(mbox, O_PATH | O_CLOEXEC);
+
+	errno = 0;
+	ck_assert_int_eq(lock_ofd(fd), -1);
+	ck_assert_int_eq(errno, EBADF);
+	errno = 0;
+	ck_assert_int_eq(lock_ofd_read(fd, 1), -1);
+	ck_assert_int_eq(errno, EBADF);
+	errno = 0;
+	ck_assert_int_eq(lock_maildrop(fd, mbox, NULL, 1, &dot), -1);
+	ck_assert_int_eq(errno, EBADF);
+	ck_assert(!exists(lockfile));
+	close(fd);
+	errno = 0;
+	ck_assert_int_eq(lock_ofd(fd), -1);
+	ck_assert_int_eq(errno, EBADF);
+}
+END_TEST
+
+START_TEST(dot_faults)
+{
+	static char huge[8192];
+	struct lock_dot dot;
+	char p[PATH_MAX];
+
+	errno = 0;
+	ck_assert_int_eq(lock_dot_try(&dot, "", NULL), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert(!dot.held);
+	ck_assert_int_eq(dot.helper_fd, -1);
+	lock_dot_release(&dot);
+
+	memset(huge, 'x', sizeof(huge) - 1);
+	errno = 0;
+	ck_assert_int_eq(lock_dot_try(&dot, huge, NULL), -1);
+	ck_assert_int_eq(errno, ENAMETOOLONG);
+
+	at(p, root, "no-such-folder/mbox");
+	errno = 0;
+	ck_assert_int_eq(lock_dot_try(&dot, p, NULL), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	lock_dot_release(&dot);
+
+	/* A directory where the lock belongs is never removed. */
+	ck_assert_int_eq(mkdir(lockfile, 0755), 0);
+	age(lockfile, 10 * LOCK_STALE_SECONDS);
+	errno = 0;
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
+	ck_assert_int_eq(errno, EEXIST);
+	ck_assert_int_eq(rmdir(lockfile), 0);
+	ck_assert_int_eq(count_posts(spool), 0);
+}
+END_TEST
+
+/* ---------------------------------------------------------- helper */
+
+/*
+ * Runs FN in a child process that cannot create files in spool: as root
+ * the child becomes nobody (spool is 0755 root), otherwise spool is made
+ * read-only. Returns FN's result, or 100 + the signal that ended it.
+ */
+static int
+unprivileged(int (*fn)(void))
+{
+	pid_t pid;
+	int status;
+
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chown(out, NOBODY, NOBODY), 0);
+		ck_assert_int_eq(chown(mbox, NOBODY, NOBODY), 0);
+	} else {
+		ck_assert_int_eq(chmod(spool, 0555), 0);
+	}
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		if (geteuid() == 0 && (setgroups(0, NULL) == -1 ||
+		    setgid(NOBODY) == -1 || setuid(NOBODY) == -1))
+			_exit(99);
+		_exit(fn());
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	if (geteuid() != 0)
+		ck_assert_int_eq(chmod(spool, 0755), 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+}
+
+/* In the unprivileged child, where ck_assert cannot report. */
+#define REQUIRE(c)							\
+	do {								\
+		if (!(c)) {						\
+			fprintf(stderr, "%s:%d: %s (errno: %s)\n",	\
+			    __FILE__, __LINE__, #c, strerror(errno));	\
+			return 1;					\
+		}							\
+	} while (0)
+
+static void
+fake_helper(const char *name, const char *body)
+{
+	char p[PATH_MAX], text[PATH_MAX + 4096];
+	int n;
+
+	at(p, bin, name);
+	n = snprintf(text, sizeof(text), "#!/bin/sh\nOUT='%s'\n%s\n", out,
+	    body);
+	ck_assert(n > 0 && (size_t)n < sizeof(text));
+	put(p, text, 0755);
+}
+
+static const char *
+helper_path(const char *name)
+{
+	static char p[PATH_MAX];
+
+	at(p, bin, name);
+	return p;
+}
+
+static int
+try_without_helper(void)
+{
+	struct lock_dot dot;
+
+	errno = 0;
+	REQUIRE(lock_dot_try(&dot, mbox, NULL) == -1);
+	REQUIRE(errno == EACCES || errno == EPERM);
+	REQUIRE(!dot.held);
+	return 0;
+}
+
+START_TEST(helper_not_needed_not_asked)
+{
+	struct lock_dot dot;
+
+	/* The folder is writable: the helper is never run. */
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, helper_path("none")), 0);
+	ck_assert_int_eq(dot.helper, 0);
+	lock_dot_release(&dot);
+	ck_assert_int_eq(unprivileged(try_without_helper), 0);
+}
+END_TEST
+
+static int
+try_good_helper(void)
+{
+	struct lock_dot dot;
+	char buf[PATH_MAX + 16], want[PATH_MAX + 16];
+	int extra;
+
+	/* A descriptor the helper must not inherit. */
+	extra = dup2(2, 20);
+	REQUIRE(extra == 20);
+	REQUIRE(lock_dot_try(&dot, mbox, helper_path("good")) == 0);
+	close(extra);
+	REQUIRE(dot.held);
+	REQUIRE(dot.helper > 0);
+	REQUIRE(dot.helper_fd >= 0);
+	REQUIRE(fcntl(dot.helper_fd, F_GETFD) & FD_CLOEXEC);
+	at(buf, out, "done");
+	REQUIRE(!exists(buf));
+	lock_dot_release(&dot);
+	REQUIRE(!dot.held);
+	REQUIRE(dot.helper_fd == -1);
+	/* Release waited for the helper to finish. */
+	REQUIRE(exists(buf));
+
+	at(buf, out, "args");
+	REQUIRE(slurp(buf, buf, sizeof(buf)) > 0);
+	snprintf(want, sizeof(want), "-m|%s|\n", mbox);
+	REQUIRE(strcmp(buf, want) == 0);
+	at(buf, out, "fd2");
+	REQUIRE(slurp(buf, buf, sizeof(buf)) > 0);
+	REQUIRE(strcmp(buf, "/dev/null\n") == 0);
+	at(buf, out, "fd20");
+	REQUIRE(slurp(buf, buf, sizeof(buf)) > 0);
+	REQUIRE(strcmp(buf, "closed\n") == 0);
+	at(buf, out, "env");
+	REQUIRE(slurp(buf, buf, sizeof(buf)) >= 0);
+	REQUIRE(strstr(buf, "HOME=") == NULL && strstr(buf, "PATH=") == NULL);
+	return 0;
+}
+
+START_TEST(helper_protocol)
+{
+	fake_helper("good",
+	    "printf '%s|' \"$@\" >\"$OUT/args\"; echo >>\"$OUT/args\"\n"
+	    "readlink /proc/$$/fd/2 >\"$OUT/fd2\"\n"
+	    "if [ -e /proc/$$/fd/20 ]; then echo open; else echo closed; fi "
+	    ">\"$OUT/fd20\"\n"
+	    "/usr/bin/env >\"$OUT/env\"\n"
+	    "echo 1\n"
+	    "cat >/dev/null\n"
+	    "sleep 0.2; echo done >\"$OUT/done\"");
+	ck_assert_int_eq(unprivileged(try_good_helper), 0);
+}
+END_TEST
+
+struct refusal {
+	const char *body;
+	int err;
+};
+
+static const struct refusal refusals[] = {
+	{ "echo '0 busy'; exit 75", EEXIST },
+	{ "echo '0 cannot create the lock'; exit 73", EIO },
+	{ "echo '0 not permitted'; exit 77", EACCES },
+	{ "exit 77", EACCES },
+	{ "echo '0 usage'; exit 64", EINVAL },
+	{ "echo yes; exit 0", EINVAL },
+	{ "echo 1x; cat >/dev/null", EINVAL },
+	{ "kill -9 $$", EIO },
+};
+
+static int refusal_err;
+
+static int
+try_refusing_helper(void)
+{
+	struct lock_dot dot;
+
+	errno = 0;
+	REQUIRE(lock_dot_try(&dot, mbox, helper_path("refuse")) == -1);
+	REQUIRE(errno == refusal_err);
+	REQUIRE(!dot.held);
+	REQUIRE(dot.helper == 0 && dot.helper_fd == -1);
+	/* No zombie left: the helper was waited for. */
+	REQUIRE(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD);
+	return 0;
+}
+
+START_TEST(helper_refuses)
+{
+	fake_helper("refuse", refusals[_i].body);
+	refusal_err = refusals[_i].err;
+	ck_assert_msg(unprivileged(try_refusing_helper) == 0,
+	    "helper \"%s\"", refusals[_i].body);
+}
+END_TEST
+
+static int
+try_missing_helper(void)
+{
+	struct lock_dot dot;
+
+	errno = 0;
+	REQUIRE(lock_dot_try(&dot, mbox, helper_path("missing")) == -1);
+	REQUIRE(errno == ENOENT);
+	REQUIRE(!dot.held);
+	return 0;
+}
+
+START_TEST(helper_missing)
+{
+	ck_assert_int_eq(unprivileged(try_missing_helper), 0);
+}
+END_TEST
+
+static int
+maildrop_busy_helper(void)
+{
+	struct lock_dot dot;
+	int fd = open(mbox, O_RDWR | O_CLOEXEC);
+
+	REQUIRE(fd != -1);
+	errno = 0;
+	REQUIRE(lock_maildrop(fd, mbox, helper_path("refuse"), 1, &dot) == -1);
+	REQUIRE(errno == ETIMEDOUT);
+	REQUIRE(!dot.held);
+	close(fd);
+	return 0;
+}
+
+START_TEST(helper_busy_times_out)
+{
+	fake_helper("refuse", "echo '0 busy'; exit 75");
+	ck_assert_int_eq(unprivileged(maildrop_busy_helper), 0);
+	ck_assert_int_eq(child_setlk(mbox, F_WRLCK), 0);
+}
+END_TEST
+
+/* The real pop2-lock, installed set-group-ID mail as it will be. */
+static char setgid_helper[PATH_MAX];
+
+static void
+install_setgid_helper(void)
+{
+	struct group *gr = getgrnam("mail");
+	char buf[65536];
+	ssize_t n;
+	int in, fd;
+
+	ck_assert_msg(gr != NULL, "no group mail");
+	at(setgid_helper, bin, "pop2-lock");
+	in = open(POP2_LOCK, O_RDONLY | O_CLOEXEC);
+	ck_assert_msg(in != -1, "%s: %s", POP2_LOCK, strerror(errno));
+	fd = open(setgid_helper, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+	ck_assert_int_ne(fd, -1);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		ck_assert_int_eq(write(fd, buf, (size_t)n), n);
+	ck_assert_int_eq(n, 0);
+	close(in);
+	ck_assert_int_eq(fchown(fd, 0, gr->gr_gid), 0);
+	ck_assert_int_eq(fchmod(fd, 02755), 0);
+	ck_assert_int_eq(close(fd), 0);
+	/* The spool as Debian has it: root:mail 2775. */
+	ck_assert_int_eq(chown(spool, 0, gr->gr_gid), 0);
+	ck_assert_int_eq(chmod(spool, 02775), 0);
+	ck_assert_int_eq(chown(mbox, NOBODY, NOBODY), 0);
+}
+
+static int
+real_helper_locks(void)
+{
+	struct lock_dot dot, other;
+	struct group *gr = getgrnam("mail");
+	struct stat st;
+	int fd = open(mbox, O_RDWR | O_CLOEXEC);
+	pid_t pid;
+
+	REQUIRE(fd != -1);
+	REQUIRE(gr != NULL);
+	REQUIRE(lock_maildrop(fd, mbox, setgid_helper, 3, &dot) == 0);
+	REQUIRE(dot.helper > 0);
+	REQUIRE(lock_holds_pid(dot.helper));
+	REQUIRE(lstat(lockfile, &st) == 0);
+	REQUIRE(st.st_uid == NOBODY && st.st_gid == gr->gr_gid);
+	REQUIRE(count_posts(spool) == 0);
+	REQUIRE(child_setlk(mbox, F_WRLCK) == 1);
+
+	/* A second taker is told busy (pop2-lock exits 75). */
+	errno = 0;
+	REQUIRE(lock_dot_try(&other, mbox, setgid_helper) == -1);
+	REQUIRE(errno == EEXIST);
+
+	pid = dot.helper;
+	lock_maildrop_release(fd, &dot);
+	REQUIRE(!exists(lockfile));
+	REQUIRE(kill(pid, 0) == -1 && errno == ESRCH);
+	REQUIRE(child_setlk(mbox, F_WRLCK) == 0);
+	close(fd);
+	return 0;
+}
+
+START_TEST(real_helper)
+{
+	install_setgid_helper();
+	ck_assert_int_eq(unprivileged(real_helper_locks), 0);
+}
+END_TEST
+
+static int
+real_helper_breaks_stale(void)
+{
+	struct lock_dot dot;
+
+	REQUIRE(lock_dot_try(&dot, mbox, setgid_helper) == 0);
+	REQUIRE(lock_holds_pid(dot.helper));
+	lock_dot_release(&dot);
+	REQUIRE(!exists(lockfile));
+	return 0;
+}
+
+START_TEST(real_helper_stale)
+{
+	install_setgid_helper();
+	put_lock_pid(dead_pid());
+	ck_assert_int_eq(unprivileged(real_helper_breaks_stale), 0);
+	put(lockfile, "", 0644);
+	age(lockfile, LOCK_STALE_SECONDS + 1);
+	ck_assert_int_eq(unprivileged(real_helper_breaks_stale), 0);
+}
+END_TEST
+
+static int
+real_helper_refuses_foreign(void)
+{
+	struct lock_dot dot;
+	char p[PATH_MAX];
+
+	/* root's file, and a symbolic link to our own: not permitted. */
+	at(p, spool, "root");
+	errno = 0;
+	REQUIRE(lock_dot_try(&dot, p, setgid_helper) == -1);
+	REQUIRE(errno == EACCES);
+	at(p, spool, "link");
+	errno = 0;
+	REQUIRE(lock_dot_try(&dot, p, setgid_helper) == -1);
+	REQUIRE(errno == EACCES);
+	at(p, spool, "root.lock");
+	REQUIRE(!exists(p));
+	at(p, spool, "link.lock");
+	REQUIRE(!exists(p));
+	return 0;
+}
+
+START_TEST(real_helper_foreign)
+{
+	char p[PATH_MAX];
+
+	install_setgid_helper();
+	at(p, spool, "root");
+	put(p, "", 0666);
+	at(p, spool, "link");
+	ck_assert_int_eq(symlink("mbox", p), 0);
+	ck_assert_int_eq(unprivileged(real_helper_refuses_foreign), 0);
+}
+END_TEST
+
+static Suite *
+lock_suite(void)
+{
+	Suite *s = suite_create("lock");
+	TCase *core = tcase_create("core");
+	TCase *stale = tcase_create("stale");
+	TCase *helper = tcase_create("helper");
+	TCase *faults = tcase_create("faults");
+
+	tcase_add_checked_fixture(core, setup, teardown);
+	tcase_add_test(core, session_once);
+	tcase_add_test(core, session_other_process);
+	tcase_add_test(core, ofd_blocks_classic);
+	tcase_add_test(core, classic_blocks_ofd);
+	tcase_add_test(core, ofd_read_only_is_shared);
+	tcase_add_test(core, ofd_survives_close);
+	tcase_add_test(core, classic_lost_on_close);
+	tcase_add_test(core, ofd_read_waits);
+	tcase_add_test(core, ofd_read_gets_it_when_freed);
+	tcase_add_test(core, dot_take_release);
+	tcase_add_test(core, dot_release_leaves_foreign);
+	tcase_add_test(core, dot_refresh);
+	tcase_add_test(core, dot_long_name);
+	tcase_add_test(core, maildrop_take_release);
+	tcase_set_timeout(core, 30);
+
+	tcase_add_checked_fixture(stale, setup, teardown);
+	tcase_add_test(stale, stale_dead_pid);
+	tcase_add_test(stale, stale_old_without_pid);
+	tcase_add_test(stale, stale_old_garbage);
+	tcase_add_test(stale, fresh_without_pid_held);
+	tcase_add_test(stale, live_pid_held);
+	tcase_add_test(stale, maildrop_times_out);
+	tcase_add_test(stale, maildrop_kernel_busy);
+	tcase_add_test(stale, maildrop_waits_for_holder);
+	tcase_set_timeout(stale, 30);
+
+	tcase_add_checked_fixture(helper, setup, teardown);
+	tcase_add_test(helper, helper_not_needed_not_asked);
+	tcase_add_test(helper, helper_protocol);
+	tcase_add_loop_test(helper, helper_refuses, 0,
+	    (int)(sizeof(refusals) / sizeof(refusals[0])));
+	tcase_add_test(helper, helper_missing);
+	tcase_add_test(helper, helper_busy_times_out);
+	if (geteuid() == 0) {
+		tcase_add_test(helper, real_helper);
+		tcase_add_test(helper, real_helper_stale);
+		tcase_add_test(helper, real_helper_foreign);
+	} else {
+		fprintf(stderr, "check_lock: SKIP: helper: the set-group-ID "
+		    "pop2-lock tests need root (chgrp mail, then user "
+		    "nobody)\n");
+	}
+	tcase_set_timeout(helper, 60);
+
+	tcase_add_checked_fixture(faults, setup, teardown);
+	tcase_add_test(faults, estale_replaced);
+	tcase_add_test(faults, estale_hard_link);
+	tcase_add_test(faults, estale_removed);
+	tcase_add_test(faults, session_faults);
+	tcase_add_test(faults, ofd_faults);
+	tcase_add_test(faults, dot_faults);
+	tcase_set_timeout(faults, 30);
+
+	suite_add_tcase(s, core);
+	suite_add_tcase(s, stale);
+	suite_add_tcase(s, helper);
+	suite_add_tcase(s, faults);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(lock_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

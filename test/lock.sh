@@ -1,0 +1,314 @@
+#!/bin/bash
+# pop2-lock against the real Debian tools that share its dot-lock:
+# liblockfile's dotlockfile(1) must see our lock as busy and we must see
+# theirs, and procmail must hold back a delivery while we hold the lock.
+# Needs liblockfile-bin and procmail; the set-group-ID cases need root.
+# Many commands below are shell scripts for the locked command to expand.
+# shellcheck disable=SC2016
+set -u
+. "$(dirname "$0")/lib.sh"
+
+: "${POP2_LOCK:=$top_builddir/pop2d/pop2-lock}"
+mbox=$scratch/mbox
+: >"$mbox"
+
+skip() {
+	echo "SKIP: $1"
+}
+
+for tool in dotlockfile procmail; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "FAIL: $tool is not installed (apt-get install liblockfile-bin procmail)"
+		exit 1
+	fi
+done
+
+# wait_until COMMAND...: runs COMMAND every 0.1 s for at most 5 s.
+wait_until() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# dotlockfile's verdict on LOCK without waiting: 0 when it could take it
+# (it is then removed again), else its lockfile_create(3) code.
+dotlock_try() {
+	dotlockfile -l -r 0 "$1"
+	local status=$?
+	[ "$status" -eq 0 ] && dotlockfile -u "$1"
+	return "$status"
+}
+
+# hold FILE: pop2-lock -m FILE in service mode in the background, its
+# standard input our fd 3, its answer in $scratch/answer.
+hold() {
+	rm -f "$scratch/in" "$scratch/answer"
+	mkfifo "$scratch/in"
+	"$POP2_LOCK" -m "$1" <"$scratch/in" >"$scratch/answer" 2>"$scratch/err" &
+	holder=$!
+	exec 3>"$scratch/in"
+	wait_until [ -s "$scratch/answer" ]
+}
+
+# release: closes the holder's standard input; its exit status in $?.
+release() {
+	exec 3>&-
+	wait "$holder"
+}
+
+# ---------------------------------------------------------------- service
+
+hold "$mbox"
+check "service mode answers 1" [ "$(cat "$scratch/answer")" = 1 ]
+check "service mode makes FILE.lock" [ -f "$mbox.lock" ]
+check "the lock holds pop2-lock's PID" [ "$(cat "$mbox.lock")" = "$holder" ]
+dotlock_try "$mbox.lock"
+check "dotlockfile sees the lock busy" [ $? -ne 0 ]
+check "nothing is left of the hitching post" \
+	[ "$(find "$scratch" -maxdepth 1 -name '.mbox.lock.*' | wc -l)" -eq 0 ]
+release
+check "service mode exits 0 at EOF" [ $? -eq 0 ]
+check "service mode removes the lock at EOF" [ ! -e "$mbox.lock" ]
+dotlock_try "$mbox.lock"
+check "dotlockfile gets the lock afterwards" [ $? -eq 0 ]
+
+hold "$mbox"
+kill -TERM "$holder"
+wait "$holder"
+status=$?
+exec 3>&-
+check "SIGTERM: exit 128+15" [ "$status" -eq 143 ]
+check "SIGTERM removes the lock" [ ! -e "$mbox.lock" ]
+
+# A lock that someone replaced while we held it is not ours to remove.
+hold "$mbox"
+rm -f "$mbox.lock"
+echo 4242 >"$mbox.lock"
+release
+check "a foreign lock survives our release" [ "$(cat "$mbox.lock" 2>/dev/null)" = 4242 ]
+rm -f "$mbox.lock"
+
+# ---------------------------------------------------------------- command
+
+"$POP2_LOCK" -m "$mbox" -- sh -c '
+	dotlockfile -l -r 0 "$MAIL.lock"
+	echo "$? $(cat "$MAIL.lock") $PPID $MAIL" >"$0"
+	[ -e "$MAIL.lock" ]' "$scratch/inner"
+status=$?
+read -r inner_status inner_pid inner_ppid inner_mail <"$scratch/inner"
+check "command mode: the command runs" [ "$status" -eq 0 ]
+check "command mode: dotlockfile sees the lock busy" [ "$inner_status" -ne 0 ]
+check "command mode: the lock holds pop2-lock's PID" [ "$inner_pid" = "$inner_ppid" ]
+check "command mode: \$MAIL names the maildrop" [ "$inner_mail" = "$mbox" ]
+check "command mode removes the lock" [ ! -e "$mbox.lock" ]
+
+"$POP2_LOCK" -m "$mbox" -- sh -c 'exit 42'
+check "the command's exit status passes through" [ $? -eq 42 ]
+"$POP2_LOCK" -m "$mbox" -- sh -c 'kill -TERM $$'
+check "a command killed by a signal: 128+signal" [ $? -eq 143 ]
+"$POP2_LOCK" -m "$mbox" -- no-such-command-here 2>/dev/null
+check "a command not found: 127" [ $? -eq 127 ]
+check "no lock left after any of them" [ ! -e "$mbox.lock" ]
+
+cd "$scratch" || exit 1
+mkdir sub
+printf '#!/bin/sh\npwd >"$1"\n' >sub/where
+chmod +x sub/where
+"$POP2_LOCK" -m "$mbox" -- ./sub/where "$scratch/where"
+check "the command runs where pop2-lock was started" [ "$(cat "$scratch/where")" = "$scratch" ]
+"$POP2_LOCK" -m mbox -- sh -c 'echo "$MAIL" >where'
+check "a relative -m: \$MAIL is absolute" [ "$(cat "$scratch/where")" = "$mbox" ]
+env FOO=bar PATH="$scratch/sub:$PATH" "$POP2_LOCK" -m "$mbox" -- sh -c 'echo "${FOO-unset} $PATH" >"$0"' "$scratch/where"
+check "the command gets a fixed environment" [ "$(cat "$scratch/where")" = "unset /usr/bin:/bin" ]
+cd - >/dev/null || exit 1
+
+# ------------------------------------------------------------ exit codes
+
+usage_error() {
+	local name=$1
+	shift
+	"$POP2_LOCK" "$@" </dev/null >"$scratch/out" 2>"$scratch/err"
+	local status=$?
+	if [ "$status" -eq 64 ] && [ -s "$scratch/err" ] && [ ! -e "$mbox.lock" ]; then
+		pass "$name"
+	else
+		fail "$name (exit $status)"
+	fi
+}
+usage_error "64: unknown option" -x
+usage_error "64: argument without --" -m "$mbox" true
+usage_error "64: -- without a command" -m "$mbox" --
+usage_error "64: -m without a path" -m
+usage_error "64: -m with an empty path" -m ''
+usage_error "64: -m naming a folder" -m "$scratch/"
+"$POP2_LOCK" -x </dev/null >"$scratch/out" 2>/dev/null
+check "64 in service mode answers '0 usage'" [ "$(cat "$scratch/out")" = "0 usage" ]
+
+out=$("$POP2_LOCK" -V)
+check "-V prints the version" [ "$out" = "pop2-lock $VERSION" ]
+"$POP2_LOCK" -h >"$scratch/out"
+check "-h prints usage and exits 0" grep -q '^usage: pop2-lock' "$scratch/out"
+
+# not_permitted NAME ARGS...: exit 77 and no lock made anywhere.
+not_permitted() {
+	local name=$1
+	shift
+	"$POP2_LOCK" "$@" </dev/null >"$scratch/out" 2>"$scratch/err"
+	local status=$?
+	if [ "$status" -eq 77 ] && [ "$(head -c 2 "$scratch/out")" = "0 " ] &&
+		[ -z "$(find "$scratch" -name '*.lock')" ]; then
+		pass "$name"
+	else
+		fail "$name (exit $status, answer $(head -c 100 "$scratch/out"))"
+	fi
+}
+ln -s "$mbox" "$scratch/link"
+not_permitted "77: a symbolic link" -m "$scratch/link"
+mkdir "$scratch/dir"
+not_permitted "77: a directory" -m "$scratch/dir"
+not_permitted "77: a missing maildrop" -m "$scratch/missing"
+not_permitted "77: a missing folder" -m "$scratch/nowhere/mbox"
+"$POP2_LOCK" -m "$scratch/link" -- touch "$scratch/ran" 2>/dev/null
+check "77 in command mode runs nothing" [ ! -e "$scratch/ran" ]
+if [ "$(id -u)" -eq 0 ]; then
+	cp "$mbox" "$scratch/nobodys"
+	chown 65534 "$scratch/nobodys"
+	not_permitted "77: someone else's file" -m "$scratch/nobodys"
+else
+	not_permitted "77: someone else's file" -m /etc/hostname
+fi
+
+# 75: a live liblockfile holder (dotlockfile -p writes its own PID while
+# it runs a command).
+dotlockfile -l -p "$mbox.lock" sh -c 'echo $$ >"$0"; exec sleep 60' "$scratch/sleeper" &
+dotlocker=$!
+wait_until [ -s "$scratch/sleeper" ]
+"$POP2_LOCK" -m "$mbox" </dev/null >"$scratch/out"
+status=$?
+check "75: busy while dotlockfile holds the lock" [ "$status" -eq 75 ]
+check "75 answers '0 busy'" [ "$(cat "$scratch/out")" = "0 busy" ]
+"$POP2_LOCK" -m "$mbox" -- touch "$scratch/ran" 2>/dev/null
+status=$?
+check "75 in command mode" [ "$status" -eq 75 ]
+check "75 in command mode runs nothing" [ ! -e "$scratch/ran" ]
+check "dotlockfile's lock is untouched" [ "$(cat "$mbox.lock")" = "$dotlocker" ]
+# Its holder dies without unlocking: the lock is stale at once.
+kill -KILL "$dotlocker"
+wait "$dotlocker" 2>/dev/null
+kill -KILL "$(cat "$scratch/sleeper")"
+"$POP2_LOCK" -m "$mbox" -- sh -c '[ "$(cat "$MAIL.lock")" = "$PPID" ]'
+check "a dead holder's lock is broken at once" [ $? -eq 0 ]
+check "and ours is gone afterwards" [ ! -e "$mbox.lock" ]
+# Without a PID: respected while fresh, broken after 300 s.
+: >"$mbox.lock"
+"$POP2_LOCK" -m "$mbox" </dev/null >/dev/null
+check "a fresh lock without a PID is busy" [ $? -eq 75 ]
+touch -d '-301 seconds' "$mbox.lock"
+"$POP2_LOCK" -m "$mbox" -- true
+check "a PID-less lock untouched for 301 s is broken" [ $? -eq 0 ]
+check "and ours is gone again" [ ! -e "$mbox.lock" ]
+
+# --------------------------------------------------------------- procmail
+
+printf '' >"$scratch/procmailrc"
+marker="X-Lock-Test: $$-$RANDOM"
+printf 'From: a@example.org\nSubject: locked\n%s\n\nbody\n' "$marker" >"$scratch/msg"
+: >"$mbox"
+hold "$mbox"
+# procmail -m delivers to DEFAULT under DEFAULT.lock; LOCKSLEEP=1 retries
+# every second instead of every 8.
+# It must not inherit fd 3, or the holder would never see end of file.
+procmail -m VERBOSE=off LOCKSLEEP=1 DEFAULT="$mbox" "$scratch/procmailrc" <"$scratch/msg" 3>&- &
+pm=$!
+sleep 2
+check "procmail waits while pop2-lock holds the lock" [ ! -s "$mbox" ]
+check "procmail is still waiting" kill -0 "$pm"
+release
+wait_until [ -s "$mbox" ]
+wait "$pm"
+check "procmail delivers once the lock is released" [ $? -eq 0 ]
+check "the message is there exactly once" [ "$(grep -c -F "$marker" "$mbox")" -eq 1 ]
+check "procmail removed its lock" [ ! -e "$mbox.lock" ]
+
+# ------------------------------------------------- set-group-ID, as root
+
+if [ "$(id -u)" -ne 0 ]; then
+	skip "set-group-ID mail cases (need root to chgrp and to become nobody)"
+	skip "the default target /var/mail/\$USER (needs root)"
+	finish
+	exit
+fi
+
+# nobody must reach the copies and write its results; it runs where it may.
+chmod 755 "$scratch"
+cd "$scratch" || exit 1
+spool=$scratch/spool
+mkdir "$spool" "$scratch/bin" "$scratch/results"
+chmod 777 "$scratch/results"
+chown root:mail "$spool"
+chmod 2775 "$spool"
+cp "$POP2_LOCK" "$scratch/bin/pop2-lock"
+chown root:mail "$scratch/bin/pop2-lock"
+chmod 2755 "$scratch/bin/pop2-lock"
+cp "$POP2_LOCK" "$scratch/bin/plain"
+: >"$spool/nobody"
+chown 65534:65534 "$spool/nobody"
+as_nobody() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+}
+
+as_nobody "$scratch/bin/pop2-lock" -m "$spool/nobody" -- sh -c '
+	echo "$(stat -c "%U %G" "$MAIL.lock") $(id -G) $(grep ^Gid: /proc/self/status | tr -s "\t " " ")" >"$0"' \
+	"$scratch/results/nobody"
+status=$?
+check "setgid: nobody locks its file in a root:mail spool" [ "$status" -eq 0 ]
+check "setgid: the lock is nobody's, group mail" [ "$(cut -d' ' -f1-2 "$scratch/results/nobody" 2>/dev/null)" = "nobody mail" ]
+check "setgid: the command runs without group mail, for good" \
+	[ "$(cut -d' ' -f3- "$scratch/results/nobody" 2>/dev/null)" = "65534 Gid: 65534 65534 65534 65534" ]
+check "setgid: the lock is removed afterwards" [ ! -e "$spool/nobody.lock" ]
+
+rm -f "$scratch/in" "$scratch/answer"
+mkfifo "$scratch/in"
+as_nobody "$scratch/bin/pop2-lock" -m "$spool/nobody" <"$scratch/in" >"$scratch/answer" &
+holder=$!
+exec 3>"$scratch/in"
+wait_until [ -s "$scratch/answer" ]
+check "setgid: service mode answers 1" [ "$(cat "$scratch/answer")" = 1 ]
+dotlock_try "$spool/nobody.lock"
+check "setgid: dotlockfile sees it busy" [ $? -ne 0 ]
+as_nobody "$scratch/bin/pop2-lock" -m "$spool/nobody" </dev/null >/dev/null
+check "setgid: a second pop2-lock is told busy (75)" [ $? -eq 75 ]
+release
+check "setgid: service mode exits 0 at EOF" [ $? -eq 0 ]
+check "setgid: released at EOF" [ ! -e "$spool/nobody.lock" ]
+
+as_nobody "$scratch/bin/plain" -m "$spool/nobody" </dev/null >/dev/null
+check "without the setgid bit: 77 (folder not writable)" [ $? -eq 77 ]
+: >"$spool/roots"
+as_nobody "$scratch/bin/pop2-lock" -m "$spool/roots" </dev/null >/dev/null
+check "setgid: root's file in the spool: 77" [ $? -eq 77 ]
+ln -s nobody "$spool/link"
+chown -h 65534:65534 "$spool/link"
+as_nobody "$scratch/bin/pop2-lock" -m "$spool/link" </dev/null >/dev/null
+check "setgid: a symbolic link, even one's own: 77" [ $? -eq 77 ]
+check "setgid: no lock made for refused targets" \
+	[ -z "$(find "$spool" -name '*.lock')" ]
+mkdir "$scratch/rootdir"
+cp "$spool/nobody" "$scratch/rootdir/nobody"
+chown 65534 "$scratch/rootdir/nobody"
+as_nobody "$scratch/bin/pop2-lock" -m "$scratch/rootdir/nobody" </dev/null >/dev/null
+check "setgid: a folder group mail may not write: 77" [ $? -eq 77 ]
+
+# The default target, the caller's own spool file, as root.
+if [ ! -d /var/mail ] || [ -e /var/mail/root.lock ]; then
+	skip "the default target: no /var/mail, or /var/mail/root.lock exists already"
+else
+		"$POP2_LOCK" -- sh -c '[ "$MAIL" = "/var/mail/$USER" ] && [ -f "$MAIL.lock" ]'
+	check "no -m: the caller's /var/mail/\$USER is locked" [ $? -eq 0 ]
+	check "no -m: and unlocked" [ ! -e /var/mail/root.lock ]
+fi
+
+finish

@@ -1,0 +1,115 @@
+#!/bin/bash
+# The maildrop's promise, proven against real delivery agents: a second
+# session is refused, an idle session never blocks delivery, deliveries
+# racing commits lose nothing and duplicate nothing, busy and stale
+# dot-locks are handled, and a replaced maildrop is never trimmed.
+set -u
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/sessions.sh"
+
+for tool in procmail dotlockfile; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "SKIP: $tool is not installed (Debian: procmail, liblockfile-bin)"
+		exit 77
+	fi
+done
+
+mbox=$scratch/maildrop
+HELO='HELO alice wonderland'
+
+# procmail appends to the maildrop under its own dot-lock and fcntl lock.
+printf ':0:\n%s\n' "$mbox" >"$scratch/procmailrc"
+# dotlockfile + cat is the shell script's way, under liblockfile's dot-lock.
+deliver() {
+	message "$1" | procmail -m "$scratch/procmailrc"
+}
+deliver_by_dotlockfile() {
+	dotlockfile -l -p "$mbox.lock" && message "$1" >>"$mbox"
+	dotlockfile -u "$mbox.lock"
+}
+
+fresh_maildrop() {
+	: >"$mbox"
+	local s
+	for s in "$@"; do message "$s" >>"$mbox"; done
+}
+
+# --- A second session for the same user is refused.
+fresh_maildrop one two
+session_start a "$mbox"
+session_send a "$HELO"
+session_wait a '#2 .*'
+session_start b "$mbox"
+session_send b "$HELO"
+session_wait b '- .*'
+check "second session: - Maildrop already in use" \
+	[ "$(session_last b)" = "- Maildrop already in use" ]
+session_end b
+session_send a QUIT
+session_wait a '[+-] .*'
+session_end a
+check "first session unaffected" [ "$(session_last a)" = "+ OK Sayonara" ]
+
+# --- An idle session holds no maildrop lock: delivery goes through at once.
+fresh_maildrop one two
+session_start a "$mbox"
+session_send a "$HELO" READ RETR ACKD
+session_wait a '=[0-9]+ characters in message 2' 
+start=$(date +%s)
+dotlockfile -l -r 0 "$mbox.lock"
+check "dot-lock free while the session is idle" [ $? -eq 0 ]
+dotlockfile -u "$mbox.lock"
+timeout 10 procmail -m "$scratch/procmailrc" < <(message three)
+check "procmail delivers while the session is idle" [ $? -eq 0 ]
+check "delivery was not held up" [ $(( $(date +%s) - start )) -lt 3 ]
+session_send a QUIT
+session_wait a '[+-] .*'
+session_end a
+check "QUIT after the delivery: + OK" [ "$(session_last a)" = "+ OK Sayonara" ]
+check "deleted message gone" [ "$(count_subject "$mbox" one)" -eq 0 ]
+check "kept message once" [ "$(count_subject "$mbox" two)" -eq 1 ]
+check "mail delivered during the session kept once" [ "$(count_subject "$mbox" three)" -eq 1 ]
+check "maildrop is exactly two then three" cmp -s "$mbox" <(message two; message three)
+
+# --- Deliveries in a loop while sessions delete and commit.
+fresh_maildrop seed-1 seed-2 seed-3
+(
+	for i in $(seq 1 60); do
+		if [ $((i % 2)) -eq 0 ]; then deliver "loop-$i"; else deliver_by_dotlockfile "loop-$i"; fi
+		[ $((i % 7)) -eq 0 ] && sleep 0.05
+	done
+) &
+delivering=$!
+deleted=()
+for round in 1 2 3 4 5 6; do
+	# Deliveries only add: once a message is there, READ 1 has one to give.
+	# A delivery agent that found the lock taken sleeps 5 to 8 s first.
+	for ((tries = 0; tries < 400; tries++)); do
+		grep -q '^Subject: ' "$mbox" && break
+		sleep 0.05
+	done
+	: >"$scratch/round.out"
+	printf '%s\r\nREAD 1\r\nRETR\r\nACKD\r\nQUIT\r\n' "$HELO" |
+		"$POP2D" -n t -p "$data/passwd" -S "$state" -m "$mbox" >"$scratch/round.out"
+	subject=$(grep -a -m1 '^Subject: ' "$scratch/round.out" | tr -d '\r')
+	[ -n "$subject" ] && deleted+=("${subject#Subject: }")
+	last=$(tail -n 1 "$scratch/round.out" | tr -d '\r')
+	check "racing round $round ends with + OK (got: $last)" [ "$last" = "+ OK Sayonara" ]
+	[ "$last" = "+ OK Sayonara" ] || grep -a -E '^[-+#=]' "$scratch/round.out"
+done
+wait "$delivering"
+lost=0
+for s in seed-1 seed-2 seed-3 $(seq -f 'loop-%g' 1 60); do
+	want=1
+	for d in "${deleted[@]}"; do [ "$d" = "$s" ] && want=0; done
+	got=$(count_subject "$mbox" "$s")
+	if [ "$got" -ne "$want" ]; then
+		echo "  $s: present $got times, expected $want"
+		lost=1
+	fi
+done
+check "racing deliveries: ${#deleted[@]} deleted, every other message exactly once" [ "$lost" -eq 0 ]
+check "racing deliveries: the maildrop is a clean mbox" \
+	[ "$(grep -c '^From sender@example.org ' "$mbox")" -eq $((63 - ${#deleted[@]})) ]
+
+finish
