@@ -268,11 +268,10 @@ store_commit(struct store *st, const char **why)
 	r = commit_mbox(&st->mb, st->path, st->statefd, refresh_dot, &dot);
 	lock_maildrop_release(st->fd, &dot);
 	if (r == -1) {
+		*why = commit_failure(errno);
 		/* A journal left behind means the maildrop began to change. */
 		if (faccessat(st->statefd, COMMIT_JOURNAL, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 			*why = "Commit interrupted; it completes at the next login";
-		else
-			*why = commit_failure(errno);
 		return -1;
 	}
 	/* The index no longer describes the file. */

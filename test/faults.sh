@@ -156,8 +156,9 @@ for how in replaced rewritten; do
 	session_send r QUIT
 	session_wait r '[+-] .*'
 	session_end r
-	check "maildrop $how: QUIT says nothing was deleted" \
-		[ "$(session_last r)" = "- Maildrop changed by another program; nothing deleted" ]
+	reply=$(session_last r)
+	check "maildrop $how: QUIT says nothing was deleted (got: $reply)" \
+		[ "$reply" = "- Maildrop changed by another program; nothing deleted" ]
 	check "maildrop $how: left exactly as it was" cmp -s "$scratch/before" "$mbox"
 done
 
@@ -244,7 +245,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	if mount -t tmpfs -o size=16k tmpfs "$small" 2>/dev/null; then
 		printf '%s\r\n' "$HELO" "READ 1" RETR ACKD QUIT |
 			"$POP2D" -n t -p "$data/passwd" -S "$small" -m "$mbox" >"$scratch/pop2.out"
-		check "state directory full: QUIT fails with a - reply" \
+		check "state directory full: QUIT fails with a - reply (got: $(last_reply))" \
 			[ "$(last_reply)" = "- No space for the commit journal; nothing deleted" ]
 		check "state directory full: maildrop identical" cmp -s "$scratch/before" "$mbox"
 		check "state directory full: no journal left" [ ! -e "$small/alice/commit.jnl.tmp" ]
