@@ -1,7 +1,13 @@
 #include "config.h"
 
 #include <crypt.h>
+#include <errno.h>
+#include <pwd.h>
+#include <shadow.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "log.h"
@@ -158,4 +164,74 @@ auth_passwd_file(int fd, const char *user, const char *password,
 	}
 	util_wipe(&e, sizeof(e));
 	return res;
+}
+
+/* Shadow dates count days since 1970-01-01; -1 means "not set". */
+static bool
+auth_expired(const struct spwd *sp)
+{
+	long today = (long)(time(NULL) / 86400);
+
+	if (sp->sp_expire > 0 && today >= sp->sp_expire)
+		return true; /* the account itself has expired */
+	if (sp->sp_lstchg == 0)
+		return true; /* the password must be changed first */
+	if (sp->sp_lstchg > 0 && sp->sp_max >= 0 && sp->sp_max < 99999 &&
+	    today >= sp->sp_lstchg + sp->sp_max)
+		return true; /* the password has expired */
+	return false;
+}
+
+enum auth_result
+auth_system(const char *user, const char *password, struct auth_user *out,
+    const char **why)
+{
+	struct passwd pw, *pwp = NULL;
+	struct spwd sp, *spp = NULL;
+	char pwbuf[4096], spbuf[4096];
+	const char *hash;
+	enum auth_verdict v;
+	int e;
+
+	memset(out, 0, sizeof(*out));
+	*why = NULL;
+	e = getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &pwp);
+	if (pwp == NULL) {
+		(void)auth_verify(password, "");
+		if (e != 0 && e != ENOENT && e != ESRCH && e != EBADF && e != EPERM) {
+			errno = e;
+			*why = "account database unreadable";
+			return AUTH_ERROR;
+		}
+		*why = "unknown user";
+		return AUTH_DENIED;
+	}
+	/* Without the shadow file (not root), the passwd field is all there is. */
+	(void)getspnam_r(user, &sp, spbuf, sizeof(spbuf), &spp);
+	hash = spp != NULL ? spp->sp_pwdp : pw.pw_passwd;
+	v = auth_verify(password, hash);
+	if (v == AUTH_V_MATCH && pw.pw_uid == 0) {
+		*why = "uid 0";
+	} else if (v == AUTH_V_MATCH && spp != NULL && auth_expired(spp)) {
+		*why = "expired";
+	} else if (v == AUTH_V_MATCH && geteuid() != 0 && pw.pw_uid != geteuid()) {
+		*why = "not this server's user";
+	} else if (v == AUTH_V_MATCH) {
+		util_strlcpy(out->name, pw.pw_name, sizeof(out->name));
+		if (pw.pw_dir != NULL)
+			util_strlcpy(out->home, pw.pw_dir, sizeof(out->home));
+		out->change_id = true;
+		out->system = true;
+		out->uid = pw.pw_uid;
+		out->gid = pw.pw_gid;
+	} else {
+		*why = v == AUTH_V_MISMATCH ? "wrong password" :
+		    v == AUTH_V_LOCKED	     ? "locked entry" :
+		    v == AUTH_V_EMPTY	     ? "no password" :
+						"unusable hash";
+	}
+	util_wipe(spbuf, sizeof(spbuf));
+	util_wipe(&sp, sizeof(sp));
+	util_wipe(pwbuf, sizeof(pwbuf));
+	return *why == NULL ? AUTH_OK : AUTH_DENIED;
 }

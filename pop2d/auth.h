@@ -16,6 +16,7 @@ struct auth_user {
 	char name[256];
 	char home[1024]; /* empty when unknown */
 	bool change_id;	 /* false: keep the current identity */
+	bool system;	 /* a system account: initgroups() for its groups */
 	uid_t uid;
 	gid_t gid;
 };
@@ -48,5 +49,19 @@ bool auth_check_hash(const char *password, const char *hash);
  */
 enum auth_result auth_passwd_file(int fd, const char *user,
     const char *password, struct auth_user *out, const char **why);
+
+/*
+ * Looks USER up in the system's accounts (getpwnam, and getspnam for the
+ * hash when the shadow file can be read) and checks PASSWORD, as
+ * auth_passwd_file() does. User names are case-sensitive. Refused with the
+ * same AUTH_DENIED: uid 0 ("uid 0"), a locked or empty hash ('!', '*',
+ * empty: "locked entry", "no password"), an account past its shadow
+ * expiry date or whose password has expired or must be changed
+ * ("expired"), and, when pop2d does not run as root, any user but the
+ * one it runs as ("not this server's user"). On AUTH_OK change_id and
+ * system are true and uid, gid and home come from the account.
+ */
+enum auth_result auth_system(const char *user, const char *password,
+    struct auth_user *out, const char **why);
 
 #endif

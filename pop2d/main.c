@@ -320,8 +320,9 @@ become_user(const struct auth_user *u, const char **why)
 		return -1;
 	if (geteuid() != 0)
 		return u->uid == geteuid() && u->gid == getegid() ? 0 : -1;
-	if (setgroups(1, &u->gid) == -1 || setgid(u->gid) == -1 ||
-	    setuid(u->uid) == -1)
+	/* A passwd-file user need not be in the group database. */
+	if ((u->system ? initgroups(u->name, u->gid) : setgroups(1, &u->gid)) == -1 ||
+	    setgid(u->gid) == -1 || setuid(u->uid) == -1)
 		return -1;
 	if (setuid(0) != -1)
 		return -1;
@@ -380,7 +381,10 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 	int r;
 
 	util_strlcpy(sv->user, user, sizeof(sv->user));
-	ar = auth_passwd_file(sv->passwd_fd, user, password, &u, &reason);
+	if (sv->passwd_fd != -1)
+		ar = auth_passwd_file(sv->passwd_fd, user, password, &u, &reason);
+	else
+		ar = auth_system(user, password, &u, &reason);
 	util_wipe(password, strlen(password));
 	if (ar != AUTH_OK) {
 		login_failed(sv, reason != NULL ? reason : "denied");
@@ -394,7 +398,8 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 		login_failed(sv, reason);
 		return 0;
 	}
-	close(sv->passwd_fd);
+	if (sv->passwd_fd != -1)
+		close(sv->passwd_fd);
 	sv->passwd_fd = -1;
 	if (open_state(sv, why) == -1)
 		return -1;
@@ -546,6 +551,25 @@ send_message(struct server *sv, uint32_t n)
 	finish(sv, NULL, errno == ETIMEDOUT ? "timeout" : "write error");
 }
 
+/* Opens -p's file before the greeting: a bad one is a configuration error. */
+static int
+open_passwd_file(struct server *sv)
+{
+	const char *path = sv->opt.passwd_file;
+	struct stat st;
+
+	sv->passwd_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (sv->passwd_fd == -1 || fstat(sv->passwd_fd, &st) == -1) {
+		fprintf(stderr, "pop2d: -p %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fprintf(stderr, "pop2d: -p %s: not a regular file\n", path);
+		return -1;
+	}
+	return 0;
+}
+
 static void __attribute__((noreturn))
 serve(struct server *sv)
 {
@@ -679,7 +703,6 @@ main(int argc, char **argv)
 {
 	static struct server sv = { .statefd = -1, .sessionfd = -1 };
 	struct rlimit no_core = { 0, 0 };
-	struct stat st;
 
 	/* No core file may ever hold a password. */
 	(void)setrlimit(RLIMIT_CORE, &no_core);
@@ -687,21 +710,10 @@ main(int argc, char **argv)
 	log_open("pop2d", sv.opt.debug);
 	if (sv.opt.recover_all)
 		return recover_all(&sv.opt);
-	if (sv.opt.passwd_file == NULL) {
-		fprintf(stderr, "pop2d: system accounts are not supported by this version; "
-		    "give a passwd-file with -p\n");
+	/* Without -p: the system's accounts, looked up at HELO. */
+	sv.passwd_fd = -1;
+	if (sv.opt.passwd_file != NULL && open_passwd_file(&sv) == -1)
 		return EXIT_USAGE;
-	}
-	sv.passwd_fd = open(sv.opt.passwd_file,
-	    O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (sv.passwd_fd == -1 || fstat(sv.passwd_fd, &st) == -1) {
-		fprintf(stderr, "pop2d: -p %s: %s\n", sv.opt.passwd_file, strerror(errno));
-		return EXIT_USAGE;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		fprintf(stderr, "pop2d: -p %s: not a regular file\n", sv.opt.passwd_file);
-		return EXIT_USAGE;
-	}
 	setup_signals();
 	describe_peer(&sv);
 	log_msg(LOG_INFO, "session start peer=%s", sv.peer);

@@ -26,7 +26,6 @@ usage_error "missing option argument" -p
 usage_error "stray operand" -p "$passwd" extra
 usage_error "unreadable passwd-file" -p "$scratch/no-such-file"
 usage_error "passwd-file is a directory" -p "$scratch/"
-usage_error "no account source yet" -m "$maildrop"
 usage_error "idle timeout zero" -p "$passwd" -t 0
 usage_error "idle timeout not a number" -p "$passwd" -t 10s
 usage_error "idle timeout negative" -p "$passwd" -t -5

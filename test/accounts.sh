@@ -1,0 +1,192 @@
+#!/bin/bash
+# System accounts (no -p), proven with real users made by useradd and real
+# passwords set by chpasswd: logins with yescrypt and SHA-512 hashes; locked,
+# expired, uid-0, unknown and wrong-password logins all refused alike; the
+# session running as the user (real, effective and saved ids); FOLD unable
+# to read another user's file; the dot-lock taken through a set-group-ID
+# pop2-lock in a root:mail 2775 spool; a signal leaving the maildrop as it
+# was; the log lines. Needs root.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "SKIP: system accounts need root (useradd, chpasswd, identity changes)"
+	exit 77
+fi
+for tool in useradd chpasswd usermod userdel; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "SKIP: $tool is not installed (Debian: passwd)"
+		exit 77
+	fi
+done
+
+# Users are made for this run only and removed on every way out.
+prefix=p2t$$
+users=()
+cleanup() {
+	local u
+	# -f: the uid-0 name shares its uid with running processes.
+	for u in "${users[@]}"; do userdel -f "$u" 2>/dev/null; done
+	rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+chmod 755 "$scratch"
+spool=$scratch/spool
+mkdir "$spool" "$scratch/home" "$scratch/bin"
+chown root:mail "$spool"
+chmod 2775 "$spool"
+# The helper as make install leaves it: set-group-ID mail.
+cp "$top_builddir/pop2d/pop2-lock" "$scratch/bin/pop2-lock"
+chown root:mail "$scratch/bin/pop2-lock"
+chmod 2755 "$scratch/bin/pop2-lock"
+
+# make_user SUFFIX PASSWORD [chpasswd options...]: a user with a home, a
+# maildrop USER:mail 0660 in the spool holding two messages.
+make_user() {
+	local name=$prefix$1 password=$2
+	shift 2
+	useradd -M -d "$scratch/home/$name" -s /usr/sbin/nologin "$name" || return 1
+	users+=("$name")
+	mkdir "$scratch/home/$name"
+	chown "$name:" "$scratch/home/$name"
+	printf '%s:%s\n' "$name" "$password" | chpasswd "$@" || return 1
+	{
+		printf 'From a@example.org Mon Nov 16 09:12:44 2026\nSubject: one\n\nfirst\n\n'
+		printf 'From b@example.org Mon Nov 16 09:13:44 2026\nSubject: two\n\nsecond\n\n'
+	} >"$spool/$name"
+	chown "$name:mail" "$spool/$name"
+	chmod 0660 "$spool/$name"
+}
+
+make_user y 'yes-crypt pass' || { echo "FAIL: useradd"; exit 1; }
+make_user s 'sha pass' -c SHA512
+make_user l 'locked pass'
+usermod -L "${prefix}l"
+make_user e 'expired pass'
+usermod -e 1970-01-02 "${prefix}e"
+# A second name for uid 0 with a known password.
+useradd -o -u 0 -g 0 -M -d "$scratch/home/${prefix}r" -s /usr/sbin/nologin "${prefix}r" 2>/dev/null
+users+=("${prefix}r")
+printf '%s:%s\n' "${prefix}r" 'root pass' | chpasswd
+
+shadow_hash() {
+	getent shadow "$1" | cut -d: -f2
+}
+check "chpasswd gave a yescrypt hash" [ "$(shadow_hash "${prefix}y" | cut -c1-3)" = '$y$' ]
+check "chpasswd -c SHA512 gave a SHA-512 hash" [ "$(shadow_hash "${prefix}s" | cut -c1-3)" = '$6$' ]
+
+# pop2 LINES...: one session for the system's accounts, replies in
+# $scratch/out, the -d log copy in $scratch/err.
+pop2() {
+	printf '%s\r\n' "$@" |
+		"$POP2D" -d -n t -S "$state" -m "$spool/%u" -L "$scratch/bin/pop2-lock" \
+			>"$scratch/out" 2>"$scratch/err"
+}
+reply() {
+	sed -n "$1p" "$scratch/out" | tr -d '\r'
+}
+
+for who in y:'yes-crypt pass':yescrypt s:'sha pass':SHA-512; do
+	IFS=: read -r suffix password method <<<"$who"
+	user=$prefix$suffix
+	pop2 "HELO $user $password" QUIT
+	check "$method: login gives the maildrop" [ "$(reply 2)" = "#2 messages in INBOX" ]
+	check "$method: QUIT" [ "$(reply 3)" = "+ OK Sayonara" ]
+	check "$method: the state directory is the user's, 0700" \
+		[ "$(stat -c '%U %a' "$state/$user")" = "$user 700" ]
+done
+
+# Every refusal looks the same: the same reply after the same delay.
+for who in "${prefix}l:locked pass:locked:locked entry" \
+	"${prefix}e:expired pass:expired:expired" \
+	"${prefix}r:root pass:uid 0:uid 0" \
+	"${prefix}y:wrong pass:wrong password:wrong password" \
+	"${prefix}x:any pass:unknown user:unknown user" \
+	"${prefix^^}Y:yes-crypt pass:name in another case:unknown user"; do
+	IFS=: read -r user password what why <<<"$who"
+	start=$(date +%s%N)
+	pop2 "HELO $user $password"
+	took=$(( ($(date +%s%N) - start) / 1000000 ))
+	check "$what: - Bad login" [ "$(reply 2)" = "- Bad login" ]
+	check "$what: after the 2 s delay (took $took ms)" [ "$took" -ge 1900 -a "$took" -lt 6000 ]
+	check "$what: the log says why" grep -q "login failed user=$user peer=local reason=$why" "$scratch/err"
+done
+
+# Not started as root: no identity change, nobody else's login.
+printf '%s\r\n' "HELO ${prefix}s sha pass" |
+	setpriv --reuid="${prefix}y" --regid="${prefix}y" --init-groups \
+		"$POP2D" -d -n t -S "$state" -m "$spool/%u" >"$scratch/out" 2>"$scratch/err"
+check "not root: another user's good password: - Bad login" [ "$(reply 2)" = "- Bad login" ]
+
+# The identity while a session is open: /proc/PID/status of pop2d itself.
+user=${prefix}y
+mkfifo "$scratch/in"
+"$POP2D" -d -n t -S "$state" -m "$spool/%u" -L "$scratch/bin/pop2-lock" \
+	<"$scratch/in" >"$scratch/live.out" 2>"$scratch/live.err" &
+pid=$!
+exec 3>"$scratch/in"
+printf 'HELO %s yes-crypt pass\r\n' "$user" >&3
+for ((i = 0; i < 50; i++)); do
+	grep -q '^#' "$scratch/live.out" && break
+	sleep 0.1
+done
+uid=$(id -u "$user")
+gid=$(id -g "$user")
+check "after HELO: real, effective, saved and fs uid are the user's" \
+	[ "$(grep '^Uid:' "/proc/$pid/status" | tr -s '\t ' ' ')" = "Uid: $uid $uid $uid $uid" ]
+check "after HELO: real, effective, saved and fs gid are the user's" \
+	[ "$(grep '^Gid:' "/proc/$pid/status" | tr -s '\t ' ' ')" = "Gid: $gid $gid $gid $gid" ]
+check "after HELO: the supplementary groups are the user's" \
+	[ "$(grep '^Groups:' "/proc/$pid/status" | tr -s '\t ' ' ' | sed 's/ $//')" = "Groups: $(id -G "$user" | tr ' ' '\n' | sort -n | tr '\n' ' ' | sed 's/ $//')" ]
+
+# A signal mid-session: no commit, the maildrop as it was.
+cp "$spool/$user" "$scratch/before"
+printf 'READ 1\r\nRETR\r\nACKD\r\n' >&3
+for ((i = 0; i < 50; i++)); do
+	grep -q 'characters in message 2' "$scratch/live.out" && break
+	sleep 0.1
+done
+kill -TERM "$pid"
+wait "$pid"
+status=$?
+exec 3>&-
+check "SIGTERM mid-session: exit 1" [ "$status" -eq 1 ]
+check "SIGTERM mid-session: the maildrop is unchanged" cmp -s "$scratch/before" "$spool/$user"
+check "SIGTERM mid-session: no dot-lock left" [ ! -e "$spool/$user.lock" ]
+check "SIGTERM mid-session: logged" grep -q "session end user=$user reason=signal" "$scratch/live.err"
+
+# Log lines, from -d's copy on standard error.
+pop2 "HELO $user yes-crypt pass" "READ 1" RETR ACKD QUIT
+check "log: session start" grep -q 'session start peer=local' "$scratch/err"
+check "log: login" grep -q "login user=$user peer=local messages=2" "$scratch/err"
+check "log: session end with the counts" \
+	grep -q "session end user=$user reason=QUIT retrieved=1 deleted=1 octets=" "$scratch/err"
+
+# The commit needs the dot-lock, which only group mail may make in the spool.
+check "pop2-lock made the dot-lock: message 1 removed at QUIT" \
+	[ "$(grep -c '^Subject: ' "$spool/$user")" -eq 1 -a "$(grep -c '^Subject: two' "$spool/$user")" -eq 1 ]
+check "the maildrop keeps its owner, group and mode" \
+	[ "$(stat -c '%U %G %a' "$spool/$user")" = "$user mail 660" ]
+check "no dot-lock left" [ ! -e "$spool/$user.lock" ]
+
+# FOLD reads as the user: another user's file in the folder directory is closed to it.
+shared=$scratch/shared
+mkdir "$shared"
+chown root:mail "$shared"
+chmod 2775 "$shared"
+cp "$spool/${prefix}s" "$shared/theirs"
+chown "${prefix}s:" "$shared/theirs"
+chmod 600 "$shared/theirs"
+printf '%s\r\n' "HELO $user yes-crypt pass" "FOLD theirs" QUIT |
+	"$POP2D" -n t -S "$state" -m "$spool/%u" -L "$scratch/bin/pop2-lock" -F "$shared" >"$scratch/out" 2>/dev/null
+check "FOLD to another user's 0600 file: #0" [ "$(reply 3)" = "#0 messages in theirs" ]
+cp "$spool/$user" "$shared/mine"
+chown "$user:" "$shared/mine"
+chmod 600 "$shared/mine"
+printf '%s\r\n' "HELO $user yes-crypt pass" "FOLD mine" QUIT |
+	"$POP2D" -n t -S "$state" -m "$spool/%u" -L "$scratch/bin/pop2-lock" -F "$shared" >"$scratch/out" 2>/dev/null
+check "the user's own 0600 file beside it: #1 (so the #0 was the permission)" \
+	[ "$(reply 3)" = "#1 messages in mine" ]
+
+finish
