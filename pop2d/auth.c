@@ -101,6 +101,23 @@ auth_verify(const char *password, const char *hash)
 	return v;
 }
 
+/* The log's word for a verdict other than a match. */
+static const char *
+auth_refusal(enum auth_verdict v)
+{
+	switch (v) {
+	case AUTH_V_MISMATCH:
+		return "wrong password";
+	case AUTH_V_LOCKED:
+		return "locked entry";
+	case AUTH_V_EMPTY:
+		return "no password";
+	case AUTH_V_UNUSABLE:
+	default:
+		return "unusable hash";
+	}
+}
+
 bool
 auth_check_hash(const char *password, const char *hash)
 {
@@ -120,6 +137,7 @@ auth_passwd_file(int fd, const char *user, const char *password,
 {
 	struct passwd_entry e;
 	enum auth_result res = AUTH_DENIED;
+	enum auth_verdict v;
 
 	memset(out, 0, sizeof(*out));
 	*why = NULL;
@@ -137,8 +155,8 @@ auth_passwd_file(int fd, const char *user, const char *password,
 		break;
 	}
 
-	switch (auth_verify(password, e.hash)) {
-	case AUTH_V_MATCH:
+	v = auth_verify(password, e.hash);
+	if (v == AUTH_V_MATCH) {
 		util_strlcpy(out->name, e.user, sizeof(out->name));
 		util_strlcpy(out->home, e.home, sizeof(out->home));
 		/* passwd_parse_line only accepts a uid together with a gid. */
@@ -148,19 +166,8 @@ auth_passwd_file(int fd, const char *user, const char *password,
 			out->gid = e.gid;
 		}
 		res = AUTH_OK;
-		break;
-	case AUTH_V_MISMATCH:
-		*why = "wrong password";
-		break;
-	case AUTH_V_LOCKED:
-		*why = "locked entry";
-		break;
-	case AUTH_V_EMPTY:
-		*why = "no password";
-		break;
-	case AUTH_V_UNUSABLE:
-		*why = "unusable hash";
-		break;
+	} else {
+		*why = auth_refusal(v);
 	}
 	util_wipe(&e, sizeof(e));
 	return res;
@@ -225,10 +232,7 @@ auth_system(const char *user, const char *password, struct auth_user *out,
 		out->uid = pw.pw_uid;
 		out->gid = pw.pw_gid;
 	} else {
-		*why = v == AUTH_V_MISMATCH ? "wrong password" :
-		    v == AUTH_V_LOCKED	     ? "locked entry" :
-		    v == AUTH_V_EMPTY	     ? "no password" :
-						"unusable hash";
+		*why = auth_refusal(v);
 	}
 	util_wipe(spbuf, sizeof(spbuf));
 	util_wipe(&sp, sizeof(sp));
