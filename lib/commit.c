@@ -83,8 +83,9 @@ struct seg {
 
 /*
  * Kills the process at the named step when the test build asks for it, so
- * that the crash tests can stop a commit exactly there. A production build
- * has no way to obey POP2_CRASH_AT.
+ * that the crash tests can stop a commit exactly there; POP2_STOP_AT
+ * suspends it there instead, for a test to signal it mid-commit. A
+ * production build has no way to obey either.
  */
 static void
 seam(const char *step)
@@ -95,6 +96,9 @@ seam(const char *step)
 	at = getenv("POP2_CRASH_AT");
 	if (at != NULL && strcmp(at, step) == 0)
 		(void)kill(getpid(), SIGKILL);
+	at = getenv("POP2_STOP_AT");
+	if (at != NULL && strcmp(at, step) == 0)
+		(void)kill(getpid(), SIGSTOP);
 #else
 	(void)step;
 #endif

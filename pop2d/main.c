@@ -508,6 +508,9 @@ end_on_line_status(struct server *sv, enum line_status st)
 {
 	struct session_out out;
 
+	/* A signal caught as the input ended is still the reason. */
+	if (stop_signal)
+		finish(sv, NULL, "signal");
 	switch (st) {
 	case LINE_EOF:
 	case LINE_PARTIAL:
