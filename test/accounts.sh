@@ -126,6 +126,12 @@ mkfifo "$scratch/in"
 	<"$scratch/in" >"$scratch/live.out" 2>"$scratch/live.err" &
 pid=$!
 exec 3>"$scratch/in"
+for ((i = 0; i < 50; i++)); do
+	[ -s "$scratch/live.out" ] && break
+	sleep 0.1
+done
+check "before HELO: no core file can be written (RLIMIT_CORE 0)" \
+	[ "$(awk '/^Max core file size/ { print $5 " " $6 }' "/proc/$pid/limits")" = "0 0" ]
 printf 'HELO %s yes-crypt pass\r\n' "$user" >&3
 for ((i = 0; i < 50; i++)); do
 	grep -q '^#' "$scratch/live.out" && break
