@@ -8,9 +8,10 @@ src=$2
 work=$(mktemp -d "${TMPDIR:-/tmp}/pop2d-demo.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cp "$src/demo/maildrop" "$work/maildrop"
+mkdir "$work/state"
 
 coproc POP2 { exec "$pop2d" -n demo.example -p "$src/demo/passwd" \
-	-m "$work/maildrop" -F "$work"; }
+	-S "$work/state" -m "$work/maildrop" -F "$work"; }
 # Subshells do not inherit coproc descriptors: keep copies on 3 and 4.
 exec 3<&"${POP2[0]}" 4>&"${POP2[1]}"
 
@@ -46,3 +47,4 @@ wait 2>/dev/null || true
 if cmp -s "$src/demo/maildrop" "$work/maildrop"; then
 	echo "(the maildrop is unchanged: nothing was deleted)"
 fi
+[ "$last" = "+ OK Sayonara" ]
