@@ -54,6 +54,9 @@
 /* The magic number of NFS in statfs.f_type (linux/magic.h). */
 #define NFS_MAGIC 0x6969
 
+/* A dot-lock holds at most a PID and a newline; anything larger is not one. */
+#define LOCK_MAX_SIZE 32
+
 static int64_t
 now_ms(void)
 {
@@ -346,15 +349,55 @@ lock_pid(int fd)
 }
 
 /*
+ * Whether the file open at FD, of status ST, can be a dot-lock at all: a
+ * lone regular file of a few octets holding nothing but a PID (digits,
+ * spaces, newlines, NULs) or nothing. Anything else - a mailbox that merely
+ * ends in ".lock", a file with a second link (a hitching post mid-lock) -
+ * is never removed, however old.
+ */
+static bool
+looks_like_lock(int fd, const struct stat *st)
+{
+	char buf[LOCK_MAX_SIZE];
+	ssize_t n, i;
+
+	if (!S_ISREG(st->st_mode) || st->st_nlink != 1 || st->st_size > LOCK_MAX_SIZE)
+		return false;
+	if (fd == -1)
+		return true; /* unreadable: size and links are all there is */
+	n = pread(fd, buf, sizeof(buf), 0);
+	if (n == -1)
+		return false;
+	for (i = 0; i < n; i++)
+		if ((buf[i] < '0' || buf[i] > '9') && buf[i] != ' ' &&
+		    buf[i] != '\n' && buf[i] != '\0')
+			return false;
+	return true;
+}
+
+/* Whether the file at ST is still, to the nanosecond, the one judged at WAS. */
+static bool
+unchanged_since(const struct stat *st, const struct stat *was)
+{
+	/* An inode number is soon reused; link() and writes change ctime. */
+	return st->st_dev == was->st_dev && st->st_ino == was->st_ino &&
+	    st->st_size == was->st_size &&
+	    st->st_mtim.tv_sec == was->st_mtim.tv_sec &&
+	    st->st_mtim.tv_nsec == was->st_mtim.tv_nsec &&
+	    st->st_ctim.tv_sec == was->st_ctim.tv_sec &&
+	    st->st_ctim.tv_nsec == was->st_ctim.tv_nsec;
+}
+
+/*
  * Judges the foreign lock at LOCKPATH and removes it when it is stale and
  * still the very file that was judged. Returns 0 when the lock is gone
  * (removed here or by its owner), or -1 when it must be respected.
  *
- * The rules are liblockfile's (dotlockfile(1)): a lock holding the PID of
- * a running process is valid however old it is, a dead PID makes it stale
- * at once, and a lock without a PID is stale when untouched for
- * LOCK_STALE_SECONDS. On NFS a PID may belong to another host, so there
- * only the age counts.
+ * Stale (MAILDROP.md): the PID inside is dead, or the lock has not been
+ * touched for LOCK_STALE_SECONDS, whoever holds it; a holder that keeps it
+ * longer must touch it, as lock_dot_refresh() does. On NFS a PID may
+ * belong to another host, so there only the age counts. A file that does
+ * not look like a lock is never judged stale.
  */
 static int
 dot_break_stale(const char *lockpath)
@@ -375,9 +418,12 @@ dot_break_stale(const char *lockpath)
 			return 0;
 		/* Unreadable: judge by age, like liblockfile. */
 	} else {
-		if (fstat(fd, &fst) == -1 || fst.st_dev != st.st_dev ||
-		    fst.st_ino != st.st_ino) {
+		if (fstat(fd, &fst) == -1 || !unchanged_since(&fst, &st)) {
 			/* Replaced while we looked: judge it next time. */
+			close(fd);
+			return -1;
+		}
+		if (!looks_like_lock(fd, &st)) {
 			close(fd);
 			return -1;
 		}
@@ -385,19 +431,20 @@ dot_break_stale(const char *lockpath)
 			pid = lock_pid(fd);
 		close(fd);
 	}
-
-	if (pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH))
+	if (fd == -1 && !looks_like_lock(-1, &st))
 		return -1;
-	stale = pid > 0 || time(NULL) - st.st_mtime >= LOCK_STALE_SECONDS;
+
+	stale = (pid > 0 && kill(pid, 0) == -1 && errno == ESRCH) ||
+	    time(NULL) - st.st_mtime >= LOCK_STALE_SECONDS;
 	if (!stale)
 		return -1;
 	/*
 	 * Another process may have broken it and made a fresh one since:
-	 * remove only the inode that was judged.
+	 * remove only the very file that was judged.
 	 */
 	if (lstat(lockpath, &now_st) == -1)
 		return errno == ENOENT ? 0 : -1;
-	if (now_st.st_dev != st.st_dev || now_st.st_ino != st.st_ino)
+	if (!unchanged_since(&now_st, &st))
 		return -1;
 	if (unlink(lockpath) == -1 && errno != ENOENT)
 		return -1;

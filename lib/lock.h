@@ -76,10 +76,11 @@ struct lock_dot {
 /*
  * Tries once to take L2 for the maildrop at PATH: breaks a stale foreign
  * lock if it still has the inode judged stale, then makes our own, which
- * holds our PID. Stale follows liblockfile (dotlockfile(1)): the PID of a
- * running process keeps a lock valid however old it is; a dead PID makes
- * it stale at once (not on NFS, where the PID may be another host's); a
- * lock without a PID is stale when untouched for LOCK_STALE_SECONDS.
+ * holds our PID. Stale (MAILDROP.md): a dead PID makes a lock stale at
+ * once (not on NFS, where the PID may be another host's), and any lock
+ * untouched for LOCK_STALE_SECONDS is stale whatever its PID. A file that
+ * cannot be a lock (over 32 octets, not just a PID, a second link) is
+ * never removed.
  *
  * When the folder does not let us create the lock (EACCES, EPERM) and
  * HELPER is not NULL, runs "HELPER -m PATH" in service mode; the lock is

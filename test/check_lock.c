@@ -624,16 +624,42 @@ START_TEST(stale_old_garbage)
 {
 	struct lock_dot dot;
 
-	/* Not a PID (or PID 0): judged by age like an empty lock. */
+	/* PID 0 is no PID: judged by age like an empty lock. */
 	put(lockfile, "0\n", 0644);
-	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
-	ck_assert_int_eq(errno, EEXIST);
-	put(lockfile, "locked by me\n", 0644);
 	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
 	ck_assert_int_eq(errno, EEXIST);
 	age(lockfile, LOCK_STALE_SECONDS + 1);
 	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), 0);
 	lock_dot_release(&dot);
+}
+END_TEST
+
+/* A file that is not a lock is never removed, however old. */
+START_TEST(not_a_lock_kept)
+{
+	static const char mailbox[] =
+	    "From a@example.org Mon Nov 16 09:12:44 2026\nSubject: x\n\nbody\n";
+	struct lock_dot dot;
+	char path2[4200];
+
+	/* Text: the mailbox of a user whose name ends in ".lock". */
+	put(lockfile, mailbox, 0600);
+	age(lockfile, 10 * LOCK_STALE_SECONDS);
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
+	ck_assert_int_eq(errno, EEXIST);
+	ck_assert_int_eq(slurp(lockfile, path2, sizeof(path2)), (ssize_t)strlen(mailbox));
+	/* Digits, but more than a PID's worth. */
+	put(lockfile, "12345678901234567890123456789012345\n", 0644);
+	age(lockfile, 10 * LOCK_STALE_SECONDS);
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
+	/* A second link: a hitching post in the middle of someone's link(). */
+	put(lockfile, "", 0644);
+	snprintf(path2, sizeof(path2), "%s.post", lockfile);
+	ck_assert_int_eq(link(lockfile, path2), 0);
+	age(lockfile, 10 * LOCK_STALE_SECONDS);
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
+	ck_assert_int_eq(unlink(path2), 0);
+	ck_assert_int_eq(unlink(lockfile), 0);
 }
 END_TEST
 
@@ -665,9 +691,8 @@ START_TEST(live_pid_held)
 	errno = 0;
 	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
 	ck_assert_int_eq(errno, EEXIST);
-	/* liblockfile: a running PID keeps a lock valid however old. */
-	age(lockfile, 10 * LOCK_STALE_SECONDS);
-	errno = 0;
+	/* Touched within LOCK_STALE_SECONDS: still valid. */
+	age(lockfile, LOCK_STALE_SECONDS - 10);
 	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
 	ck_assert_int_eq(errno, EEXIST);
 	ck_assert(lock_holds_pid(pid));
@@ -675,6 +700,21 @@ START_TEST(live_pid_held)
 	/* Now its PID is dead. */
 	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), 0);
 	lock_dot_release(&dot);
+}
+END_TEST
+
+/* A holder that stopped touching its lock loses it, PID alive or not. */
+START_TEST(live_pid_untouched_stale)
+{
+	struct lock_dot dot;
+	pid_t pid = sleeper_start();
+
+	put_lock_pid(pid);
+	age(lockfile, LOCK_STALE_SECONDS + 1);
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), 0);
+	ck_assert(lock_holds_pid(getpid()));
+	lock_dot_release(&dot);
+	sleeper_stop(pid);
 }
 END_TEST
 
@@ -1283,6 +1323,8 @@ lock_suite(void)
 	tcase_add_test(stale, stale_old_garbage);
 	tcase_add_test(stale, fresh_without_pid_held);
 	tcase_add_test(stale, live_pid_held);
+	tcase_add_test(stale, live_pid_untouched_stale);
+	tcase_add_test(stale, not_a_lock_kept);
 	tcase_add_test(stale, maildrop_times_out);
 	tcase_add_test(stale, maildrop_kernel_busy);
 	tcase_add_test(stale, maildrop_waits_for_holder);
