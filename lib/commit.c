@@ -1003,6 +1003,12 @@ commit_recover(int statefd, int fd)
 		rc = drop(statefd);
 		goto out;
 	}
+	if (fd == -1) {
+		/* The maildrop is gone: IMAGE may be the only copy of its mail. */
+		if (orphan(statefd, jfd, &j, buf) == 0)
+			rc = 1;
+		goto out;
+	}
 	if (check_writable(fd) == -1)
 		goto out;
 

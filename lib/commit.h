@@ -92,10 +92,14 @@ int commit_mbox(const struct mbox *mb, const char *path, int statefd,
  * after the crash is kept. TERM, HUP, INT and ALRM are blocked while it
  * works. Every step may be interrupted and this function run again.
  *
+ * FD is -1 when the maildrop the journal names no longer exists (or is no
+ * longer a file that can be opened without following a symbolic link).
+ *
  * Returns 0 when there was nothing to do or the commit is now complete; 1
- * when the maildrop was rewritten by another program since the crash (other
- * inode, [0, D) changed, [N, E) changed or cut before phase T, or more than
- * one block of [D, N) neither the original nor IMAGE): IMAGE is saved in
+ * when the maildrop was removed or rewritten by another program since the
+ * crash (FD -1, other inode, [0, D) changed, [N, E) changed or cut before
+ * phase T, or more than one block of [D, N) neither the original nor
+ * IMAGE): IMAGE is saved in
  * the first free name of COMMIT_RECOVERED, COMMIT_RECOVERED.1, ... and the
  * journal renamed to COMMIT_ORPHAN with the same suffix, the maildrop not
  * touched; the caller must log it at LOG_CRIT. Or -1 with errno (EBADF: FD

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <pwd.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -390,6 +391,8 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 		login_failed(sv, reason != NULL ? reason : "denied");
 		return 0;
 	}
+	/* The account's own spelling names its state directory and the log. */
+	util_strlcpy(sv->user, u.name, sizeof(sv->user));
 	if (prepare_state(sv, &u) == -1) {
 		*why = "State directory unusable";
 		return -1;
@@ -614,6 +617,24 @@ serve(struct server *sv)
 }
 
 /*
+ * Takes on the identity of the owner of a state directory of status SB: the
+ * account's own groups when the uid has one (the directory's group is the
+ * user's to change), else the directory's group alone (a passwd-file user,
+ * whose gid root gave the directory). Proven by a failing setuid(0).
+ */
+static int
+become_owner(const struct stat *sb)
+{
+	struct passwd *pw = getpwuid(sb->st_uid);
+	gid_t gid = pw != NULL ? pw->pw_gid : sb->st_gid;
+
+	if ((pw != NULL ? initgroups(pw->pw_name, gid) : setgroups(1, &gid)) == -1 ||
+	    setgid(gid) == -1 || setuid(sb->st_uid) == -1)
+		return -1;
+	return setuid(0) != -1 ? -1 : 0;
+}
+
+/*
  * Finishes the interrupted commit of the user whose state directory is
  * open at STATEFD, in a child that has taken that user's identity: the
  * journal is the user's own file and must not steer root's writes.
@@ -637,9 +658,7 @@ recover_one(const struct options *o, int top, const char *name)
 			return -1;
 		return WEXITSTATUS(status) == 0 ? 0 : WEXITSTATUS(status) == 1 ? 1 : -1;
 	}
-	if (geteuid() == 0 && sb.st_uid != 0 &&
-	    (setgroups(1, &sb.st_gid) == -1 || setgid(sb.st_gid) == -1 ||
-	    setuid(sb.st_uid) == -1 || setuid(0) != -1))
+	if (geteuid() == 0 && sb.st_uid != 0 && become_owner(&sb) == -1)
 		_exit(2);
 	statefd = state_open(o->state_dir, name);
 	if (statefd == -1) {
@@ -711,6 +730,8 @@ main(int argc, char **argv)
 	(void)setrlimit(RLIMIT_CORE, &no_core);
 	parse_options(argc, argv, &sv.opt);
 	log_open("pop2d", sv.opt.debug);
+	/* An inherited SIG_IGN would hide the exit status of our children. */
+	(void)signal(SIGCHLD, SIG_DFL);
 	if (sv.opt.recover_all)
 		return recover_all(&sv.opt);
 	/* Without -p: the system's accounts, looked up at HELO. */

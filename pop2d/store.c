@@ -297,6 +297,8 @@ store_recover(struct store *st)
 		    errno != ENOENT ? -1 : 0;
 	}
 	fd = open_path(path, &writable);
+	if (fd == -1 && (errno == ENOENT || errno == ELOOP || errno == ENOTDIR))
+		return commit_recover(st->statefd, -1); /* removed: set aside */
 	if (fd == -1)
 		return -1;
 	if (lock_maildrop(fd, path, st->helper, lock_wait(LOCK_WAIT_SCAN), &dot) == -1) {

@@ -128,6 +128,23 @@ if [ "${SEAMS:-no}" = yes ]; then
 	rm -f "$state/alice/recovered.mbox" "$state/alice/commit.jnl.orphan"
 fi
 
+# --- Killed mid-commit, then the maildrop removed: its kept mail is set
+# aside at the next login, which is not refused.
+if [ "${SEAMS:-no}" = yes ]; then
+	fresh_maildrop
+	POP2_CRASH_AT=mid-write pop2 "$HELO" "READ 2" RETR ACKD QUIT
+	check "maildrop removed after a crash: pop2d was killed mid-write" [ $? -eq 137 ]
+	rm -f "$mbox" "$mbox.lock"
+	pop2 "$HELO" QUIT
+	check "maildrop removed after a crash: the next login works" \
+		[ "$(tr -d '\r' <"$scratch/pop2.out" | sed -n 2p)" = "#0 messages in INBOX" ]
+	check "maildrop removed after a crash: the kept mail is saved" \
+		grep -q -x 'Subject: m10' "$state/alice/recovered.mbox"
+	check "maildrop removed after a crash: the journal is set aside" \
+		[ -e "$state/alice/commit.jnl.orphan" -a ! -e "$state/alice/commit.jnl" ]
+	rm -f "$state/alice/recovered.mbox" "$state/alice/commit.jnl.orphan"
+fi
+
 # --- --recover-all leaves a user alone whose session is running.
 fresh_maildrop
 session_start busy "$mbox"
