@@ -283,7 +283,15 @@ describe_peer(struct server *sv)
 	} else if (ss.ss_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
 
-		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
+		/*
+		 * A dual-stack socket (systemd's ListenStream=109) accepts an
+		 * IPv4 client as ::ffff:a.b.c.d: log the IPv4 address it is.
+		 */
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+			inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], addr,
+			    sizeof(addr));
+		else
+			inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
 		port = ntohs(sin6->sin6_port);
 	} else {
 		return;
