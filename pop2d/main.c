@@ -611,7 +611,8 @@ serve(struct server *sv)
 		util_wipe(text, len);
 		if (out.login_failed)
 			sleep_ms(FAILED_LOGIN_DELAY_MS);
-		if (stop_signal)
+		/* A step that ends the session anyway (QUIT) still says so. */
+		if (stop_signal && !out.close)
 			finish(sv, NULL, "signal");
 		if (out.send != 0) {
 			send_message(sv, out.send);

@@ -73,6 +73,7 @@ if [ "${SEAMS:-no}" = yes ]; then
 		session_end c
 		check "SIGTERM at $step: the commit is whole" \
 			cmp -s "$mbox" <(message two; message four)
+		check "SIGTERM at $step: and QUIT says so" [ "$(session_last c)" = "+ OK Sayonara" ]
 		check "SIGTERM at $step: no journal left" [ ! -e "$state/alice/commit.jnl" ]
 		check "SIGTERM at $step: no dot-lock left" [ ! -e "$mbox.lock" ]
 	done
