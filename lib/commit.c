@@ -37,7 +37,12 @@
 #define JNL_MAGIC_LEN 8
 #define JNL_PHASE_OFF 8
 #define JNL_FIXED 104 /* magic, phase and padding, then 11 integers */
-#define JNL_BLOCK (64 * 1024)
+/*
+ * Journal blocks are the file's pages, aligned to the file's offsets: a
+ * power cut leaves each page of the rewritten range either old or new,
+ * and recovery can tell which.
+ */
+#define JNL_BLOCK 4096
 #define JNL_PATH_MAX 4095
 #define PHASE_COPY 'C'
 #define PHASE_TRUNC 'T'
@@ -282,10 +287,26 @@ hdr_len(const struct jnl *j)
 	return JNL_FIXED + 8 * j->nblk + j->pathlen + 8;
 }
 
+/* The number of file pages that [D, N) touches. */
 static uint64_t
-blocks_of(uint64_t len)
+blocks_of(uint64_t d, uint64_t n)
 {
-	return len / JNL_BLOCK + (len % JNL_BLOCK != 0);
+	return n == d ? 0 : (n - 1) / JNL_BLOCK - d / JNL_BLOCK + 1;
+}
+
+/* Where block K (from 0) of [D, N) starts and ends. */
+static uint64_t
+block_start(const struct jnl *j, uint64_t k)
+{
+	return k == 0 ? j->d : (j->d / JNL_BLOCK + k) * JNL_BLOCK;
+}
+
+static uint64_t
+block_end(const struct jnl *j, uint64_t k)
+{
+	uint64_t end = (j->d / JNL_BLOCK + k + 1) * JNL_BLOCK;
+
+	return end < j->n ? end : j->n;
 }
 
 /*
@@ -296,14 +317,10 @@ blocks_of(uint64_t len)
 static uint64_t
 piece_end(const struct jnl *j, uint64_t p)
 {
-	uint64_t end;
-
 	if (p == 0)
 		return j->d;
-	if (p <= j->nblk) {
-		end = j->d + p * JNL_BLOCK;
-		return end < j->n ? end : j->n;
-	}
+	if (p <= j->nblk)
+		return block_end(j, p - 1);
 	return j->e;
 }
 
@@ -498,7 +515,7 @@ jnl_read(int jfd, struct jnl *j)
 	pathlen = get64(fixed + 96);
 	if ((j->phase != PHASE_COPY && j->phase != PHASE_TRUNC) ||
 	    bsize != JNL_BLOCK || j->d > j->n || j->n > j->e ||
-	    j->e > (uint64_t)INT64_MAX || j->nblk != blocks_of(j->n - j->d) ||
+	    j->e > (uint64_t)INT64_MAX || j->nblk != blocks_of(j->d, j->n) ||
 	    pathlen > JNL_PATH_MAX)
 		goto bad;
 	j->pathlen = (size_t)pathlen;
@@ -630,7 +647,7 @@ apply(int statefd, int jfd, const struct jnl *j, int fd, char *buf,
 	 */
 	len = j->n - j->d;
 	half = len / 2;
-	if (half > 0 && half % JNL_BLOCK == 0)
+	if (half > 0 && (j->d + half) % JNL_BLOCK == 0)
 		half--;
 	if (copy(jfd, j->hdrlen, fd, j->d, half, buf, NULL, NULL, t) == -1)
 		return -1;
@@ -758,7 +775,7 @@ commit_mbox(const struct mbox *mb, const char *path, int statefd,
 		if (!is_deleted(&mb->msg[i]))
 			kept += mbox_stored_end(mb, i) - mb->msg[i].start;
 	j.n = j.d + kept + (j.e - mb->size);
-	j.nblk = blocks_of(j.n - j.d);
+	j.nblk = blocks_of(j.d, j.n);
 	j.pathlen = strlen(path);
 	memcpy(j.path, path, j.pathlen + 1);
 
@@ -857,8 +874,8 @@ explained(int fd, int jfd, const struct jnl *j, const struct stat *st,
 	}
 	mixed = 0;
 	for (k = 0; k < j->nblk; k++) {
-		b0 = j->d + k * JNL_BLOCK;
-		len = j->n - b0 < JNL_BLOCK ? (size_t)(j->n - b0) : JNL_BLOCK;
+		b0 = block_start(j, k);
+		len = (size_t)(block_end(j, k) - b0);
 		if (read_full(fd, buf, len, b0) == -1 ||
 		    read_full(jfd, img, len, j->hdrlen + (b0 - j->d)) == -1)
 			goto out;
@@ -1038,7 +1055,7 @@ commit_recover(int statefd, int fd)
 	nj.d = j.d;
 	nj.e = size;
 	nj.n = j.n + (size - from);
-	nj.nblk = blocks_of(nj.n - nj.d);
+	nj.nblk = blocks_of(nj.d, nj.n);
 	nj.pathlen = j.pathlen;
 	memcpy(nj.path, j.path, j.pathlen + 1);
 	if ((nj.blk = calloc((size_t)nj.nblk + 1, sizeof(*nj.blk))) == NULL) {

@@ -25,10 +25,13 @@
  *    64  hash of the original [0, D)
  *    72  hash of the original [N, E) (tells in phase T whether the cut at N
  *        happened: it did unless [N, E) still hashes the same)
- *    80  block size B (65536)
- *    88  NB = ceil((N - D) / B), the number of block hashes
+ *    80  block size B (4096, the page size)
+ *    88  NB, the number of block hashes: the pages of the file that [D, N)
+ *        touches, blocks being aligned to multiples of B in the file (a
+ *        power cut leaves each page whole, old or new)
  *    96  P, the length of the maildrop's path
- *   104  NB hashes of the original blocks [D + k B, min(D + (k + 1) B, N))
+ *   104  NB hashes of the original blocks: [D, min((D/B + 1) B, N)), then
+ *        [(D/B + k) B, min((D/B + k + 1) B, N)) for k = 1 .. NB - 1
  *        P octets: the path (no NUL)
  *        hash of the header so far, taken with the phase octet as 0
  *   HDR  IMAGE (N - D octets); the journal is exactly HDR + N - D octets.
