@@ -87,6 +87,21 @@ struct seg {
 };
 
 /*
+ * Where IMAGE comes from, one piece at a time: the NSEG pieces SG; or, with
+ * MB, each message of MB from index I on that is not deleted (checked
+ * against the hash its index took), then what arrived past MB's size, up
+ * to E. A commit of many messages thus needs no memory per message.
+ */
+struct image {
+	const struct seg *sg;
+	size_t nseg;
+	const struct mbox *mb;
+	size_t i;
+	uint64_t e;
+	int arrived; /* the piece past MB's size was given */
+};
+
+/*
  * Kills the process at the named step when the test build asks for it, so
  * that the crash tests can stop a commit exactly there; POP2_STOP_AT
  * suspends it there instead, for a test to signal it mid-commit. A
@@ -549,21 +564,56 @@ bad:
 	return -1;
 }
 
+/* Fills *SG with the next piece of IM; returns 1, or 0 after the last. */
+static int
+image_next(struct image *im, struct seg *sg)
+{
+	const struct mbox_msg *m;
+
+	if (im->mb == NULL) {
+		if (im->i == im->nseg)
+			return 0;
+		*sg = im->sg[im->i++];
+		return 1;
+	}
+	while (im->i < im->mb->nmsg) {
+		m = &im->mb->msg[im->i++];
+		if (is_deleted(m))
+			continue;
+		sg->fd = im->mb->fd;
+		sg->off = m->start;
+		sg->len = mbox_stored_end(im->mb, im->i - 1) - m->start;
+		sg->check = 1;
+		sg->hash = m->hash;
+		return 1;
+	}
+	if (!im->arrived && im->e > im->mb->size) {
+		im->arrived = 1;
+		sg->fd = im->mb->fd;
+		sg->off = im->mb->size;
+		sg->len = im->e - im->mb->size;
+		sg->check = 0;
+		sg->hash = 0;
+		return 1;
+	}
+	return 0;
+}
+
 /*
- * Writes journal J, whose IMAGE is the NSEG pieces SG, under COMMIT_JOURNAL
+ * Writes journal J, whose IMAGE is the pieces of IM, under COMMIT_JOURNAL
  * through COMMIT_JOURNAL_TMP, durably, and leaves it open read-write in
  * *JFDP. Fills j->hdrlen and j->h_image. On failure no journal of ours is
  * left, except after the rename when KEEP is set: recovery's new journal
  * has replaced the old one by then and is the only record left.
  */
 static int
-jnl_write(int statefd, struct jnl *j, const struct seg *sg, size_t nseg,
-    char *buf, struct tick *t, int keep, int *jfdp)
+jnl_write(int statefd, struct jnl *j, struct image *im, char *buf,
+    struct tick *t, int keep, int *jfdp)
 {
 	XXH3_state_t *xs, *ms;
 	unsigned char *h;
+	struct seg sg;
 	uint64_t off;
-	size_t k;
 	int jfd, renamed, saved;
 
 	h = NULL;
@@ -581,17 +631,17 @@ jnl_write(int statefd, struct jnl *j, const struct seg *sg, size_t nseg,
 	j->hdrlen = hdr_len(j);
 	(void)XXH3_64bits_reset(xs);
 	off = j->hdrlen;
-	for (k = 0; k < nseg; k++) {
+	while (image_next(im, &sg)) {
 		(void)XXH3_64bits_reset(ms);
-		if (copy(sg[k].fd, sg[k].off, jfd, off, sg[k].len, buf, xs,
-			sg[k].check ? ms : NULL, t) == -1)
+		if (copy(sg.fd, sg.off, jfd, off, sg.len, buf, xs,
+			sg.check ? ms : NULL, t) == -1)
 			goto fail;
-		if (sg[k].check && XXH3_64bits_digest(ms) != sg[k].hash) {
+		if (sg.check && XXH3_64bits_digest(ms) != sg.hash) {
 			/* Changed since it was checked: nothing is removed. */
 			errno = ESTALE;
 			goto fail;
 		}
-		off += sg[k].len;
+		off += sg.len;
 	}
 	j->h_image = XXH3_64bits_digest(xs);
 	if ((h = jnl_encode(j)) == NULL) {
@@ -718,11 +768,11 @@ commit_mbox(const struct mbox *mb, const char *path, int statefd,
 	struct tick t;
 	struct stat st;
 	struct jnl j;
-	struct seg *sg;
+	struct image im;
 	sigset_t old;
 	char from[5], *buf;
-	size_t first, i, nseg;
-	uint64_t kept, end;
+	size_t first, i;
+	uint64_t kept;
 	int jfd, rc, saved;
 
 	if ((first = first_deleted(mb)) == mb->nmsg)
@@ -785,36 +835,21 @@ commit_mbox(const struct mbox *mb, const char *path, int statefd,
 	rc = -1;
 	jfd = -1;
 	buf = malloc(COPY_BUFSZ);
-	sg = calloc(mb->nmsg - first + 1, sizeof(*sg));
 	j.blk = calloc((size_t)j.nblk + 1, sizeof(*j.blk));
-	if (buf == NULL || sg == NULL || j.blk == NULL) {
+	if (buf == NULL || j.blk == NULL) {
 		errno = ENOMEM;
 		goto out;
 	}
 	if (scan(mb->fd, &j, mb, buf, &t) == -1)
 		goto out;
 
-	nseg = 0;
-	for (i = first; i < mb->nmsg; i++) {
-		if (is_deleted(&mb->msg[i]))
-			continue;
-		end = mbox_stored_end(mb, i);
-		sg[nseg].fd = mb->fd;
-		sg[nseg].off = mb->msg[i].start;
-		sg[nseg].len = end - mb->msg[i].start;
-		sg[nseg].check = 1;
-		sg[nseg].hash = mb->msg[i].hash;
-		nseg++;
-	}
-	if (j.e > mb->size) {
-		sg[nseg].fd = mb->fd;
-		sg[nseg].off = mb->size;
-		sg[nseg].len = j.e - mb->size;
-		nseg++;
-	}
+	memset(&im, 0, sizeof(im));
+	im.mb = mb;
+	im.i = first;
+	im.e = j.e;
 
 	signals_block(&old);
-	if (jnl_write(statefd, &j, sg, nseg, buf, &t, 0, &jfd) == -1) {
+	if (jnl_write(statefd, &j, &im, buf, &t, 0, &jfd) == -1) {
 		signals_restore(&old);
 		goto out;
 	}
@@ -831,7 +866,6 @@ out:
 	if (jfd != -1)
 		(void)close(jfd);
 	free(buf);
-	free(sg);
 	free(j.blk);
 	errno = saved;
 	return rc;
@@ -980,6 +1014,7 @@ commit_recover(int statefd, int fd)
 	struct stat st;
 	struct jnl j, nj;
 	struct seg sg[2];
+	struct image im;
 	sigset_t old;
 	char *buf, *img;
 	uint64_t from, h, size;
@@ -1074,7 +1109,10 @@ commit_recover(int statefd, int fd)
 	sg[1].len = size - from;
 	sg[1].check = 0;
 	sg[1].hash = 0;
-	if (jnl_write(statefd, &nj, sg, 2, buf, NULL, 1, &njfd) == -1)
+	memset(&im, 0, sizeof(im));
+	im.sg = sg;
+	im.nseg = 2;
+	if (jnl_write(statefd, &nj, &im, buf, NULL, 1, &njfd) == -1)
 		goto restore;
 	if (apply(statefd, njfd, &nj, fd, buf, NULL) == 0)
 		rc = 0;

@@ -41,6 +41,8 @@
 /* mbox_send() read size and output batch size: bounded memory per RETR. */
 #define SEND_BUFSZ (256 * 1024)
 #define SEND_OUTSZ (64 * 1024)
+/* conv() flushes a batch with less room than this for direct conversion. */
+#define CONV_DIRECT_MIN (4 * 1024)
 /*
  * How far past a Content-Length target the index looks to confirm it. A
  * separator line longer than this cannot confirm a Content-Length; the
@@ -448,6 +450,46 @@ conv(struct conv *c, const char *p, size_t n, struct out *o)
 	}
 	s = p;
 	e = p + n;
+	/*
+	 * While the worst case (every octet an LF) fits both the batch and
+	 * the promised count, convert straight into the batch: the same
+	 * octets as below, without two calls of out_put() per line.
+	 */
+	while (o->err == 0 && p < e) {
+		size_t len = (size_t)(e - p), room = (o->cap - o->len) / 2;
+		uint64_t left = (o->limit - o->total) / 2;
+		const char *end;
+		char *w, *w0;
+
+		if (room < len && room < CONV_DIRECT_MIN) {
+			if (out_flush(o) == -1)
+				return -1;
+			room = (o->cap - o->len) / 2;
+		}
+		if (len > room)
+			len = room;
+		if (len > left)
+			len = (size_t)left;
+		if (len == 0)
+			break; /* near the promised end: out_put() checks */
+		end = p + len;
+		w = w0 = o->buf + o->len;
+		for (q = p; (nl = memchr(q, '\n', (size_t)(end - q))) != NULL;
+		     q = nl + 1) {
+			if ((nl > s ? nl[-1] : c->last) == '\r')
+				continue;
+			memcpy(w, p, (size_t)(nl - p));
+			w += nl - p;
+			*w++ = '\r';
+			*w++ = '\n';
+			p = nl + 1;
+		}
+		memcpy(w, p, (size_t)(end - p));
+		w += end - p;
+		p = end;
+		o->len += (size_t)(w - w0);
+		o->total += (uint64_t)(w - w0);
+	}
 	for (q = p; (nl = memchr(q, '\n', (size_t)(e - q))) != NULL;
 	     q = nl + 1) {
 		if ((nl > s ? nl[-1] : c->last) == '\r')
