@@ -1503,21 +1503,19 @@ stream(int fd, const struct mbox_msg *m, uint64_t to, char *buf, size_t cap,
 	return conv_end(&cv, o);
 }
 
-int
-mbox_send(const struct mbox *mb, size_t n, const struct mbox_sink *sink)
+/*
+ * Sends message M, whose stored octets are [m->start, to) of FD: checks
+ * them against the hash, then streams the wire octets to SINK.
+ */
+static int
+send_msg(int fd, const struct mbox_msg *m, uint64_t to,
+    const struct mbox_sink *sink)
 {
-	const struct mbox_msg *m;
 	XXH3_state_t *xs;
 	struct out o;
 	char *buf;
-	uint64_t to;
 	int rc, saved;
 
-	if ((m = mbox_get(mb, n)) == NULL) {
-		errno = ENOENT;
-		return -1;
-	}
-	to = mbox_stored_end(mb, (size_t)(m - mb->msg));
 	if (m->start > m->body || m->body > m->end || m->end > to) {
 		errno = EINVAL;
 		return -1;
@@ -1533,11 +1531,11 @@ mbox_send(const struct mbox *mb, size_t n, const struct mbox_sink *sink)
 	o.buf = malloc(o.cap);
 	if (xs == NULL || buf == NULL || o.buf == NULL)
 		goto out;
-	if (verify(mb->fd, buf, SEND_BUFSZ, m->start, to, m->hash, xs) == -1) {
+	if (verify(fd, buf, SEND_BUFSZ, m->start, to, m->hash, xs) == -1) {
 		saved = errno;
 		goto out;
 	}
-	if (stream(mb->fd, m, to, buf, SEND_BUFSZ, xs, &o) == -1) {
+	if (stream(fd, m, to, buf, SEND_BUFSZ, xs, &o) == -1) {
 		saved = o.err != 0 ? o.err : errno;
 		goto out;
 	}
@@ -1558,4 +1556,75 @@ out:
 	if (rc == -1)
 		errno = saved;
 	return rc;
+}
+
+int
+mbox_send(const struct mbox *mb, size_t n, const struct mbox_sink *sink)
+{
+	const struct mbox_msg *m;
+
+	if ((m = mbox_get(mb, n)) == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	return send_msg(
+	    mb->fd, m, mbox_stored_end(mb, (size_t)(m - mb->msg)), sink);
+}
+
+int
+mbox_index_file(int fd, struct mbox_msg *m)
+{
+	XXH3_state_t *xs;
+	struct stat st;
+	struct out o;
+	char *buf;
+	int rc, saved;
+
+	memset(m, 0, sizeof(*m));
+	if (fstat(fd, &st) == -1)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	m->end = st.st_size > 0 ? (uint64_t)st.st_size : 0;
+	/* Counting only: the same conversion that mbox_send_file() writes. */
+	memset(&o, 0, sizeof(o));
+	o.limit = UINT64_MAX;
+	rc = -1;
+	saved = ENOMEM;
+	xs = XXH3_createState();
+	buf = malloc(SEND_BUFSZ);
+	if (xs == NULL || buf == NULL)
+		goto out;
+	if (stream(fd, m, m->end, buf, SEND_BUFSZ, xs, &o) == -1) {
+		saved = o.err != 0 ? o.err : errno;
+		goto out;
+	}
+	m->wire = o.total;
+	m->hash = XXH3_64bits_digest(xs);
+	rc = 0;
+out:
+	XXH3_freeState(xs);
+	free(buf);
+	if (rc == -1) {
+		memset(m, 0, sizeof(*m));
+		errno = saved;
+	}
+	return rc;
+}
+
+int
+mbox_send_file(int fd, const struct mbox_msg *m, const struct mbox_sink *sink)
+{
+	struct stat st;
+
+	/* A file that grew or shrank is a changed file. */
+	if (fstat(fd, &st) == -1)
+		return -1;
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != m->end) {
+		errno = ESTALE;
+		return -1;
+	}
+	return send_msg(fd, m, m->end, sink);
 }

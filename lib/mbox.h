@@ -113,6 +113,31 @@ uint64_t mbox_stored_end(const struct mbox *mb, size_t i);
 int mbox_send(const struct mbox *mb, size_t n, const struct mbox_sink *sink);
 
 /*
+ * Indexes the regular file open for reading at FD as one whole message
+ * without a "From " line, as a Maildir holds it: the stored octets are the
+ * file from offset 0 to its size at the time of the call, and the text is
+ * all of them (no separator, no trailing empty line taken away). Fills M:
+ * start and body 0, end the size, wire the octets mbox_send_file() will
+ * send (the same conversion as for a message of an mbox), hash the XXH3-64
+ * of the stored octets, flags 0. Reads with pread() in bounded chunks; the
+ * file offset is not used. Returns 0, or -1 with errno: EINVAL (not a
+ * regular file), ESTALE (the file shrank while read), ENOMEM, or a read
+ * error; M is then zeroed.
+ */
+int mbox_index_file(int fd, struct mbox_msg *m);
+
+/*
+ * Streams the wire octets of the whole-file message M, indexed by
+ * mbox_index_file() from a file now open at FD, to SINK: exactly m->wire
+ * octets on success. The file must still have m->end octets that hash to
+ * m->hash; otherwise nothing is written and errno is ESTALE. Other errors
+ * as mbox_send(). After a failure part of the message may have been
+ * written.
+ */
+int mbox_send_file(int fd, const struct mbox_msg *m,
+    const struct mbox_sink *sink);
+
+/*
  * Tells whether LINE (LEN octets, no terminator, CR allowed at the end)
  * is a valid "From " separator: "From ", a sender, then a ctime-style date
  * ("Www Mmm dd hh:mm[:ss] [zone] yyyy [zone]"), as c-client accepts. It is
