@@ -121,19 +121,18 @@ absolute_path(const char *arg, char opt)
 static const char *
 path_template(const char *arg, char opt)
 {
-	if (strncmp(arg, "maildir:", 8) != 0 && arg[0] != '/' &&
-	    strncmp(arg, "%h", 2) != 0) {
+	const char *path = arg;
+
+	/* Only the maildrop may be a Maildir; its folders live inside it. */
+	if (opt == 'm' && strncmp(arg, "maildir:", 8) == 0)
+		path = arg + 8;
+	if (path[0] != '/' && strncmp(path, "%h", 2) != 0) {
 		fprintf(stderr, "pop2d: -%c: must be an absolute path or start with %%h: %s\n",
 		    opt, arg);
 		exit(EXIT_USAGE);
 	}
 	if (util_template_check(arg) == -1) {
 		fprintf(stderr, "pop2d: -%c: bad template (only %%u, %%h and %%%% may follow %%): %s\n",
-		    opt, arg);
-		exit(EXIT_USAGE);
-	}
-	if (strncmp(arg, "maildir:", 8) == 0) {
-		fprintf(stderr, "pop2d: -%c: Maildir maildrops are not supported by this version: %s\n",
 		    opt, arg);
 		exit(EXIT_USAGE);
 	}

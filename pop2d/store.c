@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,6 +38,8 @@ lock_wait(int seconds)
 #define SEND_LOCK_WAIT 30
 /* How often a folder replaced between open and lock is opened again. */
 #define REOPEN_TRIES 3
+/* The prefix of a maildrop path that names a Maildir. */
+#define MAILDIR_PREFIX "maildir:"
 
 int
 store_init(struct store *st, const char *inbox, const char *folder_dir,
@@ -49,10 +52,18 @@ store_init(struct store *st, const char *inbox, const char *folder_dir,
 	st->path[0] = '\0';
 	st->writable = false;
 	st->indexed = false;
+	st->is_maildir = false;
+	st->inbox_maildir = false;
 	st->deleted = 0;
 	st->sent_messages = 0;
 	st->deleted_total = 0;
 	st->sent_octets = 0;
+	if (strncmp(inbox, MAILDIR_PREFIX, sizeof(MAILDIR_PREFIX) - 1) == 0) {
+		st->inbox_maildir = true;
+		inbox += sizeof(MAILDIR_PREFIX) - 1;
+		/* Its folders live inside it, not in the folder directory. */
+		folder_dir = NULL;
+	}
 	if (util_strlcpy(st->inbox, inbox, sizeof(st->inbox)) >= sizeof(st->inbox)) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -66,11 +77,14 @@ store_init(struct store *st, const char *inbox, const char *folder_dir,
 static void
 store_unselect(struct store *st)
 {
-	if (st->indexed)
+	if (st->indexed && st->is_maildir)
+		maildir_free(&st->md);
+	else if (st->indexed)
 		mbox_free(&st->mb);
 	if (st->fd != -1)
 		close(st->fd);
 	st->indexed = false;
+	st->is_maildir = false;
 	st->fd = -1;
 	st->path[0] = '\0';
 	st->deleted = 0;
@@ -121,12 +135,104 @@ store_scan(struct store *st, int fd, size_t *count)
 	return 0;
 }
 
+/* The name of the file open at FD, with every symbolic link resolved. */
+static int
+fd_path(int fd, char *buf, size_t size)
+{
+	char proc[64];
+	ssize_t n;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = readlink(proc, buf, size - 1);
+	if (n == -1)
+		return -1;
+	if ((size_t)n >= size - 1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
+/* Indexes the Maildir open at FD, which becomes the selection. */
+static int
+store_scan_maildir(struct store *st, int fd, size_t *count)
+{
+	/* Maildir takes no locks: each file is whole once it is in new/. */
+	if (maildir_index(&st->md, fd) == -1)
+		return -1;
+	st->fd = fd;
+	st->indexed = true;
+	st->is_maildir = true;
+	st->writable = true;
+	*count = maildir_count(&st->md);
+	return 0;
+}
+
+/* Opens the Maildir INBOX; -1 with ENOENT when it does not exist. */
+static int
+open_maildir_inbox(const struct store *st)
+{
+	return open(st->inbox,
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+}
+
+static int
+store_select_maildir_inbox(struct store *st, size_t *count)
+{
+	int fd;
+
+	if ((fd = open_maildir_inbox(st)) == -1) {
+		if (errno != ENOENT)
+			return -1;
+		*count = 0;
+		return 0;
+	}
+	util_strlcpy(st->path, st->inbox, sizeof(st->path));
+	if (store_scan_maildir(st, fd, count) == -1) {
+		close_keep_errno(fd);
+		st->path[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/* Selects Maildir++ folder NAME inside the Maildir INBOX. */
+static int
+store_select_maildir(struct store *st, const char *name, size_t *count)
+{
+	char sub[4096];
+	int dfd, fd;
+
+	if (maildir_folder_name(name, sub, sizeof(sub)) == -1)
+		return -1;
+	if ((dfd = open_maildir_inbox(st)) == -1)
+		return -1;
+	/* Beneath the Maildir, by the rules of every folder name. */
+	fd = folder_open(dfd, sub, O_RDONLY | O_DIRECTORY);
+	close_keep_errno(dfd);
+	if (fd == -1)
+		return -1;
+	if (fd_path(fd, st->path, sizeof(st->path)) == -1) {
+		close_keep_errno(fd);
+		return -1;
+	}
+	if (store_scan_maildir(st, fd, count) == -1) {
+		close_keep_errno(fd);
+		st->path[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
 int
 store_select_inbox(struct store *st, size_t *count)
 {
 	int tries, fd;
 
 	store_unselect(st);
+	if (st->inbox_maildir)
+		return store_select_maildir_inbox(st, count);
 	for (tries = 0; tries < REOPEN_TRIES; tries++) {
 		fd = open_path(st->inbox, &st->writable);
 		if (fd == -1) {
@@ -147,25 +253,6 @@ store_select_inbox(struct store *st, size_t *count)
 	return -1;
 }
 
-/* The name of the file open at FD, with every symbolic link resolved. */
-static int
-fd_path(int fd, char *buf, size_t size)
-{
-	char proc[64];
-	ssize_t n;
-
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	n = readlink(proc, buf, size - 1);
-	if (n == -1)
-		return -1;
-	if ((size_t)n >= size - 1) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	buf[n] = '\0';
-	return 0;
-}
-
 int
 store_select(struct store *st, const char *name, size_t *count)
 {
@@ -178,6 +265,8 @@ store_select(struct store *st, const char *name, size_t *count)
 		errno = EPERM;
 		return -1;
 	}
+	if (st->inbox_maildir)
+		return store_select_maildir(st, name, count);
 	if (st->dirfd == -1) {
 		errno = ENOENT;
 		return -1;
@@ -200,13 +289,26 @@ store_select(struct store *st, const char *name, size_t *count)
 	return 0;
 }
 
+/* Message N of the selection, whichever kind, or NULL. */
+static struct mbox_msg *
+store_msg(const struct store *st, uint32_t n)
+{
+	struct maildir_msg *dm;
+
+	if (!st->indexed)
+		return NULL;
+	if (!st->is_maildir)
+		return mbox_get(&st->mb, n);
+	dm = maildir_get(&st->md, n);
+	return dm != NULL ? &dm->m : NULL;
+}
+
 uint64_t
 store_size(const struct store *st, uint32_t n)
 {
 	const struct mbox_msg *m;
 
-	if (!st->indexed || (m = mbox_get(&st->mb, n)) == NULL ||
-	    (m->flags & MBOX_DELETED))
+	if ((m = store_msg(st, n)) == NULL || (m->flags & MBOX_DELETED))
 		return 0;
 	return m->wire;
 }
@@ -216,8 +318,7 @@ store_mark_deleted(struct store *st, uint32_t n)
 {
 	struct mbox_msg *m;
 
-	if (!st->indexed || (m = mbox_get(&st->mb, n)) == NULL ||
-	    (m->flags & MBOX_DELETED))
+	if ((m = store_msg(st, n)) == NULL || (m->flags & MBOX_DELETED))
 		return;
 	m->flags |= MBOX_DELETED;
 	st->deleted++;
@@ -255,6 +356,16 @@ store_commit(struct store *st, const char **why)
 
 	if (st->deleted == 0)
 		return 0;
+	if (st->is_maildir) {
+		if (maildir_commit(&st->md) == -1) {
+			*why = errno == EACCES ?
+			    "Maildrop is read-only; nothing deleted" :
+			    "Commit failed; some messages may not be deleted";
+			return -1;
+		}
+		store_unselect(st);
+		return 0;
+	}
 	if (!st->writable) {
 		*why = "Maildrop is read-only; nothing deleted";
 		errno = EACCES;
@@ -326,6 +437,13 @@ store_send(struct store *st, uint32_t n, struct io *io)
 	if (!st->indexed) {
 		errno = ENOENT;
 		return -1;
+	}
+	if (st->is_maildir) {
+		if (maildir_send(&st->md, n, &sink) == -1 || io_flush(io) == -1)
+			return -1;
+		st->sent_messages++;
+		st->sent_octets += store_msg(st, n)->wire;
+		return 0;
 	}
 	/* A shared lock: delivery agents wait, other readers do not. */
 	if (lock_ofd_read(st->fd, SEND_LOCK_WAIT) == -1)

@@ -5,6 +5,11 @@
  * maildrop locks only while it scans or commits a folder, keeps the index
  * of the selected one, remembers the client's deletions, commits them and
  * streams messages to the connection. It never writes protocol replies.
+ *
+ * INBOX is an mbox file, or a Maildir when its path is given as
+ * "maildir:PATH". With a Maildir INBOX every other folder is a Maildir++
+ * folder inside it (FOLD a/b selects PATH/.a.b) and no lock is taken;
+ * otherwise folders are mbox files beneath the folder directory.
  */
 #ifndef POP2_STORE_H
 #define POP2_STORE_H
@@ -14,18 +19,22 @@
 #include <stdint.h>
 
 #include "io.h"
+#include "maildir.h"
 #include "mbox.h"
 
 struct store {
-	char inbox[4096];  /* path of the maildrop */
+	char inbox[4096];  /* path of the maildrop, without "maildir:" */
+	bool inbox_maildir; /* INBOX and its folders are Maildirs */
 	int dirfd;         /* the folder directory, or -1 when it cannot be used */
 	int statefd;       /* the user's state directory (journal), not owned */
 	const char *helper; /* pop2-lock, for dot-locks we may not make */
 	int fd;            /* the selected folder, or -1 */
 	char path[4096];   /* its name, for the locks and the journal */
 	bool writable;     /* fd is open read-write */
-	bool indexed;      /* mb holds an index of fd */
+	bool indexed;      /* mb or md holds an index of fd */
+	bool is_maildir;   /* fd is a Maildir directory, indexed in md */
 	struct mbox mb;
+	struct maildir md;
 	size_t deleted;    /* messages marked deleted in the selected folder */
 	/* Totals for the log line at the end of the session. */
 	unsigned long sent_messages;
@@ -34,8 +43,9 @@ struct store {
 };
 
 /*
- * Prepares a store for the maildrop at INBOX and the folder directory
- * FOLDER_DIR (NULL or unusable: only INBOX can be selected). STATEFD is the
+ * Prepares a store for the maildrop at INBOX ("maildir:PATH" for a Maildir)
+ * and the folder directory FOLDER_DIR (NULL or unusable: only INBOX can be
+ * selected; unused with a Maildir INBOX). STATEFD is the
  * user's state directory, HELPER the pop2-lock program. Returns 0, or -1
  * with errno ENAMETOOLONG.
  */

@@ -36,7 +36,8 @@ usage_error "bad template escape" -p "$passwd" -m '/var/mail/%x'
 usage_error "template ends in %" -p "$passwd" -F '/home/%'
 usage_error "empty host name" -p "$passwd" -n ''
 usage_error "host name with a space" -p "$passwd" -n 'a b'
-usage_error "maildir maildrop not in this version" -p "$passwd" -m 'maildir:%h/Maildir'
+usage_error "relative maildir maildrop" -p "$passwd" -m 'maildir:Maildir'
+usage_error "maildir folder directory" -p "$passwd" -F 'maildir:%h/Maildir'
 
 out=$("$POP2D" -S "$state" -V)
 check "-V prints the version" [ "$out" = "pop2d $VERSION" ]

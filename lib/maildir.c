@@ -1,0 +1,474 @@
+/*
+ * maildir: index a Maildir's new/ and cur/, stream its messages through
+ * the mbox conversion, and remove the deleted ones.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "maildir.h"
+
+/* The subfolders that hold messages, in the order they are read. */
+static const char *const subdirs[] = {"new", "cur"};
+/* "new/" and "cur/" */
+#define SUB_LEN 4
+/* How often a file renamed again and again is looked for. */
+#define FIND_TRIES 8
+
+/* The part of a file name that identifies the message: up to ':'. */
+static size_t
+unique_len(const char *base)
+{
+	const char *colon = strchr(base, ':');
+
+	return colon != NULL ? (size_t)(colon - base) : strlen(base);
+}
+
+/* The delivery time a name starts with; names without one sort last. */
+static uint64_t
+name_time(const char *base)
+{
+	uint64_t v = 0;
+
+	if (*base < '0' || *base > '9')
+		return UINT64_MAX;
+	for (; *base >= '0' && *base <= '9'; base++) {
+		if (v > (UINT64_MAX - 1 - 9) / 10)
+			return UINT64_MAX - 1;
+		v = v * 10 + (uint64_t)(*base - '0');
+	}
+	return v;
+}
+
+static int
+cmp_names(const char *a, const char *b)
+{
+	uint64_t ta = name_time(a), tb = name_time(b);
+	size_t la = unique_len(a), lb = unique_len(b);
+	int r;
+
+	if (ta != tb)
+		return ta < tb ? -1 : 1;
+	r = memcmp(a, b, la < lb ? la : lb);
+	if (r != 0)
+		return r;
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return strcmp(a, b);
+}
+
+static int
+cmp_msg(const void *x, const void *y)
+{
+	const struct maildir_msg *a = x, *b = y;
+
+	return cmp_names(a->name + SUB_LEN, b->name + SUB_LEN);
+}
+
+static int
+same_unique(const char *a, const char *b)
+{
+	size_t la = unique_len(a);
+
+	return la == unique_len(b) && memcmp(a, b, la) == 0;
+}
+
+/* Tells whether a directory entry may be a message. */
+static int
+is_candidate(const struct dirent *d)
+{
+	if (d->d_name[0] == '.')
+		return 0;
+	/* Where the type is known, only regular files; open() checks the rest.
+	 */
+	return d->d_type == DT_REG || d->d_type == DT_UNKNOWN;
+}
+
+/* Opens subfolder SUB of the Maildir as a directory stream, or NULL. */
+static DIR *
+open_sub(int fd, const char *sub)
+{
+	int dfd;
+	DIR *d;
+
+	dfd = openat(fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
+	if (dfd == -1)
+		return NULL;
+	if ((d = fdopendir(dfd)) == NULL) {
+		int saved = errno;
+
+		close(dfd);
+		errno = saved;
+	}
+	return d;
+}
+
+/*
+ * Looks for the file whose unique part is that of BASE in new/ and cur/.
+ * On success writes "sub/name" to BUF and returns 0; returns -1 with errno
+ * ENOENT when there is none, or another error.
+ */
+static int
+find_unique(int fd, const char *base, char *buf, size_t size)
+{
+	struct dirent *de;
+	size_t i, len;
+	DIR *d;
+
+	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		if ((d = open_sub(fd, subdirs[i])) == NULL) {
+			if (errno == ENOENT)
+				continue;
+			return -1;
+		}
+		errno = 0;
+		while ((de = readdir(d)) != NULL) {
+			if (!is_candidate(de) || !same_unique(de->d_name, base))
+				continue;
+			len = strlen(de->d_name);
+			if (SUB_LEN + len + 1 > size)
+				continue;
+			memcpy(buf, subdirs[i], SUB_LEN - 1);
+			buf[SUB_LEN - 1] = '/';
+			memcpy(buf + SUB_LEN, de->d_name, len + 1);
+			closedir(d);
+			return 0;
+		}
+		closedir(d);
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+/* Replaces M's name by NAME. */
+static int
+rename_msg(struct maildir_msg *m, const char *name)
+{
+	char *p;
+
+	if (strcmp(m->name, name) == 0)
+		return 0;
+	if ((p = strdup(name)) == NULL)
+		return -1;
+	free(m->name);
+	m->name = p;
+	return 0;
+}
+
+/*
+ * Opens the file of M for reading, following it when another program
+ * renamed it (M's name is updated). Returns the descriptor, or -1 with
+ * errno (ENOENT: the message is gone).
+ */
+static int
+open_msg(int fd, struct maildir_msg *m)
+{
+	char buf[PATH_MAX];
+	int i, mfd;
+
+	for (i = 0; i < FIND_TRIES; i++) {
+		mfd = openat(fd, m->name,
+		    O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+		if (mfd != -1 || errno != ENOENT)
+			return mfd;
+		if (find_unique(fd, m->name + SUB_LEN, buf, sizeof(buf)) ==
+			-1 ||
+		    rename_msg(m, buf) == -1)
+			return -1;
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+/* Appends "SUB/NAME" to MD's list. */
+static int
+add_name(struct maildir *md, size_t *alloc, const char *sub, const char *name)
+{
+	struct maildir_msg *m;
+	size_t len = strlen(name), n;
+	void *p;
+
+	if (md->nmsg == *alloc) {
+		n = *alloc == 0 ? 64 : *alloc * 2;
+		if (n > SIZE_MAX / sizeof(*m)) {
+			errno = ENOMEM;
+			return -1;
+		}
+		if ((p = realloc(md->msg, n * sizeof(*m))) == NULL)
+			return -1;
+		md->msg = p;
+		*alloc = n;
+	}
+	m = &md->msg[md->nmsg];
+	memset(m, 0, sizeof(*m));
+	if ((m->name = malloc(SUB_LEN + len + 1)) == NULL)
+		return -1;
+	memcpy(m->name, sub, SUB_LEN - 1);
+	m->name[SUB_LEN - 1] = '/';
+	memcpy(m->name + SUB_LEN, name, len + 1);
+	md->nmsg++;
+	return 0;
+}
+
+/* Lists new/ and cur/, in that order, into MD. */
+static int
+list(struct maildir *md)
+{
+	struct dirent *de;
+	size_t alloc = 0, i;
+	DIR *d;
+
+	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		if ((d = open_sub(md->fd, subdirs[i])) == NULL) {
+			if (errno == ENOENT)
+				continue;
+			return -1;
+		}
+		for (;;) {
+			errno = 0;
+			if ((de = readdir(d)) == NULL)
+				break;
+			if (is_candidate(de) &&
+			    add_name(md, &alloc, subdirs[i], de->d_name) ==
+				-1) {
+				int saved = errno;
+
+				closedir(d);
+				errno = saved;
+				return -1;
+			}
+		}
+		if (errno != 0) {
+			int saved = errno;
+
+			closedir(d);
+			errno = saved;
+			return -1;
+		}
+		closedir(d);
+	}
+	return 0;
+}
+
+/* Reads message M's file for its size, wire octets and hash. 1: left out. */
+static int
+index_msg(int fd, struct maildir_msg *m)
+{
+	int mfd, r, saved;
+
+	if ((mfd = open_msg(fd, m)) == -1)
+		/* Gone, or not a file we serve (a symbolic link, a FIFO). */
+		return errno == ENOENT || errno == ELOOP || errno == ENXIO ? 1
+									   : -1;
+	r = mbox_index_file(mfd, &m->m);
+	saved = errno;
+	close(mfd);
+	if (r == -1) {
+		/* Not a regular file, or shrank while read: not a message now.
+		 */
+		if (saved == EINVAL || saved == ESTALE)
+			return 1;
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+int
+maildir_index(struct maildir *md, int fd)
+{
+	size_t i, j;
+	int r, saved;
+
+	md->fd = fd;
+	md->msg = NULL;
+	md->nmsg = 0;
+	if (list(md) == -1)
+		goto fail;
+	if (md->nmsg > 1)
+		qsort(md->msg, md->nmsg, sizeof(md->msg[0]), cmp_msg);
+	for (i = j = 0; i < md->nmsg; i++) {
+		/*
+		 * A file renamed from new/ to cur/ between the two listings
+		 * is listed twice, next to itself in this order.
+		 */
+		if (j > 0 &&
+		    same_unique(md->msg[j - 1].name + SUB_LEN,
+			md->msg[i].name + SUB_LEN)) {
+			free(md->msg[i].name);
+			continue;
+		}
+		md->msg[j++] = md->msg[i];
+		if ((r = index_msg(fd, &md->msg[j - 1])) == -1) {
+			md->nmsg = j + (md->nmsg - i - 1);
+			/* Keep the unindexed rest freeable. */
+			memmove(&md->msg[j], &md->msg[i + 1],
+			    (md->nmsg - j) * sizeof(md->msg[0]));
+			goto fail;
+		}
+		if (r == 1)
+			free(md->msg[--j].name);
+	}
+	md->nmsg = j;
+	return 0;
+fail:
+	saved = errno;
+	maildir_free(md);
+	errno = saved;
+	return -1;
+}
+
+void
+maildir_free(struct maildir *md)
+{
+	size_t i;
+
+	for (i = 0; i < md->nmsg; i++)
+		free(md->msg[i].name);
+	free(md->msg);
+	md->msg = NULL;
+	md->nmsg = 0;
+}
+
+size_t
+maildir_count(const struct maildir *md)
+{
+	return md->nmsg;
+}
+
+struct maildir_msg *
+maildir_get(const struct maildir *md, size_t n)
+{
+	if (n == 0 || n > md->nmsg)
+		return NULL;
+	return &md->msg[n - 1];
+}
+
+int
+maildir_send(struct maildir *md, size_t n, const struct mbox_sink *sink)
+{
+	struct maildir_msg *m;
+	int mfd, r, saved;
+
+	if ((m = maildir_get(md, n)) == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	if ((mfd = open_msg(md->fd, m)) == -1) {
+		/* Removed by another program after READ announced it. */
+		if (errno == ENOENT || errno == ELOOP || errno == ENXIO)
+			errno = ESTALE;
+		return -1;
+	}
+	r = mbox_send_file(mfd, &m->m, sink);
+	saved = errno;
+	close(mfd);
+	errno = saved;
+	return r;
+}
+
+/* Removes the file of M; one already gone is done. */
+static int
+remove_msg(int fd, struct maildir_msg *m, int *touched)
+{
+	char buf[PATH_MAX];
+	int i;
+
+	for (i = 0; i < FIND_TRIES; i++) {
+		if (unlinkat(fd, m->name, 0) == 0) {
+			*touched |= m->name[0] == 'n' ? 1 : 2;
+			return 0;
+		}
+		if (errno != ENOENT)
+			return -1;
+		/* Renamed by another program, or removed: look it up. */
+		if (find_unique(fd, m->name + SUB_LEN, buf, sizeof(buf)) == -1)
+			return errno == ENOENT ? 0 : -1;
+		if (rename_msg(m, buf) == -1)
+			return -1;
+	}
+	/* Renamed faster than it can be found: leave it. */
+	errno = EAGAIN;
+	return -1;
+}
+
+static int
+sync_sub(int fd, const char *sub)
+{
+	int dfd, r, saved;
+
+	dfd = openat(fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
+	if (dfd == -1)
+		return errno == ENOENT ? 0 : -1;
+	r = fsync(dfd);
+	saved = errno;
+	close(dfd);
+	errno = saved;
+	return r;
+}
+
+int
+maildir_commit(struct maildir *md)
+{
+	size_t i, marked = 0;
+	int touched = 0, r = 0, saved = 0;
+
+	for (i = 0; i < md->nmsg; i++)
+		if (md->msg[i].m.flags & MBOX_DELETED)
+			marked++;
+	if (marked == 0)
+		return 0;
+	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++)
+		if (faccessat(md->fd, subdirs[i], W_OK | X_OK, AT_EACCESS) ==
+			-1 &&
+		    errno != ENOENT) {
+			if (errno == EROFS || errno == EPERM)
+				errno = EACCES;
+			return -1;
+		}
+	for (i = 0; i < md->nmsg && r == 0; i++)
+		if ((md->msg[i].m.flags & MBOX_DELETED) &&
+		    remove_msg(md->fd, &md->msg[i], &touched) == -1) {
+			saved = errno;
+			r = -1;
+		}
+	/* What was removed must stay removed, even after a failure. */
+	if ((touched & 1) && sync_sub(md->fd, "new") == -1 && r == 0) {
+		saved = errno;
+		r = -1;
+	}
+	if ((touched & 2) && sync_sub(md->fd, "cur") == -1 && r == 0) {
+		saved = errno;
+		r = -1;
+	}
+	if (r == -1)
+		errno = saved;
+	return r;
+}
+
+int
+maildir_folder_name(const char *name, char *buf, size_t size)
+{
+	size_t i, len = strlen(name);
+
+	if (len + 2 > size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	buf[0] = '.';
+	for (i = 0; i <= len; i++)
+		buf[i + 1] = name[i] == '/' ? '.' : name[i];
+	return 0;
+}
