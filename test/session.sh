@@ -6,8 +6,27 @@
 # options. Afterwards the maildrop must equal NAME.after when that exists
 # (the session deleted messages), and be unchanged otherwise; the folder
 # "saved" must equal NAME.saved-after when that exists.
+#
+# Each case then runs again with a Maildir INBOX (-m maildir:...): the
+# mbox fixture split into message files by maildir-conv.pl, the folders
+# made Maildir++ folders inside it. The same output is expected, and the
+# Maildir's remaining messages must be those of the mbox expected after.
 set -u
 . "$(dirname "$0")/lib.sh"
+conv="perl $top_srcdir/test/maildir-conv.pl"
+
+# Cases that cannot apply to a Maildir, and why.
+maildir_skip() {
+	case $1 in
+	delete-keeps-pseudo | octets-pseudo-message)
+		echo "the UW pseudo-message exists only in mbox files" ;;
+	octets-text-before-first)
+		echo "text before the first From line exists only in mbox files" ;;
+	separators)
+		echo "it tests the mbox From-line separator rule" ;;
+	*) return 1 ;;
+	esac
+}
 
 # The folder directory every session sees, rebuilt for each case.
 make_home() {
@@ -22,6 +41,85 @@ make_home() {
 	ln -s saved "$home/alias"
 	ln -s ../outside "$home/outdir"
 	mkfifo "$home/fifo"
+}
+
+# The same folders as Maildir++ folders inside the Maildir MD.
+make_maildir_home() {
+	local md=$1
+	rm -rf "$scratch/outside"
+	mkdir -p "$md" "$scratch/outside"
+	$conv split "$data/folders/saved" "$md/.saved"
+	$conv split "$data/folders/mail/sent" "$md/.mail.sent"
+	printf 'just some text\nno separator here\n' >"$md/.notmbox"
+	mkdir "$md/.dir"
+	$conv split "$data/folders/saved" "$scratch/outside/secret"
+	ln -s ../../outside/secret "$md/.escape"
+	ln -s .saved "$md/.alias"
+	ln -s ../../outside/secret "$md/.outdir.secret"
+	mkfifo "$md/.fifo"
+}
+
+# Compares the messages of mbox WANT with those of the Maildir GOT.
+same_messages() {
+	cmp -s <($conv dump-mbox "$1") <($conv dump-maildir "$2")
+}
+
+run_maildir_case() {
+	local in=$1 name
+	name=$(basename "$in" .in)
+	local dir=$top_srcdir/test/session
+	local spool=$scratch/spool md=$scratch/spool/Maildir
+	local args=() expected actual=$scratch/$name.actual why
+
+	if why=$(maildir_skip "$name"); then
+		echo "SKIP: $name (Maildir): $why"
+		return
+	fi
+	rm -rf "$spool" "$scratch/state"
+	mkdir -p "$spool" "$scratch/state"
+	local source=$dir/$name.mbox
+	[ -f "$source" ] || source=$data/mbox/basic.mbox
+	[ -f "$dir/$name.nomaildrop" ] && source=
+	if [ -n "$source" ]; then
+		$conv split "$source" "$md"
+		make_maildir_home "$md"
+	fi
+	[ -f "$dir/$name.args" ] && read -r -a args <"$dir/$name.args"
+	sed "s/@VERSION@/$VERSION/" "$dir/$name.out" >"$scratch/$name.expected"
+	expected=$scratch/$name.expected
+
+	timeout 30 "$POP2D" -n pop2.test -p "$data/passwd" \
+		-m "maildir:$md" -S "$scratch/state" \
+		${args[@]+"${args[@]}"} <"$in" >"$actual" 2>"$scratch/$name.err"
+	local status=$?
+	if ! cmp -s "$expected" "$actual"; then
+		fail "$name (Maildir): output differs (exit $status)"
+		show_difference "$expected" "$actual"
+		return
+	fi
+	local after=$source
+	[ -f "$dir/$name.after" ] && after=$dir/$name.after
+	if [ -n "$after" ] && ! same_messages "$after" "$md"; then
+		fail "$name (Maildir): messages are not as expected afterwards"
+		diff <($conv dump-mbox "$after" | cat -A) <($conv dump-maildir "$md" | cat -A) | head -40
+		return
+	fi
+	if [ -f "$dir/$name.saved-after" ] &&
+		! same_messages "$dir/$name.saved-after" "$md/.saved"; then
+		fail "$name (Maildir): folder 'saved' is not as expected afterwards"
+		return
+	fi
+	if [ -z "$source" ] && [ -e "$md" ]; then
+		fail "$name (Maildir): a maildrop was created"
+		return
+	fi
+	local want=1
+	[ "$(tail -c 200 "$expected" | tail -n 1 | cut -c1-4)" = "+ OK" ] && want=0
+	if [ "$status" -ne "$want" ]; then
+		fail "$name (Maildir): exit status $status, expected $want"
+		return
+	fi
+	pass "$name (Maildir)"
 }
 
 run_case() {
@@ -83,5 +181,6 @@ run_case() {
 
 for in in "$top_srcdir"/test/session/*.in; do
 	run_case "$in"
+	run_maildir_case "$in"
 done
 finish
