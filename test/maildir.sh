@@ -54,9 +54,11 @@ exactly_once() {
 # shown. LOG gets one subject a line for each message sent whole (and
 # checked octet for octet), then the session's last reply.
 drain() {
-	local log=$1 line size msg subject want to from
+	local log=$1 line size msg subject want to from pid
 	: >"$log"
 	coproc POP { "$POP2D" -n t -p "$data/passwd" -S "$state" -m "maildir:$md" 2>/dev/null; }
+	# Bash unsets POP and POP_PID as soon as the coprocess ends.
+	pid=$POP_PID
 	exec {to}>&"${POP[1]}" {from}<&"${POP[0]}"
 	IFS= read -r line <&"$from"
 	printf '%s\r\nREAD 1\r\n' "$HELO" >&"$to"
@@ -91,7 +93,7 @@ drain() {
 	fi
 	echo "END $line" >>"$log"
 	exec {to}>&- {from}<&-
-	wait "$POP_PID" 2>/dev/null
+	wait "$pid" 2>/dev/null
 }
 
 # --- Deletions committed exactly; ACKS keeps; QUIT answers + OK.
@@ -171,7 +173,9 @@ delivering=$!
 : >"$scratch/mua-deleted"
 (
 	n=0
-	while [ ! -e "$scratch/delivered" ] || [ "$n" -lt 40 ]; do
+	# Bounded, and over when the test is, whatever happened to it.
+	while [ -d "$md" ] && [ "$n" -lt 3000 ] &&
+		{ [ ! -e "$scratch/delivered" ] || [ "$n" -lt 40 ]; }; do
 		n=$((n + 1))
 		for f in "$md"/new/*; do
 			[ -e "$f" ] || continue
