@@ -1006,7 +1006,7 @@ ix_cl_lands(struct ix *ix, uint64_t t, int *lands)
 {
 	const char *p;
 	ssize_t r;
-	size_t n, skip;
+	size_t n, eol;
 	int at_end;
 
 	*lands = 0;
@@ -1030,13 +1030,13 @@ ix_cl_lands(struct ix *ix, uint64_t t, int *lands)
 		return 0;
 	}
 	if (p[0] == '\n')
-		skip = 1;
+		eol = 1;
 	else if (n >= 2 && p[0] == '\r' && p[1] == '\n')
-		skip = 2;
+		eol = 2;
 	else
 		return 0;
-	p += skip;
-	n -= skip;
+	p += eol;
+	n -= eol;
 	if ((n == 0 && at_end) || peek_separator(p, n, at_end))
 		*lands = 1;
 	return 0;

@@ -710,6 +710,7 @@ recover_all(const struct options *o)
 		fprintf(stderr, "pop2d: %s: %s\n", o->state_dir, strerror(errno));
 		return 1;
 	}
+	/* cppcheck-suppress readdirCalled ; pop2d has one thread */
 	while ((de = readdir(dir)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;

@@ -209,8 +209,9 @@ parse_options(struct helper *h, int argc, char **argv)
 bad:
 	usage(stderr);
 	/* A service client still gets its one line. */
-	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-		continue;
+	i = 1;
+	while (i < argc && strcmp(argv[i], "--") != 0)
+		i++;
 	if (i == argc) {
 		printf("0 usage\n");
 		fflush(stdout);
@@ -224,6 +225,7 @@ who_am_i(struct helper *h)
 	struct passwd *pw;
 
 	errno = 0;
+	/* cppcheck-suppress getpwuidCalled ; pop2-lock has one thread */
 	pw = getpwuid(h->uid);
 	if (pw == NULL)
 		die(h, EXIT_NOPERM, "user %ld is not in the password database",
