@@ -54,7 +54,7 @@ exactly_once() {
 # shown. LOG gets one subject a line for each message sent whole (and
 # checked octet for octet), then the session's last reply.
 drain() {
-	local log=$1 line size msg subject want to from pid
+	local log=$1 line size msg rest subject want to from pid
 	: >"$log"
 	coproc POP { "$POP2D" -n t -p "$data/passwd" -S "$state" -m "maildir:$md" 2>/dev/null; }
 	# Bash unsets POP and POP_PID as soon as the coprocess ends.
@@ -70,9 +70,15 @@ drain() {
 		[ "$size" -eq 0 ] && break
 		printf 'RETR\r\n' >&"$to"
 		IFS= read -r -N "$size" msg <&"$from"
-		if [ "${#msg}" -ne "$size" ]; then
-			# The message was gone; the reply says why.
-			line=${msg%$'\r\n'}
+		# A message that was gone is answered with a reply line instead,
+		# which may be shorter or longer than SIZE (our messages start
+		# "Subject:", so a leading "- " is the reply).
+		if [ "${#msg}" -ne "$size" ] || [[ $msg == "- "* ]]; then
+			if [[ $msg != *$'\n' ]]; then
+				IFS= read -r rest <&"$from"
+				msg+=$rest
+			fi
+			line=${msg%%$'\r'*}
 			break
 		fi
 		subject=$(printf '%s' "$msg" | head -n 1 | tr -d '\r')
