@@ -416,6 +416,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(other.len == sent.len &&
 		    memcmp(other.p, sent.p, sent.len) == 0);
 	}
+	/* The whole input as one Maildir message: the same conversion. */
+	{
+		struct mbox_msg fm;
+
+		FUZZ_CHECK(mbox_index_file(mbox_fd, &fm) == 0);
+		sent.len = sent.writes = sent.fail_at = 0;
+		FUZZ_CHECK(mbox_send_file(mbox_fd, &fm, &sink) == 0);
+		check_wire(&sent, fm.wire);
+		ref.len = 0;
+		ref_conv((const char *)data, size, &ref);
+		FUZZ_CHECK(ref.len == sent.len);
+		FUZZ_CHECK(memcmp(ref.p, sent.p, sent.len) == 0);
+	}
 	if (count > 0) {
 		/* A sink's failure reaches the caller, with a reason. */
 		memset(&failing, 0, sizeof(failing));
