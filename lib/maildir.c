@@ -134,6 +134,7 @@ find_unique(int fd, const char *base, char *buf, size_t size)
 			return -1;
 		}
 		errno = 0;
+		/* cppcheck-suppress readdirCalled ; pop2d has one thread */
 		while ((de = readdir(d)) != NULL) {
 			if (!is_candidate(de) || !same_unique(de->d_name, base))
 				continue;
@@ -238,6 +239,7 @@ list(struct maildir *md)
 		}
 		for (;;) {
 			errno = 0;
+			/* cppcheck-suppress readdirCalled ; pop2d has one thread */
 			if ((de = readdir(d)) == NULL)
 				break;
 			if (is_candidate(de) &&

@@ -633,6 +633,7 @@ serve(struct server *sv)
 static int
 become_owner(const struct stat *sb)
 {
+	/* cppcheck-suppress getpwuidCalled ; pop2d has one thread */
 	struct passwd *pw = getpwuid(sb->st_uid);
 	gid_t gid = pw != NULL ? pw->pw_gid : sb->st_gid;
 
