@@ -15,6 +15,7 @@
 #endif
 
 #include "folder.h"
+#include "util.h"
 
 /*
  * Without SYS_openat2 the C library cannot even name the system call, so
@@ -101,16 +102,6 @@ open_beneath(int dirfd, const char *name, int oflags)
 #endif
 }
 
-/* Closes FD without letting close(2) overwrite the errno being reported. */
-static void
-close_keep_errno(int fd)
-{
-	int saved = errno;
-
-	(void)close(fd);
-	errno = saved;
-}
-
 /*
  * Resolves NAME (already checked by folder_name_ok) one component at a
  * time. Every directory is opened with O_PATH|O_NOFOLLOW and then
@@ -139,7 +130,7 @@ open_walk(int dirfd, const char *name, int oflags)
 		if (fd == -1)
 			goto fail;
 		if (fstat(fd, &st) == -1) {
-			close_keep_errno(fd);
+			util_close_keep_errno(fd);
 			goto fail;
 		}
 		if (!S_ISDIR(st.st_mode)) {
@@ -159,12 +150,12 @@ open_walk(int dirfd, const char *name, int oflags)
 	    S_ISLNK(st.st_mode))
 		errno = ELOOP;
 	if (cur != dirfd)
-		close_keep_errno(cur);
+		util_close_keep_errno(cur);
 	return fd;
 
 fail:
 	if (cur != dirfd)
-		close_keep_errno(cur);
+		util_close_keep_errno(cur);
 	return -1;
 }
 
@@ -232,7 +223,7 @@ open_folder(int dirfd, const char *name, int flags, bool use_openat2)
 	return fd;
 
 fail:
-	close_keep_errno(fd);
+	util_close_keep_errno(fd);
 	return -1;
 }
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -164,4 +165,13 @@ util_wipe(void *p, size_t len)
 	while (len-- > 0)
 		*v++ = 0;
 #endif
+}
+
+void
+util_close_keep_errno(int fd)
+{
+	int saved = errno;
+
+	(void)close(fd);
+	errno = saved;
 }

@@ -54,4 +54,7 @@ int util_consttime_equal(const void *a, const void *b, size_t len);
 /* Overwrites LEN octets at P in a way the compiler may not remove. */
 void util_wipe(void *p, size_t len);
 
+/* Closes FD without letting close(2) overwrite the errno being reported. */
+void util_close_keep_errno(int fd);
+
 #endif

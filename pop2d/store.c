@@ -90,16 +90,6 @@ store_unselect(struct store *st)
 	st->deleted = 0;
 }
 
-/* Keeps errno across close(). */
-static void
-close_keep_errno(int fd)
-{
-	int saved = errno;
-
-	close(fd);
-	errno = saved;
-}
-
 /*
  * Opens PATH read-write (read-only when that is all we may), never through
  * a symbolic link. Returns the descriptor or -1; *WRITABLE says which.
@@ -190,7 +180,7 @@ store_select_maildir_inbox(struct store *st, size_t *count)
 	}
 	util_strlcpy(st->path, st->inbox, sizeof(st->path));
 	if (store_scan_maildir(st, fd, count) == -1) {
-		close_keep_errno(fd);
+		util_close_keep_errno(fd);
 		st->path[0] = '\0';
 		return -1;
 	}
@@ -210,15 +200,15 @@ store_select_maildir(struct store *st, const char *name, size_t *count)
 		return -1;
 	/* Beneath the Maildir, by the rules of every folder name. */
 	fd = folder_open(dfd, sub, O_RDONLY | O_DIRECTORY);
-	close_keep_errno(dfd);
+	util_close_keep_errno(dfd);
 	if (fd == -1)
 		return -1;
 	if (fd_path(fd, st->path, sizeof(st->path)) == -1) {
-		close_keep_errno(fd);
+		util_close_keep_errno(fd);
 		return -1;
 	}
 	if (store_scan_maildir(st, fd, count) == -1) {
-		close_keep_errno(fd);
+		util_close_keep_errno(fd);
 		st->path[0] = '\0';
 		return -1;
 	}
@@ -244,7 +234,7 @@ store_select_inbox(struct store *st, size_t *count)
 		util_strlcpy(st->path, st->inbox, sizeof(st->path));
 		if (store_scan(st, fd, count) == 0)
 			return 0;
-		close_keep_errno(fd);
+		util_close_keep_errno(fd);
 		st->path[0] = '\0';
 		/* Replaced between open and lock: the new file is the maildrop. */
 		if (errno != ESTALE)
@@ -282,7 +272,7 @@ store_select(struct store *st, const char *name, size_t *count)
 	/* Lock by the real name, so that a link inside the folder directory still works. */
 	if (fd_path(fd, st->path, sizeof(st->path)) == -1 ||
 	    store_scan(st, fd, count) == -1) {
-		close_keep_errno(fd);
+		util_close_keep_errno(fd);
 		st->path[0] = '\0';
 		return -1;
 	}
@@ -413,12 +403,12 @@ store_recover(struct store *st)
 	if (fd == -1)
 		return -1;
 	if (lock_maildrop(fd, path, st->helper, lock_wait(LOCK_WAIT_SCAN), &dot) == -1) {
-		close_keep_errno(fd);
+		util_close_keep_errno(fd);
 		return -1;
 	}
 	r = commit_recover(st->statefd, fd);
 	lock_maildrop_release(fd, &dot);
-	close_keep_errno(fd);
+	util_close_keep_errno(fd);
 	return r;
 }
 
