@@ -31,6 +31,7 @@
 #endif
 
 #include "commit.h"
+#include "seam.h"
 
 /* The journal; commit.h describes the layout. */
 #define JNL_MAGIC "POP2JNL1"
@@ -100,29 +101,6 @@ struct image {
 	uint64_t e;
 	int arrived; /* the piece past MB's size was given */
 };
-
-/*
- * Kills the process at the named step when the test build asks for it, so
- * that the crash tests can stop a commit exactly there; POP2_STOP_AT
- * suspends it there instead, for a test to signal it mid-commit. A
- * production build has no way to obey either.
- */
-static void
-seam(const char *step)
-{
-#ifdef POP2_TEST_SEAMS
-	const char *at;
-
-	at = getenv("POP2_CRASH_AT");
-	if (at != NULL && strcmp(at, step) == 0)
-		(void)kill(getpid(), SIGKILL);
-	at = getenv("POP2_STOP_AT");
-	if (at != NULL && strcmp(at, step) == 0)
-		(void)kill(getpid(), SIGSTOP);
-#else
-	(void)step;
-#endif
-}
 
 static void
 put64(unsigned char *p, uint64_t v)
@@ -650,14 +628,14 @@ jnl_write(int statefd, struct jnl *j, struct image *im, char *buf,
 	}
 	if (write_full(jfd, h, (size_t)j->hdrlen, 0) == -1 || fsync(jfd) == -1)
 		goto fail;
-	seam("journal-written");
+	seam_point("journal-written");
 	if (renameat(statefd, COMMIT_JOURNAL_TMP, statefd, COMMIT_JOURNAL) ==
 	    -1)
 		goto fail;
 	renamed = 1;
 	if (fsync(statefd) == -1)
 		goto fail;
-	seam("journal-synced");
+	seam_point("journal-synced");
 	free(h);
 	XXH3_freeState(xs);
 	XXH3_freeState(ms);
@@ -701,20 +679,20 @@ apply(int statefd, int jfd, const struct jnl *j, int fd, char *buf,
 		half--;
 	if (copy(jfd, j->hdrlen, fd, j->d, half, buf, NULL, NULL, t) == -1)
 		return -1;
-	seam("mid-write");
+	seam_point("mid-write");
 	if (copy(jfd, j->hdrlen + half, fd, j->d + half, len - half, buf, NULL,
 		NULL, t) == -1)
 		return -1;
 	if (len > 0 && fsync(fd) == -1)
 		return -1;
-	seam("written");
+	seam_point("written");
 	if (write_full(jfd, &phase, 1, JNL_PHASE_OFF) == -1 ||
 	    fdatasync(jfd) == -1)
 		return -1;
-	seam("phase-t");
+	seam_point("phase-t");
 	if (ftruncate(fd, (off_t)j->n) == -1 || fsync(fd) == -1)
 		return -1;
-	seam("truncated");
+	seam_point("truncated");
 	if (unlinkat(statefd, COMMIT_JOURNAL, 0) == -1 && errno != ENOENT)
 		return -1;
 	/*
@@ -723,7 +701,7 @@ apply(int statefd, int jfd, const struct jnl *j, int fd, char *buf,
 	 * change nothing.
 	 */
 	(void)fsync(statefd);
-	seam("unlinked");
+	seam_point("unlinked");
 	return 0;
 }
 
