@@ -1,0 +1,74 @@
+# shellcheck shell=bash disable=SC2154
+# Private namespaces for the tests that need root: users, identity changes
+# and mounts, without changing the machine the tests run on.
+#
+# A test sources lib.sh, then this file, then calls `ns_enter "$@"` first:
+# it re-runs the script as root in its own mount and PID namespaces
+# (unshare), where /etc/passwd, /etc/shadow, /etc/group and /etc/gshadow
+# are private copies bound over the real ones, and tmpfs mounts are private
+# too. When the script ends or is killed, the namespaces and everything in
+# them vanish with it: the host's account files and mount table never
+# change. Where that is impossible (not root, no unshare, no namespaces),
+# the test is a counted SKIP (exit 77).
+
+# ns_enter "$@": re-runs the calling script inside the namespaces (does not
+# return there), or, when already inside, sets up the private account files.
+ns_enter() {
+	if [ -z "${POP2_IN_NS:-}" ]; then
+		if [ "$(id -u)" -ne 0 ]; then
+			echo "SKIP: $(basename "$0") needs root for its private namespaces"
+			exit 77
+		fi
+		if ! command -v unshare >/dev/null ||
+			! unshare --mount --pid --fork --mount-proc true 2>/dev/null; then
+			echo "SKIP: $(basename "$0"): unshare cannot make mount and PID namespaces here"
+			exit 77
+		fi
+		rm -rf "$scratch"
+		POP2_IN_NS=1 exec unshare --mount --pid --fork --mount-proc \
+			--propagation private --kill-child bash "$0" "$@"
+	fi
+	local f
+	# Mounts inside the scratch folder go before it is removed.
+	trap 'ns_unmount_scratch; rm -rf "$scratch"' EXIT
+	mkdir -p "$scratch/etc"
+	for f in passwd shadow group gshadow; do
+		[ -e "/etc/$f" ] || continue
+		cp -p "/etc/$f" "$scratch/etc/$f"
+		mount --bind "$scratch/etc/$f" "/etc/$f" ||
+			{ echo "FAIL: cannot bind a private /etc/$f"; exit 1; }
+	done
+}
+
+# ns_hash PREFIX PASSWORD: a real crypt(3) hash ("$y$", "$6$", "$5$", "$2b$").
+ns_hash() {
+	"$top_builddir/test/mkhash" "$1" "$2"
+}
+
+# ns_add_group NAME GID: a group in the private /etc/group.
+ns_add_group() {
+	printf '%s:x:%s:\n' "$1" "$2" >>/etc/group
+	[ -e /etc/gshadow ] && printf '%s:!::\n' "$1" >>/etc/gshadow
+	return 0
+}
+
+# ns_add_user NAME UID GID HOME HASH [EXPIRE [SHELL]]: an account in the
+# private passwd and shadow files. HASH is the shadow field as is ("!..."
+# is locked, "" has no password); EXPIRE is sp_expire in days (empty: none).
+ns_add_user() {
+	local name=$1 uid=$2 gid=$3 home=$4 hash=$5 expire=${6:-} shell=${7:-/bin/sh}
+	printf '%s:x:%s:%s::%s:%s\n' "$name" "$uid" "$gid" "$home" "$shell" >>/etc/passwd
+	printf '%s:%s:%s:0:99999:7::%s:\n' "$name" "$hash" "$(($(date +%s) / 86400))" \
+		"$expire" >>/etc/shadow
+}
+
+# ns_add_member USER GROUP: USER becomes a supplementary member of GROUP.
+ns_add_member() {
+	sed -i "s/^\\($2:[^:]*:[^:]*:\\)\\(.*\\)\$/\\1\\2,$1/; s/:,$1\$/:$1/" /etc/group
+}
+
+# ns_unmount_scratch: lazily unmounts everything mounted beneath $scratch.
+ns_unmount_scratch() {
+	findmnt -rn -o TARGET | awk -v s="$scratch/" 'index($0, s) == 1' |
+		sort -r | while read -r m; do umount -l "$m"; done
+}
