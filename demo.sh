@@ -5,10 +5,11 @@
 set -eu
 pop2d=$1
 src=$2
-work=$(mktemp -d "${TMPDIR:-/tmp}/pop2d-demo.XXXXXX")
+# Not in /tmp: pop2d refuses a state directory that others could swap.
+work=$(mktemp -d "$PWD/pop2d-demo.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cp "$src/demo/maildrop" "$work/maildrop"
-mkdir "$work/state"
+mkdir -m 755 "$work/state"
 
 coproc POP2 { exec "$pop2d" -n demo.example -p "$src/demo/passwd" \
 	-S "$work/state" -m "$work/maildrop" -F "$work"; }

@@ -38,9 +38,11 @@ many_size=4096
 tail_n=10
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/pop2d-bench.XXXXXX") || exit 2
-trap 'rm -rf "$scratch"' EXIT
-state=$scratch/state
-mkdir "$state"
+# The state directory may not be beneath a directory that others may
+# write, such as /tmp: it goes in the current (build) directory.
+state=$(mktemp -d "$PWD/pop2d-bench-state.XXXXXX") || exit 2
+chmod 755 "$state"
+trap 'rm -rf "$scratch" "$state"' EXIT
 
 die() {
 	echo "bench: $*" >&2

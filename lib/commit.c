@@ -32,6 +32,7 @@
 
 #include "commit.h"
 #include "seam.h"
+#include "state.h"
 
 /* The journal; commit.h describes the layout. */
 #define JNL_MAGIC "POP2JNL1"
@@ -596,8 +597,9 @@ jnl_write(int statefd, struct jnl *j, struct image *im, char *buf,
 
 	h = NULL;
 	renamed = 0;
+	/* A leftover is removed at login, never reused: O_EXCL. */
 	jfd = openat(statefd, COMMIT_JOURNAL_TMP,
-	    O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (jfd == -1)
 		return -1;
 	xs = XXH3_createState();
@@ -997,11 +999,13 @@ commit_recover(int statefd, int fd)
 	char *buf, *img;
 	uint64_t from, h, size;
 	int jfd, njfd, r, rc, saved;
+	const char *why;
 	XXH3_state_t *xs;
 
-	/* Never renamed, so never used: a leftover of a killed write. */
-	(void)unlinkat(statefd, COMMIT_JOURNAL_TMP, 0);
-	jfd = openat(statefd, COMMIT_JOURNAL, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	/* Never renamed, so never used: leftovers of a killed write. */
+	(void)state_remove_leftovers(statefd, geteuid());
+	jfd = state_open_file(statefd, COMMIT_JOURNAL, O_RDWR, 0, geteuid(),
+	    &why);
 	if (jfd == -1)
 		return errno == ENOENT ? 0 : -1;
 	memset(&nj, 0, sizeof(nj));
@@ -1114,10 +1118,11 @@ int
 commit_journal_path(int statefd, char *path, size_t size)
 {
 	struct jnl j;
+	const char *why;
 	int jfd, saved;
 
-	jfd =
-	    openat(statefd, COMMIT_JOURNAL, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	jfd = state_open_file(statefd, COMMIT_JOURNAL, O_RDONLY, 0, geteuid(),
+	    &why);
 	if (jfd == -1)
 		return -1;
 	if (jnl_read(jfd, &j) == -1) {

@@ -77,6 +77,8 @@ typedef void commit_tick_fn(void *arg);
  *   EBADF   MB->fd is not open for reading and writing;
  *   EINVAL  MB's index is not consistent; ENAMETOOLONG  PATH too long;
  *   ENOSPC, EDQUOT  the journal could not be written (it is removed);
+ *   EEXIST  COMMIT_JOURNAL_TMP is in the way (a leftover that was not the
+ *           user's regular file, so it was not removed at login);
  *   EIO and others  a read or write failed before the maildrop changed.
  * A failure after the maildrop began to change leaves the journal for
  * commit_recover() and also returns -1 (errno EIO): the deletions will be
@@ -90,8 +92,11 @@ int commit_mbox(const struct mbox *mb, const char *path, int statefd,
  * read-write at FD (the caller holds L1 and L2 on it). FD must be the
  * maildrop that commit_journal_path() names, which after a FOLD may be
  * another folder than INBOX: any other file is taken for a replaced
- * maildrop. A leftover COMMIT_JOURNAL_TMP is removed; a torn or damaged
- * journal is deleted (the maildrop was never touched). Mail that arrived
+ * maildrop. A torn or damaged journal is deleted (the maildrop was never
+ * touched). The journal is opened as state_open_file() does: one that is
+ * not a regular file of the effective uid with one link is not opened
+ * (EPERM, left in place for the caller to set aside). Leftovers such as
+ * COMMIT_JOURNAL_TMP are removed first (state_remove_leftovers()). Mail that arrived
  * after the crash is kept. TERM, HUP, INT and ALRM are blocked while it
  * works. Every step may be interrupted and this function run again.
  *
@@ -115,7 +120,9 @@ int commit_recover(int statefd, int fd);
  * (SIZE octets, NUL-terminated). Only the header is checked, not IMAGE.
  * Returns 0, or -1 with errno ENOENT (no journal), EINVAL (a torn or
  * damaged header, which commit_recover() would delete as well),
- * ENAMETOOLONG (SIZE too small) or a read error.
+ * ENAMETOOLONG (SIZE too small), EPERM (not a regular file of the
+ * effective uid with one link: not opened, see state_open_file()) or a
+ * read error.
  */
 int commit_journal_path(int statefd, char *path, size_t size);
 

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "lock.h"
+#include "state.h"
 
 /* The back-off between two attempts of lock_maildrop(), in milliseconds. */
 #define BACKOFF_MIN_MS 500
@@ -114,20 +115,14 @@ random64(void)
 int
 lock_session(int statefd)
 {
-	struct stat st;
+	const char *why;
 	int fd, saved;
 
-	fd = openat(statefd, "session",
-	    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+	/* A FIFO, a device, a link or another uid's file is not ours. */
+	fd = state_open_file(statefd, "session", O_RDWR | O_CREAT, 0600,
+	    geteuid(), &why);
 	if (fd == -1)
 		return -1;
-	/* A FIFO or device in the user's state directory is not ours. */
-	if (fstat(fd, &st) == -1)
-		goto fail;
-	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;
-		goto fail;
-	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1)
 		goto fail;
 	return fd;

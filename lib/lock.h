@@ -38,8 +38,10 @@
 
 /*
  * Takes L0: creates (0600) and flock()s "session" in the directory open at
- * STATEFD, without waiting. Returns the descriptor (keep it open for the
- * session), or -1 with errno EWOULDBLOCK when another session holds it.
+ * STATEFD, without waiting, opened as state_open_file() does. Returns the
+ * descriptor (keep it open for the session), or -1 with errno EWOULDBLOCK
+ * when another session holds it, EPERM when "session" is not a regular
+ * file of the effective uid with one link.
  */
 int lock_session(int statefd);
 

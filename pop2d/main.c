@@ -16,6 +16,7 @@
 #include <pwd.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 #include "line.h"
 #include "lock.h"
 #include "log.h"
+#include "passwd.h"
 #include "session.h"
 #include "state.h"
 #include "store.h"
@@ -39,6 +41,7 @@
 
 #define EXIT_USAGE 2
 #define FAILED_LOGIN_DELAY_MS 2000
+#define DEFAULT_STATE_DIR "/var/lib/pop2d"
 
 struct options {
 	const char *passwd_file;
@@ -49,8 +52,11 @@ struct options {
 	const char *hostname;
 	unsigned long idle_seconds;
 	unsigned long login_seconds;
+	bool lock_helper_given;
 	bool debug;
 	bool recover_all;
+	char error[1024]; /* the first configuration error, or "" */
+	bool usage_error; /* it is a bad command line: show the usage */
 };
 
 /* Everything one session holds; main() owns the only instance. */
@@ -87,39 +93,79 @@ usage(FILE *f)
 	    "       pop2d --recover-all [-S state-dir]\n");
 }
 
-static void __attribute__((noreturn))
-die_usage(const char *what, const char *arg)
+/*
+ * Keeps the first configuration error: it is reported once the log is
+ * open, by config_fail(). A bad command line also shows the usage.
+ */
+static void __attribute__((format(printf, 3, 4)))
+bad_config(struct options *o, bool usage_err, const char *fmt, ...)
 {
-	fprintf(stderr, "pop2d: %s: %s\n", what, arg);
-	usage(stderr);
+	va_list ap;
+
+	if (o->error[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(o->error, sizeof(o->error), fmt, ap);
+	va_end(ap);
+	o->usage_error = usage_err;
+}
+
+static bool
+is_socket(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/*
+ * A configuration error ends pop2d before it serves anyone (SPEC §6): the
+ * log gets the path and the fix at mail.err; standard error gets it too
+ * unless that may be the client's connection (inetd and xinetd give the
+ * socket as 0, 1 and 2); the client gets a reply without paths.
+ */
+static void __attribute__((noreturn))
+config_fail(const struct options *o)
+{
+	static const char reply[] = "- POP2 server unavailable\r\n";
+
+	log_msg(LOG_ERR, "configuration error: %s", o->error);
+	if (!o->debug && !is_socket(STDIN_FILENO) && !is_socket(STDOUT_FILENO)) {
+		fprintf(stderr, "pop2d: %s\n", o->error);
+		if (o->usage_error)
+			usage(stderr);
+	}
+	if (!o->recover_all)
+		(void)!write(STDOUT_FILENO, reply, sizeof(reply) - 1);
 	exit(EXIT_USAGE);
 }
 
 static unsigned long
-parse_seconds(const char *arg, char opt)
+parse_seconds(struct options *o, const char *arg, char opt)
 {
 	unsigned long v;
 
 	if (util_parse_ulong(arg, 1, 86400, &v) == -1) {
-		fprintf(stderr, "pop2d: -%c: not a number of seconds from 1 to 86400: %s\n",
+		bad_config(o, true, "-%c %s: not a number of seconds from 1 to 86400",
 		    opt, arg);
-		exit(EXIT_USAGE);
+		return 60;
 	}
 	return v;
 }
 
 static const char *
-absolute_path(const char *arg, char opt)
+absolute_path(struct options *o, const char *arg, char opt, const char *dflt)
 {
 	if (arg[0] != '/') {
-		fprintf(stderr, "pop2d: -%c: not an absolute path: %s\n", opt, arg);
-		exit(EXIT_USAGE);
+		bad_config(o, true, "-%c %s: not an absolute path: give one beginning with /",
+		    opt, arg);
+		return dflt;
 	}
 	return arg;
 }
 
 static const char *
-path_template(const char *arg, char opt)
+path_template(struct options *o, const char *arg, char opt, const char *dflt)
 {
 	const char *path = arg;
 
@@ -127,28 +173,33 @@ path_template(const char *arg, char opt)
 	if (opt == 'm' && strncmp(arg, "maildir:", 8) == 0)
 		path = arg + 8;
 	if (path[0] != '/' && strncmp(path, "%h", 2) != 0) {
-		fprintf(stderr, "pop2d: -%c: must be an absolute path or start with %%h: %s\n",
+		bad_config(o, true, "-%c %s: must be an absolute path or start with %%h",
 		    opt, arg);
-		exit(EXIT_USAGE);
+		return dflt;
 	}
 	if (util_template_check(arg) == -1) {
-		fprintf(stderr, "pop2d: -%c: bad template (only %%u, %%h and %%%% may follow %%): %s\n",
+		bad_config(o, true, "-%c %s: bad template (only %%u, %%h and %%%% may follow %%)",
 		    opt, arg);
-		exit(EXIT_USAGE);
+		return dflt;
 	}
 	return arg;
 }
 
 static const char *
-host_name(const char *arg)
+host_name(struct options *o, const char *arg)
 {
 	const char *p;
 
-	if (arg[0] == '\0' || strlen(arg) > 255)
-		die_usage("-n: a host name of 1 to 255 characters is needed", arg);
+	if (arg[0] == '\0' || strlen(arg) > 255) {
+		bad_config(o, true, "-n %s: a host name of 1 to 255 characters is needed", arg);
+		return NULL;
+	}
 	for (p = arg; *p != '\0'; p++)
-		if ((unsigned char)*p <= ' ' || *p == 0x7f)
-			die_usage("-n: a host name may not contain spaces or control characters", arg);
+		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+			bad_config(o, true, "-n: a host name may not contain spaces or "
+			    "control characters");
+			return NULL;
+		}
 	return arg;
 }
 
@@ -166,7 +217,7 @@ parse_options(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof(*o));
 	o->maildrop = "/var/mail/%u";
 	o->folder_dir = "%h";
-	o->state_dir = "/var/lib/pop2d";
+	o->state_dir = DEFAULT_STATE_DIR;
 	o->lock_helper = LOCK_HELPER;
 	o->idle_seconds = 600;
 	o->login_seconds = 60;
@@ -178,25 +229,26 @@ parse_options(int argc, char **argv, struct options *o)
 			o->passwd_file = optarg;
 			break;
 		case 'm':
-			o->maildrop = path_template(optarg, 'm');
+			o->maildrop = path_template(o, optarg, 'm', o->maildrop);
 			break;
 		case 'F':
-			o->folder_dir = path_template(optarg, 'F');
+			o->folder_dir = path_template(o, optarg, 'F', o->folder_dir);
 			break;
 		case 'S':
-			o->state_dir = absolute_path(optarg, 'S');
+			o->state_dir = absolute_path(o, optarg, 'S', o->state_dir);
 			break;
 		case 'L':
-			o->lock_helper = absolute_path(optarg, 'L');
+			o->lock_helper = absolute_path(o, optarg, 'L', o->lock_helper);
+			o->lock_helper_given = true;
 			break;
 		case 't':
-			o->idle_seconds = parse_seconds(optarg, 't');
+			o->idle_seconds = parse_seconds(o, optarg, 't');
 			break;
 		case 'T':
-			o->login_seconds = parse_seconds(optarg, 'T');
+			o->login_seconds = parse_seconds(o, optarg, 'T');
 			break;
 		case 'n':
-			o->hostname = host_name(optarg);
+			o->hostname = host_name(o, optarg);
 			break;
 		case 'd':
 			o->debug = true;
@@ -211,20 +263,18 @@ parse_options(int argc, char **argv, struct options *o)
 			usage(stdout);
 			exit(0);
 		case ':':
-			fprintf(stderr, "pop2d: option -%c needs an argument\n", optopt);
-			usage(stderr);
-			exit(EXIT_USAGE);
+			bad_config(o, true, "option -%c needs an argument", optopt);
+			break;
 		default:
 			if (optopt != 0)
-				fprintf(stderr, "pop2d: unknown option -%c\n", optopt);
+				bad_config(o, true, "unknown option -%c", optopt);
 			else
-				fprintf(stderr, "pop2d: unknown option %s\n", argv[optind - 1]);
-			usage(stderr);
-			exit(EXIT_USAGE);
+				bad_config(o, true, "unknown option %s", argv[optind - 1]);
+			break;
 		}
 	}
 	if (optind < argc)
-		die_usage("unexpected argument", argv[optind]);
+		bad_config(o, true, "unexpected argument %s", argv[optind]);
 }
 
 /* Writes the session's reply, if any. Returns 0, or -1 with errno. */
@@ -305,11 +355,27 @@ prepare_state(const struct server *sv, const struct auth_user *u)
 	if (geteuid() != 0 || !u->change_id)
 		return 0;
 	if (state_prepare(sv->opt.state_dir, u->name, u->uid, u->gid) == -1) {
-		log_msg(LOG_ERR, "user=%s reason=cannot prepare %s/%s: %s", u->name,
-		    sv->opt.state_dir, u->name, strerror(errno));
+		if (errno == EPERM)
+			log_msg(LOG_ERR, "user=%s reason=state directory %s/%s belongs to "
+			    "another uid: not adopted; remove it, or give it to the "
+			    "user if it is theirs", u->name, sv->opt.state_dir, u->name);
+		else
+			log_msg(LOG_ERR, "user=%s reason=cannot prepare %s/%s: %s", u->name,
+			    sv->opt.state_dir, u->name, strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+/* Whether the session can take the entry's identity (become_user()). */
+static bool
+identity_usable(const struct auth_user *u)
+{
+	if (!u->change_id)
+		return true;
+	if (u->uid == 0)
+		return false;
+	return geteuid() == 0 || (u->uid == geteuid() && u->gid == getegid());
 }
 
 /* Takes on the user's identity for good; proven by a failing setuid(0). */
@@ -377,6 +443,41 @@ open_state(struct server *sv, const char **why)
 	return 0;
 }
 
+/* PATH with every control octet shown as '?': it comes from a user's file. */
+static const char *
+printable(char *path)
+{
+	char *p;
+
+	for (p = path; *p != '\0'; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			*p = '?';
+	return path;
+}
+
+/*
+ * Logs what store_recover() found for USER (TAG: "" at a login, "recover "
+ * for --recover-all); R is its result.
+ */
+static void
+log_recovery(const struct options *o, const char *tag, const char *user,
+    struct store_recovery *rec, int r)
+{
+	if (r != -1 && rec->leftovers > 0)
+		log_msg(LOG_NOTICE, "%suser=%s removed %d temporary file(s) left in "
+		    "%s/%s by a killed commit", tag, user, rec->leftovers,
+		    o->state_dir, user);
+	if (r == 1)
+		log_msg(LOG_CRIT, "%suser=%s an interrupted commit met a maildrop "
+		    "rewritten by another program: its data is in %s/%s/%s, nothing "
+		    "was changed", tag, user, o->state_dir, user, COMMIT_RECOVERED);
+	if (r == 2)
+		log_msg(LOG_CRIT, "%suser=%s journal %s/%s/%s refused (%s%s%s): kept "
+		    "as %s, not followed, nothing was changed", tag, user,
+		    o->state_dir, user, COMMIT_JOURNAL, rec->refused,
+		    rec->path[0] != '\0' ? ": " : "", printable(rec->path), rec->aside);
+}
+
 static int
 backend_login(void *arg, const char *user, char *password, size_t *count,
     const char **why)
@@ -385,6 +486,7 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 	struct auth_user u;
 	const char *reason = NULL;
 	char inbox[4096], folders[4096];
+	struct store_recovery rec;
 	enum auth_result ar;
 	int r;
 
@@ -400,6 +502,11 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 	}
 	/* The account's own spelling names its state directory and the log. */
 	util_strlcpy(sv->user, u.name, sizeof(sv->user));
+	/* No state is made for a login that cannot go on. */
+	if (!identity_usable(&u)) {
+		login_failed(sv, "cannot take the entry's uid and gid");
+		return 0;
+	}
 	if (prepare_state(sv, &u) == -1) {
 		*why = "State directory unusable";
 		return -1;
@@ -428,11 +535,8 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 		return -1;
 	}
 	sv->have_store = true;
-	r = store_recover(&sv->store);
-	if (r == 1)
-		log_msg(LOG_CRIT, "user=%s an interrupted commit met a maildrop rewritten "
-		    "by another program: its data is in %s/%s/%s, nothing was changed",
-		    sv->user, sv->opt.state_dir, sv->user, COMMIT_RECOVERED);
+	r = store_recover(&sv->store, geteuid(), &rec);
+	log_recovery(&sv->opt, "", sv->user, &rec, r);
 	if (r == -1) {
 		log_msg(LOG_ERR, "user=%s reason=cannot finish an interrupted commit: %s",
 		    sv->user, strerror(errno));
@@ -565,22 +669,70 @@ send_message(struct server *sv, uint32_t n)
 }
 
 /* Opens -p's file before the greeting: a bad one is a configuration error. */
-static int
+static void
 open_passwd_file(struct server *sv)
 {
 	const char *path = sv->opt.passwd_file;
 	struct stat st;
 
 	sv->passwd_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (sv->passwd_fd == -1 || fstat(sv->passwd_fd, &st) == -1) {
-		fprintf(stderr, "pop2d: -p %s: %s\n", path, strerror(errno));
-		return -1;
+	if (sv->passwd_fd == -1 || fstat(sv->passwd_fd, &st) == -1)
+		bad_config(&sv->opt, false, "-p %s: %s: make it a file pop2d can read, "
+		    "or correct -p", path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		bad_config(&sv->opt, false, "-p %s: not a regular file: correct -p", path);
+}
+
+/*
+ * -S is trusted with the journals that steer writes to maildrops: like
+ * sshd's StrictModes, it and every directory above it must be root's (or
+ * pop2d's own user's) and writable by nobody else. Run as root, pop2d
+ * makes a missing default one.
+ */
+static void
+check_state_dir(struct options *o)
+{
+	char bad[PATH_MAX];
+	const char *why = "";
+	const char *owner = geteuid() == 0 ? "root's" : "root's or pop2d's own user's";
+
+	if (state_dir_safe(o->state_dir, geteuid(), bad, sizeof(bad), &why) == 0)
+		return;
+	if (errno == ENOENT && geteuid() == 0 &&
+	    strcmp(o->state_dir, DEFAULT_STATE_DIR) == 0) {
+		if (state_make_dir(o->state_dir) == 0) {
+			log_msg(LOG_NOTICE, "made the missing state directory %s "
+			    "(root, mode 0755)", o->state_dir);
+			check_state_dir(o);
+			return;
+		}
+		bad_config(o, false, "-S %s: cannot make it: %s: make its parent "
+		    "directory, or make it (root, mode 0755)", o->state_dir, strerror(errno));
+		return;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		fprintf(stderr, "pop2d: -p %s: not a regular file\n", path);
-		return -1;
-	}
-	return 0;
+	if (errno == EPERM)
+		bad_config(o, false, "-S %s is unsafe: %s is %s: every directory down to "
+		    "it must be %s and writable by its owner alone (chown root, "
+		    "chmod go-w), or choose another -S", o->state_dir, bad, why, owner);
+	else
+		bad_config(o, false, "-S %s: %s: make it a directory (not a symbolic "
+		    "link), %s, mode 0755", o->state_dir, strerror(errno), owner);
+}
+
+/* A lock helper named with -L must be there to run; the default is checked when needed. */
+static void
+check_lock_helper(struct options *o)
+{
+	struct stat st;
+
+	if (!o->lock_helper_given)
+		return;
+	if (stat(o->lock_helper, &st) == -1)
+		bad_config(o, false, "-L %s: %s: install pop2-lock there or correct -L",
+		    o->lock_helper, strerror(errno));
+	else if (!S_ISREG(st.st_mode) || access(o->lock_helper, X_OK) == -1)
+		bad_config(o, false, "-L %s: not an executable file: install pop2-lock "
+		    "there or correct -L", o->lock_helper);
 }
 
 static void __attribute__((noreturn))
@@ -644,30 +796,65 @@ become_owner(const struct stat *sb)
 }
 
 /*
- * Finishes the interrupted commit of the user whose state directory is
- * open at STATEFD, in a child that has taken that user's identity: the
- * journal is the user's own file and must not steer root's writes.
- * Returns 0 (nothing to do or done), 1 (left alone, logged), -1 (failed).
+ * The maildrop and folder directory of the user whose state directory is
+ * NAME, owned by OWNER, as a login of theirs would compute them: from the
+ * passwd-file at PASSWD_FD when there is one, else from the system's
+ * accounts. The account must have that uid. Returns 0, or -1 with *WHY.
  */
 static int
-recover_one(const struct options *o, int top, const char *name)
+user_paths(const struct options *o, int passwd_fd, const char *name,
+    uid_t owner, char *inbox, char *folders, const char **why)
 {
-	struct store st;
-	struct stat sb;
-	pid_t pid;
-	int status, statefd, sessionfd, r;
+	struct passwd_entry e;
+	const char *home = "";
+	uid_t uid;
 
-	if (fstatat(top, name, &sb, AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(sb.st_mode))
-		return 0;
-	pid = fork();
-	if (pid == -1)
-		return -1;
-	if (pid > 0) {
-		if (waitpid(pid, &status, 0) == -1 || !WIFEXITED(status))
+	if (passwd_fd != -1) {
+		if (passwd_lookup(passwd_fd, name, &e, NULL, NULL) != 1) {
+			*why = "no such user in the passwd-file";
 			return -1;
-		return WEXITSTATUS(status) == 0 ? 0 : WEXITSTATUS(status) == 1 ? 1 : -1;
+		}
+		util_wipe(e.hash, sizeof(e.hash));
+		uid = e.has_uid ? e.uid : geteuid();
+		home = e.home;
+	} else {
+		/* cppcheck-suppress getpwnamCalled ; pop2d has one thread */
+		struct passwd *pw = getpwnam(name);
+
+		if (pw == NULL) {
+			*why = "no such account";
+			return -1;
+		}
+		uid = pw->pw_uid;
+		home = pw->pw_dir != NULL ? pw->pw_dir : "";
 	}
-	if (geteuid() == 0 && sb.st_uid != 0 && become_owner(&sb) == -1)
+	if (uid != owner) {
+		*why = "the directory's owner is not the account's uid";
+		return -1;
+	}
+	if (util_expand(inbox, 4096, o->maildrop, name, home) == -1) {
+		*why = "the maildrop template cannot be expanded";
+		return -1;
+	}
+	if (util_expand(folders, 4096, o->folder_dir, name, home) == -1)
+		folders[0] = '\0';
+	return 0;
+}
+
+/*
+ * Finishes the interrupted commit of user NAME in the child PID's place:
+ * the child that has taken that user's identity, since the journal is the
+ * user's own file and must not steer root's writes.
+ */
+static void __attribute__((noreturn))
+recover_child(const struct options *o, const char *name, const char *inbox,
+    const char *folders, const struct stat *sb)
+{
+	struct store_recovery rec;
+	struct store st;
+	int statefd, sessionfd, r;
+
+	if (geteuid() == 0 && sb->st_uid != 0 && become_owner(sb) == -1)
 		_exit(2);
 	statefd = state_open(o->state_dir, name);
 	if (statefd == -1) {
@@ -685,28 +872,118 @@ recover_one(const struct options *o, int top, const char *name)
 		log_msg(LOG_ERR, "recover user=%s: session lock: %s", name, strerror(errno));
 		_exit(2);
 	}
-	store_init(&st, "", NULL, statefd, o->lock_helper);
-	r = store_recover(&st);
+	if (store_init(&st, inbox, folders[0] != '\0' ? folders : NULL, statefd,
+	    o->lock_helper) == -1) {
+		log_msg(LOG_ERR, "recover user=%s: %s", name, strerror(errno));
+		_exit(2);
+	}
+	r = store_recover(&st, geteuid(), &rec);
 	if (r == -1)
 		log_msg(LOG_ERR, "recover user=%s: %s", name, strerror(errno));
-	else if (r == 1)
-		log_msg(LOG_CRIT, "recover user=%s: the maildrop was rewritten by another "
-		    "program: the journal's data is in %s/%s/%s, nothing was changed",
-		    name, o->state_dir, name, COMMIT_RECOVERED);
-	_exit(r == 0 ? 0 : r == 1 ? 1 : 2);
+	log_recovery(o, "recover ", name, &rec, r);
+	_exit(r == 0 ? 0 : r == 1 ? 1 : r == 2 ? 3 : 2);
+}
+
+/*
+ * Waits for the recovery child PID for at most SECONDS, SIGCHLD being
+ * blocked; then kills it. Returns its wait status, or -1.
+ */
+static int
+wait_bounded(pid_t pid, unsigned long seconds, bool *killed)
+{
+	long long deadline = io_now_ms() + (long long)seconds * 1000;
+	struct timespec ts;
+	sigset_t chld;
+	long long left;
+	int status;
+	pid_t r;
+
+	*killed = false;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	for (;;) {
+		r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return status;
+		if (r == -1 && errno != EINTR)
+			return -1;
+		if ((left = deadline - io_now_ms()) <= 0)
+			break;
+		ts.tv_sec = (time_t)(left / 1000);
+		ts.tv_nsec = (long)(left % 1000) * 1000000L;
+		(void)sigtimedwait(&chld, NULL, &ts);
+	}
+	*killed = true;
+	(void)kill(pid, SIGKILL);
+	while ((r = waitpid(pid, &status, 0)) == -1 && errno == EINTR)
+		;
+	return r == pid ? status : -1;
+}
+
+/*
+ * Finishes the interrupted commit of the user whose state directory is
+ * NAME in TOP, in a child bounded by -t. Returns 0 (nothing to do or done),
+ * 1 (the maildrop was rewritten: data saved aside), 2 (the journal was
+ * refused and kept aside), -1 (failed); each is logged.
+ */
+static int
+recover_one(const struct options *o, int passwd_fd, int top, const char *name)
+{
+	char inbox[4096], folders[4096];
+	const char *why;
+	struct stat sb;
+	sigset_t chld, old;
+	bool killed;
+	pid_t pid;
+	int status;
+
+	if (fstatat(top, name, &sb, AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(sb.st_mode))
+		return 0;
+	/* Before the fork: root reads the passwd-file. */
+	if (user_paths(o, passwd_fd, name, sb.st_uid, inbox, folders, &why) == -1) {
+		log_msg(LOG_ERR, "recover user=%s: left alone: %s", name, why);
+		return -1;
+	}
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
+	pid = fork();
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		recover_child(o, name, inbox, folders, &sb);
+	}
+	status = pid == -1 ? -1 : wait_bounded(pid, o->idle_seconds, &killed);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1 || status == -1)
+		return -1;
+	if (killed) {
+		log_msg(LOG_ERR, "recover user=%s: killed after %lu seconds (-t); the "
+		    "journal stays for the next login", name, o->idle_seconds);
+		return -1;
+	}
+	if (!WIFEXITED(status))
+		return -1;
+	switch (WEXITSTATUS(status)) {
+	case 0:
+		return 0;
+	case 1:
+		return 1;
+	case 3:
+		return 2;
+	default:
+		return -1;
+	}
 }
 
 /* pop2d --recover-all: every user's interrupted commit, at boot. */
 static int
-recover_all(const struct options *o)
+recover_all(const struct options *o, int passwd_fd)
 {
 	struct dirent *de;
 	DIR *dir;
 	int top, failed = 0, r;
 
 	top = open(o->state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (top == -1 && errno == ENOENT)
-		return 0;  /* no session ever ran: nothing to recover */
 	if (top == -1 || (dir = fdopendir(top)) == NULL) {
 		fprintf(stderr, "pop2d: %s: %s\n", o->state_dir, strerror(errno));
 		return 1;
@@ -715,7 +992,7 @@ recover_all(const struct options *o)
 	while ((de = readdir(dir)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		r = recover_one(o, dirfd(dir), de->d_name);
+		r = recover_one(o, passwd_fd, dirfd(dir), de->d_name);
 		if (r == -1) {
 			fprintf(stderr, "pop2d: %s/%s: recovery failed (see the log)\n",
 			    o->state_dir, de->d_name);
@@ -723,6 +1000,10 @@ recover_all(const struct options *o)
 		} else if (r == 1) {
 			fprintf(stderr, "pop2d: %s/%s: maildrop rewritten by another program; "
 			    "data saved in %s\n", o->state_dir, de->d_name, COMMIT_RECOVERED);
+			failed = 1;
+		} else if (r == 2) {
+			fprintf(stderr, "pop2d: %s/%s: journal refused and kept aside, "
+			    "nothing changed (see the log)\n", o->state_dir, de->d_name);
 			failed = 1;
 		}
 	}
@@ -742,12 +1023,21 @@ main(int argc, char **argv)
 	log_open("pop2d", sv.opt.debug);
 	/* An inherited SIG_IGN would hide the exit status of our children. */
 	(void)signal(SIGCHLD, SIG_DFL);
-	if (sv.opt.recover_all)
-		return recover_all(&sv.opt);
+	if (sv.opt.error[0] != '\0')
+		config_fail(&sv.opt);
+	/* No session ever ran: nothing to recover. */
+	if (sv.opt.recover_all && access(sv.opt.state_dir, F_OK) == -1 && errno == ENOENT)
+		return 0;
 	/* Without -p: the system's accounts, looked up at HELO. */
 	sv.passwd_fd = -1;
-	if (sv.opt.passwd_file != NULL && open_passwd_file(&sv) == -1)
-		return EXIT_USAGE;
+	if (sv.opt.passwd_file != NULL)
+		open_passwd_file(&sv);
+	check_state_dir(&sv.opt);
+	check_lock_helper(&sv.opt);
+	if (sv.opt.error[0] != '\0')
+		config_fail(&sv.opt);
+	if (sv.opt.recover_all)
+		return recover_all(&sv.opt, sv.passwd_fd);
 	setup_signals();
 	describe_peer(&sv);
 	log_msg(LOG_INFO, "session start peer=%s", sv.peer);

@@ -13,6 +13,7 @@
 #include "commit.h"
 #include "folder.h"
 #include "lock.h"
+#include "state.h"
 #include "store.h"
 #include "util.h"
 
@@ -41,6 +42,8 @@ lock_wait(int seconds)
 /* The prefix of a maildrop path that names a Maildir. */
 #define MAILDIR_PREFIX "maildir:"
 
+static int fd_path(int fd, char *buf, size_t size);
+
 int
 store_init(struct store *st, const char *inbox, const char *folder_dir,
     int statefd, const char *helper)
@@ -68,9 +71,14 @@ store_init(struct store *st, const char *inbox, const char *folder_dir,
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	st->folders[0] = '\0';
 	if (folder_dir != NULL)
 		st->dirfd = open(folder_dir,
 		    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
+	/* Journals name folders by their real path (fd_path()). */
+	if (st->dirfd != -1 &&
+	    fd_path(st->dirfd, st->folders, sizeof(st->folders)) == -1)
+		st->folders[0] = '\0';
 	return 0;
 }
 
@@ -380,15 +388,67 @@ store_commit(struct store *st, const char **why)
 	return 0;
 }
 
-int
-store_recover(struct store *st)
+/*
+ * Opens the folder PATH that a journal names, when it is this user's:
+ * the maildrop, or a file beneath the folder directory (opened beneath it,
+ * by the rules of every folder name). Returns the descriptor, or -1 with
+ * errno; *FOREIGN tells when PATH is neither, and so was not opened.
+ */
+static int
+open_journaled(const struct store *st, const char *path, bool *foreign)
 {
-	char path[4096];
-	struct lock_dot dot;
+	size_t len = strlen(st->folders);
 	bool writable;
+	int fd;
+
+	*foreign = false;
+	if (!st->inbox_maildir && strcmp(path, st->inbox) == 0)
+		return open_path(path, &writable);
+	if (len > 0 && strncmp(path, st->folders, len) == 0 &&
+	    path[len] == '/' && path[len + 1] != '\0') {
+		fd = folder_open(st->dirfd, path + len + 1, O_RDWR);
+		if (fd == -1 && (errno == EACCES || errno == EROFS))
+			fd = folder_open(st->dirfd, path + len + 1, O_RDONLY);
+		return fd;
+	}
+	*foreign = true;
+	errno = EPERM;
+	return -1;
+}
+
+/* Keeps a refused journal aside for the administrator. */
+static int
+refuse(struct store *st, struct store_recovery *rep, const char *why)
+{
+	rep->refused = why;
+	if (state_set_aside(st->statefd, COMMIT_JOURNAL, rep->aside,
+	    sizeof(rep->aside)) == -1)
+		return -1;
+	return 2;
+}
+
+int
+store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
+{
+	char *path = rep->path;
+	struct lock_dot dot;
+	const char *why;
+	bool foreign;
 	int fd, r;
 
-	if (commit_journal_path(st->statefd, path, sizeof(path)) == -1) {
+	rep->refused = NULL;
+	rep->aside[0] = '\0';
+	rep->path[0] = '\0';
+	if ((rep->leftovers = state_remove_leftovers(st->statefd, uid)) == -1)
+		return -1;
+	/* Only to say why it is refused: commit_journal_path() checks again. */
+	fd = state_open_file(st->statefd, COMMIT_JOURNAL, O_RDONLY, 0, uid, &why);
+	if (fd == -1 && errno == EPERM)
+		return refuse(st, rep, why);
+	if (fd == -1)
+		return errno == ENOENT ? 0 : -1;
+	close(fd);
+	if (commit_journal_path(st->statefd, path, sizeof(rep->path)) == -1) {
 		if (errno == ENOENT)
 			return 0;
 		if (errno != EINVAL)
@@ -397,8 +457,11 @@ store_recover(struct store *st)
 		return unlinkat(st->statefd, COMMIT_JOURNAL, 0) == -1 &&
 		    errno != ENOENT ? -1 : 0;
 	}
-	fd = open_path(path, &writable);
-	if (fd == -1 && (errno == ENOENT || errno == ELOOP || errno == ENOTDIR))
+	fd = open_journaled(st, path, &foreign);
+	if (foreign)
+		return refuse(st, rep, "names neither the maildrop nor a folder");
+	if (fd == -1 && (errno == ENOENT || errno == ELOOP ||
+	    errno == ENOTDIR || errno == EXDEV || errno == EPERM))
 		return commit_recover(st->statefd, -1); /* removed: set aside */
 	if (fd == -1)
 		return -1;

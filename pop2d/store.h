@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "io.h"
 #include "maildir.h"
@@ -26,6 +27,7 @@ struct store {
 	char inbox[4096];  /* path of the maildrop, without "maildir:" */
 	bool inbox_maildir; /* INBOX and its folders are Maildirs */
 	int dirfd;         /* the folder directory, or -1 when it cannot be used */
+	char folders[4096]; /* its real path (for journals), or "" */
 	int statefd;       /* the user's state directory (journal), not owned */
 	const char *helper; /* pop2-lock, for dot-locks we may not make */
 	int fd;            /* the selected folder, or -1 */
@@ -52,14 +54,28 @@ struct store {
 int store_init(struct store *st, const char *inbox, const char *folder_dir,
     int statefd, const char *helper);
 
+/* What store_recover() found, for the caller's log. */
+struct store_recovery {
+	int leftovers;       /* temporary files of killed commits removed */
+	const char *refused; /* why the journal was refused, or NULL */
+	char aside[64];      /* the name the refused journal is kept under */
+	char path[4096];     /* the folder the journal names, or "" */
+};
+
 /*
  * Finishes a commit that an earlier session did not complete (a journal in
- * the state directory). Returns 0 (nothing to do, or done), 1 when the
- * folder had been rewritten by another program (the journal's contents
- * were saved aside; logged by the caller), or -1 with errno (ETIMEDOUT:
- * the folder stayed locked by others).
+ * the state directory), as UID, the owner of the state directory. First
+ * removes what killed commits left (state_remove_leftovers()). A journal
+ * is used only when it is a regular file of UID's with one link and names
+ * the maildrop or a file beneath the folder directory, as this store
+ * computes them; any other is refused: set aside (state_set_aside()),
+ * never followed or removed. Fills *REP. Returns 0 (nothing to do, or
+ * done), 1 when the folder had been rewritten by another program (the
+ * journal's contents were saved aside; logged by the caller), 2 when the
+ * journal was refused (logged by the caller at LOG_CRIT), or -1 with errno
+ * (ETIMEDOUT: the folder stayed locked by others).
  */
-int store_recover(struct store *st);
+int store_recover(struct store *st, uid_t uid, struct store_recovery *rep);
 
 /*
  * Selects INBOX. A maildrop that does not exist has no messages. Returns 0

@@ -81,7 +81,7 @@ if [ "${SEAMS:-no}" = yes ] && command -v procmail >/dev/null; then
 					pop2 "$HELO" QUIT
 					how="next login"
 				else
-					"$POP2D" --recover-all -S "$state" 2>"$scratch/recover.err"
+					"$POP2D" --recover-all -p "$data/passwd" -m "$mbox" -S "$state" 2>"$scratch/recover.err"
 					how="--recover-all"
 				fi
 				kept=() gone=()
@@ -117,7 +117,7 @@ if [ "${SEAMS:-no}" = yes ]; then
 	rm -f "$mbox.lock"
 	printf 'From other@example.org Mon Nov 16 11:00:00 2026\nSubject: rewritten\n\nnew\n' >"$scratch/other"
 	cat "$scratch/other" >"$mbox"
-	"$POP2D" --recover-all -S "$state" 2>"$scratch/recover.err"
+	"$POP2D" --recover-all -p "$data/passwd" -m "$mbox" -S "$state" 2>"$scratch/recover.err"
 	check "orphan: --recover-all exits 1" [ $? -eq 1 ]
 	check "orphan: --recover-all says where the data is" grep -q 'recovered.mbox' "$scratch/recover.err"
 	check "orphan: the rewritten maildrop is left alone" cmp -s "$scratch/other" "$mbox"
@@ -150,7 +150,7 @@ fresh_maildrop
 session_start busy "$mbox"
 session_send busy "$HELO"
 session_wait busy '#[0-9]+ .*'
-"$POP2D" --recover-all -S "$state" 2>"$scratch/recover.err"
+"$POP2D" --recover-all -p "$data/passwd" -m "$mbox" -S "$state" 2>"$scratch/recover.err"
 check "--recover-all skips a running session's user, exit 0" [ $? -eq 0 ]
 session_send busy QUIT
 session_wait busy '[+-] .*'
@@ -259,7 +259,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	cp "$mbox" "$scratch/before"
 	small=$scratch/small-state
 	mkdir -p "$small"
-	if mount -t tmpfs -o size=16k tmpfs "$small" 2>/dev/null; then
+	if mount -t tmpfs -o size=16k,mode=755 tmpfs "$small" 2>/dev/null; then
 		printf '%s\r\n' "$HELO" "READ 1" RETR ACKD QUIT |
 			"$POP2D" -n t -p "$data/passwd" -S "$small" -m "$mbox" >"$scratch/pop2.out"
 		check "state directory full: QUIT fails with a - reply (got: $(last_reply))" \

@@ -9,10 +9,13 @@ data=$top_srcdir/test/data
 passed=0
 failed=0
 
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/pop2d-test.XXXXXX")
+# Not in /tmp: pop2d refuses a state directory beneath a directory that
+# others may write (sticky or not), so the scratch folder, which holds it,
+# lives in the build tree.
+scratch=$(mktemp -d "${POP2_TEST_TMPDIR:-$top_builddir/test}/scratch.XXXXXX")
 # The state directory (-S) that sessions use.
 state=$scratch/state
-mkdir "$state"
+mkdir -m 755 "$state"
 trap 'rm -rf "$scratch"' EXIT
 
 pass() {

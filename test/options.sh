@@ -7,13 +7,16 @@ passwd=$data/passwd
 maildrop=$scratch/maildrop
 cp "$data/mbox/bookkeeping.mbox" "$maildrop"
 
-# usage_error NAME ARGS...: exit status 2, a message on stderr, no greeting.
+# usage_error NAME ARGS...: exit status 2, a message on stderr (not a
+# socket here), and for the client only "- POP2 server unavailable".
+printf -- '- POP2 server unavailable\r\n' >"$scratch/unavailable"
 usage_error() {
 	local name=$1
 	shift
 	"$POP2D" -S "$state" "$@" </dev/null >"$scratch/out" 2>"$scratch/err"
 	local status=$?
-	if [ "$status" -eq 2 ] && [ ! -s "$scratch/out" ] && [ -s "$scratch/err" ]; then
+	if [ "$status" -eq 2 ] && cmp -s "$scratch/unavailable" "$scratch/out" &&
+		[ -s "$scratch/err" ]; then
 		pass "$name"
 	else
 		fail "$name (exit $status, stdout $(wc -c <"$scratch/out") octets, stderr: $(head -c 200 "$scratch/err"))"
@@ -39,11 +42,71 @@ usage_error "host name with a space" -p "$passwd" -n 'a b'
 usage_error "relative maildir maildrop" -p "$passwd" -m 'maildir:Maildir'
 usage_error "maildir folder directory" -p "$passwd" -F 'maildir:%h/Maildir'
 
+# The state directory and the lock helper are checked at startup, before
+# any greeting: like sshd's StrictModes, -S and every directory above it
+# must be root's (or pop2d's own user's) and writable by nobody else.
+usage_error "state directory missing" -p "$passwd" -S "$scratch/no-such-state"
+usage_error "state directory is a file" -p "$passwd" -S "$passwd"
+ln -s "$state" "$scratch/state-link"
+usage_error "state directory is a symbolic link" -p "$passwd" -S "$scratch/state-link"
+mkdir -m 775 "$scratch/group-writable"
+usage_error "state directory writable by its group" -p "$passwd" -S "$scratch/group-writable"
+mkdir -m 1777 "$scratch/sticky" "$scratch/sticky/state"
+chmod 755 "$scratch/sticky/state"
+usage_error "state directory beneath a sticky world-writable one" -p "$passwd" \
+	-S "$scratch/sticky/state"
+state_tmp=$(mktemp -d /tmp/pop2d-state.XXXXXX)
+chmod 755 "$state_tmp"
+usage_error "state directory in /tmp" -p "$passwd" -S "$state_tmp"
+rmdir "$state_tmp"
+if [ "$(id -u)" -eq 0 ]; then
+	mkdir -m 755 "$scratch/foreign"
+	chown 12345:12345 "$scratch/foreign"
+	usage_error "state directory owned by another uid than root" -p "$passwd" \
+		-S "$scratch/foreign"
+fi
+usage_error "missing lock helper" -p "$passwd" -L "$scratch/no-such-helper"
+usage_error "lock helper not executable" -p "$passwd" -L "$passwd"
+"$POP2D" -d -S "$scratch/sticky/state" -p "$passwd" </dev/null >/dev/null 2>"$scratch/err"
+check "-d: the log names the unsafe directory and the fix" \
+	grep -q "configuration error: -S $scratch/sticky/state is unsafe: $scratch/sticky is writable by group or others: .*chmod go-w" "$scratch/err"
+
+# Under inetd and xinetd the connection is standard input, output and
+# error at once: the client gets the generic reply and no path at all.
+on_socket() {
+	python3 - "$@" <<'PYTHON'
+import socket, subprocess, sys
+a, b = socket.socketpair()
+p = subprocess.Popen(sys.argv[1:], stdin=b, stdout=b, stderr=b)
+b.close()
+data = b''
+while True:
+    d = a.recv(4096)
+    if not d:
+        break
+    data += d
+sys.stdout.buffer.write(data)
+sys.exit(p.wait())
+PYTHON
+}
+if command -v python3 >/dev/null && python3 -c 'import socket' 2>/dev/null; then
+	for args in "-p $scratch/no-such-file" "-S $scratch/sticky/state -p $passwd" "-z"; do
+		# shellcheck disable=SC2086
+		on_socket "$POP2D" $args >"$scratch/out"
+		status=$?
+		check "on a socket ($args): exit 2" [ "$status" -eq 2 ]
+		check "on a socket ($args): only '- POP2 server unavailable'" \
+			cmp -s "$scratch/unavailable" "$scratch/out"
+	done
+else
+	echo "SKIP: no python3 to run pop2d on a socket"
+fi
+
 out=$("$POP2D" -S "$state" -V)
 check "-V prints the version" [ "$out" = "pop2d $VERSION" ]
 "$POP2D" -S "$state" -h >"$scratch/help"
 check "-h prints usage and exits 0" grep -q '^usage: pop2d' "$scratch/help"
-"$POP2D" -S "$state" --recover-all -S "$scratch/state" 2>"$scratch/err"
+"$POP2D" -S "$state" --recover-all -S "$state" 2>"$scratch/err"
 check "--recover-all with nothing to recover exits 0" [ $? -eq 0 ]
 "$POP2D" --recover-all -S "$scratch/never-made" 2>"$scratch/err"
 check "--recover-all without a state directory exits 0, silently" [ $? -eq 0 -a ! -s "$scratch/err" ]
