@@ -1,0 +1,379 @@
+/*
+ * check_state: lib/state.c against real directories, FIFOs, links and
+ * (as root) files of other uids: what is trusted, what is refused and why,
+ * and that nothing refused is ever opened in a way that could block.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "state.h"
+
+/* A uid and gid that no test machine gives to anyone it cares about. */
+#define OTHER 12345
+
+/* The scratch folder, in the build tree: /tmp could never be safe. */
+static char base[PATH_MAX];
+static char statedir[PATH_MAX];
+static int dfd = -1;
+
+static void
+at(char *buf, const char *dir, const char *rel)
+{
+	int n = snprintf(buf, PATH_MAX, "%s/%s", dir, rel);
+
+	ck_assert(n > 0 && n < PATH_MAX);
+}
+
+static void
+put(const char *name, const char *text)
+{
+	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+setup(void)
+{
+	char cwd[PATH_MAX];
+
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	at(base, cwd, "check_state.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(base));
+	ck_assert_int_eq(chmod(base, 0755), 0);
+	at(statedir, base, "state");
+	ck_assert_int_eq(mkdir(statedir, 0755), 0);
+	ck_assert_int_eq(chmod(statedir, 0755), 0);
+	dfd = open(statedir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ne(dfd, -1);
+}
+
+static void
+teardown(void)
+{
+	close(dfd);
+	nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Whether the build tree itself is safe to hold a state directory. */
+static int
+tree_safe(void)
+{
+	char bad[PATH_MAX];
+	const char *why;
+
+	return state_dir_safe(base, geteuid(), bad, sizeof(bad), &why) == 0;
+}
+
+START_TEST(dir_safe)
+{
+	char bad[PATH_MAX], p[PATH_MAX];
+	const char *why;
+
+	if (!tree_safe())
+		return; /* a build tree others may write: nothing to prove here */
+	ck_assert_int_eq(state_dir_safe(statedir, geteuid(), bad, sizeof(bad), &why), 0);
+	/* Writable by the group: refused, and named. */
+	ck_assert_int_eq(chmod(statedir, 0775), 0);
+	errno = 0;
+	ck_assert_int_eq(state_dir_safe(statedir, geteuid(), bad, sizeof(bad), &why), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_str_eq(bad, statedir);
+	ck_assert_str_eq(why, "writable by group or others");
+	ck_assert_int_eq(chmod(statedir, 0755), 0);
+	/* A sticky world-writable parent, as /tmp is: refused too. */
+	ck_assert_int_eq(chmod(base, 01777), 0);
+	errno = 0;
+	ck_assert_int_eq(state_dir_safe(statedir, geteuid(), bad, sizeof(bad), &why), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_str_eq(bad, base);
+	ck_assert_int_eq(chmod(base, 0755), 0);
+	/* The directory itself may not be a symbolic link, nor a file. */
+	at(p, base, "link");
+	ck_assert_int_eq(symlink(statedir, p), 0);
+	errno = 0;
+	ck_assert_int_eq(state_dir_safe(p, geteuid(), bad, sizeof(bad), &why), -1);
+	ck_assert_int_eq(errno, ELOOP);
+	put("file", "x");
+	at(p, statedir, "file");
+	errno = 0;
+	ck_assert_int_eq(state_dir_safe(p, geteuid(), bad, sizeof(bad), &why), -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	at(p, base, "missing");
+	errno = 0;
+	ck_assert_int_eq(state_dir_safe(p, geteuid(), bad, sizeof(bad), &why), -1);
+	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+START_TEST(dir_in_tmp)
+{
+	char tmp[] = "/tmp/check_state.XXXXXX", bad[PATH_MAX];
+	const char *why;
+
+	ck_assert_ptr_nonnull(mkdtemp(tmp));
+	ck_assert_int_eq(chmod(tmp, 0755), 0);
+	errno = 0;
+	ck_assert_int_eq(state_dir_safe(tmp, geteuid(), bad, sizeof(bad), &why), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_str_eq(bad, "/tmp");
+	rmdir(tmp);
+}
+END_TEST
+
+START_TEST(dir_other_owner)
+{
+	char bad[PATH_MAX];
+	const char *why;
+
+	if (geteuid() != 0 || !tree_safe())
+		return;
+	ck_assert_int_eq(chown(statedir, OTHER, OTHER), 0);
+	errno = 0;
+	ck_assert_int_eq(state_dir_safe(statedir, 0, bad, sizeof(bad), &why), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_str_eq(why, "owned by neither root nor pop2d's user");
+	/* pop2d running as that uid may use its own directory. */
+	ck_assert_int_eq(state_dir_safe(statedir, OTHER, bad, sizeof(bad), &why), 0);
+}
+END_TEST
+
+START_TEST(make_dir)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	mode_t old = umask(077);
+
+	at(p, base, "made");
+	ck_assert_int_eq(state_make_dir(p), 0);
+	umask(old);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 07777, 0755);
+	errno = 0;
+	ck_assert_int_eq(state_make_dir(p), -1);
+	ck_assert_int_eq(errno, EEXIST);
+	at(p, base, "no/parent");
+	errno = 0;
+	ck_assert_int_eq(state_make_dir(p), -1);
+	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+START_TEST(open_regular)
+{
+	const char *why = "unset";
+	struct stat st;
+	char buf[8];
+	int fd;
+
+	put("journal", "data");
+	fd = state_open_file(dfd, "journal", O_RDONLY, 0, geteuid(), &why);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_ptr_null(why);
+	ck_assert_int_eq(read(fd, buf, sizeof(buf)), 4);
+	close(fd);
+	errno = 0;
+	ck_assert_int_eq(state_open_file(dfd, "absent", O_RDONLY, 0, geteuid(), &why), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	fd = state_open_file(dfd, "session", O_RDWR | O_CREAT, 0600, geteuid(), &why);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	close(fd);
+}
+END_TEST
+
+START_TEST(open_refused)
+{
+	const char *why;
+	char p[PATH_MAX];
+
+	/* A FIFO without a writer: opening it O_RDONLY would block for ever. */
+	at(p, statedir, "fifo");
+	ck_assert_int_eq(mkfifo(p, 0600), 0);
+	errno = 0;
+	ck_assert_int_eq(state_open_file(dfd, "fifo", O_RDONLY, 0, geteuid(), &why), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_str_eq(why, "not a regular file");
+	errno = 0;
+	ck_assert_int_eq(state_open_file(dfd, "fifo", O_RDWR | O_CREAT, 0600, geteuid(), &why), -1);
+	ck_assert_int_eq(errno, EPERM);
+	/* A symbolic link, even to a good file. */
+	put("real", "x");
+	at(p, statedir, "link");
+	ck_assert_int_eq(symlink("real", p), 0);
+	errno = 0;
+	ck_assert_int_eq(state_open_file(dfd, "link", O_RDONLY, 0, geteuid(), &why), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_str_eq(why, "a symbolic link");
+	/* A second name of a file: it may be someone else's. */
+	ck_assert_int_eq(linkat(dfd, "real", dfd, "twice", 0), 0);
+	errno = 0;
+	ck_assert_int_eq(state_open_file(dfd, "twice", O_RDONLY, 0, geteuid(), &why), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_str_eq(why, "linked more than once");
+	/* A directory. */
+	ck_assert_int_eq(mkdirat(dfd, "dir", 0700), 0);
+	errno = 0;
+	ck_assert_int_eq(state_open_file(dfd, "dir", O_RDONLY, 0, geteuid(), &why), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_str_eq(why, "not a regular file");
+	/* Another uid's file. */
+	put("theirs", "x");
+	errno = 0;
+	ck_assert_int_eq(state_open_file(dfd, "theirs", O_RDONLY, 0, geteuid() + 1, &why), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_str_eq(why, "owned by another uid");
+}
+END_TEST
+
+START_TEST(set_aside)
+{
+	char aside[64], p[PATH_MAX];
+	struct stat st;
+
+	at(p, statedir, "commit.jnl");
+	ck_assert_int_eq(mkfifo(p, 0600), 0);
+	ck_assert_int_eq(state_set_aside(dfd, "commit.jnl", aside, sizeof(aside)), 0);
+	ck_assert_str_eq(aside, "commit.jnl.refused");
+	ck_assert_int_eq(fstatat(dfd, "commit.jnl.refused", &st, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert(S_ISFIFO(st.st_mode));
+	ck_assert_int_eq(fstatat(dfd, "commit.jnl", &st, AT_SYMLINK_NOFOLLOW), -1);
+	/* A second one never replaces the first. */
+	put("commit.jnl", "second");
+	ck_assert_int_eq(state_set_aside(dfd, "commit.jnl", aside, sizeof(aside)), 0);
+	ck_assert_str_eq(aside, "commit.jnl.refused.1");
+	ck_assert_int_eq(fstatat(dfd, "commit.jnl.refused", &st, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert(S_ISFIFO(st.st_mode));
+	ck_assert_int_eq(fstatat(dfd, "commit.jnl.refused.1", &st, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert_int_eq(st.st_size, 6);
+	errno = 0;
+	ck_assert_int_eq(state_set_aside(dfd, "commit.jnl", aside, sizeof(aside)), -1);
+	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+START_TEST(leftovers)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	put("commit.jnl.tmp", "half a journal");
+	put("other.tmp", "x");
+	put("session", "");
+	put("commit.jnl", "a journal");
+	at(p, statedir, "fifo.tmp");
+	ck_assert_int_eq(mkfifo(p, 0600), 0);
+	put("linked", "x");
+	ck_assert_int_eq(linkat(dfd, "linked", dfd, "linked.tmp", 0), 0);
+	at(p, statedir, "sym.tmp");
+	ck_assert_int_eq(symlink("session", p), 0);
+	ck_assert_int_eq(state_remove_leftovers(dfd, geteuid()), 2);
+	ck_assert_int_eq(fstatat(dfd, "commit.jnl.tmp", &st, 0), -1);
+	ck_assert_int_eq(fstatat(dfd, "other.tmp", &st, 0), -1);
+	/* Only the user's lone regular files: nothing else is touched. */
+	ck_assert_int_eq(fstatat(dfd, "session", &st, 0), 0);
+	ck_assert_int_eq(fstatat(dfd, "commit.jnl", &st, 0), 0);
+	ck_assert_int_eq(fstatat(dfd, "fifo.tmp", &st, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert_int_eq(fstatat(dfd, "linked.tmp", &st, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert_int_eq(fstatat(dfd, "sym.tmp", &st, AT_SYMLINK_NOFOLLOW), 0);
+	/* Another uid's: left alone too. */
+	ck_assert_int_eq(state_remove_leftovers(dfd, geteuid() + 1), 0);
+	ck_assert_int_eq(state_remove_leftovers(dfd, geteuid()), 0);
+}
+END_TEST
+
+START_TEST(prepare)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	if (geteuid() != 0)
+		return;
+	/* Made for the user, 0700. */
+	ck_assert_int_eq(state_prepare(statedir, "new", OTHER, OTHER), 0);
+	at(p, statedir, "new");
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert_int_eq(st.st_uid, OTHER);
+	ck_assert_int_eq(st.st_mode & 07777, 0700);
+	ck_assert_int_eq(state_prepare(statedir, "new", OTHER, OTHER), 0);
+	/* Left by root (a run killed before the fchown): given to the user. */
+	at(p, statedir, "rootmade");
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	ck_assert_int_eq(state_prepare(statedir, "rootmade", OTHER, OTHER), 0);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert_int_eq(st.st_uid, OTHER);
+	/* Another uid's folder is never adopted. */
+	errno = 0;
+	ck_assert_int_eq(state_prepare(statedir, "new", OTHER + 1, OTHER + 1), -1);
+	ck_assert_int_eq(errno, EPERM);
+	at(p, statedir, "new");
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert_int_eq(st.st_uid, OTHER);
+	/* Never through a symbolic link. */
+	at(p, statedir, "sym");
+	ck_assert_int_eq(symlink("new", p), 0);
+	errno = 0;
+	ck_assert_int_eq(state_prepare(statedir, "sym", OTHER, OTHER), -1);
+	ck_assert(errno == ELOOP || errno == ENOTDIR);
+	errno = 0;
+	ck_assert_int_eq(state_prepare(statedir, "..", OTHER, OTHER), -1);
+	ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+static Suite *
+state_suite(void)
+{
+	Suite *s = suite_create("state");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, dir_safe);
+	tcase_add_test(tc, dir_in_tmp);
+	tcase_add_test(tc, dir_other_owner);
+	tcase_add_test(tc, make_dir);
+	tcase_add_test(tc, open_regular);
+	tcase_add_test(tc, open_refused);
+	tcase_add_test(tc, set_aside);
+	tcase_add_test(tc, leftovers);
+	tcase_add_test(tc, prepare);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(state_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
