@@ -90,7 +90,9 @@ usage(FILE *f)
 	    "usage: pop2d [-p passwd-file] [-m maildrop-template] [-F folder-dir-template]\n"
 	    "             [-S state-dir] [-t idle-seconds] [-T login-seconds] [-n hostname]\n"
 	    "             [-L lock-helper] [-d] [-V] [-h]\n"
-	    "       pop2d --recover-all [-S state-dir]\n");
+	    "       pop2d --recover-all [-d] [-p passwd-file] [-m maildrop-template]\n"
+	    "             [-F folder-dir-template] [-S state-dir] [-L lock-helper]\n"
+	    "             [-t seconds]\n");
 }
 
 /*
