@@ -16,6 +16,9 @@ scratch=$(mktemp -d "${POP2_TEST_TMPDIR:-$top_builddir/test}/scratch.XXXXXX")
 # The state directory (-S) that sessions use.
 state=$scratch/state
 mkdir -m 755 "$state"
+unsafe=$(d=$scratch; while [ "$d" != / ]; do d=$(dirname "$d"); find "$d" -maxdepth 0 -perm /022; done)
+[ -z "$unsafe" ] || echo "WARNING: $unsafe: writable by group or others, so pop2d refuses" \
+	"the state directory beneath it; chmod go-w, or set POP2_TEST_TMPDIR" >&2
 trap 'rm -rf "$scratch"' EXIT
 
 pass() {
