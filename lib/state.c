@@ -38,8 +38,8 @@ dir_unsafe(const struct stat *st, uid_t uid)
 }
 
 int
-state_dir_safe(const char *statedir, uid_t uid, char *bad, size_t size,
-    const char **why)
+state_dir_safe(
+    const char *statedir, uid_t uid, char *bad, size_t size, const char **why)
 {
 	char real[PATH_MAX], *slash;
 	struct stat st;
@@ -141,7 +141,8 @@ state_prepare(const char *statedir, const char *user, uid_t uid, gid_t gid)
 		errno = EPERM;
 		return -1;
 	}
-	/* Through the descriptor: a swapped-in link cannot redirect the change. */
+	/* Through the descriptor: a swapped-in link cannot redirect the change.
+	 */
 	if (fchown(fd, uid, gid) == -1 || fchmod(fd, 0700) == -1)
 		return close_fail(fd);
 	close(fd);
@@ -183,8 +184,8 @@ file_unsafe(const struct stat *st, uid_t uid)
 }
 
 int
-state_open_file(int dirfd, const char *name, int flags, mode_t mode,
-    uid_t uid, const char **why)
+state_open_file(int dirfd, const char *name, int flags, mode_t mode, uid_t uid,
+    const char **why)
 {
 	struct stat st, fst;
 	int fd, exists;
@@ -276,7 +277,8 @@ state_remove_leftovers(int dirfd, uid_t uid)
 		if (!is_tmp_name(de->d_name))
 			continue;
 		/* Only what a killed commit of this user can have left. */
-		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+			-1 ||
 		    file_unsafe(&st, uid) != NULL)
 			continue;
 		if (unlinkat(dirfd, de->d_name, 0) == 0)

@@ -38,7 +38,8 @@ at(char *buf, const char *dir, const char *rel)
 static void
 put(const char *name, const char *text)
 {
-	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int fd =
+	    openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
 	ck_assert_int_ne(fd, -1);
 	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
@@ -93,12 +94,15 @@ START_TEST(dir_safe)
 	const char *why;
 
 	if (!tree_safe())
-		return; /* a build tree others may write: nothing to prove here */
-	ck_assert_int_eq(state_dir_safe(statedir, geteuid(), bad, sizeof(bad), &why), 0);
+		return; /* a build tree others may write: nothing to prove here
+			 */
+	ck_assert_int_eq(
+	    state_dir_safe(statedir, geteuid(), bad, sizeof(bad), &why), 0);
 	/* Writable by the group: refused, and named. */
 	ck_assert_int_eq(chmod(statedir, 0775), 0);
 	errno = 0;
-	ck_assert_int_eq(state_dir_safe(statedir, geteuid(), bad, sizeof(bad), &why), -1);
+	ck_assert_int_eq(
+	    state_dir_safe(statedir, geteuid(), bad, sizeof(bad), &why), -1);
 	ck_assert_int_eq(errno, EPERM);
 	ck_assert_str_eq(bad, statedir);
 	ck_assert_str_eq(why, "writable by group or others");
@@ -106,7 +110,8 @@ START_TEST(dir_safe)
 	/* A sticky world-writable parent, as /tmp is: refused too. */
 	ck_assert_int_eq(chmod(base, 01777), 0);
 	errno = 0;
-	ck_assert_int_eq(state_dir_safe(statedir, geteuid(), bad, sizeof(bad), &why), -1);
+	ck_assert_int_eq(
+	    state_dir_safe(statedir, geteuid(), bad, sizeof(bad), &why), -1);
 	ck_assert_int_eq(errno, EPERM);
 	ck_assert_str_eq(bad, base);
 	ck_assert_int_eq(chmod(base, 0755), 0);
@@ -114,16 +119,19 @@ START_TEST(dir_safe)
 	at(p, base, "link");
 	ck_assert_int_eq(symlink(statedir, p), 0);
 	errno = 0;
-	ck_assert_int_eq(state_dir_safe(p, geteuid(), bad, sizeof(bad), &why), -1);
+	ck_assert_int_eq(
+	    state_dir_safe(p, geteuid(), bad, sizeof(bad), &why), -1);
 	ck_assert_int_eq(errno, ELOOP);
 	put("file", "x");
 	at(p, statedir, "file");
 	errno = 0;
-	ck_assert_int_eq(state_dir_safe(p, geteuid(), bad, sizeof(bad), &why), -1);
+	ck_assert_int_eq(
+	    state_dir_safe(p, geteuid(), bad, sizeof(bad), &why), -1);
 	ck_assert_int_eq(errno, ENOTDIR);
 	at(p, base, "missing");
 	errno = 0;
-	ck_assert_int_eq(state_dir_safe(p, geteuid(), bad, sizeof(bad), &why), -1);
+	ck_assert_int_eq(
+	    state_dir_safe(p, geteuid(), bad, sizeof(bad), &why), -1);
 	ck_assert_int_eq(errno, ENOENT);
 }
 END_TEST
@@ -136,7 +144,8 @@ START_TEST(dir_in_tmp)
 	ck_assert_ptr_nonnull(mkdtemp(tmp));
 	ck_assert_int_eq(chmod(tmp, 0755), 0);
 	errno = 0;
-	ck_assert_int_eq(state_dir_safe(tmp, geteuid(), bad, sizeof(bad), &why), -1);
+	ck_assert_int_eq(
+	    state_dir_safe(tmp, geteuid(), bad, sizeof(bad), &why), -1);
 	ck_assert_int_eq(errno, EPERM);
 	ck_assert_str_eq(bad, "/tmp");
 	rmdir(tmp);
@@ -152,11 +161,13 @@ START_TEST(dir_other_owner)
 		return;
 	ck_assert_int_eq(chown(statedir, OTHER, OTHER), 0);
 	errno = 0;
-	ck_assert_int_eq(state_dir_safe(statedir, 0, bad, sizeof(bad), &why), -1);
+	ck_assert_int_eq(
+	    state_dir_safe(statedir, 0, bad, sizeof(bad), &why), -1);
 	ck_assert_int_eq(errno, EPERM);
 	ck_assert_str_eq(why, "owned by neither root nor pop2d's user");
 	/* pop2d running as that uid may use its own directory. */
-	ck_assert_int_eq(state_dir_safe(statedir, OTHER, bad, sizeof(bad), &why), 0);
+	ck_assert_int_eq(
+	    state_dir_safe(statedir, OTHER, bad, sizeof(bad), &why), 0);
 }
 END_TEST
 
@@ -196,9 +207,11 @@ START_TEST(open_regular)
 	ck_assert_int_eq(read(fd, buf, sizeof(buf)), 4);
 	close(fd);
 	errno = 0;
-	ck_assert_int_eq(state_open_file(dfd, "absent", O_RDONLY, 0, geteuid(), &why), -1);
+	ck_assert_int_eq(
+	    state_open_file(dfd, "absent", O_RDONLY, 0, geteuid(), &why), -1);
 	ck_assert_int_eq(errno, ENOENT);
-	fd = state_open_file(dfd, "session", O_RDWR | O_CREAT, 0600, geteuid(), &why);
+	fd = state_open_file(
+	    dfd, "session", O_RDWR | O_CREAT, 0600, geteuid(), &why);
 	ck_assert_int_ne(fd, -1);
 	ck_assert_int_eq(fstat(fd, &st), 0);
 	ck_assert(S_ISREG(st.st_mode));
@@ -216,36 +229,44 @@ START_TEST(open_refused)
 	at(p, statedir, "fifo");
 	ck_assert_int_eq(mkfifo(p, 0600), 0);
 	errno = 0;
-	ck_assert_int_eq(state_open_file(dfd, "fifo", O_RDONLY, 0, geteuid(), &why), -1);
+	ck_assert_int_eq(
+	    state_open_file(dfd, "fifo", O_RDONLY, 0, geteuid(), &why), -1);
 	ck_assert_int_eq(errno, EPERM);
 	ck_assert_str_eq(why, "not a regular file");
 	errno = 0;
-	ck_assert_int_eq(state_open_file(dfd, "fifo", O_RDWR | O_CREAT, 0600, geteuid(), &why), -1);
+	ck_assert_int_eq(state_open_file(dfd, "fifo", O_RDWR | O_CREAT, 0600,
+			     geteuid(), &why),
+	    -1);
 	ck_assert_int_eq(errno, EPERM);
 	/* A symbolic link, even to a good file. */
 	put("real", "x");
 	at(p, statedir, "link");
 	ck_assert_int_eq(symlink("real", p), 0);
 	errno = 0;
-	ck_assert_int_eq(state_open_file(dfd, "link", O_RDONLY, 0, geteuid(), &why), -1);
+	ck_assert_int_eq(
+	    state_open_file(dfd, "link", O_RDONLY, 0, geteuid(), &why), -1);
 	ck_assert_int_eq(errno, EPERM);
 	ck_assert_str_eq(why, "a symbolic link");
 	/* A second name of a file: it may be someone else's. */
 	ck_assert_int_eq(linkat(dfd, "real", dfd, "twice", 0), 0);
 	errno = 0;
-	ck_assert_int_eq(state_open_file(dfd, "twice", O_RDONLY, 0, geteuid(), &why), -1);
+	ck_assert_int_eq(
+	    state_open_file(dfd, "twice", O_RDONLY, 0, geteuid(), &why), -1);
 	ck_assert_int_eq(errno, EPERM);
 	ck_assert_str_eq(why, "linked more than once");
 	/* A directory. */
 	ck_assert_int_eq(mkdirat(dfd, "dir", 0700), 0);
 	errno = 0;
-	ck_assert_int_eq(state_open_file(dfd, "dir", O_RDONLY, 0, geteuid(), &why), -1);
+	ck_assert_int_eq(
+	    state_open_file(dfd, "dir", O_RDONLY, 0, geteuid(), &why), -1);
 	ck_assert_int_eq(errno, EPERM);
 	ck_assert_str_eq(why, "not a regular file");
 	/* Another uid's file. */
 	put("theirs", "x");
 	errno = 0;
-	ck_assert_int_eq(state_open_file(dfd, "theirs", O_RDONLY, 0, geteuid() + 1, &why), -1);
+	ck_assert_int_eq(
+	    state_open_file(dfd, "theirs", O_RDONLY, 0, geteuid() + 1, &why),
+	    -1);
 	ck_assert_int_eq(errno, EPERM);
 	ck_assert_str_eq(why, "owned by another uid");
 }
@@ -258,21 +279,28 @@ START_TEST(set_aside)
 
 	at(p, statedir, "commit.jnl");
 	ck_assert_int_eq(mkfifo(p, 0600), 0);
-	ck_assert_int_eq(state_set_aside(dfd, "commit.jnl", aside, sizeof(aside)), 0);
+	ck_assert_int_eq(
+	    state_set_aside(dfd, "commit.jnl", aside, sizeof(aside)), 0);
 	ck_assert_str_eq(aside, "commit.jnl.refused");
-	ck_assert_int_eq(fstatat(dfd, "commit.jnl.refused", &st, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert_int_eq(
+	    fstatat(dfd, "commit.jnl.refused", &st, AT_SYMLINK_NOFOLLOW), 0);
 	ck_assert(S_ISFIFO(st.st_mode));
-	ck_assert_int_eq(fstatat(dfd, "commit.jnl", &st, AT_SYMLINK_NOFOLLOW), -1);
+	ck_assert_int_eq(
+	    fstatat(dfd, "commit.jnl", &st, AT_SYMLINK_NOFOLLOW), -1);
 	/* A second one never replaces the first. */
 	put("commit.jnl", "second");
-	ck_assert_int_eq(state_set_aside(dfd, "commit.jnl", aside, sizeof(aside)), 0);
+	ck_assert_int_eq(
+	    state_set_aside(dfd, "commit.jnl", aside, sizeof(aside)), 0);
 	ck_assert_str_eq(aside, "commit.jnl.refused.1");
-	ck_assert_int_eq(fstatat(dfd, "commit.jnl.refused", &st, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert_int_eq(
+	    fstatat(dfd, "commit.jnl.refused", &st, AT_SYMLINK_NOFOLLOW), 0);
 	ck_assert(S_ISFIFO(st.st_mode));
-	ck_assert_int_eq(fstatat(dfd, "commit.jnl.refused.1", &st, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert_int_eq(
+	    fstatat(dfd, "commit.jnl.refused.1", &st, AT_SYMLINK_NOFOLLOW), 0);
 	ck_assert_int_eq(st.st_size, 6);
 	errno = 0;
-	ck_assert_int_eq(state_set_aside(dfd, "commit.jnl", aside, sizeof(aside)), -1);
+	ck_assert_int_eq(
+	    state_set_aside(dfd, "commit.jnl", aside, sizeof(aside)), -1);
 	ck_assert_int_eq(errno, ENOENT);
 }
 END_TEST
@@ -299,7 +327,8 @@ START_TEST(leftovers)
 	ck_assert_int_eq(fstatat(dfd, "session", &st, 0), 0);
 	ck_assert_int_eq(fstatat(dfd, "commit.jnl", &st, 0), 0);
 	ck_assert_int_eq(fstatat(dfd, "fifo.tmp", &st, AT_SYMLINK_NOFOLLOW), 0);
-	ck_assert_int_eq(fstatat(dfd, "linked.tmp", &st, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert_int_eq(
+	    fstatat(dfd, "linked.tmp", &st, AT_SYMLINK_NOFOLLOW), 0);
 	ck_assert_int_eq(fstatat(dfd, "sym.tmp", &st, AT_SYMLINK_NOFOLLOW), 0);
 	/* Another uid's: left alone too. */
 	ck_assert_int_eq(state_remove_leftovers(dfd, geteuid() + 1), 0);
@@ -329,7 +358,8 @@ START_TEST(prepare)
 	ck_assert_int_eq(st.st_uid, OTHER);
 	/* Another uid's folder is never adopted. */
 	errno = 0;
-	ck_assert_int_eq(state_prepare(statedir, "new", OTHER + 1, OTHER + 1), -1);
+	ck_assert_int_eq(
+	    state_prepare(statedir, "new", OTHER + 1, OTHER + 1), -1);
 	ck_assert_int_eq(errno, EPERM);
 	at(p, statedir, "new");
 	ck_assert_int_eq(lstat(p, &st), 0);
