@@ -37,11 +37,47 @@ dir_unsafe(const struct stat *st, uid_t uid)
 	return NULL;
 }
 
+/*
+ * Checks PATH (absolute, at most PATH_MAX octets) and each directory
+ * above it, as written: stat() follows a symbolic link to the directory
+ * it names, and the directory holding the link is checked as the next
+ * one up, so nobody but root (or UID) can swap any part of the way.
+ */
+static int
+chain_safe(
+    const char *path, uid_t uid, char *bad, size_t size, const char **why)
+{
+	char p[PATH_MAX], *slash;
+	struct stat st;
+
+	if (util_strlcpy(p, path, sizeof(p)) >= sizeof(p)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (;;) {
+		if (stat(p[0] != '\0' ? p : "/", &st) == -1)
+			return -1;
+		if ((*why = dir_unsafe(&st, uid)) != NULL) {
+			util_strlcpy(bad, p[0] != '\0' ? p : "/", size);
+			errno = EPERM;
+			return -1;
+		}
+		if (p[0] == '\0')
+			return 0;
+		slash = strrchr(p, '/');
+		if (slash == NULL) {
+			errno = EINVAL;
+			return -1;
+		}
+		*slash = '\0';
+	}
+}
+
 int
 state_dir_safe(
     const char *statedir, uid_t uid, char *bad, size_t size, const char **why)
 {
-	char real[PATH_MAX], *slash;
+	char real[PATH_MAX];
 	struct stat st;
 
 	if (lstat(statedir, &st) == -1)
@@ -54,22 +90,16 @@ state_dir_safe(
 		errno = ENOTDIR;
 		return -1;
 	}
+	if (statedir[0] != '/') {
+		errno = EINVAL;
+		return -1;
+	}
+	/* The way as written (links and their folders), then where it leads. */
+	if (chain_safe(statedir, uid, bad, size, why) == -1)
+		return -1;
 	if (realpath(statedir, real) == NULL)
 		return -1;
-	/* From the directory itself up to "/": each one could be swapped. */
-	for (;;) {
-		if (stat(real[0] != '\0' ? real : "/", &st) == -1)
-			return -1;
-		if ((*why = dir_unsafe(&st, uid)) != NULL) {
-			util_strlcpy(bad, real[0] != '\0' ? real : "/", size);
-			errno = EPERM;
-			return -1;
-		}
-		if (real[0] == '\0')
-			return 0;
-		slash = strrchr(real, '/');
-		*slash = '\0';
-	}
+	return chain_safe(real, uid, bad, size, why);
 }
 
 int

@@ -18,14 +18,16 @@
 #include <sys/types.h>
 
 /*
- * Checks that STATEDIR is safe to trust: an existing directory that is not
- * a symbolic link, and that it and each directory above it (symbolic links
- * above it resolved) are owned by root or by UID and writable by neither
- * group nor others (a sticky world-writable one such as /tmp is unsafe
- * too). Returns 0, or -1 with errno (ENOENT, ENOTDIR, ELOOP: STATEDIR is a
- * symbolic link; EPERM: unsafe) and, for EPERM, the offending directory
- * copied into BAD (SIZE octets) and *WHY set to a phrase saying what is
- * wrong with it.
+ * Checks that STATEDIR (an absolute path) is safe to trust: an existing
+ * directory that is not a symbolic link, and that it and each directory
+ * above it - both along the path as written, which covers every folder
+ * holding a symbolic link on the way, and along the path with the links
+ * resolved - are owned by root or by UID and writable by neither group
+ * nor others (a sticky world-writable one such as /tmp is unsafe too).
+ * Returns 0, or -1 with errno (ENOENT, ENOTDIR, EINVAL: not absolute,
+ * ELOOP: STATEDIR is a symbolic link; EPERM: unsafe) and, for EPERM, the
+ * offending directory copied into BAD (SIZE octets) and *WHY set to a
+ * phrase saying what is wrong with it.
  */
 int state_dir_safe(const char *statedir, uid_t uid, char *bad, size_t size,
     const char **why);

@@ -115,6 +115,27 @@ START_TEST(dir_safe)
 	ck_assert_int_eq(errno, EPERM);
 	ck_assert_str_eq(bad, base);
 	ck_assert_int_eq(chmod(base, 0755), 0);
+	/*
+	 * A symbolic link on the way, in a folder anybody may write: the
+	 * folder where it leads is safe, but the link could be swapped.
+	 */
+	at(p, base, "pub");
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	ck_assert_int_eq(chmod(p, 01777), 0);
+	at(p, base, "pub/way");
+	ck_assert_int_eq(symlink(base, p), 0);
+	at(p, base, "pub/way/state");
+	errno = 0;
+	ck_assert_int_eq(
+	    state_dir_safe(p, geteuid(), bad, sizeof(bad), &why), -1);
+	ck_assert_int_eq(errno, EPERM);
+	at(p, base, "pub");
+	ck_assert_str_eq(bad, p);
+	/* The same link in a safe folder is fine. */
+	ck_assert_int_eq(chmod(p, 0755), 0);
+	at(p, base, "pub/way/state");
+	ck_assert_int_eq(
+	    state_dir_safe(p, geteuid(), bad, sizeof(bad), &why), 0);
 	/* The directory itself may not be a symbolic link, nor a file. */
 	at(p, base, "link");
 	ck_assert_int_eq(symlink(statedir, p), 0);
