@@ -843,10 +843,25 @@ user_paths(const struct options *o, int passwd_fd, const char *name,
 	return 0;
 }
 
+/* Whether the state folder NAME in TOP holds a journal (only looked at). */
+static bool
+has_journal(int top, const char *name)
+{
+	struct stat st;
+	int dfd, r;
+
+	dfd = openat(top, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd == -1)
+		return errno != ENOENT;
+	r = fstatat(dfd, COMMIT_JOURNAL, &st, AT_SYMLINK_NOFOLLOW);
+	close(dfd);
+	return r == 0 || errno != ENOENT;
+}
+
 /*
- * Finishes the interrupted commit of user NAME in the child PID's place:
- * the child that has taken that user's identity, since the journal is the
- * user's own file and must not steer root's writes.
+ * Finishes the interrupted commit of user NAME in a child that has taken
+ * that user's identity, since the journal is the user's own file and must
+ * not steer root's writes.
  */
 static void __attribute__((noreturn))
 recover_child(const struct options *o, const char *name, const char *inbox,
@@ -943,7 +958,10 @@ recover_one(const struct options *o, int passwd_fd, int top, const char *name)
 		return 0;
 	/* Before the fork: root reads the passwd-file. */
 	if (user_paths(o, passwd_fd, name, sb.st_uid, inbox, folders, &why) == -1) {
-		log_msg(LOG_ERR, "recover user=%s: left alone: %s", name, why);
+		/* A former user's folder without a journal is no failure. */
+		if (!has_journal(top, name))
+			return 0;
+		log_msg(LOG_ERR, "recover user=%s: journal left alone: %s", name, why);
 		return -1;
 	}
 	sigemptyset(&chld);

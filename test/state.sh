@@ -263,6 +263,23 @@ if [ "$seams" = yes ]; then
 		[ "$(count "$scratch/home/victim/mail/saved")" -eq 2 -a ! -e "$U/victim/commit.jnl" ]
 fi
 
+# --- --recover-all and a folder whose account is gone.
+G=$scratch/G
+mkdir -m 755 "$G" "$G/ghost"
+chown 3003:3003 "$G/ghost"
+timeout 60 "$POP2D" -d --recover-all -p "$passwd" -m '%h/mbox' -S "$G" >/dev/null 2>"$scratch/err"
+status=$?
+check "a former user's folder without a journal: --recover-all exits 0 (exit $status)" \
+	[ "$status" -eq 0 ]
+: >"$G/ghost/commit.jnl"
+chown 3003:3003 "$G/ghost/commit.jnl"
+timeout 60 "$POP2D" -d --recover-all -p "$passwd" -m '%h/mbox' -S "$G" >/dev/null 2>"$scratch/err"
+status=$?
+check "with a journal: --recover-all exits 1 (exit $status)" [ "$status" -eq 1 ]
+check "with a journal: it is left alone and logged" \
+	grep -q "recover user=ghost: journal left alone: no such user in the passwd-file" "$scratch/err"
+check "with a journal: the journal is untouched" [ -f "$G/ghost/commit.jnl" ]
+
 # --- A refused uid-0 passwd-file login makes no state directory.
 pop2 "$S" "HELO root0 root-pw"
 check "uid 0 in the passwd-file: - Bad login" [ "$(reply 2)" = "- Bad login" ]
