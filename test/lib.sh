@@ -11,12 +11,25 @@ failed=0
 
 # Not in /tmp: pop2d refuses a state directory beneath a directory that
 # others may write (sticky or not), so the scratch folder, which holds it,
-# lives in the build tree.
-scratch=$(mktemp -d "${POP2_TEST_TMPDIR:-$top_builddir/test}/scratch.XXXXXX")
+# lives in the build tree, or, when that lies beneath such a directory (a
+# checkout in /tmp), in /run for root.
+unsafe_parents() {
+	local d=$1
+	while [ "$d" != / ]; do
+		d=$(dirname "$d")
+		find "$d" -maxdepth 0 -perm /022
+	done
+}
+scratch_base=${POP2_TEST_TMPDIR:-$top_builddir/test}
+if [ -z "${POP2_TEST_TMPDIR:-}" ] && [ -n "$(unsafe_parents "$scratch_base/x")" ] &&
+	[ "$(id -u)" -eq 0 ] && [ -z "$(unsafe_parents /run/x)" ]; then
+	scratch_base=/run
+fi
+scratch=$(mktemp -d "$scratch_base/pop2d-test.XXXXXX")
 # The state directory (-S) that sessions use.
 state=$scratch/state
 mkdir -m 755 "$state"
-unsafe=$(d=$scratch; while [ "$d" != / ]; do d=$(dirname "$d"); find "$d" -maxdepth 0 -perm /022; done)
+unsafe=$(unsafe_parents "$scratch")
 [ -z "$unsafe" ] || echo "WARNING: $unsafe: writable by group or others, so pop2d refuses" \
 	"the state directory beneath it; chmod go-w, or set POP2_TEST_TMPDIR" >&2
 trap 'rm -rf "$scratch"' EXIT
