@@ -1,12 +1,17 @@
 /*
  * commit: the in-place, journaled removal of deleted messages
- * (MAILDROP.md, "Commit" and "Recovery").
+ * (MAILDROP.md, "Commit" and "Recovery"; commit.h has the journal layout).
  *
- * Before the first octet of the maildrop changes, the journal holds, durably,
- * what the changed range must end up holding (IMAGE) and enough hashes of
- * what it held before to tell, after a crash, our own half-done work from a
- * file that somebody else rewrote. Every step after that can be run again,
- * so commit_recover() only ever goes forward.
+ * Compaction moves every kept octet toward the front of the file, so the
+ * output written at [o, o + C) can only destroy original octets that the
+ * output of that same stretch still needs: everything later comes from
+ * further back. The commit therefore goes in rounds over the output, and
+ * before each round the journal receives, durably, only the round's own
+ * sources that its destination overlaps. Whatever else the round reads
+ * lies behind its destination and is still the original. After a crash
+ * the last journaled round is redone from the journal and the untouched
+ * original octets, and the rounds after it continue: forward, never
+ * backward, and every step may be run again.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -32,22 +37,24 @@
 
 #include "commit.h"
 #include "seam.h"
-#include "state.h"
 
-/* The journal; commit.h describes the layout. */
-#define JNL_MAGIC "POP2JNL1"
+#define JNL_MAGIC "POP2JNL2"
 #define JNL_MAGIC_LEN 8
 #define JNL_PHASE_OFF 8
-#define JNL_FIXED 104 /* magic, phase and padding, then 11 integers */
-/*
- * Journal blocks are the file's pages, aligned to the file's offsets: a
- * power cut leaves each page of the rewritten range either old or new,
- * and recovery can tell which.
- */
-#define JNL_BLOCK 4096
+#define JNL_FIXED 112 /* magic, phase and padding, then 12 integers */
 #define JNL_PATH_MAX 4095
 #define PHASE_COPY 'C'
 #define PHASE_TRUNC 'T'
+/*
+ * Page hashes follow the file's own 4 KiB pages: a power cut leaves each
+ * page of the maildrop either old or new, and recovery can tell which.
+ */
+#define PAGE 4096
+/* A round slot: its header, then up to the journal's slot capacity. */
+#define SLOT_MAGIC "POP2RND1"
+#define SLOT_HDR 64
+/* How much of the untouched prefix a recovery compares: its last 64 KiB. */
+#define PREFIX_CHECK (64 * 1024)
 
 /* Read size for hashing and copying: large reads, bounded memory. */
 #define COPY_BUFSZ (1024 * 1024)
@@ -55,22 +62,26 @@
 #define TICK_EVERY (4 * 1024 * 1024)
 /* How many names recovered.mbox, recovered.mbox.1, ... are tried. */
 #define RECOVERED_MAX 1000
+/* Table entries written or read per system call. */
+#define BATCH 512
 
 struct jnl {
 	char phase;
-	uint64_t dev;
-	uint64_t ino;
-	uint64_t d; /* first octet that changes */
-	uint64_t e; /* the maildrop's size when the commit began */
-	uint64_t n; /* its size afterwards: D + |IMAGE| */
-	uint64_t h_image;
-	uint64_t h_prefix; /* [0, D) */
+	uint64_t dev, ino;
+	uint64_t d;	   /* first octet that changes */
+	uint64_t e;	   /* the maildrop's size when the commit began */
+	uint64_t n;	   /* its size afterwards */
+	uint64_t round;	   /* octets of output per round, a multiple of PAGE */
+	uint64_t cap;	   /* octets a round slot holds */
+	uint64_t nseg;	   /* pieces of output, in the table */
+	uint64_t h_prefix; /* the original [D - min(D, 64 KiB), D) */
 	uint64_t h_tail;   /* the original [N, E) */
-	uint64_t nblk; /* blocks of the original [D, N), the last cut at N */
-	uint64_t *blk;
+	uint64_t h_tables; /* the segment and page tables */
 	char path[JNL_PATH_MAX + 1];
 	size_t pathlen;
-	uint64_t hdrlen; /* where IMAGE starts in the journal */
+	/* Derived from the above by layout(). */
+	uint64_t h_hdr; /* the header's hash: binds the slots to it */
+	uint64_t hdrlen, seg_off, opg_off, ipg_off, npg, slot_off, size;
 };
 
 struct tick {
@@ -79,28 +90,35 @@ struct tick {
 	uint64_t since;
 };
 
-/* A piece of IMAGE: LEN octets of FD at OFF; if CHECK, their hash is HASH. */
-struct seg {
-	int fd;
-	uint64_t off;
-	uint64_t len;
-	int check;
-	uint64_t hash;
+/* One round as its slot records it. */
+struct slot {
+	uint64_t r;	 /* round number, from 0 */
+	uint64_t w0, w1; /* its output range */
+	uint64_t len;	 /* journaled octets */
+	uint64_t data;	 /* where they are in the journal */
 };
 
-/*
- * Where IMAGE comes from, one piece at a time: the NSEG pieces SG; or, with
- * MB, each message of MB from index I on that is not deleted (checked
- * against the hash its index took), then what arrived past MB's size, up
- * to E. A commit of many messages thus needs no memory per message.
- */
-struct image {
-	const struct seg *sg;
-	size_t nseg;
-	const struct mbox *mb;
-	size_t i;
-	uint64_t e;
-	int arrived; /* the piece past MB's size was given */
+/* Reads the segment table of a journal in batches, forward. */
+struct segcur {
+	int jfd;
+	const struct jnl *j;
+	uint64_t i;	   /* the current segment */
+	uint64_t out;	   /* where its output starts */
+	uint64_t src, len; /* where its octets come from, how many */
+	uint64_t b0, bn;   /* segments [b0, b0 + bn) are in b */
+	unsigned char b[BATCH * 16];
+};
+
+/* Hashes a range in file pages and writes the hashes to a table. */
+struct pager {
+	XXH3_state_t *xs;
+	uint64_t d, n; /* the range */
+	uint64_t at;   /* the next octet it expects */
+	uint64_t k;    /* pages written */
+	int jfd;
+	uint64_t tab; /* where the table starts in the journal */
+	size_t nout;
+	unsigned char out[BATCH * 8];
 };
 
 static void
@@ -124,6 +142,12 @@ get64(const unsigned char *p)
 	return v;
 }
 
+static uint64_t
+min64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
 static void
 tick_add(struct tick *t, uint64_t n)
 {
@@ -134,6 +158,69 @@ tick_add(struct tick *t, uint64_t n)
 		t->since = 0;
 		t->fn(t->arg);
 	}
+}
+
+/*
+ * The system calls that change files, each with its seam, so that the
+ * fault tests can make any one of them fail (POP2_FAIL_AT=commit.CALL).
+ */
+static int
+sys_fsync(int fd)
+{
+	return seam_fail("commit.fsync") ? -1 : fsync(fd);
+}
+
+static int
+sys_fdatasync(int fd)
+{
+	return seam_fail("commit.fdatasync") ? -1 : fdatasync(fd);
+}
+
+static int
+sys_ftruncate(int fd, uint64_t len)
+{
+	return seam_fail("commit.ftruncate") ? -1 : ftruncate(fd, (off_t)len);
+}
+
+static int
+sys_unlink(int dfd, const char *name)
+{
+	return seam_fail("commit.unlink") ? -1 : unlinkat(dfd, name, 0);
+}
+
+/*
+ * Every file the commit opens in the state directory is opened here: never
+ * through a symbolic link, never blocking on a FIFO, and only a regular
+ * file is accepted.
+ */
+static int
+state_open(int statefd, const char *name, int flags)
+{
+	struct stat st;
+	int fd;
+
+	if (seam_fail("commit.open"))
+		return -1;
+	fd = openat(statefd, name,
+	    flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		(void)close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
+/* Renames a journal within the state directory and makes it durable. */
+static int
+state_rename(int statefd, const char *from, const char *to)
+{
+	if (seam_fail("commit.rename") ||
+	    renameat(statefd, from, statefd, to) == -1)
+		return -1;
+	return sys_fsync(statefd);
 }
 
 /* Reads exactly LEN octets at OFF; a file shorter than that has changed. */
@@ -164,6 +251,8 @@ write_full(int fd, const void *buf, size_t len, uint64_t off)
 	ssize_t r;
 
 	for (put = 0; put < len; put += (size_t)r) {
+		if (seam_fail("commit.pwrite"))
+			return -1;
 		r = pwrite(
 		    fd, (const char *)buf + put, len - put, (off_t)(off + put));
 		if (r == -1) {
@@ -174,35 +263,6 @@ write_full(int fd, const void *buf, size_t len, uint64_t off)
 			errno = EIO;
 			return -1;
 		}
-	}
-	return 0;
-}
-
-/*
- * Copies LEN octets from SFD at SOFF to DFD at DOFF through BUF, feeding
- * them to the hash states XS and MS when not NULL. A chunk at a time: a
- * mailbox of a gigabyte is never held whole.
- */
-static int
-copy(int sfd, uint64_t soff, int dfd, uint64_t doff, uint64_t len, char *buf,
-    XXH3_state_t *xs, XXH3_state_t *ms, struct tick *t)
-{
-	size_t n;
-
-	while (len > 0) {
-		n = len < COPY_BUFSZ ? (size_t)len : COPY_BUFSZ;
-		if (read_full(sfd, buf, n, soff) == -1)
-			return -1;
-		if (xs != NULL)
-			(void)XXH3_64bits_update(xs, buf, n);
-		if (ms != NULL)
-			(void)XXH3_64bits_update(ms, buf, n);
-		if (write_full(dfd, buf, n, doff) == -1)
-			return -1;
-		soff += n;
-		doff += n;
-		len -= n;
-		tick_add(t, n);
 	}
 	return 0;
 }
@@ -254,13 +314,27 @@ signals_restore(const sigset_t *old)
 	errno = saved;
 }
 
+/* A stop point of a round: STEP, and STEP@R for round R alone. */
+static void
+round_seam(const char *step, uint64_t r)
+{
+	char name[64];
+
+	seam_point(step);
+	if (seam_enabled()) {
+		(void)snprintf(
+		    name, sizeof(name), "%s@%llu", step, (unsigned long long)r);
+		seam_point(name);
+	}
+}
+
 static int
 is_deleted(const struct mbox_msg *m)
 {
 	return (m->flags & MBOX_DELETED) && !(m->flags & MBOX_PSEUDO);
 }
 
-/* Writing IMAGE needs the maildrop open for writing; find out before. */
+/* Writing needs the maildrop open for writing; find out before. */
 static int
 check_writable(int fd)
 {
@@ -275,85 +349,554 @@ check_writable(int fd)
 	return 0;
 }
 
-static uint64_t
-hdr_len(const struct jnl *j)
-{
-	return JNL_FIXED + 8 * j->nblk + j->pathlen + 8;
-}
-
 /* The number of file pages that [D, N) touches. */
 static uint64_t
-blocks_of(uint64_t d, uint64_t n)
+pages_of(uint64_t d, uint64_t n)
 {
-	return n == d ? 0 : (n - 1) / JNL_BLOCK - d / JNL_BLOCK + 1;
+	return n == d ? 0 : (n - 1) / PAGE - d / PAGE + 1;
 }
 
-/* Where block K (from 0) of [D, N) starts and ends. */
+/* Where page K (from 0) of [D, N) starts and ends. */
 static uint64_t
-block_start(const struct jnl *j, uint64_t k)
+page_start(const struct jnl *j, uint64_t k)
 {
-	return k == 0 ? j->d : (j->d / JNL_BLOCK + k) * JNL_BLOCK;
+	return k == 0 ? j->d : (j->d / PAGE + k) * PAGE;
 }
 
 static uint64_t
-block_end(const struct jnl *j, uint64_t k)
+page_end(const struct jnl *j, uint64_t k)
 {
-	uint64_t end = (j->d / JNL_BLOCK + k + 1) * JNL_BLOCK;
-
-	return end < j->n ? end : j->n;
+	return min64((j->d / PAGE + k + 1) * PAGE, j->n);
 }
 
 /*
- * The pieces a journal hashes, in file order: piece 0 is [0, D), pieces 1
- * to nblk are the blocks of [D, N), the last is [N, E). Returns where
- * piece P ends.
+ * The round after the one that starts at W0: rounds end on page
+ * boundaries (except the last, at N), so that no page belongs to two.
  */
 static uint64_t
-piece_end(const struct jnl *j, uint64_t p)
+next_w(const struct jnl *j, uint64_t w0)
 {
-	if (p == 0)
-		return j->d;
-	if (p <= j->nblk)
-		return block_end(j, p - 1);
-	return j->e;
+	return min64((w0 + j->round) / PAGE * PAGE, j->n);
 }
 
+/* Fills the offsets that follow from the header's fields. */
 static void
-piece_done(struct jnl *j, uint64_t p, uint64_t h)
+layout(struct jnl *j)
 {
-	if (p == 0)
-		j->h_prefix = h;
-	else if (p <= j->nblk)
-		j->blk[p - 1] = h;
-	else
-		j->h_tail = h;
+	j->hdrlen = JNL_FIXED + j->pathlen + 8;
+	j->seg_off = j->hdrlen;
+	j->npg = pages_of(j->d, j->n);
+	j->opg_off = j->seg_off + 16 * j->nseg;
+	j->ipg_off = j->opg_off + 8 * j->npg;
+	j->slot_off = j->ipg_off + 8 * j->npg;
+	j->size = j->slot_off + 2 * (SLOT_HDR + j->cap);
 }
 
-/* Feeds LEN octets at OFF (in BUF) to the pieces; *P is the open one. */
-static void
-feed_pieces(struct jnl *j, XXH3_state_t *xs, uint64_t *p, const char *buf,
-    uint64_t off, size_t len)
+static uint64_t
+slot_pos(const struct jnl *j, uint64_t r)
 {
-	uint64_t cur, end, last;
+	return j->slot_off + (r % 2) * (SLOT_HDR + j->cap);
+}
 
-	last = j->nblk + 1;
-	cur = off;
-	for (;;) {
-		/* Pieces ending here close, empty ones included. */
-		while (*p <= last && piece_end(j, *p) == cur) {
-			piece_done(j, *p, XXH3_64bits_digest(xs));
-			(void)XXH3_64bits_reset(xs);
-			(*p)++;
-		}
-		if (cur == off + len || *p > last)
-			return;
-		end = piece_end(j, *p);
-		if (end > off + len)
-			end = off + len;
-		(void)XXH3_64bits_update(
-		    xs, buf + (cur - off), (size_t)(end - cur));
-		cur = end;
+/* The header of J with its hash; the phase octet is not hashed. */
+static void
+jnl_encode(struct jnl *j, unsigned char *h)
+{
+	unsigned char *p;
+
+	memset(h, 0, (size_t)j->hdrlen);
+	memcpy(h, JNL_MAGIC, JNL_MAGIC_LEN);
+	p = h + 16;
+	put64(p, j->dev);
+	put64(p + 8, j->ino);
+	put64(p + 16, j->d);
+	put64(p + 24, j->e);
+	put64(p + 32, j->n);
+	put64(p + 40, j->round);
+	put64(p + 48, j->cap);
+	put64(p + 56, j->nseg);
+	put64(p + 64, j->h_prefix);
+	put64(p + 72, j->h_tail);
+	put64(p + 80, j->h_tables);
+	put64(p + 88, j->pathlen);
+	memcpy(h + JNL_FIXED, j->path, j->pathlen);
+	j->h_hdr = XXH3_64bits(h, (size_t)(j->hdrlen - 8));
+	put64(h + j->hdrlen - 8, j->h_hdr);
+	h[JNL_PHASE_OFF] = (unsigned char)j->phase;
+}
+
+/* Loads segment I (< nseg) into the cursor. */
+static int
+seg_load(struct segcur *c, uint64_t i)
+{
+	uint64_t n;
+
+	if (i < c->b0 || i >= c->b0 + c->bn) {
+		n = min64(BATCH, c->j->nseg - i);
+		if (read_full(c->jfd, c->b, (size_t)(16 * n),
+			c->j->seg_off + 16 * i) == -1)
+			return -1;
+		c->b0 = i;
+		c->bn = n;
 	}
+	c->i = i;
+	c->src = get64(c->b + 16 * (i - c->b0));
+	c->len = get64(c->b + 16 * (i - c->b0) + 8);
+	return 0;
+}
+
+static int
+seg_init(struct segcur *c, int jfd, const struct jnl *j)
+{
+	c->jfd = jfd;
+	c->j = j;
+	c->b0 = c->bn = 0;
+	c->out = j->d;
+	c->src = c->len = 0;
+	c->i = 0;
+	return j->nseg > 0 ? seg_load(c, 0) : 0;
+}
+
+/* Moves the cursor to the segment whose output holds X (D <= X < N). */
+static int
+seg_seek(struct segcur *c, uint64_t x)
+{
+	if (x < c->out && seg_init(c, c->jfd, c->j) == -1)
+		return -1;
+	while (c->out + c->len <= x) {
+		if (c->i + 1 >= c->j->nseg) {
+			errno = EINVAL;
+			return -1;
+		}
+		c->out += c->len;
+		if (seg_load(c, c->i + 1) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * What a round does with one piece of its output: LEN octets for the
+ * output at OUT, which are the original octets at SRC; when FROM_SLOT they
+ * lie inside the round's own destination and are journaled at slot offset
+ * ROFF.
+ */
+typedef int piece_fn(void *arg, int from_slot, uint64_t src, uint64_t roff,
+    uint64_t out, uint64_t len);
+
+/*
+ * Calls FN for the pieces of the output [X, Y) of the round [W0, W1), in
+ * order. The round's sources inside [W0, W1) are journaled in order, so
+ * their slot offsets follow from the walk.
+ */
+static int
+walk(struct segcur *c, uint64_t w0, uint64_t w1, uint64_t x, uint64_t y,
+    piece_fn *fn, void *arg)
+{
+	uint64_t out, roff, src, len, part, a, b;
+	int slot, k;
+
+	roff = 0;
+	for (out = w0; out < w1 && out < y; out += len) {
+		if (seg_seek(c, out) == -1)
+			return -1;
+		src = c->src + (out - c->out);
+		len = min64(c->out + c->len, w1) - out;
+		for (k = 0; k < 2; k++) {
+			/* First the part of the sources inside [W0, W1). */
+			slot = k == 0;
+			if (slot)
+				part = src < w1 ? min64(len, w1 - src) : 0;
+			else
+				part =
+				    len - (src < w1 ? min64(len, w1 - src) : 0);
+			a = out + (slot ? 0 : len - part);
+			b = a + part;
+			if (part > 0 && b > x && a < y) {
+				uint64_t s = a < x ? x - a : 0;
+				uint64_t e = b > y ? b - y : 0;
+
+				if (fn(arg, slot, src + (a - out) + s,
+					slot ? roff + s : 0, a + s,
+					part - s - e) == -1)
+					return -1;
+			}
+			if (slot)
+				roff += part;
+		}
+	}
+	return 0;
+}
+
+static int
+sum_risk(void *arg, int from_slot, uint64_t src, uint64_t roff, uint64_t out,
+    uint64_t len)
+{
+	(void)src;
+	(void)roff;
+	(void)out;
+	if (from_slot)
+		*(uint64_t *)arg += len;
+	return 0;
+}
+
+/* The octets round [W0, W1) must journal. */
+static int
+risk_of(struct segcur *c, uint64_t w0, uint64_t w1, uint64_t *risk)
+{
+	*risk = 0;
+	return walk(c, w0, w1, w0, w1, sum_risk, risk);
+}
+
+/* What the copying piece functions need. */
+struct copier {
+	int fd;		/* the maildrop */
+	int jfd;	/* the journal */
+	int dfd;	/* where output goes */
+	uint64_t doff;	/* subtracted from output offsets */
+	uint64_t sdata; /* where the slot's octets are in the journal */
+	int save;	/* journal the sources rather than write output */
+	int noslot;	/* no slot: every source is read from the maildrop */
+	XXH3_state_t *xs;
+	char *buf;
+	struct tick *t;
+};
+
+static int
+copy_piece(void *arg, int from_slot, uint64_t src, uint64_t roff, uint64_t out,
+    uint64_t len)
+{
+	struct copier *cp = arg;
+	size_t n;
+	int sfd, dfd;
+	uint64_t soff, doff;
+
+	if (cp->save && !from_slot)
+		return 0;
+	if (cp->save) {
+		/* The original octets go into the slot. */
+		sfd = cp->fd;
+		soff = src;
+		dfd = cp->jfd;
+		doff = cp->sdata + roff;
+	} else {
+		if (cp->noslot)
+			from_slot = 0;
+		sfd = from_slot ? cp->jfd : cp->fd;
+		soff = from_slot ? cp->sdata + roff : src;
+		dfd = cp->dfd;
+		doff = out - cp->doff;
+	}
+	while (len > 0) {
+		n = len < COPY_BUFSZ ? (size_t)len : COPY_BUFSZ;
+		if (read_full(sfd, cp->buf, n, soff) == -1)
+			return -1;
+		if (cp->xs != NULL)
+			(void)XXH3_64bits_update(cp->xs, cp->buf, n);
+		if (write_full(dfd, cp->buf, n, doff) == -1)
+			return -1;
+		soff += n;
+		doff += n;
+		len -= n;
+		tick_add(cp->t, n);
+	}
+	return 0;
+}
+
+/*
+ * Reads and checks the header of the journal open at JFD into J; with
+ * TABLES, also its segment and page tables. Returns 0, or -1 with errno
+ * EINVAL when the journal is torn or damaged, or another error.
+ */
+static int
+jnl_read(int jfd, struct jnl *j, int tables, char *buf)
+{
+	unsigned char fixed[JNL_FIXED], h[JNL_FIXED + JNL_PATH_MAX + 8];
+	XXH3_state_t *xs;
+	struct segcur c;
+	struct stat st;
+	uint64_t pathlen, i, out, prev, hv;
+	int rc;
+
+	memset(j, 0, sizeof(*j));
+	if (fstat(jfd, &st) == -1)
+		return -1;
+	if (!S_ISREG(st.st_mode) || st.st_size < JNL_FIXED + 8)
+		goto bad;
+	if (read_full(jfd, fixed, sizeof(fixed), 0) == -1)
+		return errno == ESTALE ? (errno = EINVAL, -1) : -1;
+	if (memcmp(fixed, JNL_MAGIC, JNL_MAGIC_LEN) != 0)
+		goto bad;
+	j->phase = (char)fixed[JNL_PHASE_OFF];
+	j->dev = get64(fixed + 16);
+	j->ino = get64(fixed + 24);
+	j->d = get64(fixed + 32);
+	j->e = get64(fixed + 40);
+	j->n = get64(fixed + 48);
+	j->round = get64(fixed + 56);
+	j->cap = get64(fixed + 64);
+	j->nseg = get64(fixed + 72);
+	j->h_prefix = get64(fixed + 80);
+	j->h_tail = get64(fixed + 88);
+	j->h_tables = get64(fixed + 96);
+	pathlen = get64(fixed + 104);
+	if ((j->phase != PHASE_COPY && j->phase != PHASE_TRUNC) ||
+	    j->d > j->n || j->n > j->e || j->e > (uint64_t)INT64_MAX / 4 ||
+	    j->round < PAGE || j->round % PAGE != 0 ||
+	    j->round > (uint64_t)1 << 40 || j->cap > j->round ||
+	    j->nseg > j->n - j->d || pathlen > JNL_PATH_MAX)
+		goto bad;
+	j->pathlen = (size_t)pathlen;
+	layout(j);
+	if ((uint64_t)st.st_size != j->size)
+		goto bad;
+	if (read_full(jfd, h, (size_t)j->hdrlen, 0) == -1)
+		return -1;
+	h[JNL_PHASE_OFF] = 0;
+	j->h_hdr = XXH3_64bits(h, (size_t)(j->hdrlen - 8));
+	if (j->h_hdr != get64(h + j->hdrlen - 8))
+		goto bad;
+	memcpy(j->path, h + JNL_FIXED, j->pathlen);
+	j->path[j->pathlen] = '\0';
+	if (!tables)
+		return 0;
+	if ((xs = XXH3_createState()) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	rc = hash_range(jfd, j->seg_off, j->ipg_off + 8 * j->npg - j->seg_off,
+	    buf, xs, &hv);
+	XXH3_freeState(xs);
+	if (rc == -1)
+		return -1;
+	if (hv != j->h_tables)
+		goto bad;
+	/*
+	 * The hash vouches for the tables; still, the segments must describe
+	 * a compaction, or the rounds' reasoning would not hold.
+	 */
+	if (seg_init(&c, jfd, j) == -1)
+		return -1;
+	out = j->d;
+	prev = j->d;
+	for (i = 0; i < j->nseg; i++) {
+		if (seg_load(&c, i) == -1)
+			return -1;
+		if (c.len == 0 || c.src < out || c.src < prev ||
+		    c.src + c.len > j->e)
+			goto bad;
+		out += c.len;
+		prev = c.src + c.len;
+	}
+	if (out != j->n)
+		goto bad;
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+/* The slot's hash: of the journal's header hash, its fields and octets. */
+static int
+slot_hash(int jfd, const struct jnl *j, const struct slot *s, char *buf,
+    XXH3_state_t *xs, uint64_t *out)
+{
+	unsigned char f[40];
+	uint64_t off, len;
+	size_t n;
+
+	put64(f, j->h_hdr);
+	put64(f + 8, s->r);
+	put64(f + 16, s->w0);
+	put64(f + 24, s->w1);
+	put64(f + 32, s->len);
+	(void)XXH3_64bits_reset(xs);
+	(void)XXH3_64bits_update(xs, f, sizeof(f));
+	for (off = s->data, len = s->len; len > 0; off += n, len -= n) {
+		n = len < COPY_BUFSZ ? (size_t)len : COPY_BUFSZ;
+		if (read_full(jfd, buf, n, off) == -1)
+			return -1;
+		(void)XXH3_64bits_update(xs, buf, n);
+	}
+	*out = XXH3_64bits_digest(xs);
+	return 0;
+}
+
+/*
+ * Reads the slot that round R % 2 uses into *S. Returns 1 when it holds a
+ * whole round of this journal, 0 when it holds nothing usable (never
+ * written, or torn by a crash while written), -1 with errno.
+ */
+static int
+slot_read(int jfd, const struct jnl *j, uint64_t r, struct segcur *c, char *buf,
+    XXH3_state_t *xs, struct slot *s)
+{
+	unsigned char h[SLOT_HDR];
+	uint64_t pos, hv, risk;
+
+	pos = slot_pos(j, r);
+	if (read_full(jfd, h, sizeof(h), pos) == -1)
+		return -1;
+	if (memcmp(h, SLOT_MAGIC, 8) != 0)
+		return 0;
+	s->r = get64(h + 8);
+	s->w0 = get64(h + 16);
+	s->w1 = get64(h + 24);
+	s->len = get64(h + 32);
+	s->data = pos + SLOT_HDR;
+	if (s->r % 2 != r % 2 || s->w0 < j->d || s->w0 >= j->n ||
+	    (s->w0 != j->d && s->w0 % PAGE != 0) || s->w1 != next_w(j, s->w0) ||
+	    s->len > j->cap)
+		return 0;
+	if (slot_hash(jfd, j, s, buf, xs, &hv) == -1)
+		return -1;
+	if (hv != get64(h + 40))
+		return 0;
+	if (risk_of(c, s->w0, s->w1, &risk) == -1)
+		return -1;
+	return risk == s->len;
+}
+
+/*
+ * Journals round R over [W0, W1): its sources inside [W0, W1), then the
+ * slot's header, then fdatasync. The other slot keeps round R - 1.
+ */
+static int
+slot_save(int fd, int jfd, const struct jnl *j, struct segcur *c,
+    struct slot *s, char *buf, XXH3_state_t *xs, struct tick *t)
+{
+	unsigned char h[SLOT_HDR];
+	struct copier cp;
+	uint64_t hv;
+
+	s->data = slot_pos(j, s->r) + SLOT_HDR;
+	/* The old header goes first: a torn slot must never look whole. */
+	memset(h, 0, sizeof(h));
+	if (write_full(jfd, h, sizeof(h), s->data - SLOT_HDR) == -1)
+		return -1;
+	memset(&cp, 0, sizeof(cp));
+	cp.fd = fd;
+	cp.jfd = jfd;
+	cp.sdata = s->data;
+	cp.save = 1;
+	cp.buf = buf;
+	cp.t = t;
+	if (risk_of(c, s->w0, s->w1, &s->len) == -1 || s->len > j->cap) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (walk(c, s->w0, s->w1, s->w0, s->w1, copy_piece, &cp) == -1)
+		return -1;
+	if (slot_hash(jfd, j, s, buf, xs, &hv) == -1)
+		return -1;
+	memcpy(h, SLOT_MAGIC, 8);
+	put64(h + 8, s->r);
+	put64(h + 16, s->w0);
+	put64(h + 24, s->w1);
+	put64(h + 32, s->len);
+	put64(h + 40, hv);
+	if (write_full(jfd, h, sizeof(h), s->data - SLOT_HDR) == -1 ||
+	    sys_fdatasync(jfd) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Writes the output of the journaled round S over the maildrop and makes
+ * it durable. Two pieces, the first not ending on a page boundary, so that
+ * a crash test stopping in between meets a torn write front.
+ */
+static int
+round_write(int fd, int jfd, struct segcur *c, const struct slot *s, char *buf,
+    struct tick *t)
+{
+	struct copier cp;
+	uint64_t half;
+
+	memset(&cp, 0, sizeof(cp));
+	cp.fd = fd;
+	cp.jfd = jfd;
+	cp.dfd = fd;
+	cp.sdata = s->data;
+	cp.buf = buf;
+	cp.t = t;
+	half = s->w0 + (s->w1 - s->w0) / 2;
+	if (half > s->w0 && half % PAGE == 0)
+		half--;
+	if (walk(c, s->w0, s->w1, s->w0, half, copy_piece, &cp) == -1)
+		return -1;
+	round_seam("mid-write", s->r);
+	if (walk(c, s->w0, s->w1, half, s->w1, copy_piece, &cp) == -1)
+		return -1;
+	if (sys_fsync(fd) == -1)
+		return -1;
+	round_seam("written", s->r);
+	return 0;
+}
+
+/*
+ * The rounds from S on (S->r, S->w0 set; REDO: S is journaled already),
+ * up to N. Each round is journaled, written and synced before the next.
+ */
+static int
+rounds(int fd, int jfd, const struct jnl *j, struct slot *s, int redo,
+    char *buf, struct tick *t)
+{
+	struct segcur c;
+	XXH3_state_t *xs;
+	int rc;
+
+	if ((xs = XXH3_createState()) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	rc = -1;
+	if (seg_init(&c, jfd, j) == -1)
+		goto out;
+	while (s->w0 < j->n) {
+		s->w1 = next_w(j, s->w0);
+		if (!redo) {
+			if (slot_save(fd, jfd, j, &c, s, buf, xs, t) == -1)
+				goto out;
+			round_seam("round-saved", s->r);
+		}
+		redo = 0;
+		if (round_write(fd, jfd, &c, s, buf, t) == -1)
+			goto out;
+		s->r++;
+		s->w0 = s->w1;
+	}
+	rc = 0;
+out:
+	XXH3_freeState(xs);
+	return rc;
+}
+
+/* Phase T, the cut at N, the journal gone. */
+static int
+finish(int statefd, int jfd, const struct jnl *j, int fd)
+{
+	static const char phase = PHASE_TRUNC;
+
+	if (j->phase != PHASE_TRUNC) {
+		if (write_full(jfd, &phase, 1, JNL_PHASE_OFF) == -1 ||
+		    sys_fdatasync(jfd) == -1)
+			return -1;
+		seam_point("phase-t");
+	}
+	if (sys_ftruncate(fd, j->n) == -1 || sys_fsync(fd) == -1)
+		return -1;
+	seam_point("truncated");
+	if (sys_unlink(statefd, COMMIT_JOURNAL) == -1 && errno != ENOENT)
+		return -1;
+	/*
+	 * The maildrop is complete. Should the unlink not be durable, the
+	 * journal comes back after a crash and recovery redoes steps that
+	 * change nothing.
+	 */
+	(void)fsync(statefd);
+	seam_point("unlinked");
+	return 0;
 }
 
 /*
@@ -394,317 +937,322 @@ feed_msgs(const struct mbox *mb, XXH3_state_t *xs, size_t *i, const char *buf,
 	return 0;
 }
 
+static int
+pager_flush(struct pager *pg)
+{
+	if (pg->nout == 0)
+		return 0;
+	if (write_full(pg->jfd, pg->out, 8 * pg->nout,
+		pg->tab + 8 * (pg->k - pg->nout)) == -1)
+		return -1;
+	pg->nout = 0;
+	return 0;
+}
+
+/* Feeds LEN octets, which belong at pg->at, to the page hashes. */
+static int
+pager_feed(struct pager *pg, const char *p, uint64_t len)
+{
+	uint64_t end, n;
+
+	while (len > 0) {
+		end = min64((pg->at / PAGE + 1) * PAGE, pg->n);
+		n = min64(len, end - pg->at);
+		(void)XXH3_64bits_update(pg->xs, p, (size_t)n);
+		p += n;
+		len -= n;
+		pg->at += n;
+		if (pg->at == end) {
+			put64(pg->out + 8 * pg->nout++,
+			    XXH3_64bits_digest(pg->xs));
+			(void)XXH3_64bits_reset(pg->xs);
+			pg->k++;
+			if (pg->nout == BATCH && pager_flush(pg) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 /*
- * Reads [0, E) of FD once and fills J's hashes of [0, D), of each block of
- * [D, N) and of [N, E). With MB, also checks every indexed message against
- * the hash the index took: -1 with errno ESTALE on a difference.
+ * Where the new contents of [D, E) come from: with MB, the messages from
+ * FIRST on, the deleted ones left out, then everything past MB's size;
+ * without, [D, G) left out and [G, E) kept (the mail a recovery found
+ * appended after the crash).
+ */
+struct plan {
+	const struct mbox *mb;
+	size_t first;
+	uint64_t g;
+	size_t k; /* the message at the last offset asked about */
+};
+
+/* Whether the octet at OFF is kept, and where that run ends (<= E). */
+static int
+plan_kept(struct plan *pl, const struct jnl *j, uint64_t off, uint64_t *end)
+{
+	const struct mbox *mb = pl->mb;
+
+	if (mb == NULL) {
+		*end = off < pl->g ? pl->g : j->e;
+		return off >= pl->g;
+	}
+	while (pl->k < mb->nmsg && mbox_stored_end(mb, pl->k) <= off)
+		pl->k++;
+	if (pl->k == mb->nmsg) {
+		*end = j->e;
+		return 1;
+	}
+	*end = mbox_stored_end(mb, pl->k);
+	return !is_deleted(&mb->msg[pl->k]);
+}
+
+/* Appends segment (SRC, LEN) to the batch B, writing full batches. */
+static int
+seg_emit(unsigned char *b, uint64_t *nb, uint64_t *k, uint64_t src,
+    uint64_t len, const struct jnl *j, int jfd)
+{
+	if (*nb == BATCH) {
+		if (jfd != -1 &&
+		    write_full(
+			jfd, b, BATCH * 16, j->seg_off + 16 * (*k - *nb)) == -1)
+			return -1;
+		*nb = 0;
+	}
+	put64(b + 16 * *nb, src);
+	put64(b + 16 * *nb + 8, len);
+	(*nb)++;
+	(*k)++;
+	return 0;
+}
+
+/*
+ * Counts (JFD -1) or writes to the journal the segments of the plan:
+ * each run of adjacent kept octets is one.
  */
 static int
-scan(int fd, struct jnl *j, const struct mbox *mb, char *buf, struct tick *t)
+plan_segments(struct plan *pl, struct jnl *j, int jfd)
 {
-	XXH3_state_t *ps, *ms;
-	uint64_t off, p;
+	unsigned char b[BATCH * 16];
+	uint64_t off, end, k, nb, ps, plen;
+
+	pl->k = pl->first;
+	k = nb = 0;
+	ps = plen = 0;
+	for (off = j->d; off < j->e; off = end) {
+		if (!plan_kept(pl, j, off, &end))
+			continue;
+		if (plen > 0 && ps + plen == off) {
+			plen += end - off;
+			continue;
+		}
+		if (plen > 0 && seg_emit(b, &nb, &k, ps, plen, j, jfd) == -1)
+			return -1;
+		ps = off;
+		plen = end - off;
+	}
+	if (plen > 0 && seg_emit(b, &nb, &k, ps, plen, j, jfd) == -1)
+		return -1;
+	if (jfd != -1 && nb > 0 &&
+	    write_full(jfd, b, (size_t)(16 * nb), j->seg_off + 16 * (k - nb)) ==
+		-1)
+		return -1;
+	if (jfd == -1)
+		j->nseg = k;
+	return 0;
+}
+
+/*
+ * Reads [D, E) once: checks the indexed messages there against their
+ * hashes, and writes the page hashes of the original [D, N) and of the new
+ * [D, N) into the journal, and the hash of the original [N, E) into J.
+ * The prefix [0, D) is not read, except its last 64 KiB for J's hash.
+ */
+static int
+plan_scan(
+    int fd, int jfd, struct jnl *j, struct plan *pl, char *buf, struct tick *t)
+{
+	struct pager op, ip;
+	XXH3_state_t *ts, *ms, *ps;
+	uint64_t off, a, b, end, pre;
 	size_t len, i;
 	int rc;
 
 	rc = -1;
-	ps = XXH3_createState();
+	memset(&op, 0, sizeof(op));
+	memset(&ip, 0, sizeof(ip));
+	op.xs = XXH3_createState();
+	ip.xs = XXH3_createState();
+	ts = XXH3_createState();
 	ms = XXH3_createState();
-	if (ps == NULL || ms == NULL) {
+	ps = XXH3_createState();
+	if (op.xs == NULL || ip.xs == NULL || ts == NULL || ms == NULL ||
+	    ps == NULL) {
 		errno = ENOMEM;
 		goto out;
 	}
-	(void)XXH3_64bits_reset(ps);
+	pre = min64(j->d, PREFIX_CHECK);
+	if (hash_range(fd, j->d - pre, pre, buf, ps, &j->h_prefix) == -1)
+		goto out;
+	(void)XXH3_64bits_reset(op.xs);
+	(void)XXH3_64bits_reset(ip.xs);
+	(void)XXH3_64bits_reset(ts);
 	(void)XXH3_64bits_reset(ms);
-	p = 0;
-	i = 0;
-	for (off = 0; off < j->e; off += len) {
-		len =
-		    j->e - off < COPY_BUFSZ ? (size_t)(j->e - off) : COPY_BUFSZ;
+	op.d = ip.d = op.at = ip.at = j->d;
+	op.n = ip.n = j->n;
+	op.jfd = ip.jfd = jfd;
+	op.tab = j->opg_off;
+	ip.tab = j->ipg_off;
+	pl->k = pl->first;
+	i = pl->first;
+	for (off = j->d; off < j->e; off += len) {
+		len = (size_t)min64(j->e - off, COPY_BUFSZ);
 		if (read_full(fd, buf, len, off) == -1)
 			goto out;
-		feed_pieces(j, ps, &p, buf, off, len);
-		if (mb != NULL && feed_msgs(mb, ms, &i, buf, off, len) == -1)
+		if (off < j->n &&
+		    pager_feed(&op, buf, min64(len, j->n - off)) == -1)
 			goto out;
+		if (off + len > j->n) {
+			a = off > j->n ? off : j->n;
+			(void)XXH3_64bits_update(
+			    ts, buf + (a - off), (size_t)(off + len - a));
+		}
+		if (pl->mb != NULL &&
+		    feed_msgs(pl->mb, ms, &i, buf, off, len) == -1)
+			goto out;
+		for (a = off; a < off + len; a = b) {
+			int kept = plan_kept(pl, j, a, &end);
+
+			b = min64(end, off + len);
+			if (kept &&
+			    pager_feed(&ip, buf + (a - off), b - a) == -1)
+				goto out;
+		}
 		tick_add(t, len);
 	}
-	feed_pieces(j, ps, &p, buf, j->e, 0);
-	if (p != j->nblk + 2 || (mb != NULL && i != mb->nmsg)) {
-		/* The index or the journal does not fit the file. */
+	if (pager_flush(&op) == -1 || pager_flush(&ip) == -1)
+		goto out;
+	if (op.k != j->npg || ip.k != j->npg ||
+	    (pl->mb != NULL && i != pl->mb->nmsg)) {
+		/* The index or the plan does not fit the file. */
 		errno = ESTALE;
 		goto out;
 	}
+	j->h_tail = XXH3_64bits_digest(ts);
 	rc = 0;
 out:
-	XXH3_freeState(ps);
+	XXH3_freeState(op.xs);
+	XXH3_freeState(ip.xs);
+	XXH3_freeState(ts);
 	XXH3_freeState(ms);
+	XXH3_freeState(ps);
 	return rc;
 }
 
-/* The header of J, hashed, with its phase octet; NULL when out of memory. */
-static unsigned char *
-jnl_encode(const struct jnl *j)
-{
-	unsigned char *h, *p;
-	uint64_t k;
-
-	if ((h = calloc(1, (size_t)j->hdrlen)) == NULL)
-		return NULL;
-	memcpy(h, JNL_MAGIC, JNL_MAGIC_LEN);
-	p = h + 16;
-	put64(p, j->dev);
-	put64(p + 8, j->ino);
-	put64(p + 16, j->d);
-	put64(p + 24, j->e);
-	put64(p + 32, j->n);
-	put64(p + 40, j->h_image);
-	put64(p + 48, j->h_prefix);
-	put64(p + 56, j->h_tail);
-	put64(p + 64, JNL_BLOCK);
-	put64(p + 72, j->nblk);
-	put64(p + 80, j->pathlen);
-	p = h + JNL_FIXED;
-	for (k = 0; k < j->nblk; k++, p += 8)
-		put64(p, j->blk[k]);
-	memcpy(p, j->path, j->pathlen);
-	p += j->pathlen;
-	/* The phase octet is rewritten in place later: the hash skips it. */
-	put64(p, XXH3_64bits(h, (size_t)(p - h)));
-	h[JNL_PHASE_OFF] = (unsigned char)j->phase;
-	return h;
-}
-
-/*
- * Reads and checks the header of the journal open at JFD into J (j->blk
- * allocated: free it). Returns 0, or -1 with errno EINVAL when the journal
- * is torn or damaged, or another error when it could not be read.
- */
+/* The largest number of octets one round must journal. */
 static int
-jnl_read(int jfd, struct jnl *j)
+plan_cap(int jfd, struct jnl *j)
 {
-	unsigned char fixed[JNL_FIXED], *h;
-	struct stat st;
-	uint64_t bsize, pathlen, k;
+	struct segcur c;
+	uint64_t w0, w1, risk;
 
-	memset(j, 0, sizeof(*j));
-	if (fstat(jfd, &st) == -1)
+	j->cap = 0;
+	if (seg_init(&c, jfd, j) == -1)
 		return -1;
-	if (!S_ISREG(st.st_mode) || st.st_size < JNL_FIXED + 8)
-		goto bad;
-	if (read_full(jfd, fixed, sizeof(fixed), 0) == -1)
-		return -1;
-	if (memcmp(fixed, JNL_MAGIC, JNL_MAGIC_LEN) != 0)
-		goto bad;
-	j->phase = (char)fixed[JNL_PHASE_OFF];
-	j->dev = get64(fixed + 16);
-	j->ino = get64(fixed + 24);
-	j->d = get64(fixed + 32);
-	j->e = get64(fixed + 40);
-	j->n = get64(fixed + 48);
-	j->h_image = get64(fixed + 56);
-	j->h_prefix = get64(fixed + 64);
-	j->h_tail = get64(fixed + 72);
-	bsize = get64(fixed + 80);
-	j->nblk = get64(fixed + 88);
-	pathlen = get64(fixed + 96);
-	if ((j->phase != PHASE_COPY && j->phase != PHASE_TRUNC) ||
-	    bsize != JNL_BLOCK || j->d > j->n || j->n > j->e ||
-	    j->e > (uint64_t)INT64_MAX || j->nblk != blocks_of(j->d, j->n) ||
-	    pathlen > JNL_PATH_MAX)
-		goto bad;
-	j->pathlen = (size_t)pathlen;
-	j->hdrlen = hdr_len(j);
-	if ((uint64_t)st.st_size != j->hdrlen + (j->n - j->d))
-		goto bad;
-	if ((h = malloc((size_t)j->hdrlen)) == NULL)
-		return -1;
-	if (read_full(jfd, h, (size_t)j->hdrlen, 0) == -1) {
-		free(h);
-		return -1;
-	}
-	h[JNL_PHASE_OFF] = 0;
-	if (XXH3_64bits(h, (size_t)(j->hdrlen - 8)) !=
-	    get64(h + j->hdrlen - 8)) {
-		free(h);
-		goto bad;
-	}
-	if ((j->blk = calloc((size_t)j->nblk + 1, 8)) == NULL) {
-		free(h);
-		return -1;
-	}
-	for (k = 0; k < j->nblk; k++)
-		j->blk[k] = get64(h + JNL_FIXED + 8 * k);
-	memcpy(j->path, h + JNL_FIXED + 8 * j->nblk, j->pathlen);
-	j->path[j->pathlen] = '\0';
-	free(h);
-	return 0;
-bad:
-	errno = EINVAL;
-	return -1;
-}
-
-/* Fills *SG with the next piece of IM; returns 1, or 0 after the last. */
-static int
-image_next(struct image *im, struct seg *sg)
-{
-	const struct mbox_msg *m;
-
-	if (im->mb == NULL) {
-		if (im->i == im->nseg)
-			return 0;
-		*sg = im->sg[im->i++];
-		return 1;
-	}
-	while (im->i < im->mb->nmsg) {
-		m = &im->mb->msg[im->i++];
-		if (is_deleted(m))
-			continue;
-		sg->fd = im->mb->fd;
-		sg->off = m->start;
-		sg->len = mbox_stored_end(im->mb, im->i - 1) - m->start;
-		sg->check = 1;
-		sg->hash = m->hash;
-		return 1;
-	}
-	if (!im->arrived && im->e > im->mb->size) {
-		im->arrived = 1;
-		sg->fd = im->mb->fd;
-		sg->off = im->mb->size;
-		sg->len = im->e - im->mb->size;
-		sg->check = 0;
-		sg->hash = 0;
-		return 1;
+	for (w0 = j->d; w0 < j->n; w0 = w1) {
+		w1 = next_w(j, w0);
+		if (risk_of(&c, w0, w1, &risk) == -1)
+			return -1;
+		if (risk > j->cap)
+			j->cap = risk;
 	}
 	return 0;
 }
 
 /*
- * Writes journal J, whose IMAGE is the pieces of IM, under COMMIT_JOURNAL
- * through COMMIT_JOURNAL_TMP, durably, and leaves it open read-write in
- * *JFDP. Fills j->hdrlen and j->h_image. On failure no journal of ours is
- * left, except after the rename when KEEP is set: recovery's new journal
- * has replaced the old one by then and is the only record left.
+ * Writes journal J for plan PL on the maildrop FD (j->d, e, n, round and
+ * the path set) under COMMIT_JOURNAL through COMMIT_JOURNAL_TMP, with its
+ * full size reserved, durably, and leaves it open in *JFDP. On failure no
+ * new journal is left, and an older one of the same name is untouched.
  */
 static int
-jnl_write(int statefd, struct jnl *j, struct image *im, char *buf,
-    struct tick *t, int keep, int *jfdp)
+jnl_create(int statefd, int fd, struct jnl *j, struct plan *pl, char *buf,
+    struct tick *t, int *jfdp)
 {
-	XXH3_state_t *xs, *ms;
 	unsigned char *h;
-	struct seg sg;
-	uint64_t off;
-	int jfd, renamed, saved;
+	XXH3_state_t *xs;
+	int jfd, saved, e;
 
 	h = NULL;
-	renamed = 0;
-	/* A leftover is removed at login, never reused: O_EXCL. */
-	jfd = openat(statefd, COMMIT_JOURNAL_TMP,
-	    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	xs = NULL;
+	if (plan_segments(pl, j, -1) == -1)
+		return -1;
+	j->cap = 0;
+	layout(j);
+	jfd =
+	    state_open(statefd, COMMIT_JOURNAL_TMP, O_RDWR | O_CREAT | O_TRUNC);
 	if (jfd == -1)
 		return -1;
-	xs = XXH3_createState();
-	ms = XXH3_createState();
-	if (xs == NULL || ms == NULL) {
+	if (plan_segments(pl, j, jfd) == -1 || plan_cap(jfd, j) == -1)
+		goto fail;
+	layout(j);
+	/* Every octet the rounds will need is reserved before the first. */
+	e = seam_fail("commit.fallocate")
+	    ? errno
+	    : posix_fallocate(jfd, 0, (off_t)j->size);
+	if (e != 0) {
+		errno = e;
+		goto fail;
+	}
+	if (plan_scan(fd, jfd, j, pl, buf, t) == -1)
+		goto fail;
+	if ((xs = XXH3_createState()) == NULL ||
+	    (h = malloc((size_t)j->hdrlen)) == NULL) {
 		errno = ENOMEM;
 		goto fail;
 	}
-	j->hdrlen = hdr_len(j);
-	(void)XXH3_64bits_reset(xs);
-	off = j->hdrlen;
-	while (image_next(im, &sg)) {
-		(void)XXH3_64bits_reset(ms);
-		if (copy(sg.fd, sg.off, jfd, off, sg.len, buf, xs,
-			sg.check ? ms : NULL, t) == -1)
-			goto fail;
-		if (sg.check && XXH3_64bits_digest(ms) != sg.hash) {
-			/* Changed since it was checked: nothing is removed. */
-			errno = ESTALE;
-			goto fail;
-		}
-		off += sg.len;
-	}
-	j->h_image = XXH3_64bits_digest(xs);
-	if ((h = jnl_encode(j)) == NULL) {
-		errno = ENOMEM;
+	if (hash_range(jfd, j->seg_off, j->ipg_off + 8 * j->npg - j->seg_off,
+		buf, xs, &j->h_tables) == -1)
 		goto fail;
-	}
-	if (write_full(jfd, h, (size_t)j->hdrlen, 0) == -1 || fsync(jfd) == -1)
+	jnl_encode(j, h);
+	if (write_full(jfd, h, (size_t)j->hdrlen, 0) == -1 ||
+	    sys_fsync(jfd) == -1)
 		goto fail;
 	seam_point("journal-written");
-	if (renameat(statefd, COMMIT_JOURNAL_TMP, statefd, COMMIT_JOURNAL) ==
-	    -1)
+	if (seam_fail("commit.rename") ||
+	    renameat(statefd, COMMIT_JOURNAL_TMP, statefd, COMMIT_JOURNAL) ==
+		-1)
 		goto fail;
-	renamed = 1;
-	if (fsync(statefd) == -1)
-		goto fail;
+	if (sys_fsync(statefd) == -1) {
+		saved = errno;
+		/*
+		 * A commit's journal whose rename may not be durable is taken
+		 * back: the maildrop was never touched. A recovery's replaced
+		 * the one before it and is the only record left.
+		 */
+		if (pl->mb != NULL) {
+			(void)unlinkat(statefd, COMMIT_JOURNAL, 0);
+			(void)fsync(statefd);
+		}
+		free(h);
+		XXH3_freeState(xs);
+		(void)close(jfd);
+		errno = saved;
+		return -1;
+	}
 	seam_point("journal-synced");
 	free(h);
 	XXH3_freeState(xs);
-	XXH3_freeState(ms);
 	*jfdp = jfd;
 	return 0;
 fail:
 	saved = errno;
 	free(h);
 	XXH3_freeState(xs);
-	XXH3_freeState(ms);
 	(void)close(jfd);
-	if (!renamed)
-		(void)unlinkat(statefd, COMMIT_JOURNAL_TMP, 0);
-	else if (!keep) {
-		(void)unlinkat(statefd, COMMIT_JOURNAL, 0);
-		(void)fsync(statefd);
-	}
+	(void)unlinkat(statefd, COMMIT_JOURNAL_TMP, 0);
 	errno = saved;
 	return -1;
-}
-
-/*
- * Steps 4 to 7 with the durable journal J open at JFD: IMAGE over the
- * maildrop at D, phase T, the cut at N, the journal gone. Each step may be
- * run again after a crash at any point in it.
- */
-static int
-apply(int statefd, int jfd, const struct jnl *j, int fd, char *buf,
-    struct tick *t)
-{
-	static const char phase = PHASE_TRUNC;
-	uint64_t len, half;
-
-	/*
-	 * Two pieces, the first not ending on a block boundary, so that a
-	 * crash test stopping in between meets a torn write front.
-	 */
-	len = j->n - j->d;
-	half = len / 2;
-	if (half > 0 && (j->d + half) % JNL_BLOCK == 0)
-		half--;
-	if (copy(jfd, j->hdrlen, fd, j->d, half, buf, NULL, NULL, t) == -1)
-		return -1;
-	seam_point("mid-write");
-	if (copy(jfd, j->hdrlen + half, fd, j->d + half, len - half, buf, NULL,
-		NULL, t) == -1)
-		return -1;
-	if (len > 0 && fsync(fd) == -1)
-		return -1;
-	seam_point("written");
-	if (write_full(jfd, &phase, 1, JNL_PHASE_OFF) == -1 ||
-	    fdatasync(jfd) == -1)
-		return -1;
-	seam_point("phase-t");
-	if (ftruncate(fd, (off_t)j->n) == -1 || fsync(fd) == -1)
-		return -1;
-	seam_point("truncated");
-	if (unlinkat(statefd, COMMIT_JOURNAL, 0) == -1 && errno != ENOENT)
-		return -1;
-	/*
-	 * The maildrop is complete. Should the unlink not be durable, the
-	 * journal comes back after a crash and recovery redoes steps that
-	 * change nothing.
-	 */
-	(void)fsync(statefd);
-	seam_point("unlinked");
-	return 0;
 }
 
 /* The first message the commit removes, or mb->nmsg. */
@@ -727,7 +1275,9 @@ index_ok(const struct mbox *mb)
 
 	for (i = 0; i < mb->nmsg; i++)
 		if (mb->msg[i].start >= mbox_stored_end(mb, i) ||
-		    mbox_stored_end(mb, i) > mb->size)
+		    mbox_stored_end(mb, i) > mb->size ||
+		    (i + 1 < mb->nmsg &&
+			mbox_stored_end(mb, i) != mb->msg[i + 1].start))
 			return 0;
 	return 1;
 }
@@ -741,14 +1291,27 @@ same_file(const struct mbox *mb, const struct stat *st)
 	    (uint64_t)st->st_size >= mb->size;
 }
 
+/* The round size for a journal of at most MAX octets of round slots. */
+static uint64_t
+round_for(uint64_t max)
+{
+	uint64_t r;
+
+	if (max == 0)
+		max = COMMIT_JOURNAL_MAX;
+	r = max / 2 / PAGE * PAGE;
+	return r < PAGE ? PAGE : r;
+}
+
 int
-commit_mbox(const struct mbox *mb, const char *path, int statefd,
-    commit_tick_fn *tick, void *tick_arg)
+commit_mbox_bounded(const struct mbox *mb, const char *path, int statefd,
+    uint64_t journal_max, commit_tick_fn *tick, void *tick_arg)
 {
 	struct tick t;
 	struct stat st;
 	struct jnl j;
-	struct image im;
+	struct plan pl;
+	struct slot s;
 	sigset_t old;
 	char from[5], *buf;
 	size_t first, i;
@@ -805,68 +1368,88 @@ commit_mbox(const struct mbox *mb, const char *path, int statefd,
 		if (!is_deleted(&mb->msg[i]))
 			kept += mbox_stored_end(mb, i) - mb->msg[i].start;
 	j.n = j.d + kept + (j.e - mb->size);
-	j.nblk = blocks_of(j.d, j.n);
+	j.round = round_for(journal_max);
 	j.pathlen = strlen(path);
 	memcpy(j.path, path, j.pathlen + 1);
+	memset(&pl, 0, sizeof(pl));
+	pl.mb = mb;
+	pl.first = first;
 
 	t.fn = tick;
 	t.arg = tick_arg;
 	t.since = 0;
 	rc = -1;
 	jfd = -1;
-	buf = malloc(COPY_BUFSZ);
-	j.blk = calloc((size_t)j.nblk + 1, sizeof(*j.blk));
-	if (buf == NULL || j.blk == NULL) {
+	if ((buf = malloc(COPY_BUFSZ)) == NULL) {
 		errno = ENOMEM;
-		goto out;
+		return -1;
 	}
-	if (scan(mb->fd, &j, mb, buf, &t) == -1)
-		goto out;
-
-	memset(&im, 0, sizeof(im));
-	im.mb = mb;
-	im.i = first;
-	im.e = j.e;
-
 	signals_block(&old);
-	if (jnl_write(statefd, &j, &im, buf, &t, 0, &jfd) == -1) {
-		signals_restore(&old);
+	if (jnl_create(statefd, mb->fd, &j, &pl, buf, &t, &jfd) == -1)
 		goto out;
-	}
-	if (apply(statefd, jfd, &j, mb->fd, buf, &t) == -1) {
+	memset(&s, 0, sizeof(s));
+	s.w0 = j.d;
+	if (rounds(mb->fd, jfd, &j, &s, 0, buf, &t) == -1 ||
+	    finish(statefd, jfd, &j, mb->fd) == -1) {
 		/* The maildrop may have begun to change: the journal stays. */
 		errno = EIO;
-		signals_restore(&old);
 		goto out;
 	}
-	signals_restore(&old);
 	rc = 0;
 out:
 	saved = errno;
+	signals_restore(&old);
 	if (jfd != -1)
 		(void)close(jfd);
 	free(buf);
-	free(j.blk);
 	errno = saved;
 	return rc;
 }
 
+int
+commit_mbox(const struct mbox *mb, const char *path, int statefd,
+    commit_tick_fn *tick, void *tick_arg)
+{
+	return commit_mbox_bounded(mb, path, statefd, 0, tick, tick_arg);
+}
+
+/* Reads entry K of the hash table at TAB through the batch B (*B0, *BN). */
+static int
+tab_get(int jfd, uint64_t tab, uint64_t npg, uint64_t k, unsigned char *b,
+    uint64_t *b0, uint64_t *bn, uint64_t *out)
+{
+	uint64_t n;
+
+	if (k < *b0 || k >= *b0 + *bn) {
+		n = min64(BATCH, npg - k);
+		if (read_full(jfd, b, (size_t)(8 * n), tab + 8 * k) == -1)
+			return -1;
+		*b0 = k;
+		*bn = n;
+	}
+	*out = get64(b + 8 * (k - *b0));
+	return 0;
+}
+
 /*
  * Tells whether the maildrop at FD (status ST) is in a state that journal
- * J explains: the same file with its prefix intact; each block of [D, N)
- * either the original or IMAGE, except one that may mix them (the write
- * front of a killed pwrite); [N, E) intact, or in phase T possibly cut off.
- * Sets *FROM to where mail that arrived after the crash begins. Returns 1,
- * 0 when another program rewrote the file, or -1 with errno.
+ * J explains, S being its last journaled round when HAVE: the same file;
+ * the end of the prefix intact; each page of [D, N) the new one before the
+ * round, the original one after it, and in it either, in any mix (a power
+ * cut), except one that may be neither (the write front of a killed
+ * pwrite); [N, E) intact, or in phase T possibly cut off. In phase T every
+ * page is the new one. Sets *FROM to where mail that arrived after the
+ * crash begins. Returns 1, 0 when another program changed the file, or -1
+ * with errno.
  */
 static int
-explained(int fd, int jfd, const struct jnl *j, const struct stat *st,
-    char *buf, char *img, uint64_t *from)
+explained(int fd, int jfd, const struct jnl *j, const struct stat *st, int have,
+    const struct slot *s, char *buf, uint64_t *from)
 {
+	unsigned char ob[BATCH * 8], ib[BATCH * 8];
 	XXH3_state_t *xs;
-	uint64_t size, k, b0, h;
-	size_t len;
-	int mixed, rc;
+	uint64_t size, k, p0, p1, h, ho, hi, c0, c1, ob0, obn, ib0, ibn, pre;
+	int mixed, rc, isnew, isold;
 
 	if (!S_ISREG(st->st_mode) || (uint64_t)st->st_dev != j->dev ||
 	    (uint64_t)st->st_ino != j->ino || st->st_size < 0)
@@ -880,26 +1463,44 @@ explained(int fd, int jfd, const struct jnl *j, const struct stat *st,
 		return -1;
 	}
 	rc = -1;
-	if (hash_range(fd, 0, j->d, buf, xs, &h) == -1)
+	pre = min64(j->d, PREFIX_CHECK);
+	if (hash_range(fd, j->d - pre, pre, buf, xs, &h) == -1)
 		goto out;
 	if (h != j->h_prefix) {
 		rc = 0;
 		goto out;
 	}
 	mixed = 0;
-	for (k = 0; k < j->nblk; k++) {
-		b0 = block_start(j, k);
-		len = (size_t)(block_end(j, k) - b0);
-		if (read_full(fd, buf, len, b0) == -1 ||
-		    read_full(jfd, img, len, j->hdrlen + (b0 - j->d)) == -1)
-			goto out;
-		if (memcmp(buf, img, len) == 0 ||
-		    XXH3_64bits(buf, len) == j->blk[k])
-			continue;
-		if (++mixed > 1) {
-			rc = 0;
-			goto out;
+	ob0 = obn = ib0 = ibn = 0;
+	c0 = c1 = j->d;
+	for (k = 0; k < j->npg; k++) {
+		p0 = page_start(j, k);
+		p1 = page_end(j, k);
+		if (p1 > c1) {
+			/* Read on in large pieces that end on pages. */
+			c0 = p0;
+			c1 = min64(j->n, (p0 / PAGE) * PAGE + COPY_BUFSZ);
+			if (read_full(fd, buf, (size_t)(c1 - c0), c0) == -1)
+				goto out;
 		}
+		h = XXH3_64bits(buf + (p0 - c0), (size_t)(p1 - p0));
+		if (tab_get(jfd, j->opg_off, j->npg, k, ob, &ob0, &obn, &ho) ==
+			-1 ||
+		    tab_get(jfd, j->ipg_off, j->npg, k, ib, &ib0, &ibn, &hi) ==
+			-1)
+			goto out;
+		isold = h == ho;
+		isnew = h == hi;
+		if (j->phase == PHASE_TRUNC || (have && p1 <= s->w0)) {
+			if (isnew)
+				continue;
+		} else if (!have || p0 >= s->w1) {
+			if (isold)
+				continue;
+		} else if (isnew || isold || ++mixed == 1)
+			continue;
+		rc = 0;
+		goto out;
 	}
 	if (size >= j->e) {
 		if (hash_range(fd, j->n, j->e - j->n, buf, xs, &h) == -1)
@@ -933,42 +1534,89 @@ suffixed(char *dst, size_t size, const char *base, int k)
 }
 
 /*
- * Another program rewrote the maildrop: IMAGE is kept in the first free
- * name of recovered.mbox, recovered.mbox.1, ... (never appended to an
- * earlier one, whose last message may lack its final newline), and the
- * journal is renamed to the orphan name with the same suffix.
+ * Writes into OFD what the commit would have made of [D, N): the new
+ * pages before the journaled round, its output from the slot and the
+ * maildrop, the output of the rounds after it from the maildrop. Stops
+ * quietly where the maildrop has become too short.
  */
 static int
-orphan(int statefd, int jfd, const struct jnl *j, char *buf)
+rebuild(int fd, int jfd, const struct jnl *j, int have, const struct slot *s,
+    int ofd, char *buf)
+{
+	struct copier cp;
+	struct segcur c;
+	uint64_t done;
+
+	memset(&cp, 0, sizeof(cp));
+	cp.fd = fd;
+	cp.jfd = jfd;
+	cp.dfd = ofd;
+	cp.doff = j->d;
+	cp.buf = buf;
+	done = j->phase == PHASE_TRUNC ? j->n : have ? s->w0 : j->d;
+	cp.noslot = 1;
+	if (copy_piece(&cp, 0, j->d, 0, j->d, done - j->d) == -1)
+		return -1;
+	if (seg_init(&c, jfd, j) == -1)
+		return -1;
+	if (have && j->phase != PHASE_TRUNC) {
+		cp.noslot = 0;
+		cp.sdata = s->data;
+		if (walk(&c, s->w0, s->w1, s->w0, s->w1, copy_piece, &cp) == -1)
+			return -1;
+		done = s->w1;
+		cp.noslot = 1;
+	}
+	return walk(&c, done, j->n, done, j->n, copy_piece, &cp);
+}
+
+/*
+ * Another program rewrote the maildrop, or removed it: what the commit
+ * would have written is kept in the first free name of recovered.mbox,
+ * recovered.mbox.1, ... (never appended to an earlier one), rebuilt from
+ * the maildrop when FD is still the journaled file, else the octets of the
+ * last journaled round alone (all that exists nowhere else); the journal
+ * is renamed to the orphan name with the same suffix.
+ */
+static int
+orphan(int statefd, int jfd, const struct jnl *j, int fd, int have,
+    const struct slot *s, char *buf)
 {
 	char name[sizeof(COMMIT_RECOVERED) + 16];
 	char oname[sizeof(COMMIT_ORPHAN) + 16];
-	int ofd, k, saved;
+	struct copier cp;
+	int ofd, k, saved, r;
 
 	ofd = -1;
 	for (k = 0; k < RECOVERED_MAX; k++) {
 		suffixed(name, sizeof(name), COMMIT_RECOVERED, k);
-		ofd = openat(statefd, name,
-		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		ofd = state_open(statefd, name, O_WRONLY | O_CREAT | O_EXCL);
 		if (ofd != -1 || errno != EEXIST)
 			break;
 	}
 	if (ofd == -1)
 		return -1;
-	if (copy(jfd, j->hdrlen, ofd, 0, j->n - j->d, buf, NULL, NULL, NULL) ==
-	    -1)
+	if (fd != -1)
+		r = rebuild(fd, jfd, j, have, s, ofd, buf);
+	else if (have) {
+		memset(&cp, 0, sizeof(cp));
+		cp.fd = jfd;
+		cp.dfd = ofd;
+		cp.buf = buf;
+		cp.noslot = 1;
+		r = copy_piece(&cp, 0, s->data, 0, 0, s->len);
+	} else
+		r = 0;
+	if (r == -1 && errno != ESTALE)
 		goto fail;
-	if (fsync(ofd) == -1)
+	if (sys_fsync(ofd) == -1)
 		goto fail;
 	if (close(ofd) == -1) {
 		ofd = -1;
 		goto fail;
 	}
 	suffixed(oname, sizeof(oname), COMMIT_ORPHAN, k);
-	if (renameat(statefd, COMMIT_JOURNAL, statefd, oname) == -1 ||
-	    fsync(statefd) == -1)
-		return -1;
-	return 0;
+	return state_rename(statefd, COMMIT_JOURNAL, oname);
 fail:
 	saved = errno;
 	if (ofd != -1)
@@ -982,10 +1630,38 @@ fail:
 static int
 drop(int statefd)
 {
-	if (unlinkat(statefd, COMMIT_JOURNAL, 0) == -1 && errno != ENOENT)
+	if (sys_unlink(statefd, COMMIT_JOURNAL) == -1 && errno != ENOENT)
 		return -1;
 	(void)fsync(statefd);
 	return 0;
+}
+
+/* Finds the last journaled round: 1 with *S set, 0 when there is none. */
+static int
+last_round(int jfd, const struct jnl *j, char *buf, struct slot *s)
+{
+	struct slot a[2];
+	struct segcur c;
+	XXH3_state_t *xs;
+	int ok[2], k;
+
+	if ((xs = XXH3_createState()) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	ok[0] = ok[1] = 0;
+	if (seg_init(&c, jfd, j) == 0)
+		for (k = 0; k < 2; k++)
+			if ((ok[k] = slot_read(jfd, j, (uint64_t)k, &c, buf, xs,
+				 &a[k])) == -1)
+				break;
+	XXH3_freeState(xs);
+	if (ok[0] == -1 || ok[1] == -1)
+		return -1;
+	if (!ok[0] && !ok[1])
+		return 0;
+	*s = !ok[1] || (ok[0] && a[0].r > a[1].r) ? a[0] : a[1];
+	return 1;
 }
 
 int
@@ -993,123 +1669,112 @@ commit_recover(int statefd, int fd)
 {
 	struct stat st;
 	struct jnl j, nj;
-	struct seg sg[2];
-	struct image im;
+	struct plan pl;
+	struct slot s;
 	sigset_t old;
-	char *buf, *img;
-	uint64_t from, h, size;
-	int jfd, njfd, r, rc, saved;
-	const char *why;
-	XXH3_state_t *xs;
+	char *buf;
+	uint64_t from, size;
+	int jfd, njfd, have, r, rc, saved;
 
-	/* Never renamed, so never used: leftovers of a killed write. */
-	(void)state_remove_leftovers(statefd, geteuid());
-	jfd = state_open_file(statefd, COMMIT_JOURNAL, O_RDWR, 0, geteuid(),
-	    &why);
+	/* Never renamed, so never used: a leftover of a killed write. */
+	(void)unlinkat(statefd, COMMIT_JOURNAL_TMP, 0);
+	jfd = state_open(statefd, COMMIT_JOURNAL, O_RDWR);
 	if (jfd == -1)
 		return errno == ENOENT ? 0 : -1;
-	memset(&nj, 0, sizeof(nj));
-	from = 0;
-	njfd = -1;
-	rc = -1;
-	buf = malloc(COPY_BUFSZ);
-	img = malloc(JNL_BLOCK);
-	xs = XXH3_createState();
-	if (buf == NULL || img == NULL || xs == NULL) {
+	if ((buf = malloc(COPY_BUFSZ)) == NULL) {
 		(void)close(jfd);
-		free(buf);
-		free(img);
-		XXH3_freeState(xs);
 		errno = ENOMEM;
 		return -1;
 	}
-	if (jnl_read(jfd, &j) == -1) {
+	njfd = -1;
+	rc = -1;
+	memset(&s, 0, sizeof(s));
+	signals_block(&old);
+	if (jnl_read(jfd, &j, 1, buf) == -1) {
 		if (errno == EINVAL)
 			rc = drop(statefd);
 		goto out;
 	}
-	if (hash_range(jfd, j.hdrlen, j.n - j.d, buf, xs, &h) == -1) {
-		if (errno == ESTALE)
-			rc = drop(statefd);
+	if ((have = last_round(jfd, &j, buf, &s)) == -1)
 		goto out;
-	}
-	if (h != j.h_image) {
-		rc = drop(statefd);
-		goto out;
-	}
 	if (fd == -1) {
-		/* The maildrop is gone: IMAGE may be the only copy of its mail. */
-		if (orphan(statefd, jfd, &j, buf) == 0)
+		/* The maildrop is gone: the round's octets exist nowhere else.
+		 */
+		if (orphan(statefd, jfd, &j, -1, have, &s, buf) == 0)
 			rc = 1;
 		goto out;
 	}
-	if (check_writable(fd) == -1)
+	if (check_writable(fd) == -1 || fstat(fd, &st) == -1)
 		goto out;
-
-	signals_block(&old);
-	if (fstat(fd, &st) == -1 ||
-	    (r = explained(fd, jfd, &j, &st, buf, img, &from)) == -1)
-		goto restore;
+	from = 0;
+	if ((r = explained(fd, jfd, &j, &st, have, &s, buf, &from)) == -1)
+		goto out;
 	if (r == 0) {
-		if (orphan(statefd, jfd, &j, buf) == 0)
+		if (orphan(statefd, jfd, &j,
+			(uint64_t)st.st_dev == j.dev &&
+				(uint64_t)st.st_ino == j.ino
+			    ? fd
+			    : -1,
+			have, &s, buf) == 0)
 			rc = 1;
-		goto restore;
+		goto out;
 	}
 	size = (uint64_t)st.st_size;
+	if (j.phase == PHASE_COPY) {
+		/* Redo the last journaled round, then go on. */
+		if (!have) {
+			s.r = 0;
+			s.w0 = j.d;
+		}
+		if (rounds(fd, jfd, &j, &s, have, buf, NULL) == -1)
+			goto out;
+	}
 	if (size == from) {
-		/* Nothing arrived since: the journal as it is will do. */
-		if (apply(statefd, jfd, &j, fd, buf, NULL) == 0)
+		if (finish(statefd, jfd, &j, fd) == 0)
 			rc = 0;
-		goto restore;
+		goto out;
+	}
+	if (from == j.n) {
+		/* Cut already, and mail appended since: it is in place. */
+		if (sys_fsync(fd) == -1 ||
+		    (sys_unlink(statefd, COMMIT_JOURNAL) == -1 &&
+			errno != ENOENT))
+			goto out;
+		(void)fsync(statefd);
+		rc = 0;
+		goto out;
 	}
 	/*
-	 * Mail arrived after the crash: IMAGE grows by it, in a new journal
-	 * whose "original" is the maildrop as it is now.
+	 * Mail arrived after the crash, past E, and [D, N) holds the new
+	 * contents: what is left is removing [N, E), a commit of its own
+	 * whose journal replaces this one.
 	 */
+	memset(&nj, 0, sizeof(nj));
 	nj.phase = PHASE_COPY;
 	nj.dev = j.dev;
 	nj.ino = j.ino;
-	nj.d = j.d;
+	nj.d = j.n;
 	nj.e = size;
 	nj.n = j.n + (size - from);
-	nj.nblk = blocks_of(nj.d, nj.n);
+	nj.round = j.round;
 	nj.pathlen = j.pathlen;
 	memcpy(nj.path, j.path, j.pathlen + 1);
-	if ((nj.blk = calloc((size_t)nj.nblk + 1, sizeof(*nj.blk))) == NULL) {
-		errno = ENOMEM;
-		goto restore;
-	}
-	if (scan(fd, &nj, NULL, buf, NULL) == -1)
-		goto restore;
-	sg[0].fd = jfd;
-	sg[0].off = j.hdrlen;
-	sg[0].len = j.n - j.d;
-	sg[0].check = 1;
-	sg[0].hash = j.h_image;
-	sg[1].fd = fd;
-	sg[1].off = from;
-	sg[1].len = size - from;
-	sg[1].check = 0;
-	sg[1].hash = 0;
-	memset(&im, 0, sizeof(im));
-	im.sg = sg;
-	im.nseg = 2;
-	if (jnl_write(statefd, &nj, &im, buf, NULL, 1, &njfd) == -1)
-		goto restore;
-	if (apply(statefd, njfd, &nj, fd, buf, NULL) == 0)
+	memset(&pl, 0, sizeof(pl));
+	pl.g = from;
+	if (jnl_create(statefd, fd, &nj, &pl, buf, NULL, &njfd) == -1)
+		goto out;
+	memset(&s, 0, sizeof(s));
+	s.w0 = nj.d;
+	if (rounds(fd, njfd, &nj, &s, 0, buf, NULL) == 0 &&
+	    finish(statefd, njfd, &nj, fd) == 0)
 		rc = 0;
-restore:
-	signals_restore(&old);
 out:
 	saved = errno;
+	signals_restore(&old);
 	if (njfd != -1)
 		(void)close(njfd);
 	(void)close(jfd);
-	free(j.blk);
-	free(nj.blk);
 	free(buf);
-	free(img);
-	XXH3_freeState(xs);
 	errno = saved;
 	return rc;
 }
@@ -1118,21 +1783,18 @@ int
 commit_journal_path(int statefd, char *path, size_t size)
 {
 	struct jnl j;
-	const char *why;
 	int jfd, saved;
 
-	jfd = state_open_file(statefd, COMMIT_JOURNAL, O_RDONLY, 0, geteuid(),
-	    &why);
+	jfd = state_open(statefd, COMMIT_JOURNAL, O_RDONLY);
 	if (jfd == -1)
 		return -1;
-	if (jnl_read(jfd, &j) == -1) {
+	if (jnl_read(jfd, &j, 0, NULL) == -1) {
 		saved = errno;
 		(void)close(jfd);
 		errno = saved;
 		return -1;
 	}
 	(void)close(jfd);
-	free(j.blk);
 	if (j.pathlen >= size) {
 		errno = ENAMETOOLONG;
 		return -1;

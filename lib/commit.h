@@ -3,47 +3,60 @@
  *
  * The file is rewritten in place, never replaced by a new file: a delivery
  * agent blocked on the old inode would otherwise write its message into an
- * unlinked file. Before the first octet of the maildrop changes, the new
- * contents of the rewritten range (IMAGE) are made durable in a journal in
- * the user's state directory, so that a crash at any instant is finished
- * by commit_recover(): forward, never backward. See MAILDROP.md and
+ * unlinked file. Before any octet of the maildrop changes, the original
+ * octets that the change destroys and that are still needed are made
+ * durable in a journal in the user's state directory, so that a crash at
+ * any instant is finished by commit_recover(): forward, never backward. See MAILDROP.md and
  * doc/DESIGN for the steps and why each exists.
  *
  * D is the first octet that changes (the start of the first deleted
- * message), E the maildrop's size when the commit began, IMAGE the kept
- * messages of [D, S) followed by all of [S, E), N = D + |IMAGE| <= E the
- * size afterwards. IMAGE is written over [D, N), then the file is cut at N:
- * it never grows, so a full spool cannot stop a commit.
+ * message), E the maildrop's size when the commit began, and the new
+ * contents of [D, N) are the kept messages of [D, S) followed by all of
+ * [S, E); N <= E is the size afterwards. The output is written in rounds of
+ * R octets (the last round shorter; rounds after the first start on a page
+ * boundary), each from octets at or behind it: it never grows the file, so
+ * a full spool cannot stop a commit. Before round [w0, w1) is written, the
+ * part of its own sources that lies inside [w0, w1) (what the round
+ * overwrites and still needs; nothing once the deleted octets before it
+ * exceed R) is journaled in one of two slots, alternately, so that the
+ * round before stays whole until this one is durable.
  *
  * Journal layout; integers are unsigned 64-bit little-endian, hashes XXH3-64:
- *     0  magic "POP2JNL1"
- *     8  phase, one octet: 'C' (IMAGE being written over [D, N)) or 'T'
- *        (IMAGE written and synced; cutting at N), then 7 zero octets
+ *     0  magic "POP2JNL2"
+ *     8  phase, one octet: 'C' (rounds being written) or 'T' (every round
+ *        written and synced; cutting at N), then 7 zero octets
  *    16  dev, ino of the maildrop
  *    32  D, E, N
- *    56  hash of IMAGE
- *    64  hash of the original [0, D)
- *    72  hash of the original [N, E) (tells in phase T whether the cut at N
+ *    56  R, the round size (a multiple of the 4096-octet page)
+ *    64  K, the capacity of a slot: the most any round journals
+ *    72  NS, the number of segments
+ *    80  hash of the original [D - min(D, 64 KiB), D)
+ *    88  hash of the original [N, E) (tells in phase T whether the cut at N
  *        happened: it did unless [N, E) still hashes the same)
- *    80  block size B (4096, the page size)
- *    88  NB, the number of block hashes: the pages of the file that [D, N)
- *        touches, blocks being aligned to multiples of B in the file (a
- *        power cut leaves each page whole, old or new)
- *    96  P, the length of the maildrop's path
- *   104  NB hashes of the original blocks: [D, min((D/B + 1) B, N)), then
- *        [(D/B + k) B, min((D/B + k + 1) B, N)) for k = 1 .. NB - 1
- *        P octets: the path (no NUL)
+ *    96  hash of the tables below
+ *   104  P, the length of the maildrop's path
+ *   112  P octets: the path (no NUL)
  *        hash of the header so far, taken with the phase octet as 0
- *   HDR  IMAGE (N - D octets); the journal is exactly HDR + N - D octets.
- * The original [D, E) is thus covered by the block hashes and the [N, E)
- * hash. A header that is short, damaged or inconsistent, or an IMAGE that
- * does not match its hash, makes a journal "torn": it was never renamed into
- * place complete, so the maildrop was never touched.
+ *   HDR  NS segments (source offset, length): the new [D, N) is their
+ *        octets of the original file, in order, each further back than
+ *        where it goes
+ *        NP hashes of the original pages of [D, N), NP hashes of their new
+ *        contents: [D, min((D/4096 + 1) 4096, N)), then the file's pages up
+ *        to N (a power cut leaves each page whole, old or new)
+ *        two slots of 64 + K octets: magic "POP2RND1", round number, w0, w1,
+ *        L, hash (of the header's hash, those four fields and the L
+ *        octets), zero octets up to 64, then the L journaled octets.
+ * The journal's size is fixed when it is created (its space reserved), so
+ * no round can fail for lack of space. A header that is short, damaged or
+ * inconsistent, or tables that do not match their hash, make a journal
+ * "torn": it was never renamed into place complete, so the maildrop was
+ * never touched. A slot that does not match its hash holds no round.
  */
 #ifndef POP2_COMMIT_H
 #define POP2_COMMIT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mbox.h"
 
@@ -51,6 +64,8 @@
 #define COMMIT_JOURNAL_TMP "commit.jnl.tmp"
 #define COMMIT_ORPHAN "commit.jnl.orphan"
 #define COMMIT_RECOVERED "recovered.mbox"
+/* The default bound on the journal's two round slots: rounds of 32 MiB. */
+#define COMMIT_JOURNAL_MAX ((uint64_t)64 * 1024 * 1024)
 
 /* Called now and then during long copies, e.g. to refresh a dot-lock. */
 typedef void commit_tick_fn(void *arg);
@@ -66,8 +81,10 @@ typedef void commit_tick_fn(void *arg);
  * TICK_ARG every few MiB read or copied.
  *
  * Nothing deleted: returns 0 at once, without reading or writing anything.
- * Otherwise every indexed message is read and checked against its hash
- * first. Returns 0 when done, or -1 with errno, the maildrop left as it was:
+ * Otherwise the indexed messages from the first deleted one on (those that
+ * move and those removed) are read and checked against their hashes
+ * first; the prefix before it is not read, except its last 64 KiB. The
+ * memory used does not depend on the maildrop's size. Returns 0 when done, or -1 with errno, the maildrop left as it was:
  *   ESTALE  the file is not the one indexed (other inode, link count not 1,
  *           shorter than indexed, an indexed message changed, or what was
  *           appended does not start with "From "): nothing removed;
@@ -88,8 +105,19 @@ int commit_mbox(const struct mbox *mb, const char *path, int statefd,
     commit_tick_fn *tick, void *tick_arg);
 
 /*
+ * commit_mbox() with the journal's round slots bounded by JOURNAL_MAX
+ * octets (0: COMMIT_JOURNAL_MAX): rounds of JOURNAL_MAX / 2 octets, at
+ * least one page. The journal also holds its header, 16 octets per segment
+ * (a run of kept messages) and 16 octets per 4 KiB page of [D, N).
+ */
+int commit_mbox_bounded(const struct mbox *mb, const char *path, int statefd,
+    uint64_t journal_max, commit_tick_fn *tick, void *tick_arg);
+
+/*
  * Finishes an interrupted commit recorded in STATEFD on the maildrop open
- * read-write at FD (the caller holds L1 and L2 on it). FD must be the
+ * read-write at FD (the caller holds L1 and L2 on it): the last journaled
+ * round is redone from the journal and the original octets behind it, and
+ * the rounds after it follow. FD must be the
  * maildrop that commit_journal_path() names, which after a FOLD may be
  * another folder than INBOX: any other file is taken for a replaced
  * maildrop. A torn or damaged journal is deleted (the maildrop was never
@@ -105,11 +133,14 @@ int commit_mbox(const struct mbox *mb, const char *path, int statefd,
  *
  * Returns 0 when there was nothing to do or the commit is now complete; 1
  * when the maildrop was removed or rewritten by another program since the
- * crash (FD -1, other inode, [0, D) changed, [N, E) changed or cut before
- * phase T, or more than one block of [D, N) neither the original nor
- * IMAGE): IMAGE is saved in
- * the first free name of COMMIT_RECOVERED, COMMIT_RECOVERED.1, ... and the
- * journal renamed to COMMIT_ORPHAN with the same suffix, the maildrop not
+ * crash (FD -1, other inode, the end of [0, D) changed, [N, E) changed or
+ * cut before phase T, a page of [D, N) not what the rounds done so far
+ * explain, or more than one page of the last round neither original nor
+ * new): what the commit would have written is saved in the first free
+ * name of COMMIT_RECOVERED, COMMIT_RECOVERED.1, ... (rebuilt from the
+ * journaled round and the maildrop as it is; when the maildrop is gone or
+ * another file, the journaled round's octets alone) and the journal
+ * renamed to COMMIT_ORPHAN with the same suffix, the maildrop not
  * touched; the caller must log it at LOG_CRIT. Or -1 with errno (EBADF: FD
  * not open read-write; the journal is kept for the next attempt).
  */
@@ -117,7 +148,7 @@ int commit_recover(int statefd, int fd);
 
 /*
  * Copies the maildrop path recorded in the journal in STATEFD into PATH
- * (SIZE octets, NUL-terminated). Only the header is checked, not IMAGE.
+ * (SIZE octets, NUL-terminated). Only the header is checked, not the tables or slots.
  * Returns 0, or -1 with errno ENOENT (no journal), EINVAL (a torn or
  * damaged header, which commit_recover() would delete as well),
  * ENAMETOOLONG (SIZE too small), EPERM (not a regular file of the

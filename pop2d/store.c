@@ -35,6 +35,24 @@ lock_wait(int seconds)
 	return seconds;
 }
 
+/*
+ * The bound on the commit journal's round slots (0: the default). Test
+ * builds may set it (POP2_JOURNAL_MAX octets) so that the fault tests see
+ * commits of many rounds on small maildrops.
+ */
+static uint64_t
+journal_max(void)
+{
+#ifdef POP2_TEST_SEAMS
+	const char *s = getenv("POP2_JOURNAL_MAX");
+	unsigned long v;
+
+	if (s != NULL && util_parse_ulong(s, 4096, 1UL << 30, &v) == 0)
+		return v;
+#endif
+	return 0;
+}
+
 /* How long RETR waits for a delivery agent to finish appending. */
 #define SEND_LOCK_WAIT 30
 /* How often a folder replaced between open and lock is opened again. */
@@ -374,7 +392,8 @@ store_commit(struct store *st, const char **why)
 		*why = commit_failure(errno);
 		return -1;
 	}
-	r = commit_mbox(&st->mb, st->path, st->statefd, refresh_dot, &dot);
+	r = commit_mbox_bounded(&st->mb, st->path, st->statefd, journal_max(),
+	    refresh_dot, &dot);
 	lock_maildrop_release(st->fd, &dot);
 	if (r == -1) {
 		*why = commit_failure(errno);

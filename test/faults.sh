@@ -53,8 +53,15 @@ expect_messages() {
 
 # --- kill -9 at every step of the commit, then recovery.
 if [ "${SEAMS:-no}" = yes ] && command -v procmail >/dev/null; then
-	for seam in journal-written journal-synced mid-write written phase-t truncated unlinked; do
+	# The default rounds (one round here), then rounds of 8 KiB: several.
+	for seam in journal-written journal-synced mid-write written phase-t truncated unlinked \
+		16384:round-saved@1 16384:mid-write@2 16384:written@1; do
+		jmax=
+		case $seam in
+		*:*) jmax=${seam%%:*} seam=${seam#*:} ;;
+		esac
 		for pattern in one half all; do
+			[ -n "$jmax" ] && [ "$pattern" = all ] && continue
 			for extra in small large; do
 				fresh_maildrop
 				case $pattern in
@@ -65,9 +72,14 @@ if [ "${SEAMS:-no}" = yes ] && command -v procmail >/dev/null; then
 				cmds=("$HELO")
 				for n in "${del[@]}"; do cmds+=("READ $n" RETR ACKD); done
 				cmds+=(QUIT)
-				POP2_CRASH_AT=$seam pop2 "${cmds[@]}"
+				POP2_CRASH_AT=$seam POP2_JOURNAL_MAX=$jmax pop2 "${cmds[@]}"
 				status=$?
-				label="kill -9 at $seam, delete $pattern, then $extra mail"
+				label="kill -9 at $seam${jmax:+ (rounds of $((jmax / 2)))}, delete $pattern, then $extra mail"
+				if [ "$pattern" = all ] && { [ "$seam" = mid-write ] || [ "$seam" = written ]; }; then
+					# Deleting everything moves nothing: the commit has no rounds.
+					check "$label: pop2d had nothing to write" [ "$status" -eq 0 ]
+					continue
+				fi
 				check "$label: pop2d was killed" [ "$status" -eq 137 ]
 				check "$label: its dot-lock is left behind" [ -e "$mbox.lock" ]
 				# Mail delivered after the crash: less or more than what was deleted.
