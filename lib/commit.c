@@ -429,14 +429,19 @@ jnl_encode(struct jnl *j, unsigned char *h)
 static int
 seg_load(struct segcur *c, uint64_t i)
 {
-	uint64_t n;
+	uint64_t n, b0;
 
 	if (i < c->b0 || i >= c->b0 + c->bn) {
-		n = min64(BATCH, c->j->nseg - i);
+		/* Going back, the batch ends at I; going on, it starts there.
+		 */
+		b0 = i < c->b0 && i + 1 > BATCH ? i + 1 - BATCH
+		    : i < c->b0			? 0
+						: i;
+		n = min64(BATCH, c->j->nseg - b0);
 		if (read_full(c->jfd, c->b, (size_t)(16 * n),
-			c->j->seg_off + 16 * i) == -1)
+			c->j->seg_off + 16 * b0) == -1)
 			return -1;
-		c->b0 = i;
+		c->b0 = b0;
 		c->bn = n;
 	}
 	c->i = i;
@@ -461,8 +466,16 @@ seg_init(struct segcur *c, int jfd, const struct jnl *j)
 static int
 seg_seek(struct segcur *c, uint64_t x)
 {
-	if (x < c->out && seg_init(c, c->jfd, c->j) == -1)
-		return -1;
+	/* Rounds walk forward, and each walks its own range more than once. */
+	while (x < c->out) {
+		if (c->i == 0) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (seg_load(c, c->i - 1) == -1)
+			return -1;
+		c->out -= c->len;
+	}
 	while (c->out + c->len <= x) {
 		if (c->i + 1 >= c->j->nseg) {
 			errno = EINVAL;

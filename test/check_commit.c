@@ -1910,6 +1910,47 @@ START_TEST(test_journal_bounded)
 }
 END_TEST
 
+/*
+ * 1500 messages, every other one deleted: more segments than the journal
+ * reads in one batch, walked forward and back by the rounds, across a
+ * crash in the middle of the commit (loop 0) or of the recovery (loop 1).
+ */
+START_TEST(test_many_segments)
+{
+	struct buf all = {NULL, 0, 0}, want = {NULL, 0, 0};
+	struct mbox mb;
+	char *t;
+	size_t k, len;
+	int fd;
+
+	for (k = 0; k < 1500; k++) {
+		t = msg_make((int)k + 1, 100 + (k * 37) % 300, 1, &len);
+		buf_add(&all, t, len);
+		if (k % 2 == 0)
+			buf_add(&want, t, len);
+		free(t);
+	}
+	write_path(mpath, all.p, all.len);
+	fd = open(mpath, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(mbox_index(&mb, fd), 0);
+	ck_assert_uint_eq(mb.nmsg, 1500);
+	for (k = 1; k < mb.nmsg; k += 2)
+		mb.msg[k].flags |= MBOX_DELETED;
+	ck_assert(crash_commit_bounded(
+	    &mb, _i == 0 ? "mid-write@20" : "round-saved@3", JMAX_TINY));
+	mbox_free(&mb);
+	(void)close(fd);
+	if (_i == 1)
+		ck_assert(crash_recover("written@10"));
+	ck_assert_int_eq(recover_now(), 0);
+	expect_file(mpath, &want);
+	expect_no_journal(statefd);
+	buf_free(&all);
+	buf_free(&want);
+}
+END_TEST
+
 #endif /* POP2_TEST_SEAMS */
 
 /*
@@ -2230,6 +2271,7 @@ commit_suite(void)
 	tcase_add_loop_test(
 	    tc, test_rounds_crash, 0, NRSTEPS * NRP * NAFTER);
 	tcase_add_test(tc, test_torn_slot);
+	tcase_add_loop_test(tc, test_many_segments, 0, 2);
 	tcase_add_loop_test(tc, test_journal_bounded, 0, 2);
 #else
 	tcase_add_test(tc, test_seams_skipped);
