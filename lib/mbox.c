@@ -40,6 +40,11 @@
 #define IX_BUFSZ (1024 * 1024)
 /* mbox_send() read size and output batch size: bounded memory per RETR. */
 #define SEND_BUFSZ (256 * 1024)
+/*
+ * A message whose stored octets fit in this is read with one pread(),
+ * checked against its hash, then converted and sent from that buffer.
+ */
+#define SEND_WHOLE (1024 * 1024)
 #define SEND_OUTSZ (64 * 1024)
 /* conv() flushes a batch with less room than this for direct conversion. */
 #define CONV_DIRECT_MIN (4 * 1024)
@@ -1381,15 +1386,26 @@ mbox_stored_end(const struct mbox *mb, size_t i)
 	return i + 1 < mb->nmsg ? mb->msg[i + 1].start : mb->size;
 }
 
-/* Reads exactly LEN octets at OFF; a short file is a changed file. */
+/*
+ * Reads up to LEN octets at OFF, inside G's begin and end when G is given;
+ * a short file is a changed file.
+ */
 static ssize_t
-read_at(int fd, char *buf, size_t len, uint64_t off)
+read_at(int fd, char *buf, size_t len, uint64_t off, const struct mbox_guard *g)
 {
 	ssize_t r;
+	int saved;
 
+	if (g != NULL && g->begin(g->arg) == -1)
+		return -1;
 	do
 		r = pread(fd, buf, len, (off_t)off);
 	while (r == -1 && errno == EINTR);
+	if (g != NULL) {
+		saved = errno;
+		g->end(g->arg);
+		errno = saved;
+	}
 	if (r == 0 && len > 0) {
 		errno = ESTALE;
 		return -1;
@@ -1399,47 +1415,28 @@ read_at(int fd, char *buf, size_t len, uint64_t off)
 
 /* Reads and hashes the stored octets [from, to) without keeping them. */
 static int
-skip(
-    int fd, char *buf, size_t cap, uint64_t from, uint64_t to, XXH3_state_t *xs)
+skip(int fd, char *buf, size_t cap, uint64_t from, uint64_t to,
+    XXH3_state_t *xs, const struct mbox_guard *g)
 {
 	ssize_t r;
 	size_t len;
 
 	for (; from < to; from += (uint64_t)r) {
 		len = to - from < cap ? (size_t)(to - from) : cap;
-		if ((r = read_at(fd, buf, len, from)) == -1)
+		if ((r = read_at(fd, buf, len, from, g)) == -1)
 			return -1;
 		(void)XXH3_64bits_update(xs, buf, (size_t)r);
 	}
 	return 0;
 }
 
-/* Hashes the stored octets [from, to) and compares them with HASH. */
-static int
-verify(int fd, char *buf, size_t cap, uint64_t from, uint64_t to, uint64_t hash,
-    XXH3_state_t *xs)
-{
-	if (XXH3_64bits_reset(xs) == XXH_ERROR) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (skip(fd, buf, cap, from, to, xs) == -1)
-		return -1;
-	if (XXH3_64bits_digest(xs) != hash) {
-		errno = ESTALE;
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * Converts the text [m->body, m->end) into O while hashing every stored
- * octet [m->start, to) again, so that a change between the check and the
- * copy is caught before the last batch leaves.
+ * octet [m->start, to), reading each once, in pieces of CAP.
  */
 static int
 stream(int fd, const struct mbox_msg *m, uint64_t to, char *buf, size_t cap,
-    XXH3_state_t *xs, struct out *o)
+    XXH3_state_t *xs, struct out *o, const struct mbox_guard *g)
 {
 	struct conv cv;
 	uint64_t base;
@@ -1451,7 +1448,7 @@ stream(int fd, const struct mbox_msg *m, uint64_t to, char *buf, size_t cap,
 		errno = EINVAL;
 		return -1;
 	}
-	if (skip(fd, buf, cap, m->start, m->body, xs) == -1)
+	if (skip(fd, buf, cap, m->start, m->body, xs, g) == -1)
 		return -1;
 	conv_init(&cv);
 	/* buf holds the text octets [base, base + fill); pos is unconverted. */
@@ -1493,23 +1490,105 @@ stream(int fd, const struct mbox_msg *m, uint64_t to, char *buf, size_t cap,
 			errno = EIO;
 			return -1;
 		}
-		if ((r = read_at(fd, buf + fill, len, base + fill)) == -1)
+		if ((r = read_at(fd, buf + fill, len, base + fill, g)) == -1)
 			return -1;
 		(void)XXH3_64bits_update(xs, buf + fill, (size_t)r);
 		fill += (size_t)r;
 	}
-	if (skip(fd, buf, cap, m->end, to, xs) == -1)
+	if (skip(fd, buf, cap, m->end, to, xs, g) == -1)
 		return -1;
 	return conv_end(&cv, o);
 }
 
 /*
- * Sends message M, whose stored octets are [m->start, to) of FD: checks
- * them against the hash, then streams the wire octets to SINK.
+ * Converts the whole text TEXT (LEN octets) into O: the header line by
+ * line, the body in one piece, as stream() hands them over.
+ */
+static int
+conv_whole(const char *text, size_t len, struct out *o)
+{
+	struct conv cv;
+	const char *nl;
+	size_t pos, n;
+
+	conv_init(&cv);
+	for (pos = 0; pos < len; pos += n) {
+		n = len - pos;
+		if (cv.in_header &&
+		    (nl = memchr(text + pos, '\n', n)) != NULL)
+			n = (size_t)(nl - (text + pos)) + 1;
+		if (conv(&cv, text + pos, n, o) == -1)
+			return -1;
+	}
+	return conv_end(&cv, o);
+}
+
+/*
+ * Sends message M, whose stored octets [m->start, to) fit in SEND_WHOLE:
+ * one read, checked against the hash before the first octet is written.
+ */
+static int
+send_whole(int fd, const struct mbox_msg *m, uint64_t to,
+    const struct mbox_sink *sink, const struct mbox_guard *g)
+{
+	struct out o;
+	char *buf;
+	size_t len, got;
+	ssize_t r;
+	int rc, saved;
+
+	len = (size_t)(to - m->start);
+	memset(&o, 0, sizeof(o));
+	o.limit = m->wire;
+	o.sink = sink;
+	o.cap = SEND_OUTSZ;
+	rc = -1;
+	saved = ENOMEM;
+	buf = malloc(len > 0 ? len : 1);
+	o.buf = malloc(o.cap);
+	if (buf == NULL || o.buf == NULL)
+		goto out;
+	for (got = 0; got < len; got += (size_t)r)
+		if ((r = read_at(fd, buf + got, len - got, m->start + got, g)) ==
+		    -1) {
+			saved = errno;
+			goto out;
+		}
+	if (XXH3_64bits(buf, len) != m->hash) {
+		saved = ESTALE;
+		goto out;
+	}
+	if (conv_whole(buf + (m->body - m->start), (size_t)(m->end - m->body),
+		&o) == -1) {
+		saved = o.err != 0 ? o.err : errno;
+		goto out;
+	}
+	if (o.total != m->wire) {
+		saved = ESTALE;
+		goto out;
+	}
+	if (out_flush(&o) == -1) {
+		saved = o.err;
+		goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	free(o.buf);
+	if (rc == -1)
+		errno = saved;
+	return rc;
+}
+
+/*
+ * Sends message M, whose stored octets are [m->start, to) of FD, to SINK,
+ * reading each octet once. A message larger than SEND_WHOLE is hashed as
+ * it streams, and its last batch is held back until the hash matches: a
+ * message that changed meanwhile never arrives whole.
  */
 static int
 send_msg(int fd, const struct mbox_msg *m, uint64_t to,
-    const struct mbox_sink *sink)
+    const struct mbox_sink *sink, const struct mbox_guard *g)
 {
 	XXH3_state_t *xs;
 	struct out o;
@@ -1520,6 +1599,8 @@ send_msg(int fd, const struct mbox_msg *m, uint64_t to,
 		errno = EINVAL;
 		return -1;
 	}
+	if (to - m->start <= SEND_WHOLE)
+		return send_whole(fd, m, to, sink, g);
 	memset(&o, 0, sizeof(o));
 	o.limit = m->wire;
 	o.sink = sink;
@@ -1531,16 +1612,12 @@ send_msg(int fd, const struct mbox_msg *m, uint64_t to,
 	o.buf = malloc(o.cap);
 	if (xs == NULL || buf == NULL || o.buf == NULL)
 		goto out;
-	if (verify(fd, buf, SEND_BUFSZ, m->start, to, m->hash, xs) == -1) {
-		saved = errno;
-		goto out;
-	}
-	if (stream(fd, m, to, buf, SEND_BUFSZ, xs, &o) == -1) {
+	if (stream(fd, m, to, buf, SEND_BUFSZ, xs, &o, g) == -1) {
 		saved = o.err != 0 ? o.err : errno;
 		goto out;
 	}
 	if (o.total != m->wire || XXH3_64bits_digest(xs) != m->hash) {
-		/* Changed since the check: hold the rest back. */
+		/* Changed while it was sent: hold the rest back. */
 		saved = ESTALE;
 		goto out;
 	}
@@ -1559,7 +1636,8 @@ out:
 }
 
 int
-mbox_send(const struct mbox *mb, size_t n, const struct mbox_sink *sink)
+mbox_send_guarded(const struct mbox *mb, size_t n,
+    const struct mbox_sink *sink, const struct mbox_guard *g)
 {
 	const struct mbox_msg *m;
 
@@ -1568,7 +1646,13 @@ mbox_send(const struct mbox *mb, size_t n, const struct mbox_sink *sink)
 		return -1;
 	}
 	return send_msg(
-	    mb->fd, m, mbox_stored_end(mb, (size_t)(m - mb->msg)), sink);
+	    mb->fd, m, mbox_stored_end(mb, (size_t)(m - mb->msg)), sink, g);
+}
+
+int
+mbox_send(const struct mbox *mb, size_t n, const struct mbox_sink *sink)
+{
+	return mbox_send_guarded(mb, n, sink, NULL);
 }
 
 int
@@ -1597,7 +1681,7 @@ mbox_index_file(int fd, struct mbox_msg *m)
 	buf = malloc(SEND_BUFSZ);
 	if (xs == NULL || buf == NULL)
 		goto out;
-	if (stream(fd, m, m->end, buf, SEND_BUFSZ, xs, &o) == -1) {
+	if (stream(fd, m, m->end, buf, SEND_BUFSZ, xs, &o, NULL) == -1) {
 		saved = o.err != 0 ? o.err : errno;
 		goto out;
 	}
@@ -1626,5 +1710,5 @@ mbox_send_file(int fd, const struct mbox_msg *m, const struct mbox_sink *sink)
 		errno = ESTALE;
 		return -1;
 	}
-	return send_msg(fd, m, m->end, sink);
+	return send_msg(fd, m, m->end, sink, NULL);
 }

@@ -102,15 +102,35 @@ struct mbox_msg *mbox_get(const struct mbox *mb, size_t n);
 uint64_t mbox_stored_end(const struct mbox *mb, size_t i);
 
 /*
+ * Wrapped around every read of the maildrop by mbox_send_guarded(), e.g.
+ * to take a shared lock only while the file is read, never while the
+ * client is: begin returns 0, or -1 with errno (the send fails with it).
+ */
+struct mbox_guard {
+	int (*begin)(void *arg);
+	void (*end)(void *arg);
+	void *arg;
+};
+
+/*
  * Streams the wire octets of visible message N to SINK: exactly
- * mbox_get(mb, n)->wire octets on success, read with pread() in bounded
- * chunks (the message is never held whole). The stored octets are first
- * checked against the hash taken at index time. Returns 0, or -1 with
- * errno: ENOENT (no such message), ESTALE (the stored octets changed since
- * the index; nothing has been written), EIO and other read errors, or the
- * sink's errno. After a failure part of the message may have been written.
+ * mbox_get(mb, n)->wire octets on success, reading each stored octet once
+ * with pread(). A message whose stored octets fit in 1 MiB is read whole
+ * in one call and checked against the hash taken at index time before
+ * anything is written. A larger one is hashed as it streams in bounded
+ * chunks (never held whole), and its last batch (up to 64 KiB) is held
+ * back until the hash is found equal: a message that changed meanwhile is
+ * never sent whole. Returns 0, or -1 with errno: ENOENT (no such message),
+ * ESTALE (the stored octets changed since the index), EIO and other read
+ * errors, or the sink's errno. After a failure part of the message may
+ * have been written (never all of it; never any of it with ESTALE for a
+ * message of at most 1 MiB).
  */
 int mbox_send(const struct mbox *mb, size_t n, const struct mbox_sink *sink);
+
+/* mbox_send() with every read of the file inside G (NULL: none). */
+int mbox_send_guarded(const struct mbox *mb, size_t n,
+    const struct mbox_sink *sink, const struct mbox_guard *g);
 
 /*
  * Indexes the regular file open for reading at FD as one whole message
@@ -130,8 +150,9 @@ int mbox_index_file(int fd, struct mbox_msg *m);
  * Streams the wire octets of the whole-file message M, indexed by
  * mbox_index_file() from a file now open at FD, to SINK: exactly m->wire
  * octets on success. The file must still have m->end octets that hash to
- * m->hash; otherwise nothing is written and errno is ESTALE. Other errors
- * as mbox_send(). After a failure part of the message may have been
+ * m->hash; otherwise errno is ESTALE (and, as for mbox_send(), nothing is
+ * written for a file of at most 1 MiB, and never all of a larger one).
+ * Other errors as mbox_send(). After a failure part of the message may have been
  * written.
  */
 int mbox_send_file(int fd, const struct mbox_msg *m,

@@ -654,20 +654,31 @@ static void
 send_message(struct server *sv, uint32_t n)
 {
 	unsigned long long before = sv->io.put_total;
+	long long deadline = sv->io.deadline_ms;
 	struct session_out out;
+	int r;
 
-	if (store_send(&sv->store, n, &sv->io) == 0)
+	/*
+	 * The whole message must be taken within the idle limit, however the
+	 * client spreads its reads: a trickle cannot stretch one RETR.
+	 */
+	sv->io.deadline_ms = io_now_ms() + (long long)sv->opt.idle_seconds * 1000;
+	if (deadline != 0 && deadline < sv->io.deadline_ms)
+		sv->io.deadline_ms = deadline;
+	r = store_send(&sv->store, n, &sv->io);
+	sv->io.deadline_ms = deadline;
+	if (r == 0)
 		return;
 	if (stop_signal)
 		finish(sv, NULL, "signal");
 	if (errno == ESTALE) {
 		/* Once part of the message went out, a reply would pass for data. */
 		if (sv->io.put_total != before)
-			finish(sv, NULL, "maildrop changed");
+			finish(sv, NULL, "maildrop changed while the message was sent; cut short");
 		session_fail(&sv->session, "Maildrop changed by another program", &out);
 		finish(sv, &out, "maildrop changed");
 	}
-	finish(sv, NULL, errno == ETIMEDOUT ? "timeout" : "write error");
+	finish(sv, NULL, errno == ETIMEDOUT ? "message not taken within the idle limit" : "write error");
 }
 
 /* Opens -p's file before the greeting: a bad one is a configuration error. */

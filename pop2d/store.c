@@ -500,11 +500,23 @@ store_sink_write(void *arg, const void *buf, size_t len)
 	return io_put(arg, buf, len);
 }
 
+static int
+read_lock(void *arg)
+{
+	return lock_ofd_read(*(const int *)arg, SEND_LOCK_WAIT);
+}
+
+static void
+read_unlock(void *arg)
+{
+	lock_ofd_release(*(const int *)arg);
+}
+
 int
 store_send(struct store *st, uint32_t n, struct io *io)
 {
 	struct mbox_sink sink = { store_sink_write, io };
-	int r;
+	struct mbox_guard guard = { read_lock, read_unlock, &st->fd };
 
 	if (!st->indexed) {
 		errno = ENOENT;
@@ -517,12 +529,13 @@ store_send(struct store *st, uint32_t n, struct io *io)
 		st->sent_octets += store_msg(st, n)->wire;
 		return 0;
 	}
-	/* A shared lock: delivery agents wait, other readers do not. */
-	if (lock_ofd_read(st->fd, SEND_LOCK_WAIT) == -1)
-		return -1;
-	r = mbox_send(&st->mb, n, &sink);
-	lock_ofd_release(st->fd);
-	if (r == -1 || io_flush(io) == -1)
+	/*
+	 * A shared lock around each read of the file (delivery agents wait,
+	 * other readers do not), never while the client reads: a slow client
+	 * holds up no delivery. The hash check covers what happens between.
+	 */
+	if (mbox_send_guarded(&st->mb, n, &sink, &guard) == -1 ||
+	    io_flush(io) == -1)
 		return -1;
 	st->sent_messages++;
 	st->sent_octets += mbox_get(&st->mb, n)->wire;

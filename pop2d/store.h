@@ -105,8 +105,9 @@ void store_mark_deleted(struct store *st, uint32_t n);
 int store_commit(struct store *st, const char **why);
 
 /*
- * Streams message N into IO, under a shared lock and after checking that
- * its octets are still the ones indexed. Returns 0, or -1 with errno
+ * Streams message N into IO, reading it once under a shared lock taken
+ * only around each read of the file, and checking that its octets are
+ * still the ones indexed (mbox_send()). Returns 0, or -1 with errno
  * (ESTALE: the folder changed under us; ETIMEDOUT; the connection's error).
  */
 int store_send(struct store *st, uint32_t n, struct io *io);

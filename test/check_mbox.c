@@ -1210,6 +1210,129 @@ START_TEST(test_send_big)
 }
 END_TEST
 
+/* A guard that counts the reads and may change the file before one. */
+struct countguard {
+	int calls;
+	int open;	 /* begin without end */
+	int poke_at;	 /* change the file at this call (0: never) */
+	int fd;
+	off_t poke_off;
+};
+
+static int
+cg_begin(void *arg)
+{
+	struct countguard *g = arg;
+	char c = '#';
+
+	ck_assert_int_eq(g->open, 0);
+	g->open = 1;
+	if (++g->calls == g->poke_at)
+		ck_assert_int_eq(pwrite(g->fd, &c, 1, g->poke_off), 1);
+	return 0;
+}
+
+static void
+cg_end(void *arg)
+{
+	struct countguard *g = arg;
+
+	ck_assert_int_eq(g->open, 1);
+	g->open = 0;
+}
+
+/* A message of about SIZE octets of body lines, then a small one. */
+static int
+index_sized(struct mbox *mb, size_t size, char **datap)
+{
+	char *data, *p;
+	size_t i;
+
+	data = malloc(size + 1024);
+	ck_assert_ptr_nonnull(data);
+	p = data + sprintf(data, SEP1 "Subject: sized\n\n");
+	for (i = 0; (size_t)(p - data) < size; i++)
+		p += sprintf(p, "%08zu the quick brown fox\n", i);
+	p += sprintf(p, "\n" SEP2 "small\n");
+	*datap = data;
+	return index_data(mb, data, (size_t)(p - data));
+}
+
+/*
+ * Each stored octet is read once: a message up to 1 MiB in one read, a
+ * larger one in 256 KiB pieces (reading it twice would take twice as
+ * many); the guard is around every read and released after each.
+ */
+START_TEST(test_send_one_pass)
+{
+	static const size_t sizes[] = {4096, 900 * 1024, 5 * 1024 * 1024};
+	struct countguard g;
+	struct mbox_guard mg = {cg_begin, cg_end, &g};
+	struct mbox_sink sink;
+	struct memsink m;
+	struct mbox mb;
+	char *data;
+	size_t stored;
+	int fd;
+
+	fd = index_sized(&mb, sizes[_i], &data);
+	memset(&g, 0, sizeof(g));
+	memset(&m, 0, sizeof(m));
+	sink.write = mem_write;
+	sink.arg = &m;
+	ck_assert_int_eq(mbox_send_guarded(&mb, 1, &sink, &mg), 0);
+	ck_assert_uint_eq(m.len, mbox_get(&mb, 1)->wire);
+	ck_assert_int_eq(g.open, 0);
+	stored = (size_t)mbox_stored_end(&mb, 0);
+	if (_i < 2)
+		ck_assert_int_eq(g.calls, 1);
+	else
+		ck_assert_int_le(g.calls, (int)(stored / (256 * 1024)) + 3);
+	mem_reset(&m);
+	done(&mb, fd);
+	free(data);
+}
+END_TEST
+
+/*
+ * The file changes under a RETR: a message read whole is refused before
+ * its first octet; a streamed one is caught by its hash at the end and
+ * never sent whole.
+ */
+START_TEST(test_send_changed_under)
+{
+	struct countguard g;
+	struct mbox_guard mg = {cg_begin, cg_end, &g};
+	struct mbox_sink sink;
+	struct memsink m;
+	struct mbox mb;
+	char *data;
+	int fd;
+
+	fd = index_sized(&mb, _i == 0 ? 4096 : 5 * 1024 * 1024, &data);
+	memset(&g, 0, sizeof(g));
+	g.fd = fd;
+	/* Before the only read; or ahead of the reader, mid-way. */
+	g.poke_at = _i == 0 ? 1 : 3;
+	g.poke_off = _i == 0 ? 100 : 4 * 1024 * 1024;
+	memset(&m, 0, sizeof(m));
+	sink.write = mem_write;
+	sink.arg = &m;
+	errno = 0;
+	ck_assert_int_eq(mbox_send_guarded(&mb, 1, &sink, &mg), -1);
+	ck_assert_int_eq(errno, ESTALE);
+	if (_i == 0)
+		ck_assert_uint_eq(m.len, 0);
+	else {
+		ck_assert_uint_gt(m.len, 0);
+		ck_assert_uint_lt(m.len, mbox_get(&mb, 1)->wire);
+	}
+	mem_reset(&m);
+	done(&mb, fd);
+	free(data);
+}
+END_TEST
+
 START_TEST(test_send_small_batched)
 {
 	static const char data[] = SEP1 "a\nb\nc\nd\ne\nf\n";
@@ -1853,6 +1976,8 @@ mbox_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_send_big);
 	tcase_add_test(tc, test_send_small_batched);
+	tcase_add_loop_test(tc, test_send_one_pass, 0, 3);
+	tcase_add_loop_test(tc, test_send_changed_under, 0, 2);
 	tcase_add_test(tc, test_send_no_such_message);
 	suite_add_tcase(s, tc);
 
