@@ -7,6 +7,8 @@
  *   login        HELO, then QUIT
  *   all          HELO, READ, then RETR and ACKS until =0, then QUIT
  *   retr:N       HELO, READ N, RETR, ACKS, QUIT
+ *   retr:A-B     HELO, then READ n, RETR, ACKS for n from A to B, QUIT
+ *   read:A-B     HELO, then READ n for n from A to B, QUIT
  *   del:A-B      HELO, then READ n, RETR, ACKD for n from A to B, QUIT
  *   floor:C:S    as "all", against a stand-in server built into drive that
  *                answers from memory, C messages of S octets, with the
@@ -253,18 +255,21 @@ main(int argc, char **argv)
 	} else if (argc - optind < 3 || strcmp(argv[optind + 1], "--") != 0) {
 		fprintf(stderr,
 		    "usage: drive [-u HELO-line] login|all|"
-		    "retr:N|del:A-B -- POP2D [ARGS...]\n"
+		    "retr:N|retr:A-B|read:A-B|del:A-B -- POP2D [ARGS...]\n"
 		    "       drive floor:C:S --\n");
 		return 64;
 	}
 	mode = null ? "all" : argv[optind];
-	if (strncmp(mode, "retr:", 5) == 0)
+	if (strncmp(mode, "retr:", 5) == 0 && strchr(mode, '-') == NULL)
 		a = b = strtoul(mode + 5, NULL, 10);
-	else if (strncmp(mode, "del:", 4) == 0 &&
-	    sscanf(mode + 4, "%lu-%lu", &a, &b) != 2)
-		die("del:A-B");
+	else if ((strncmp(mode, "del:", 4) == 0 ||
+		     strncmp(mode, "retr:", 5) == 0 ||
+		     strncmp(mode, "read:", 5) == 0) &&
+	    sscanf(strchr(mode, ':') + 1, "%lu-%lu", &a, &b) != 2)
+		die("MODE:A-B");
 	else if (strcmp(mode, "login") != 0 && strcmp(mode, "all") != 0 &&
-	    strncmp(mode, "del:", 4) != 0)
+	    strncmp(mode, "del:", 4) != 0 && strncmp(mode, "retr:", 5) != 0 &&
+	    strncmp(mode, "read:", 5) != 0)
 		die("unknown mode");
 
 	signal(SIGPIPE, SIG_IGN);
@@ -314,6 +319,11 @@ main(int argc, char **argv)
 			reply(line, sizeof(line));
 			if ((wire = count_of(line, '=')) == 0)
 				die("no such message");
+			if (strncmp(mode, "read:", 5) == 0) {
+				/* read:A-B: READ alone, the cost of a command. */
+				msgs++;
+				continue;
+			}
 			send_line("RETR");
 			take(wire);
 			octets += wire;

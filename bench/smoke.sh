@@ -20,8 +20,8 @@ status=$?
 check "bench.sh exits 0" [ "$status" -eq 0 ]
 [ "$status" -eq 0 ] || cat "$scratch/bench.err"
 check "the table has its header" grep -q '^| what | workload |' "$table"
-for name in index login stream many commit 'commit, tail' 'nothing deleted' \
-	memory instructions; do
+for name in index login stream 'retr syscalls' many commit journal \
+	'commit memory' 'commit, tail' 'nothing deleted' memory instructions; do
 	check "row: $name" grep -q "^| $name | " "$table"
 done
 check "two commit, tail rows" [ "$(grep -c '^| commit, tail | ' "$table")" -eq 2 ]
