@@ -213,14 +213,16 @@ state_open(int statefd, const char *name, int flags)
 	return fd;
 }
 
-/* Renames a journal within the state directory and makes it durable. */
+/*
+ * Every rename in the state directory is done here; the caller makes it
+ * durable with an fsync of the directory.
+ */
 static int
 state_rename(int statefd, const char *from, const char *to)
 {
-	if (seam_fail("commit.rename") ||
-	    renameat(statefd, from, statefd, to) == -1)
+	if (seam_fail("commit.rename"))
 		return -1;
-	return sys_fsync(statefd);
+	return renameat(statefd, from, statefd, to);
 }
 
 /* Reads exactly LEN octets at OFF; a file shorter than that has changed. */
@@ -1232,9 +1234,7 @@ jnl_create(int statefd, int fd, struct jnl *j, struct plan *pl, char *buf,
 	    sys_fsync(jfd) == -1)
 		goto fail;
 	seam_point("journal-written");
-	if (seam_fail("commit.rename") ||
-	    renameat(statefd, COMMIT_JOURNAL_TMP, statefd, COMMIT_JOURNAL) ==
-		-1)
+	if (state_rename(statefd, COMMIT_JOURNAL_TMP, COMMIT_JOURNAL) == -1)
 		goto fail;
 	if (sys_fsync(statefd) == -1) {
 		saved = errno;
@@ -1629,7 +1629,9 @@ orphan(int statefd, int jfd, const struct jnl *j, int fd, int have,
 		goto fail;
 	}
 	suffixed(oname, sizeof(oname), COMMIT_ORPHAN, k);
-	return state_rename(statefd, COMMIT_JOURNAL, oname);
+	if (state_rename(statefd, COMMIT_JOURNAL, oname) == -1)
+		return -1;
+	return sys_fsync(statefd);
 fail:
 	saved = errno;
 	if (ofd != -1)

@@ -1951,6 +1951,84 @@ START_TEST(test_many_segments)
 }
 END_TEST
 
+/*
+ * Every system call of the commit that changes a file fails in turn, at
+ * its first, second, fifth, ... call, with EIO (and ENOSPC where space is
+ * reserved): the commit either fails with the maildrop untouched and no
+ * journal, or leaves a journal that the recovery finishes, or completes.
+ */
+static const char *const fail_calls[] = {
+    "commit.open",
+    "commit.fallocate",
+    "commit.pwrite",
+    "commit.fsync",
+    "commit.fdatasync",
+    "commit.rename",
+    "commit.ftruncate",
+    "commit.unlink",
+};
+#define NFAIL_CALLS ((int)(sizeof(fail_calls) / sizeof(fail_calls[0])))
+static const int fail_nth[] = {1, 2, 5, 9, 14};
+#define NFAIL_NTH ((int)(sizeof(fail_nth) / sizeof(fail_nth[0])))
+
+START_TEST(test_fail_matrix)
+{
+	const char *call = fail_calls[_i % NFAIL_CALLS];
+	int nth = fail_nth[(_i / NFAIL_CALLS) % NFAIL_NTH];
+	int nospc = _i / (NFAIL_CALLS * NFAIL_NTH);
+	int del[MAXMSG];
+	struct buf want = {NULL, 0, 0}, orig = {NULL, 0, 0};
+	char spec[64];
+	struct box bx;
+	struct mbox mb;
+	pid_t pid;
+	int fd, st, err;
+
+	rounds_box(&bx, RP_HALF, del);
+	box_write(&bx, mpath);
+	box_text(&bx, NULL, &orig);
+	box_text(&bx, del, &want);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del);
+	snprintf(spec, sizeof(spec), "%s:%s:%d", call, nospc ? "ENOSPC" : "EIO",
+	    nth);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (setenv("POP2_FAIL_AT", spec, 1) == -1)
+			_exit(100);
+		_exit(commit_mbox_bounded(&mb, mpath, statefd, JMAX_TINY, NULL,
+			  NULL) == 0 ?
+			0 :
+			errno);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	err = WEXITSTATUS(st);
+	mbox_free(&mb);
+	(void)close(fd);
+	if (err == 0) {
+		expect_file(mpath, &want);
+		expect_no_journal(statefd);
+	} else if (exists_at(statefd, COMMIT_JOURNAL)) {
+		/* The maildrop began to change: the journal finishes it. */
+		ck_assert_int_eq(err, EIO);
+		ck_assert_int_eq(recover_now(), 0);
+		expect_file(mpath, &want);
+		expect_no_journal(statefd);
+	} else {
+		/* Failed before the maildrop changed: the failure is told. */
+		ck_assert_msg(err == (nospc ? ENOSPC : EIO), "%s: errno %d",
+		    spec, err);
+		expect_file(mpath, &orig);
+		expect_no_journal(statefd);
+	}
+	buf_free(&want);
+	buf_free(&orig);
+	box_free(&bx);
+}
+END_TEST
+
 #endif /* POP2_TEST_SEAMS */
 
 /*
@@ -2272,6 +2350,8 @@ commit_suite(void)
 	    tc, test_rounds_crash, 0, NRSTEPS * NRP * NAFTER);
 	tcase_add_test(tc, test_torn_slot);
 	tcase_add_loop_test(tc, test_many_segments, 0, 2);
+	tcase_add_loop_test(
+	    tc, test_fail_matrix, 0, NFAIL_CALLS * NFAIL_NTH * 2);
 	tcase_add_loop_test(tc, test_journal_bounded, 0, 2);
 #else
 	tcase_add_test(tc, test_seams_skipped);
