@@ -291,7 +291,7 @@ else
 			if (w1 - w0 > g) risk += w1 - w0 - g
 			k++
 		}
-		print risk, k, 120 + p + 16 + 16 * int((n + 4095) / 4096) }')
+		print risk, k, 120 + p + 16 + 16 * k }')
 	# Plus the phase octet, written once.
 	bound=$((risk + 128 * rounds + tables + 1))
 	r=$(ratio "$jw" "$bound")

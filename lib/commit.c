@@ -46,8 +46,9 @@
 #define PHASE_COPY 'C'
 #define PHASE_TRUNC 'T'
 /*
- * Page hashes follow the file's own 4 KiB pages: a power cut leaves each
- * page of the maildrop either old or new, and recovery can tell which.
+ * Rounds after the first start on the file's own 4 KiB pages, so that no
+ * page is written by two rounds: whatever a power cut leaves of a page
+ * belongs to one round.
  */
 #define PAGE 4096
 /* A round slot: its header, then up to the journal's slot capacity. */
@@ -81,7 +82,7 @@ struct jnl {
 	size_t pathlen;
 	/* Derived from the above by layout(). */
 	uint64_t h_hdr; /* the header's hash: binds the slots to it */
-	uint64_t hdrlen, seg_off, opg_off, ipg_off, npg, slot_off, size;
+	uint64_t hdrlen, seg_off, opg_off, ipg_off, nrd, slot_off, size;
 };
 
 struct tick {
@@ -109,12 +110,13 @@ struct segcur {
 	unsigned char b[BATCH * 16];
 };
 
-/* Hashes a range in file pages and writes the hashes to a table. */
+/* Hashes [D, N) round by round and writes the hashes to a table. */
 struct pager {
 	XXH3_state_t *xs;
-	uint64_t d, n; /* the range */
-	uint64_t at;   /* the next octet it expects */
-	uint64_t k;    /* pages written */
+	const struct jnl *j;
+	uint64_t at; /* the next octet it expects */
+	uint64_t w1; /* where the current round ends */
+	uint64_t k;  /* rounds written */
 	int jfd;
 	uint64_t tab; /* where the table starts in the journal */
 	size_t nout;
@@ -351,26 +353,6 @@ check_writable(int fd)
 	return 0;
 }
 
-/* The number of file pages that [D, N) touches. */
-static uint64_t
-pages_of(uint64_t d, uint64_t n)
-{
-	return n == d ? 0 : (n - 1) / PAGE - d / PAGE + 1;
-}
-
-/* Where page K (from 0) of [D, N) starts and ends. */
-static uint64_t
-page_start(const struct jnl *j, uint64_t k)
-{
-	return k == 0 ? j->d : (j->d / PAGE + k) * PAGE;
-}
-
-static uint64_t
-page_end(const struct jnl *j, uint64_t k)
-{
-	return min64((j->d / PAGE + k + 1) * PAGE, j->n);
-}
-
 /*
  * The round after the one that starts at W0: rounds end on page
  * boundaries (except the last, at N), so that no page belongs to two.
@@ -381,16 +363,27 @@ next_w(const struct jnl *j, uint64_t w0)
 	return min64((w0 + j->round) / PAGE * PAGE, j->n);
 }
 
+/* The number of rounds from D to N. */
+static uint64_t
+rounds_of(const struct jnl *j)
+{
+	uint64_t w, k;
+
+	for (w = j->d, k = 0; w < j->n; w = next_w(j, w))
+		k++;
+	return k;
+}
+
 /* Fills the offsets that follow from the header's fields. */
 static void
 layout(struct jnl *j)
 {
 	j->hdrlen = JNL_FIXED + j->pathlen + 8;
 	j->seg_off = j->hdrlen;
-	j->npg = pages_of(j->d, j->n);
+	j->nrd = rounds_of(j);
 	j->opg_off = j->seg_off + 16 * j->nseg;
-	j->ipg_off = j->opg_off + 8 * j->npg;
-	j->slot_off = j->ipg_off + 8 * j->npg;
+	j->ipg_off = j->opg_off + 8 * j->nrd;
+	j->slot_off = j->ipg_off + 8 * j->nrd;
 	j->size = j->slot_off + 2 * (SLOT_HDR + j->cap);
 }
 
@@ -679,7 +672,7 @@ jnl_read(int jfd, struct jnl *j, int tables, char *buf)
 		errno = ENOMEM;
 		return -1;
 	}
-	rc = hash_range(jfd, j->seg_off, j->ipg_off + 8 * j->npg - j->seg_off,
+	rc = hash_range(jfd, j->seg_off, j->ipg_off + 8 * j->nrd - j->seg_off,
 	    buf, xs, &hv);
 	XXH3_freeState(xs);
 	if (rc == -1)
@@ -964,14 +957,14 @@ pager_flush(struct pager *pg)
 	return 0;
 }
 
-/* Feeds LEN octets, which belong at pg->at, to the page hashes. */
+/* Feeds LEN octets, which belong at pg->at, to the round hashes. */
 static int
 pager_feed(struct pager *pg, const char *p, uint64_t len)
 {
 	uint64_t end, n;
 
 	while (len > 0) {
-		end = min64((pg->at / PAGE + 1) * PAGE, pg->n);
+		end = pg->w1;
 		n = min64(len, end - pg->at);
 		(void)XXH3_64bits_update(pg->xs, p, (size_t)n);
 		p += n;
@@ -982,6 +975,7 @@ pager_feed(struct pager *pg, const char *p, uint64_t len)
 			    XXH3_64bits_digest(pg->xs));
 			(void)XXH3_64bits_reset(pg->xs);
 			pg->k++;
+			pg->w1 = next_w(pg->j, pg->at);
 			if (pg->nout == BATCH && pager_flush(pg) == -1)
 				return -1;
 		}
@@ -1079,8 +1073,9 @@ plan_segments(struct plan *pl, struct jnl *j, int jfd)
 
 /*
  * Reads [D, E) once: checks the indexed messages there against their
- * hashes, and writes the page hashes of the original [D, N) and of the new
- * [D, N) into the journal, and the hash of the original [N, E) into J.
+ * hashes, and writes the hashes of each round's range [w0, w1) as it is
+ * and as it will be into the journal, and the hash of the original [N, E)
+ * into J.
  * The prefix [0, D) is not read, except its last 64 KiB for J's hash.
  */
 static int
@@ -1113,8 +1108,9 @@ plan_scan(
 	(void)XXH3_64bits_reset(ip.xs);
 	(void)XXH3_64bits_reset(ts);
 	(void)XXH3_64bits_reset(ms);
-	op.d = ip.d = op.at = ip.at = j->d;
-	op.n = ip.n = j->n;
+	op.j = ip.j = j;
+	op.at = ip.at = j->d;
+	op.w1 = ip.w1 = next_w(j, j->d);
 	op.jfd = ip.jfd = jfd;
 	op.tab = j->opg_off;
 	ip.tab = j->ipg_off;
@@ -1147,7 +1143,7 @@ plan_scan(
 	}
 	if (pager_flush(&op) == -1 || pager_flush(&ip) == -1)
 		goto out;
-	if (op.k != j->npg || ip.k != j->npg ||
+	if (op.k != j->nrd || ip.k != j->nrd ||
 	    (pl->mb != NULL && i != pl->mb->nmsg)) {
 		/* The index or the plan does not fit the file. */
 		errno = ESTALE;
@@ -1226,7 +1222,7 @@ jnl_create(int statefd, int fd, struct jnl *j, struct plan *pl, char *buf,
 		errno = ENOMEM;
 		goto fail;
 	}
-	if (hash_range(jfd, j->seg_off, j->ipg_off + 8 * j->npg - j->seg_off,
+	if (hash_range(jfd, j->seg_off, j->ipg_off + 8 * j->nrd - j->seg_off,
 		buf, xs, &j->h_tables) == -1)
 		goto fail;
 	jnl_encode(j, h);
@@ -1428,13 +1424,13 @@ commit_mbox(const struct mbox *mb, const char *path, int statefd,
 
 /* Reads entry K of the hash table at TAB through the batch B (*B0, *BN). */
 static int
-tab_get(int jfd, uint64_t tab, uint64_t npg, uint64_t k, unsigned char *b,
+tab_get(int jfd, uint64_t tab, uint64_t nent, uint64_t k, unsigned char *b,
     uint64_t *b0, uint64_t *bn, uint64_t *out)
 {
 	uint64_t n;
 
 	if (k < *b0 || k >= *b0 + *bn) {
-		n = min64(BATCH, npg - k);
+		n = min64(BATCH, nent - k);
 		if (read_full(jfd, b, (size_t)(8 * n), tab + 8 * k) == -1)
 			return -1;
 		*b0 = k;
@@ -1447,13 +1443,14 @@ tab_get(int jfd, uint64_t tab, uint64_t npg, uint64_t k, unsigned char *b,
 /*
  * Tells whether the maildrop at FD (status ST) is in a state that journal
  * J explains, S being its last journaled round when HAVE: the same file;
- * the end of the prefix intact; each page of [D, N) the new one before the
- * round, the original one after it, and in it either, in any mix (a power
- * cut), except one that may be neither (the write front of a killed
- * pwrite); [N, E) intact, or in phase T possibly cut off. In phase T every
- * page is the new one. Sets *FROM to where mail that arrived after the
- * crash begins. Returns 1, 0 when another program changed the file, or -1
- * with errno.
+ * the end of the prefix intact; each round before S the new contents,
+ * each round after it the original (every source the redo reads behind S
+ * is thus intact; S's own are in its slot); S itself in any state (a
+ * crash or a power cut in the middle of it leaves any mix of old and new
+ * pages, and it is written over); [N, E) intact, or in phase T possibly
+ * cut off. In phase T every round is the new contents. Sets *FROM to where
+ * mail that arrived after the crash begins. Returns 1, 0 when another
+ * program changed the file, or -1 with errno.
  */
 static int
 explained(int fd, int jfd, const struct jnl *j, const struct stat *st, int have,
@@ -1461,8 +1458,8 @@ explained(int fd, int jfd, const struct jnl *j, const struct stat *st, int have,
 {
 	unsigned char ob[BATCH * 8], ib[BATCH * 8];
 	XXH3_state_t *xs;
-	uint64_t size, k, p0, p1, h, ho, hi, c0, c1, ob0, obn, ib0, ibn, pre;
-	int mixed, rc, isnew, isold;
+	uint64_t size, k, w0, w1, h, want, ob0, obn, ib0, ibn, pre;
+	int rc;
 
 	if (!S_ISREG(st->st_mode) || (uint64_t)st->st_dev != j->dev ||
 	    (uint64_t)st->st_ino != j->ino || st->st_size < 0)
@@ -1483,37 +1480,24 @@ explained(int fd, int jfd, const struct jnl *j, const struct stat *st, int have,
 		rc = 0;
 		goto out;
 	}
-	mixed = 0;
 	ob0 = obn = ib0 = ibn = 0;
-	c0 = c1 = j->d;
-	for (k = 0; k < j->npg; k++) {
-		p0 = page_start(j, k);
-		p1 = page_end(j, k);
-		if (p1 > c1) {
-			/* Read on in large pieces that end on pages. */
-			c0 = p0;
-			c1 = min64(j->n, (p0 / PAGE) * PAGE + COPY_BUFSZ);
-			if (read_full(fd, buf, (size_t)(c1 - c0), c0) == -1)
-				goto out;
-		}
-		h = XXH3_64bits(buf + (p0 - c0), (size_t)(p1 - p0));
-		if (tab_get(jfd, j->opg_off, j->npg, k, ob, &ob0, &obn, &ho) ==
-			-1 ||
-		    tab_get(jfd, j->ipg_off, j->npg, k, ib, &ib0, &ibn, &hi) ==
-			-1)
-			goto out;
-		isold = h == ho;
-		isnew = h == hi;
-		if (j->phase == PHASE_TRUNC || (have && p1 <= s->w0)) {
-			if (isnew)
-				continue;
-		} else if (!have || p0 >= s->w1) {
-			if (isold)
-				continue;
-		} else if (isnew || isold || ++mixed == 1)
+	for (k = 0, w0 = j->d; w0 < j->n; k++, w0 = w1) {
+		w1 = next_w(j, w0);
+		if (j->phase == PHASE_COPY && have && w0 == s->w0)
 			continue;
-		rc = 0;
-		goto out;
+		if (j->phase == PHASE_TRUNC || (have && w0 < s->w0)) {
+			if (tab_get(jfd, j->ipg_off, j->nrd, k, ib, &ib0, &ibn,
+				&want) == -1)
+				goto out;
+		} else if (tab_get(jfd, j->opg_off, j->nrd, k, ob, &ob0, &obn,
+			       &want) == -1)
+			goto out;
+		if (hash_range(fd, w0, w1 - w0, buf, xs, &h) == -1)
+			goto out;
+		if (h != want) {
+			rc = 0;
+			goto out;
+		}
 	}
 	if (size >= j->e) {
 		if (hash_range(fd, j->n, j->e - j->n, buf, xs, &h) == -1)

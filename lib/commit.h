@@ -40,9 +40,9 @@
  *   HDR  NS segments (source offset, length): the new [D, N) is their
  *        octets of the original file, in order, each further back than
  *        where it goes
- *        NP hashes of the original pages of [D, N), NP hashes of their new
- *        contents: [D, min((D/4096 + 1) 4096, N)), then the file's pages up
- *        to N (a power cut leaves each page whole, old or new)
+ *        NR hashes of the original octets of each round's range [w0, w1),
+ *        then NR hashes of their new contents (NR, the number of rounds,
+ *        follows from D, N and R)
  *        two slots of 64 + K octets: magic "POP2RND1", round number, w0, w1,
  *        L, hash (of the header's hash, those four fields and the L
  *        octets), zero octets up to 64, then the L journaled octets.
@@ -108,7 +108,7 @@ int commit_mbox(const struct mbox *mb, const char *path, int statefd,
  * commit_mbox() with the journal's round slots bounded by JOURNAL_MAX
  * octets (0: COMMIT_JOURNAL_MAX): rounds of JOURNAL_MAX / 2 octets, at
  * least one page. The journal also holds its header, 16 octets per segment
- * (a run of kept messages) and 16 octets per 4 KiB page of [D, N).
+ * (a run of kept messages) and 16 octets per round.
  */
 int commit_mbox_bounded(const struct mbox *mb, const char *path, int statefd,
     uint64_t journal_max, commit_tick_fn *tick, void *tick_arg);
@@ -134,9 +134,8 @@ int commit_mbox_bounded(const struct mbox *mb, const char *path, int statefd,
  * Returns 0 when there was nothing to do or the commit is now complete; 1
  * when the maildrop was removed or rewritten by another program since the
  * crash (FD -1, other inode, the end of [0, D) changed, [N, E) changed or
- * cut before phase T, a page of [D, N) not what the rounds done so far
- * explain, or more than one page of the last round neither original nor
- * new): what the commit would have written is saved in the first free
+ * cut before phase T, or a round before the last journaled one not its
+ * new contents, or one after it not the original): what the commit would have written is saved in the first free
  * name of COMMIT_RECOVERED, COMMIT_RECOVERED.1, ... (rebuilt from the
  * journaled round and the maildrop as it is; when the maildrop is gone or
  * another file, the journaled round's octets alone) and the journal
