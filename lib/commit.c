@@ -704,6 +704,76 @@ bad:
 	return -1;
 }
 
+/*
+ * A journal of the format before rounds ("POP2JNL1": a header, then the
+ * whole new contents of [D, N)), left by a crash before an upgrade. It is
+ * not redone: its new contents are set aside like an orphan's, for the
+ * administrator. Fills J's path and phase, and *S with where those
+ * contents are. Returns 0, or -1 with errno EINVAL when it is not such a
+ * journal or is torn (never complete: the maildrop was never touched).
+ */
+static int
+jnl1_read(int jfd, struct jnl *j, struct slot *s, char *buf)
+{
+	unsigned char f[104], *h;
+	XXH3_state_t *xs;
+	struct stat st;
+	uint64_t d, n, nblk, pathlen, hdrlen, hv;
+	int rc;
+
+	memset(j, 0, sizeof(*j));
+	memset(s, 0, sizeof(*s));
+	if (fstat(jfd, &st) == -1)
+		return -1;
+	if (st.st_size < (off_t)sizeof(f) ||
+	    read_full(jfd, f, sizeof(f), 0) == -1 ||
+	    memcmp(f, "POP2JNL1", 8) != 0)
+		goto bad;
+	d = get64(f + 32);
+	n = get64(f + 48);
+	nblk = get64(f + 88);
+	pathlen = get64(f + 96);
+	if (d > n || n - d > (uint64_t)INT64_MAX || nblk > (uint64_t)1 << 40 ||
+	    pathlen > JNL_PATH_MAX)
+		goto bad;
+	hdrlen = 104 + 8 * nblk + pathlen + 8;
+	if ((uint64_t)st.st_size != hdrlen + (n - d) || buf == NULL)
+		goto bad;
+	if ((h = malloc((size_t)hdrlen)) == NULL)
+		return -1;
+	rc = read_full(jfd, h, (size_t)hdrlen, 0);
+	if (rc == 0) {
+		j->phase = (char)h[8];
+		h[8] = 0;
+		rc = XXH3_64bits(h, (size_t)(hdrlen - 8)) ==
+			get64(h + hdrlen - 8)
+		    ? 0
+		    : 1;
+		j->pathlen = (size_t)pathlen;
+		memcpy(j->path, h + 104 + 8 * nblk, j->pathlen);
+		j->path[j->pathlen] = '\0';
+	}
+	free(h);
+	if (rc != 0)
+		goto bad;
+	if ((xs = XXH3_createState()) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	rc = hash_range(jfd, hdrlen, n - d, buf, xs, &hv);
+	XXH3_freeState(xs);
+	if (rc == -1 || hv != get64(f + 56))
+		goto bad;
+	j->d = d;
+	j->n = n;
+	s->data = hdrlen;
+	s->len = n - d;
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
 /* The slot's hash: of the journal's header hash, its fields and octets. */
 static int
 slot_hash(int jfd, const struct jnl *j, const struct slot *s, char *buf,
@@ -1690,6 +1760,14 @@ commit_recover(int statefd, int fd)
 	memset(&s, 0, sizeof(s));
 	signals_block(&old);
 	if (jnl_read(jfd, &j, 1, buf) == -1) {
+		if (errno != EINVAL)
+			goto out;
+		/* A journal of the earlier format: set aside, never redone. */
+		if (jnl1_read(jfd, &j, &s, buf) == 0) {
+			if (orphan(statefd, jfd, &j, -1, 1, &s, buf) == 0)
+				rc = 1;
+			goto out;
+		}
 		if (errno == EINVAL)
 			rc = drop(statefd);
 		goto out;
@@ -1782,6 +1860,8 @@ int
 commit_journal_path(int statefd, char *path, size_t size)
 {
 	struct jnl j;
+	struct slot s;
+	char *buf;
 	int jfd, saved;
 
 	jfd = state_open(statefd, COMMIT_JOURNAL, O_RDONLY);
@@ -1789,9 +1869,18 @@ commit_journal_path(int statefd, char *path, size_t size)
 		return -1;
 	if (jnl_read(jfd, &j, 0, NULL) == -1) {
 		saved = errno;
-		(void)close(jfd);
-		errno = saved;
-		return -1;
+		if (saved == EINVAL && (buf = malloc(COPY_BUFSZ)) != NULL) {
+			/* A journal of the earlier format names a maildrop too.
+			 */
+			if (jnl1_read(jfd, &j, &s, buf) == 0)
+				saved = 0;
+			free(buf);
+		}
+		if (saved != 0) {
+			(void)close(jfd);
+			errno = saved;
+			return -1;
+		}
 	}
 	(void)close(jfd);
 	if (j.pathlen >= size) {

@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "commit.h"
 #include "mbox.h"
 
@@ -1457,6 +1459,73 @@ START_TEST(test_torn_journal)
 }
 END_TEST
 
+static void
+put64_le(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/*
+ * A journal of the format before rounds, left by a crash before an
+ * upgrade: its new contents are set aside (recovered.mbox, the journal
+ * kept as the orphan), the maildrop not touched, and the caller told to
+ * log it (1). One whose contents fail their hash was never complete: it
+ * is deleted (0).
+ */
+START_TEST(test_old_journal)
+{
+	int del[MAXMSG];
+	struct buf want = {NULL, 0, 0}, j = {NULL, 0, 0};
+	unsigned char f[104];
+	struct box bx;
+	struct snap s;
+	char path[sizeof(mpath)];
+	uint64_t d;
+	size_t k;
+
+	crash_box(&bx, PAT_HALF, del);
+	box_write(&bx, mpath);
+	d = bx.pre.len + bx.len[0];
+	for (k = 1; k < bx.n; k++)
+		if (!del[k])
+			buf_add(&want, bx.txt[k], bx.len[k]);
+	memset(f, 0, sizeof(f));
+	memcpy(f, "POP2JNL1", 8);
+	put64_le(f + 32, d);
+	put64_le(f + 40, d + want.len + 100);
+	put64_le(f + 48, d + want.len);
+	put64_le(f + 56, XXH3_64bits(want.p, want.len) ^ (uint64_t)_i);
+	put64_le(f + 80, 4096);
+	put64_le(f + 96, strlen(mpath));
+	buf_add(&j, f, sizeof(f));
+	buf_add(&j, mpath, strlen(mpath));
+	put64_le(f, XXH3_64bits(j.p, j.len));
+	buf_add(&j, f, 8);
+	j.p[8] = 'C';
+	buf_add(&j, want.p, want.len);
+	write_path(spath_file(COMMIT_JOURNAL), j.p, j.len);
+	ck_assert_int_eq(commit_journal_path(statefd, path, sizeof(path)),
+	    _i == 0 ? 0 : -1);
+	if (_i == 0)
+		ck_assert_str_eq(path, mpath);
+	snap_take(mpath, &s);
+	ck_assert_int_eq(recover_now(), _i == 0 ? 1 : 0);
+	snap_same(mpath, &s);
+	expect_no_journal(statefd);
+	if (_i == 0) {
+		expect_file(spath_file(COMMIT_RECOVERED), &want);
+		ck_assert(exists_at(statefd, COMMIT_ORPHAN));
+	} else
+		ck_assert(!exists_at(statefd, COMMIT_RECOVERED));
+	buf_free(&want);
+	buf_free(&j);
+	box_free(&bx);
+}
+END_TEST
+
 /* A journal is waiting: the next commit refuses, recovery finishes it. */
 START_TEST(test_busy_after_crash)
 {
@@ -2350,6 +2419,7 @@ commit_suite(void)
 	tcase_add_test(tc, test_trailing_journal_header_only);
 	tcase_add_loop_test(tc, test_torn_journal, 0, 5);
 	tcase_add_test(tc, test_busy_after_crash);
+	tcase_add_loop_test(tc, test_old_journal, 0, 2);
 	tcase_add_loop_test(tc, test_orphan, 0, NORPH);
 	tcase_add_loop_test(tc, test_one_mixed_block, 0, 2);
 	tcase_add_loop_test(tc, test_power_cut_pages, 0, 2);
