@@ -427,11 +427,12 @@ seg_load(struct segcur *c, uint64_t i)
 	uint64_t n, b0;
 
 	if (i < c->b0 || i >= c->b0 + c->bn) {
-		/* Going back, the batch ends at I; going on, it starts there.
+		/* Going on, the batch starts at I; going back, it ends there.
 		 */
-		b0 = i < c->b0 && i + 1 > BATCH ? i + 1 - BATCH
-		    : i < c->b0			? 0
-						: i;
+		if (i >= c->b0)
+			b0 = i;
+		else
+			b0 = i + 1 > BATCH ? i + 1 - BATCH : 0;
 		n = min64(BATCH, c->j->nseg - b0);
 		if (read_full(c->jfd, c->b, (size_t)(16 * n),
 			c->j->seg_off + 16 * b0) == -1)
