@@ -11,6 +11,7 @@
 #define mbox_get mbox_get_scalar
 #define mbox_stored_end mbox_stored_end_scalar
 #define mbox_send mbox_send_scalar
+#define mbox_send_guarded mbox_send_guarded_scalar
 #define mbox_is_separator mbox_is_separator_scalar
 #define mbox_index_file mbox_index_file_scalar
 #define mbox_send_file mbox_send_file_scalar

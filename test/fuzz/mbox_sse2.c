@@ -11,6 +11,7 @@
 #define mbox_get mbox_get_sse2
 #define mbox_stored_end mbox_stored_end_sse2
 #define mbox_send mbox_send_sse2
+#define mbox_send_guarded mbox_send_guarded_sse2
 #define mbox_is_separator mbox_is_separator_sse2
 #define mbox_index_file mbox_index_file_sse2
 #define mbox_send_file mbox_send_file_sse2
