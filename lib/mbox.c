@@ -61,6 +61,9 @@
  */
 #define HDR_LOOK 64
 
+/* The index costs 48 octets a message (bench/README.md, the memory row). */
+_Static_assert(sizeof(struct mbox_msg) == 48, "struct mbox_msg grew");
+
 static const char pseudo_subject[] =
     "DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA";
 
@@ -845,6 +848,10 @@ struct ix {
 	int cur;	 /* a message is open: mb->msg[mb->nmsg - 1] */
 	uint64_t hashed; /* the open message is hashed up to here */
 	int hstarted;	 /* ... by the streaming state xs */
+	XXH3_state_t *cs; /* the open message's current chunk, when streamed */
+	uint64_t cfill;	  /* octets in it */
+	size_t chunk0;	  /* the open message's first entry in mb->chunk */
+	size_t calloc;	  /* entries allocated in mb->chunk */
 	struct conv cv;
 	struct out cnt;
 
@@ -868,16 +875,66 @@ struct ix {
  * lets go of them. The state is started only when a message does not fit
  * in the buffer; most are hashed in one call when they close.
  */
+/* Appends the hash of the chunk being hashed to mb->chunk. */
+static int
+ix_chunk_end(struct ix *ix)
+{
+	struct mbox *mb = ix->mb;
+	size_t alloc;
+	void *p;
+
+	if (mb->nchunk == ix->calloc) {
+		alloc = ix->calloc == 0 ? 64 : ix->calloc * 2;
+		if (alloc > SIZE_MAX / sizeof(*mb->chunk)) {
+			errno = ENOMEM;
+			return -1;
+		}
+		if ((p = realloc(mb->chunk, alloc * sizeof(*mb->chunk))) == NULL)
+			return -1;
+		mb->chunk = p;
+		ix->calloc = alloc;
+	}
+	mb->chunk[mb->nchunk++] = XXH3_64bits_digest(ix->cs);
+	(void)XXH3_64bits_reset(ix->cs);
+	ix->cfill = 0;
+	return 0;
+}
+
+/*
+ * Feeds the open message's octets up to TO to the hash before the buffer
+ * lets go of them, and to the chunk hashes. The states are started only
+ * when a message does not fit in the buffer (every message over 1 MiB);
+ * most are hashed in one call when they close.
+ */
 static int
 ix_hash(struct ix *ix, uint64_t to)
 {
+	const char *p;
+	uint64_t n, len;
+
 	if (!ix->cur || to <= ix->hashed)
 		return 0;
-	if ((!ix->hstarted && XXH3_64bits_reset(ix->xs) == XXH_ERROR) ||
-	    XXH3_64bits_update(ix->xs, ix->buf + (ix->hashed - ix->base),
-		(size_t)(to - ix->hashed)) == XXH_ERROR) {
+	if (!ix->hstarted) {
+		if (XXH3_64bits_reset(ix->xs) == XXH_ERROR ||
+		    XXH3_64bits_reset(ix->cs) == XXH_ERROR) {
+			errno = EINVAL;
+			return -1;
+		}
+		ix->cfill = 0;
+		ix->chunk0 = ix->mb->nchunk;
+	}
+	p = ix->buf + (ix->hashed - ix->base);
+	len = to - ix->hashed;
+	if (XXH3_64bits_update(ix->xs, p, (size_t)len) == XXH_ERROR) {
 		errno = EINVAL;
 		return -1;
+	}
+	for (; len > 0; p += n, len -= n) {
+		n = MBOX_CHUNK - ix->cfill < len ? MBOX_CHUNK - ix->cfill : len;
+		(void)XXH3_64bits_update(ix->cs, p, (size_t)n);
+		ix->cfill += n;
+		if (ix->cfill == MBOX_CHUNK && ix_chunk_end(ix) == -1)
+			return -1;
 	}
 	ix->hstarted = 1;
 	ix->hashed = to;
@@ -900,6 +957,14 @@ ix_close(struct ix *ix, uint64_t end, uint64_t next)
 		if (ix_hash(ix, next) == -1)
 			return -1;
 		m->hash = XXH3_64bits_digest(ix->xs);
+		/* Chunks are kept for the messages RETR streams. */
+		if (next - m->start > SEND_WHOLE) {
+			if (ix->cfill > 0 && ix_chunk_end(ix) == -1)
+				return -1;
+			m->flags |= MBOX_CHUNKED;
+			m->chunk0 = (uint32_t)ix->chunk0;
+		} else
+			ix->mb->nchunk = ix->chunk0;
 	}
 	m->end = end;
 	if (conv_end(&ix->cv, &ix->cnt) == -1)
@@ -1331,7 +1396,8 @@ mbox_index(struct mbox *mb, int fd)
 	if ((ix.buf = malloc(ix.cap)) == NULL ||
 	    (ix.look = malloc(CL_LOOK + 1)) == NULL)
 		goto out;
-	if ((ix.xs = XXH3_createState()) == NULL) {
+	if ((ix.xs = XXH3_createState()) == NULL ||
+	    (ix.cs = XXH3_createState()) == NULL) {
 		errno = ENOMEM;
 		goto out;
 	}
@@ -1350,6 +1416,11 @@ out:
 	free(ix.buf);
 	free(ix.look);
 	XXH3_freeState(ix.xs);
+	XXH3_freeState(ix.cs);
+	if (rc == 0 && mb->nchunk > UINT32_MAX) {
+		errno = ENOMEM;
+		rc = -1;
+	}
 	if (rc == -1) {
 		mbox_free(mb);
 		errno = saved;
@@ -1361,8 +1432,11 @@ void
 mbox_free(struct mbox *mb)
 {
 	free(mb->msg);
+	free(mb->chunk);
 	mb->msg = NULL;
+	mb->chunk = NULL;
 	mb->nmsg = 0;
+	mb->nchunk = 0;
 	mb->first = 0;
 }
 
@@ -1391,7 +1465,7 @@ mbox_stored_end(const struct mbox *mb, size_t i)
  * a short file is a changed file.
  */
 static ssize_t
-read_at(int fd, char *buf, size_t len, uint64_t off, const struct mbox_guard *g)
+raw_read(int fd, char *buf, size_t len, uint64_t off, const struct mbox_guard *g)
 {
 	ssize_t r;
 	int saved;
@@ -1413,30 +1487,89 @@ read_at(int fd, char *buf, size_t len, uint64_t off, const struct mbox_guard *g)
 	return r;
 }
 
+/*
+ * Where a message's stored octets [start, to) are read from. With CHUNK
+ * (its chunk hashes), each MBOX_CHUNK of them is read whole into BUF and
+ * checked before any of it is handed on: a change is caught before one
+ * octet of the changed chunk leaves.
+ */
+struct src {
+	int fd;
+	const struct mbox_guard *g;
+	const uint64_t *chunk;
+	uint64_t start, to;
+	char *buf;    /* MBOX_CHUNK octets, with CHUNK */
+	uint64_t k;   /* the chunk in buf; UINT64_MAX: none */
+};
+
+/* Up to LEN octets at OFF (START <= OFF < TO) of S. */
+static ssize_t
+src_read(struct src *s, char *buf, size_t len, uint64_t off)
+{
+	uint64_t k, c0, clen;
+	size_t got, n;
+	ssize_t r;
+
+	if (s->chunk == NULL)
+		return raw_read(s->fd, buf, len, off, s->g);
+	k = (off - s->start) / MBOX_CHUNK;
+	c0 = s->start + k * MBOX_CHUNK;
+	clen = s->to - c0 < MBOX_CHUNK ? s->to - c0 : MBOX_CHUNK;
+	if (k != s->k && off == c0 && len >= clen) {
+		/* A whole chunk asked for: read and check it in place. */
+		for (got = 0; got < clen; got += (size_t)r)
+			if ((r = raw_read(s->fd, buf + got, (size_t)clen - got,
+				 c0 + got, s->g)) == -1)
+				return -1;
+		if (XXH3_64bits(buf, (size_t)clen) != s->chunk[k]) {
+			errno = ESTALE;
+			return -1;
+		}
+		return (ssize_t)clen;
+	}
+	if (k != s->k) {
+		s->k = UINT64_MAX;
+		for (got = 0; got < clen; got += (size_t)r)
+			if ((r = raw_read(s->fd, s->buf + got,
+				 (size_t)clen - got, c0 + got, s->g)) == -1)
+				return -1;
+		if (XXH3_64bits(s->buf, (size_t)clen) != s->chunk[k]) {
+			errno = ESTALE;
+			return -1;
+		}
+		s->k = k;
+	}
+	n = (size_t)(c0 + clen - off) < len ? (size_t)(c0 + clen - off) : len;
+	memcpy(buf, s->buf + (off - c0), n);
+	return (ssize_t)n;
+}
+
 /* Reads and hashes the stored octets [from, to) without keeping them. */
 static int
-skip(int fd, char *buf, size_t cap, uint64_t from, uint64_t to,
-    XXH3_state_t *xs, const struct mbox_guard *g)
+skip(struct src *s, char *buf, size_t cap, uint64_t from, uint64_t to,
+    XXH3_state_t *xs)
 {
 	ssize_t r;
 	size_t len;
 
 	for (; from < to; from += (uint64_t)r) {
 		len = to - from < cap ? (size_t)(to - from) : cap;
-		if ((r = read_at(fd, buf, len, from, g)) == -1)
+		if ((r = src_read(s, buf, len, from)) == -1)
 			return -1;
-		(void)XXH3_64bits_update(xs, buf, (size_t)r);
+		if (xs != NULL)
+			(void)XXH3_64bits_update(xs, buf, (size_t)r);
 	}
 	return 0;
 }
 
 /*
  * Converts the text [m->body, m->end) into O while hashing every stored
- * octet [m->start, to), reading each once, in pieces of CAP.
+ * octet [m->start, to) into XS (unless NULL), reading each once, in pieces
+ * of CAP.
  */
 static int
-stream(int fd, const struct mbox_msg *m, uint64_t to, char *buf, size_t cap,
-    XXH3_state_t *xs, struct out *o, const struct mbox_guard *g)
+stream(struct src *sr, const struct mbox_msg *m, uint64_t to, char *buf,
+    size_t cap, XXH3_state_t *xs, struct out *o)
 {
 	struct conv cv;
 	uint64_t base;
@@ -1444,11 +1577,11 @@ stream(int fd, const struct mbox_msg *m, uint64_t to, char *buf, size_t cap,
 	ssize_t r;
 	char *nl;
 
-	if (XXH3_64bits_reset(xs) == XXH_ERROR) {
+	if (xs != NULL && XXH3_64bits_reset(xs) == XXH_ERROR) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (skip(fd, buf, cap, m->start, m->body, xs, g) == -1)
+	if (skip(sr, buf, cap, m->start, m->body, xs) == -1)
 		return -1;
 	conv_init(&cv);
 	/* buf holds the text octets [base, base + fill); pos is unconverted. */
@@ -1490,12 +1623,13 @@ stream(int fd, const struct mbox_msg *m, uint64_t to, char *buf, size_t cap,
 			errno = EIO;
 			return -1;
 		}
-		if ((r = read_at(fd, buf + fill, len, base + fill, g)) == -1)
+		if ((r = src_read(sr, buf + fill, len, base + fill)) == -1)
 			return -1;
-		(void)XXH3_64bits_update(xs, buf + fill, (size_t)r);
+		if (xs != NULL)
+			(void)XXH3_64bits_update(xs, buf + fill, (size_t)r);
 		fill += (size_t)r;
 	}
-	if (skip(fd, buf, cap, m->end, to, xs, g) == -1)
+	if (skip(sr, buf, cap, m->end, to, xs) == -1)
 		return -1;
 	return conv_end(&cv, o);
 }
@@ -1549,7 +1683,7 @@ send_whole(int fd, const struct mbox_msg *m, uint64_t to,
 	if (buf == NULL || o.buf == NULL)
 		goto out;
 	for (got = 0; got < len; got += (size_t)r)
-		if ((r = read_at(fd, buf + got, len - got, m->start + got, g)) ==
+		if ((r = raw_read(fd, buf + got, len - got, m->start + got, g)) ==
 		    -1) {
 			saved = errno;
 			goto out;
@@ -1583,14 +1717,18 @@ out:
 /*
  * Sends message M, whose stored octets are [m->start, to) of FD, to SINK,
  * reading each octet once. A message larger than SEND_WHOLE is hashed as
- * it streams, and its last batch is held back until the hash matches: a
- * message that changed meanwhile never arrives whole.
+ * it streams; with its chunk hashes (CHUNK, from the index) each chunk is
+ * checked before any of it is sent, and in any case its last batch is held
+ * back until the whole hash matches: a message that changed meanwhile is
+ * never sent whole.
  */
 static int
 send_msg(int fd, const struct mbox_msg *m, uint64_t to,
-    const struct mbox_sink *sink, const struct mbox_guard *g)
+    const struct mbox_sink *sink, const struct mbox_guard *g,
+    const uint64_t *chunk)
 {
 	XXH3_state_t *xs;
+	struct src sr;
 	struct out o;
 	char *buf;
 	int rc, saved;
@@ -1605,18 +1743,30 @@ send_msg(int fd, const struct mbox_msg *m, uint64_t to,
 	o.limit = m->wire;
 	o.sink = sink;
 	o.cap = SEND_OUTSZ;
+	memset(&sr, 0, sizeof(sr));
+	sr.fd = fd;
+	sr.g = g;
+	sr.chunk = chunk;
+	sr.start = m->start;
+	sr.to = to;
+	sr.k = UINT64_MAX;
 	rc = -1;
 	saved = ENOMEM;
-	xs = XXH3_createState();
+	/* Checked chunk by chunk, every octet is: no hash of the whole. */
+	xs = chunk == NULL ? XXH3_createState() : NULL;
 	buf = malloc(SEND_BUFSZ);
 	o.buf = malloc(o.cap);
-	if (xs == NULL || buf == NULL || o.buf == NULL)
+	if (chunk != NULL)
+		sr.buf = malloc(MBOX_CHUNK);
+	if ((chunk == NULL && xs == NULL) || buf == NULL || o.buf == NULL ||
+	    (chunk != NULL && sr.buf == NULL))
 		goto out;
-	if (stream(fd, m, to, buf, SEND_BUFSZ, xs, &o, g) == -1) {
+	if (stream(&sr, m, to, buf, SEND_BUFSZ, xs, &o) == -1) {
 		saved = o.err != 0 ? o.err : errno;
 		goto out;
 	}
-	if (o.total != m->wire || XXH3_64bits_digest(xs) != m->hash) {
+	if (o.total != m->wire ||
+	    (xs != NULL && XXH3_64bits_digest(xs) != m->hash)) {
 		/* Changed while it was sent: hold the rest back. */
 		saved = ESTALE;
 		goto out;
@@ -1630,6 +1780,7 @@ out:
 	XXH3_freeState(xs);
 	free(buf);
 	free(o.buf);
+	free(sr.buf);
 	if (rc == -1)
 		errno = saved;
 	return rc;
@@ -1645,8 +1796,11 @@ mbox_send_guarded(const struct mbox *mb, size_t n,
 		errno = ENOENT;
 		return -1;
 	}
-	return send_msg(
-	    mb->fd, m, mbox_stored_end(mb, (size_t)(m - mb->msg)), sink, g);
+	return send_msg(mb->fd, m, mbox_stored_end(mb, (size_t)(m - mb->msg)),
+	    sink, g,
+	    (m->flags & MBOX_CHUNKED) && m->chunk0 < mb->nchunk ?
+		mb->chunk + m->chunk0 :
+		NULL);
 }
 
 int
@@ -1660,6 +1814,7 @@ mbox_index_file(int fd, struct mbox_msg *m)
 {
 	XXH3_state_t *xs;
 	struct stat st;
+	struct src sr;
 	struct out o;
 	char *buf;
 	int rc, saved;
@@ -1681,7 +1836,9 @@ mbox_index_file(int fd, struct mbox_msg *m)
 	buf = malloc(SEND_BUFSZ);
 	if (xs == NULL || buf == NULL)
 		goto out;
-	if (stream(fd, m, m->end, buf, SEND_BUFSZ, xs, &o, NULL) == -1) {
+	memset(&sr, 0, sizeof(sr));
+	sr.fd = fd;
+	if (stream(&sr, m, m->end, buf, SEND_BUFSZ, xs, &o) == -1) {
 		saved = o.err != 0 ? o.err : errno;
 		goto out;
 	}
@@ -1710,5 +1867,5 @@ mbox_send_file(int fd, const struct mbox_msg *m, const struct mbox_sink *sink)
 		errno = ESTALE;
 		return -1;
 	}
-	return send_msg(fd, m, m->end, sink, NULL);
+	return send_msg(fd, m, m->end, sink, NULL, NULL);
 }

@@ -51,7 +51,15 @@
 enum {
 	MBOX_PSEUDO = 1 << 0,  /* the UW pseudo-message: hidden, always kept */
 	MBOX_DELETED = 1 << 1, /* marked by the client, removed at commit */
+	MBOX_CHUNKED = 1 << 2, /* chunk hashes from mb->chunk[chunk0] on */
 };
+
+/*
+ * A message whose stored octets exceed 1 MiB also gets, in mb->chunk, the
+ * XXH3-64 of each MBOX_CHUNK octets of them from its start (the last
+ * chunk shorter), so that RETR can check each piece before it sends it.
+ */
+#define MBOX_CHUNK (256 * 1024)
 
 struct mbox_msg {
 	uint64_t start; /* offset of the "From " line */
@@ -60,6 +68,7 @@ struct mbox_msg {
 	uint64_t wire;	/* octets on the wire; always >= 2 */
 	uint64_t hash;	/* XXH3-64 of the stored octets [start, next start) */
 	uint32_t flags;
+	uint32_t chunk0; /* with MBOX_CHUNKED: its first entry in mb->chunk */
 };
 
 struct mbox {
@@ -70,6 +79,8 @@ struct mbox {
 	struct mbox_msg *msg; /* every message, the pseudo-message included */
 	size_t nmsg;
 	size_t first; /* index in msg[] of visible message 1 */
+	uint64_t *chunk; /* chunk hashes of the messages over 1 MiB */
+	size_t nchunk;
 };
 
 /* Where mbox_send() writes: returns 0, or -1 with errno set. */
@@ -84,8 +95,10 @@ struct mbox_sink {
  * be read; mb->size says how far). Reads with pread(): the descriptor's
  * file offset is neither used nor moved. Text before the first separator
  * (a file that does not start with one) is not a message and is kept out
- * of every range. Returns 0, or -1 with errno: EINVAL (not a regular
- * file), ENOMEM, or a read error. On failure MB holds nothing to free.
+ * of every range. Keeps 48 octets a message, and 8 more per MBOX_CHUNK
+ * of the messages over 1 MiB. Returns 0, or -1 with errno: EINVAL (not a
+ * regular file), ENOMEM, or a read error. On failure MB holds nothing to
+ * free.
  */
 int mbox_index(struct mbox *mb, int fd);
 
@@ -117,14 +130,14 @@ struct mbox_guard {
  * mbox_get(mb, n)->wire octets on success, reading each stored octet once
  * with pread(). A message whose stored octets fit in 1 MiB is read whole
  * in one call and checked against the hash taken at index time before
- * anything is written. A larger one is hashed as it streams in bounded
- * chunks (never held whole), and its last batch (up to 64 KiB) is held
- * back until the hash is found equal: a message that changed meanwhile is
- * never sent whole. Returns 0, or -1 with errno: ENOENT (no such message),
+ * anything is written. A larger one is streamed in bounded pieces (never
+ * held whole), each MBOX_CHUNK of it checked against the index's chunk
+ * hash before any of that chunk is converted: nothing is sent that was
+ * not checked. Returns 0, or -1 with errno: ENOENT (no such message),
  * ESTALE (the stored octets changed since the index), EIO and other read
  * errors, or the sink's errno. After a failure part of the message may
- * have been written (never all of it; never any of it with ESTALE for a
- * message of at most 1 MiB).
+ * have been written (with ESTALE, only octets that were checked, and
+ * never all of them; none for a message of at most 1 MiB).
  */
 int mbox_send(const struct mbox *mb, size_t n, const struct mbox_sink *sink);
 
@@ -151,7 +164,9 @@ int mbox_index_file(int fd, struct mbox_msg *m);
  * mbox_index_file() from a file now open at FD, to SINK: exactly m->wire
  * octets on success. The file must still have m->end octets that hash to
  * m->hash; otherwise errno is ESTALE (and, as for mbox_send(), nothing is
- * written for a file of at most 1 MiB, and never all of a larger one).
+ * written for a file of at most 1 MiB; a larger one has no chunk hashes:
+ * it is hashed as it streams and its last batch, up to 64 KiB, is held
+ * back until the hash matches, so it is never sent whole).
  * Other errors as mbox_send(). After a failure part of the message may have been
  * written.
  */

@@ -1296,8 +1296,8 @@ END_TEST
 
 /*
  * The file changes under a RETR: a message read whole is refused before
- * its first octet; a streamed one is caught by its hash at the end and
- * never sent whole.
+ * its first octet; a streamed one is caught at the chunk that changed,
+ * before any of that chunk is sent.
  */
 START_TEST(test_send_changed_under)
 {
@@ -1324,9 +1324,62 @@ START_TEST(test_send_changed_under)
 	if (_i == 0)
 		ck_assert_uint_eq(m.len, 0);
 	else {
+		/*
+		 * Checked chunk by chunk: nothing of the changed 256 KiB
+		 * chunk or after it went out (each 29-octet stored line is
+		 * 30 on the wire).
+		 */
+		ck_assert(mbox_get(&mb, 1)->flags & MBOX_CHUNKED);
 		ck_assert_uint_gt(m.len, 0);
-		ck_assert_uint_lt(m.len, mbox_get(&mb, 1)->wire);
+		ck_assert_uint_le(m.len, (size_t)4 * 1024 * 1024 / 29 * 30 + 64);
 	}
+	mem_reset(&m);
+	done(&mb, fd);
+	free(data);
+}
+END_TEST
+
+/*
+ * A message over 1 MiB is checked 256 KiB at a time: a header line longer
+ * than a chunk, a bookkeeping header after it, and CR LF pairs cut by
+ * chunk boundaries all come out as the index counted them.
+ */
+START_TEST(test_send_chunk_edges)
+{
+	struct mbox mb;
+	struct memsink m;
+	char *data, *p;
+	size_t i;
+	int fd;
+
+	data = malloc(2 * 1024 * 1024 + 4096);
+	ck_assert_ptr_nonnull(data);
+	p = data + sprintf(data, SEP1);
+	p += sprintf(p, "X-Long: ");
+	while ((size_t)(p - data) < 300 * 1024)
+		*p++ = 'a';
+	p += sprintf(p, "\nStatus: RO\nSubject: edges\n\n");
+	/* Body lines ending in CR LF, a CR right before each boundary. */
+	while ((size_t)(p - data) < 2 * 1024 * 1024) {
+		i = (size_t)(p - data) % (256 * 1024);
+		if (i == 256 * 1024 - 1 - 5)
+			p += sprintf(p, "edge\r\n");
+		else
+			*p++ = (i % 71 == 70) ? '\n' : 'b';
+	}
+	p += sprintf(p, "\n" SEP2 "small\n");
+	fd = index_data(&mb, data, (size_t)(p - data));
+	ck_assert_uint_eq(mbox_count(&mb), 2);
+	ck_assert(mbox_get(&mb, 1)->flags & MBOX_CHUNKED);
+	ck_assert(!(mbox_get(&mb, 2)->flags & MBOX_CHUNKED));
+	memset(&m, 0, sizeof(m));
+	send_into(&mb, 1, &m);
+	ck_assert_uint_eq(m.len, mbox_get(&mb, 1)->wire);
+	ck_assert(memmem(m.p, m.len, "Status:", 7) == NULL);
+	ck_assert(memmem(m.p, m.len, "\r\nSubject: edges\r\n\r\n", 20) != NULL);
+	ck_assert(memcmp(m.p, "X-Long: aaaa", 12) == 0);
+	ck_assert(memmem(m.p, m.len, "edge\r\n", 6) != NULL);
+	ck_assert(memmem(m.p, m.len, "edge\r\r\n", 7) == NULL);
 	mem_reset(&m);
 	done(&mb, fd);
 	free(data);
@@ -1977,6 +2030,7 @@ mbox_suite(void)
 	tcase_add_test(tc, test_send_big);
 	tcase_add_test(tc, test_send_small_batched);
 	tcase_add_loop_test(tc, test_send_one_pass, 0, 3);
+	tcase_add_test(tc, test_send_chunk_edges);
 	tcase_add_loop_test(tc, test_send_changed_under, 0, 2);
 	tcase_add_test(tc, test_send_no_such_message);
 	suite_add_tcase(s, tc);
