@@ -1791,16 +1791,22 @@ mbox_send_guarded(const struct mbox *mb, size_t n,
     const struct mbox_sink *sink, const struct mbox_guard *g)
 {
 	const struct mbox_msg *m;
+	const uint64_t *chunk;
+	uint64_t to;
 
 	if ((m = mbox_get(mb, n)) == NULL) {
 		errno = ENOENT;
 		return -1;
 	}
-	return send_msg(mb->fd, m, mbox_stored_end(mb, (size_t)(m - mb->msg)),
-	    sink, g,
-	    (m->flags & MBOX_CHUNKED) && m->chunk0 < mb->nchunk ?
-		mb->chunk + m->chunk0 :
-		NULL);
+	to = mbox_stored_end(mb, (size_t)(m - mb->msg));
+	/* Its chunk hashes, when the index has all of them. */
+	chunk = NULL;
+	if ((m->flags & MBOX_CHUNKED) && to > m->start &&
+	    m->chunk0 <= mb->nchunk &&
+	    (to - m->start + MBOX_CHUNK - 1) / MBOX_CHUNK <=
+		mb->nchunk - m->chunk0)
+		chunk = mb->chunk + m->chunk0;
+	return send_msg(mb->fd, m, to, sink, g, chunk);
 }
 
 int
