@@ -37,6 +37,7 @@
 
 #include "commit.h"
 #include "seam.h"
+#include "state.h"
 
 #define JNL_MAGIC "POP2JNL2"
 #define JNL_MAGIC_LEN 8
@@ -191,28 +192,19 @@ sys_unlink(int dfd, const char *name)
 }
 
 /*
- * Every file the commit opens in the state directory is opened here: never
- * through a symbolic link, never blocking on a FIFO, and only a regular
- * file is accepted.
+ * Every file the commit opens in the state directory is opened here,
+ * through state_open_file(): never through a symbolic link, never blocking
+ * on a FIFO, and only a regular file of the effective uid with one link
+ * (EPERM otherwise).
  */
 static int
-state_open(int statefd, const char *name, int flags)
+sfile_open(int statefd, const char *name, int flags)
 {
-	struct stat st;
-	int fd;
+	const char *why;
 
 	if (seam_fail("commit.open"))
 		return -1;
-	fd = openat(statefd, name,
-	    flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
-	if (fd == -1)
-		return -1;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		(void)close(fd);
-		errno = EINVAL;
-		return -1;
-	}
-	return fd;
+	return state_open_file(statefd, name, flags, 0600, geteuid(), &why);
 }
 
 /*
@@ -220,7 +212,7 @@ state_open(int statefd, const char *name, int flags)
  * durable with an fsync of the directory.
  */
 static int
-state_rename(int statefd, const char *from, const char *to)
+sfile_rename(int statefd, const char *from, const char *to)
 {
 	if (seam_fail("commit.rename"))
 		return -1;
@@ -1271,8 +1263,9 @@ jnl_create(int statefd, int fd, struct jnl *j, struct plan *pl, char *buf,
 		return -1;
 	j->cap = 0;
 	layout(j);
+	/* A leftover is removed at login, never reused: O_EXCL. */
 	jfd =
-	    state_open(statefd, COMMIT_JOURNAL_TMP, O_RDWR | O_CREAT | O_TRUNC);
+	    sfile_open(statefd, COMMIT_JOURNAL_TMP, O_RDWR | O_CREAT | O_EXCL);
 	if (jfd == -1)
 		return -1;
 	if (plan_segments(pl, j, jfd) == -1 || plan_cap(jfd, j) == -1)
@@ -1301,7 +1294,7 @@ jnl_create(int statefd, int fd, struct jnl *j, struct plan *pl, char *buf,
 	    sys_fsync(jfd) == -1)
 		goto fail;
 	seam_point("journal-written");
-	if (state_rename(statefd, COMMIT_JOURNAL_TMP, COMMIT_JOURNAL) == -1)
+	if (sfile_rename(statefd, COMMIT_JOURNAL_TMP, COMMIT_JOURNAL) == -1)
 		goto fail;
 	if (sys_fsync(statefd) == -1) {
 		saved = errno;
@@ -1658,7 +1651,7 @@ orphan(int statefd, int jfd, const struct jnl *j, int fd, int have,
 	ofd = -1;
 	for (k = 0; k < RECOVERED_MAX; k++) {
 		suffixed(name, sizeof(name), COMMIT_RECOVERED, k);
-		ofd = state_open(statefd, name, O_WRONLY | O_CREAT | O_EXCL);
+		ofd = sfile_open(statefd, name, O_WRONLY | O_CREAT | O_EXCL);
 		if (ofd != -1 || errno != EEXIST)
 			break;
 	}
@@ -1684,7 +1677,7 @@ orphan(int statefd, int jfd, const struct jnl *j, int fd, int have,
 		goto fail;
 	}
 	suffixed(oname, sizeof(oname), COMMIT_ORPHAN, k);
-	if (state_rename(statefd, COMMIT_JOURNAL, oname) == -1)
+	if (sfile_rename(statefd, COMMIT_JOURNAL, oname) == -1)
 		return -1;
 	return sys_fsync(statefd);
 fail:
@@ -1746,9 +1739,9 @@ commit_recover(int statefd, int fd)
 	uint64_t from, size;
 	int jfd, njfd, have, r, rc, saved;
 
-	/* Never renamed, so never used: a leftover of a killed write. */
-	(void)unlinkat(statefd, COMMIT_JOURNAL_TMP, 0);
-	jfd = state_open(statefd, COMMIT_JOURNAL, O_RDWR);
+	/* Never renamed, so never used: leftovers of a killed write. */
+	(void)state_remove_leftovers(statefd, geteuid());
+	jfd = sfile_open(statefd, COMMIT_JOURNAL, O_RDWR);
 	if (jfd == -1)
 		return errno == ENOENT ? 0 : -1;
 	if ((buf = malloc(COPY_BUFSZ)) == NULL) {
@@ -1865,7 +1858,7 @@ commit_journal_path(int statefd, char *path, size_t size)
 	char *buf;
 	int jfd, saved;
 
-	jfd = state_open(statefd, COMMIT_JOURNAL, O_RDONLY);
+	jfd = sfile_open(statefd, COMMIT_JOURNAL, O_RDONLY);
 	if (jfd == -1)
 		return -1;
 	if (jnl_read(jfd, &j, 0, NULL) == -1) {

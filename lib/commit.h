@@ -124,8 +124,8 @@ int commit_mbox_bounded(const struct mbox *mb, const char *path, int statefd,
  * touched). The journal is opened as state_open_file() does: one that is
  * not a regular file of the effective uid with one link is not opened
  * (EPERM, left in place for the caller to set aside). Leftovers such as
- * COMMIT_JOURNAL_TMP are removed first (state_remove_leftovers()). Mail that arrived
- * after the crash is kept. TERM, HUP, INT and ALRM are blocked while it
+ * COMMIT_JOURNAL_TMP are removed first (state_remove_leftovers()). Mail
+ * that arrived after the crash is kept. TERM, HUP, INT and ALRM are blocked while it
  * works. Every step may be interrupted and this function run again.
  *
  * FD is -1 when the maildrop the journal names no longer exists (or is no
