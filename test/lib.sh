@@ -1,5 +1,11 @@
 # Shared by the shell tests: where things are, a scratch folder, and verdicts.
 # Each test script sources this, calls `pass`/`fail` per case and ends with `finish`.
+# A script that cannot run here calls `skip_all REASON`: exit 77, which
+# automake counts as a SKIP (never a PASS that only printed why).
+
+# The same file modes whatever the caller's umask: under umask 000 procmail
+# refuses its world-writable rcfile, and the modes the tests check would drift.
+umask 022
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -54,6 +60,24 @@ check() {
 # Prints both files visibly (CR shown as ^M) when they differ.
 show_difference() {
 	diff <(cat -A "$1") <(cat -A "$2") | head -40
+}
+
+# skip_all REASON: the whole script cannot run here; a counted SKIP.
+skip_all() {
+	echo "SKIP: $(basename "$0"): $1"
+	exit 77
+}
+
+# wait_for SECONDS COMMAND...: runs COMMAND every 0.05 s until it succeeds;
+# fails after SECONDS (a guard against a hang, not a measurement).
+wait_for() {
+	local limit=$(($1 * 20)) i
+	shift
+	for ((i = 0; i < limit; i++)); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
 }
 
 finish() {

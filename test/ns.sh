@@ -29,8 +29,15 @@ ns_enter() {
 			--propagation private --kill-child bash "$0" "$@"
 	fi
 	local f
+	# The scratch folder itself is a tmpfs of this mount namespace: when
+	# the script is killed, the private account files (root's test hash
+	# among them) and everything else vanish with the namespace; only the
+	# empty folder can remain on the host's disk.
+	mount -t tmpfs -o mode=0700 pop2d-test "$scratch" ||
+		{ echo "FAIL: cannot mount a private tmpfs on $scratch"; exit 1; }
+	mkdir -p "$state"
 	# Mounts inside the scratch folder go before it is removed.
-	trap 'ns_unmount_scratch; rm -rf "$scratch"' EXIT
+	trap 'ns_unmount_scratch; umount -l "$scratch"; rm -rf "$scratch"' EXIT
 	mkdir -p "$scratch/etc"
 	for f in passwd shadow group gshadow; do
 		[ -e "/etc/$f" ] || continue
@@ -38,6 +45,17 @@ ns_enter() {
 		mount --bind "$scratch/etc/$f" "/etc/$f" ||
 			{ echo "FAIL: cannot bind a private /etc/$f"; exit 1; }
 	done
+	# A name service cache would answer with the host's accounts.
+	for f in /run/nscd /var/run/nscd; do
+		[ -d "$f" ] && mount -t tmpfs -o mode=0755 pop2d-test "$f"
+	done
+	return 0
+}
+
+# ns_tmpfs DIR [MOUNT-OPTIONS]: a private, empty tmpfs on DIR (which must
+# exist), e.g. a tiny one to fill, or a private /var/mail.
+ns_tmpfs() {
+	mount -t tmpfs -o "${2:-mode=0755}" pop2d-test "$1"
 }
 
 # ns_hash PREFIX PASSWORD: a real crypt(3) hash ("$y$", "$6$", "$5$", "$2b$").
