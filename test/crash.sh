@@ -1,0 +1,137 @@
+# shellcheck shell=bash disable=SC2154
+# The crash matrix, sourced by test/crash-login.sh and test/crash-recover.sh
+# after lib.sh: pop2d killed (SIGKILL) at every step of a commit, crossed
+# with deleting one, half or all messages and with mail delivered after the
+# crash smaller and larger than what was deleted; then the recovery that
+# the sourcing script names. Every kept and delivered message must be there
+# exactly once afterwards. Needs a build with --enable-test-seams.
+
+[ "${SEAMS:-no}" = yes ] || skip_all "the crash points need ./configure --enable-test-seams"
+
+mbox=$scratch/maildrop
+HELO='HELO alice wonderland'
+# The commit steps with a crash point (lib/commit.c), in order: with the
+# default rounds (one round here), then JMAX:STEP, rounds of JMAX/2 octets
+# (POP2_JOURNAL_MAX), so that a commit takes several.
+CRASH_STEPS='journal-written journal-synced mid-write written phase-t truncated unlinked
+	16384:round-saved@1 16384:mid-write@2 16384:written@1'
+
+# ten messages of different sizes: m1 .. m10
+fresh_maildrop() {
+	local i body
+	body=$(head -c 7000 /dev/zero | tr '\0' 'a' | fold -w 70)
+	for i in $(seq 1 10); do
+		printf 'From sender@example.org Mon Nov 16 09:12:44 2026\nSubject: m%s\n\n%s\n\n' \
+			"$i" "${body:0:$((i * 710 - 1))}"
+	done >"$mbox"
+}
+
+# pop2 INPUT-LINES...: one session over a pipe; replies in $scratch/pop2.out.
+pop2() {
+	printf '%s\r\n' "$@" | "$POP2D" -n t -p "$data/passwd" -S "$state" -m "$mbox" \
+		>"$scratch/pop2.out" 2>"$scratch/pop2.err"
+}
+
+last_reply() {
+	tail -n 1 "$scratch/pop2.out" | tr -d '\r'
+}
+
+# append_locked FILE: appends standard input to FILE the way procmail does
+# when its rcfile names no lockfile: O_APPEND under a blocking classic
+# fcntl write lock, then fsync. The dot-lock the killed pop2d left behind
+# is not looked at (procmail would wait LOCKTIMEOUT for it); the next login
+# breaks it. test/maildrop.sh and test/lock.sh use the real procmail.
+append_locked() {
+	perl -e 'use Fcntl qw(:DEFAULT :flock F_SETLKW F_WRLCK F_UNLCK SEEK_SET);
+		use IO::Handle;
+		sysopen(my $f, $ARGV[0], O_WRONLY | O_APPEND) or die "$ARGV[0]: $!\n";
+		my $lk = pack("ssx4qqix4", F_WRLCK, SEEK_SET, 0, 0, 0);
+		fcntl($f, F_SETLKW, $lk) or die "fcntl: $!\n";
+		binmode(STDIN);
+		local $/;
+		my $data = <STDIN>;
+		syswrite($f, $data) == length($data) or die "write: $!\n";
+		$f->sync or die "fsync: $!\n";' "$1"
+}
+
+# expect_messages LABEL PRESENT... -- ABSENT...: each present once, each absent never.
+expect_messages() {
+	local label=$1 bad=0 s want=1
+	shift
+	for s in "$@"; do
+		if [ "$s" = -- ]; then want=0; continue; fi
+		if [ "$(grep -c -x -F "Subject: $s" "$mbox")" -ne "$want" ]; then
+			echo "  $label: $s is there $(grep -c -x -F "Subject: $s" "$mbox") times, expected $want"
+			bad=1
+		fi
+	done
+	check "$label" [ "$bad" -eq 0 ]
+}
+
+# recover HOW: the recovery after a crash, "next login" or "--recover-all".
+recover() {
+	case $1 in
+	"next login") pop2 "$HELO" QUIT ;;
+	--recover-all) "$POP2D" --recover-all -p "$data/passwd" -m "$mbox" -S "$state" 2>"$scratch/recover.err" ;;
+	esac
+}
+
+# crash_matrix HOW: every step x pattern x late mail, recovered by HOW.
+crash_matrix() {
+	local how=$1 seam pattern extra del cmds n status label size kept gone i d jmax
+	for seam in $CRASH_STEPS; do
+		jmax=
+		case $seam in
+		*:*) jmax=${seam%%:*} seam=${seam#*:} ;;
+		esac
+		for pattern in one half all; do
+			[ -n "$jmax" ] && [ "$pattern" = all ] && continue
+			for extra in small large; do
+				fresh_maildrop
+				case $pattern in
+				one) del=(1) ;;
+				half) del=(2 4 6 8 10) ;;
+				all) del=(1 2 3 4 5 6 7 8 9 10) ;;
+				esac
+				cmds=("$HELO")
+				for n in "${del[@]}"; do cmds+=("READ $n" RETR ACKD); done
+				cmds+=(QUIT)
+				POP2_CRASH_AT=$seam POP2_JOURNAL_MAX=$jmax pop2 "${cmds[@]}"
+				status=$?
+				label="kill -9 at $seam${jmax:+ (rounds of $((jmax / 2)))}, delete $pattern, then $extra mail"
+				if [ "$pattern" = all ] && { [ "$seam" = mid-write ] || [ "$seam" = written ]; }; then
+					# Deleting everything moves nothing: the commit has no rounds.
+					check "$label: pop2d had nothing to write" [ "$status" -eq 0 ]
+					continue
+				fi
+				check "$label: pop2d was killed" [ "$status" -eq 137 ]
+				check "$label: its dot-lock is left behind" [ -e "$mbox.lock" ]
+				# Mail delivered after the crash: less or more than what was deleted.
+				if [ "$extra" = small ]; then size=10; else size=60000; fi
+				{
+					printf 'From late@example.org Mon Nov 16 10:00:00 2026\nSubject: late\n\n'
+					head -c "$size" /dev/zero | tr '\0' 'b' | fold -w 70
+					printf '\n'
+				} | append_locked "$mbox"
+				recover "$how"
+				kept=() gone=()
+				for i in $(seq 1 10); do
+					d=0
+					for n in "${del[@]}"; do [ "$n" -eq "$i" ] && d=1; done
+					# Before the journal is durable the commit never happened.
+					if [ "$d" -eq 1 ] && [ "$seam" != journal-written ]; then
+						gone+=("m$i")
+					else
+						kept+=("m$i")
+					fi
+				done
+				expect_messages "$label, recovered by $how" late "${kept[@]}" -- "${gone[@]}"
+				check "$label: no journal left" [ ! -e "$state/alice/commit.jnl" ]
+				# The dead PID inside it lets the next login break it at once.
+				pop2 "$HELO" QUIT
+				check "$label: the next login breaks the dead process's dot-lock" \
+					[ "$(last_reply)" = "+ OK Sayonara" -a ! -e "$mbox.lock" ]
+			done
+		done
+	done
+}
