@@ -78,7 +78,7 @@ if [ "${SEAMS:-no}" = yes ]; then
 		check "SIGTERM at $step: no dot-lock left" [ ! -e "$mbox.lock" ]
 	done
 else
-	echo "SKIP: a signal during the commit needs ./configure --enable-test-seams"
+	skip "a signal during the commit needs ./configure --enable-test-seams"
 fi
 
 finish

@@ -56,6 +56,7 @@ top_srcdir=$src VALGRIND_LOGDIR=$logdir \
 	VALGRIND_POP2D=$top_builddir/pop2d/pop2d \
 	POP2D=$real_srcdir/test/valgrind/pop2d.sh \
 	VERSION=$("$top_builddir/pop2d/pop2d" -V | sed 's/^pop2d //') \
+	SESSION_KINDS='mbox maildir' \
 	bash "$real_srcdir/test/session.sh" >"$logdir/session.out" 2>&1 &
 transcripts=$!
 
