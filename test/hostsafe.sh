@@ -1,0 +1,63 @@
+#!/bin/bash
+# The tests never change the machine they run on: each test that works as
+# root in private namespaces (test/ns.sh) is killed with SIGKILL in the
+# middle of its run, once it has made its private accounts and mounts; the
+# host's /etc/passwd, /etc/shadow, /etc/group, /etc/gshadow and mount
+# table must then be exactly as they were, and nothing of the test may be
+# left on disk but its empty scratch folder. Root only (as anyone else the
+# namespace tests skip and change nothing).
+set -u
+. "$(dirname "$0")/lib.sh"
+[ "$(id -u)" -eq 0 ] || skip_all "the namespace tests run only as root"
+unshare --mount --pid --fork --mount-proc true 2>/dev/null ||
+	skip_all "unshare cannot make mount and PID namespaces here"
+
+# The host as the tests must leave it: the account files' checksums and
+# the mount table (mount point, source, type, options).
+host_state() {
+	local f
+	for f in /etc/passwd /etc/shadow /etc/group /etc/gshadow; do
+		[ -e "$f" ] && sha256sum "$f"
+	done
+	findmnt -rn -o TARGET,SOURCE,FSTYPE,OPTIONS | sort
+}
+host_state >"$scratch/before"
+
+# kill_midway SCRIPT PATTERN: runs SCRIPT with its scratch folder beneath
+# ours, and kills it with SIGKILL as soon as its output has a line
+# matching PATTERN.
+kill_midway() {
+	local script=$1 pattern=$2 name pid
+	name=$(basename "$script" .sh)
+	mkdir "$scratch/$name"
+	# Its users must reach their files beneath our scratch folder.
+	chmod 755 "$scratch" "$scratch/$name"
+	: >"$scratch/$name.out"
+	TMPDIR=$scratch/$name bash "$top_srcdir/test/$script" >"$scratch/$name.out" 2>&1 &
+	pid=$!
+	if ! wait_for 60 grep -q -E -- "$pattern" "$scratch/$name.out"; then
+		fail "$name: never reached '$pattern'"
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid"
+		cat "$scratch/$name.out"
+		return
+	fi
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null
+	check "$name killed midway: the host's account files and mounts are as they were" \
+		cmp -s "$scratch/before" <(host_state)
+	host_state | diff "$scratch/before" - | head -20
+	check "$name killed midway: nothing of it left on disk but empty folders" \
+		[ -z "$(find "$scratch/$name" -mindepth 1 ! -type d | head -n 1)" ]
+}
+
+# accounts.sh: after root's test hash is in the private shadow copy.
+kill_midway accounts.sh '^PASS: the private shadow gives root the test hash'
+# enospc.sh: while its tiny tmpfs state directory is mounted.
+kill_midway enospc.sh '^PASS: state directory full: QUIT fails'
+# lock-setgid.sh: with its set-group-ID helper copy in place.
+kill_midway lock-setgid.sh '^PASS: setgid: nobody locks its file'
+# xinetd.sh: with xinetd listening and sessions held open.
+command -v xinetd >/dev/null && kill_midway xinetd.sh '^PASS: xinetd \(IPv4\): the session'
+
+finish
