@@ -34,6 +34,7 @@ transcript=$top_srcdir/test/session/retrieve-all
 sed "s/@VERSION@/$VERSION/" "$transcript.out" >"$scratch/expected"
 cp "$data/mbox/basic.mbox" "$scratch/maildrop"
 mkdir "$scratch/home"
+# shellcheck disable=SC2034 # used by the scripts that source this
 pop2d_args=(-n pop2.test -p "$data/passwd" -S "$state" -m "$scratch/maildrop" -F "$scratch/home" -d)
 
 # listening PORT: whether a TCP socket listens on PORT, IPv4 or IPv6.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # the variables are for the scripts that source this
 # Shared by the shell tests: where things are, a scratch folder, and verdicts.
 # Each test script sources this, calls `pass`/`fail` per case and ends with `finish`.
 # A script that cannot run here calls `skip_all REASON`: exit 77, which

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154 # lib.sh sets scratch, data and state
 # Drives pop2d sessions that stay open while a test does other things.
 # Sourced after lib.sh. A session reads commands from a FIFO that the test
 # writes to, and writes its replies to a file that the test watches.

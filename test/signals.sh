@@ -4,6 +4,7 @@
 # that goes away in the middle of a message (SIGPIPE ignored, a write
 # error) does the same; a signal that arrives while a commit changes the
 # maildrop waits until the commit is whole.
+# shellcheck disable=SC2154 # session_start sets pid_ID
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sessions.sh"
