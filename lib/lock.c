@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "lock.h"
+#include "seam.h"
 #include "state.h"
 
 /* The back-off between two attempts of lock_maildrop(), in milliseconds. */
@@ -119,7 +120,8 @@ lock_session(int statefd)
 	int fd, saved;
 
 	/* A FIFO, a device, a link or another uid's file is not ours. */
-	fd = state_open_file(statefd, "session", O_RDWR | O_CREAT, 0600,
+	fd = seam_fail("lock.session-open") ? -1 :
+	    state_open_file(statefd, "session", O_RDWR | O_CREAT, 0600,
 	    geteuid(), &why);
 	if (fd == -1)
 		return -1;
@@ -286,8 +288,8 @@ post_make(const char *post, struct stat *st)
 	char text[32];
 	int fd, n, saved;
 
-	fd = open(post, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0644);
+	fd = seam_fail("lock.post-open") ? -1 : open(post,
+	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd == -1)
 		return -1;
 	/*
@@ -295,7 +297,8 @@ post_make(const char *post, struct stat *st)
 	 * break the lock at once should we die holding it.
 	 */
 	n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-	if (fchmod(fd, 0644) == -1 || write_all(fd, text, (size_t)n) == -1 ||
+	if (fchmod(fd, 0644) == -1 || seam_fail("lock.post-write") ||
+	    write_all(fd, text, (size_t)n) == -1 ||
 	    fstat(fd, st) == -1) {
 		saved = errno;
 		close(fd);
@@ -441,7 +444,8 @@ dot_break_stale(const char *lockpath)
 		return errno == ENOENT ? 0 : -1;
 	if (!unchanged_since(&now_st, &st))
 		return -1;
-	if (unlink(lockpath) == -1 && errno != ENOENT)
+	if ((seam_fail("lock.unlink-stale") || unlink(lockpath) == -1) &&
+	    errno != ENOENT)
 		return -1;
 	return 0;
 }
@@ -458,7 +462,7 @@ dot_link(struct lock_dot *dot, const char *post, const struct stat *pst)
 	int attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
-		int r = link(post, dot->path);
+		int r = seam_fail("lock.link") ? -1 : link(post, dot->path);
 		int err = errno;
 
 		if (r == 0 || (lstat(dot->path, &st) == 0 &&
@@ -797,7 +801,9 @@ lock_dot_release(struct lock_dot *dot)
 		close(dot->helper_fd);
 		(void)helper_wait(dot->helper, HELPER_EXIT_MS);
 	} else if ((fd = dot_open_ours(dot)) != -1) {
-		unlink(dot->path);
+		/* Should it fail, the lock names a dead process once we exit. */
+		if (!seam_fail("lock.unlink"))
+			(void)unlink(dot->path);
 		close(fd);
 	}
 	dot->held = false;

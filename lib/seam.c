@@ -1,5 +1,7 @@
 /*
- * seam: test-only crash, stop and failure points (seam.h).
+ * seam: test-only crash, stop and failure points (seam.h). The variables
+ * are read with secure_getenv: a set-group-ID pop2-lock of a test build
+ * ignores them, so that its caller cannot steer it.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -56,10 +58,10 @@ seam_point(const char *step)
 #ifdef POP2_TEST_SEAMS
 	const char *at;
 
-	at = getenv("POP2_CRASH_AT");
+	at = secure_getenv("POP2_CRASH_AT");
 	if (at != NULL && strcmp(at, step) == 0)
 		(void)kill(getpid(), SIGKILL);
-	at = getenv("POP2_STOP_AT");
+	at = secure_getenv("POP2_STOP_AT");
 	if (at != NULL && strcmp(at, step) == 0)
 		(void)kill(getpid(), SIGSTOP);
 #else
@@ -79,7 +81,7 @@ seam_fail(const char *step)
 	char num[24];
 	int err;
 
-	at = getenv("POP2_FAIL_AT");
+	at = secure_getenv("POP2_FAIL_AT");
 	if (at == NULL || strncmp(at, step, steplen) != 0 || at[steplen] != ':')
 		return false;
 	colon = at + steplen + 1;
@@ -109,7 +111,7 @@ long
 seam_login_delay_ms(long default_ms)
 {
 #ifdef POP2_TEST_SEAMS
-	const char *s = getenv("POP2_LOGIN_DELAY_MS");
+	const char *s = secure_getenv("POP2_LOGIN_DELAY_MS");
 	unsigned long v;
 
 	if (s != NULL && util_parse_ulong(s, 0, 600000, &v) == 0)

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "seam.h"
 #include "state.h"
 #include "util.h"
 
@@ -134,13 +135,15 @@ open_user_dir(const char *statedir, const char *user, int *made)
 		errno = EINVAL;
 		return -1;
 	}
-	top = open(statedir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	top = seam_fail("state.open") ? -1 :
+	    open(statedir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (top == -1)
 		return -1;
-	*made = mkdirat(top, user, 0700) == 0;
+	*made = !seam_fail("state.mkdir") && mkdirat(top, user, 0700) == 0;
 	if (!*made && errno != EEXIST)
 		return close_fail(top);
-	fd = openat(top, user, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = seam_fail("state.open-user") ? -1 :
+	    openat(top, user, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return close_fail(top);
 	close(top);
@@ -173,7 +176,8 @@ state_prepare(const char *statedir, const char *user, uid_t uid, gid_t gid)
 	}
 	/* Through the descriptor: a swapped-in link cannot redirect the change.
 	 */
-	if (fchown(fd, uid, gid) == -1 || fchmod(fd, 0700) == -1)
+	if (seam_fail("state.fchown") || fchown(fd, uid, gid) == -1 ||
+	    fchmod(fd, 0700) == -1)
 		return close_fail(fd);
 	close(fd);
 	return 0;

@@ -13,6 +13,7 @@
 #include "commit.h"
 #include "folder.h"
 #include "lock.h"
+#include "seam.h"
 #include "state.h"
 #include "store.h"
 #include "util.h"
@@ -124,7 +125,7 @@ static int
 open_path(const char *path, bool *writable)
 {
 	int flags = O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK;
-	int fd = open(path, flags | O_RDWR);
+	int fd = seam_fail("store.open") ? -1 : open(path, flags | O_RDWR);
 
 	*writable = fd != -1;
 	if (fd == -1 && (errno == EACCES || errno == EROFS))
@@ -189,6 +190,8 @@ store_scan_maildir(struct store *st, int fd, size_t *count)
 static int
 open_maildir_inbox(const struct store *st)
 {
+	if (seam_fail("store.open-maildir"))
+		return -1;
 	return open(st->inbox,
 	    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 }
@@ -473,7 +476,8 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 		if (errno != EINVAL)
 			return -1;
 		/* Damaged, so never complete: the maildrop was not touched. */
-		return unlinkat(st->statefd, COMMIT_JOURNAL, 0) == -1 &&
+		return (seam_fail("store.unlink-journal") ||
+		    unlinkat(st->statefd, COMMIT_JOURNAL, 0) == -1) &&
 		    errno != ENOENT ? -1 : 0;
 	}
 	fd = open_journaled(st, path, &foreign);
