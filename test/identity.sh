@@ -1,0 +1,105 @@
+#!/bin/bash
+# Identity changes around the state directory and the recovery, as root in
+# the private namespaces of test/ns.sh, with a real account: pop2d --recover-all
+# finishes a user's crashed commit as that user (become_owner: the child's
+# real, effective and saved uid are the user's while it writes) and the
+# recovered maildrop keeps its owner, group and mode; a state directory
+# that is group-writable or not the user's is refused by --recover-all,
+# which then touches neither the journal nor the maildrop.
+set -u
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/ns.sh"
+ns_enter "$@"
+. "$(dirname "$0")/sessions.sh"
+[ "${SEAMS:-no}" = yes ] || skip_all "the crash and stop points need ./configure --enable-test-seams"
+
+chmod 755 "$scratch"
+uid=61100
+ns_add_group p2tu "$uid"
+ns_add_user p2tu "$uid" "$uid" "$scratch/home" "$(ns_hash '$y$' 'user pass')"
+ns_add_group p2tv $((uid + 1))
+ns_add_user p2tv $((uid + 1)) $((uid + 1)) "$scratch/home" '!'
+mkdir -p "$scratch/home"
+chown p2tu:p2tu "$scratch/home"
+# A passwd-file entry with the account's uid and gid: pop2d drops to them.
+printf 'p2tu:%s:%s:%s::%s::\n' "$(ns_hash '$6$' 'user pass')" "$uid" "$uid" "$scratch/home" \
+	>"$scratch/passwd"
+mbox=$scratch/home/mbox
+HELO='HELO p2tu user pass'
+chmod 755 "$state"
+
+# crashed_commit: the user deletes messages 1 and 3 and pop2d is killed
+# after the journal is durable, in the middle of writing the maildrop.
+crashed_commit() {
+	{ message one; message two; message three; message four; } >"$mbox"
+	chown p2tu:mail "$mbox"
+	chmod 0660 "$mbox"
+	printf '%s\r\n' "$HELO" "READ 1" RETR ACKD "READ 3" RETR ACKD QUIT |
+		POP2_CRASH_AT=mid-write "$POP2D" -n t -p "$scratch/passwd" -S "$state" -m "$mbox" \
+			>"$scratch/out" 2>"$scratch/err"
+	check "$1: pop2d was killed mid-write" [ $? -eq 137 ]
+	check "$1: the journal is the user's" [ "$(stat -c %U "$state/p2tu/commit.jnl")" = p2tu ]
+}
+
+crashed_commit "--recover-all as the user"
+# Stopped once the recovery has written the maildrop again: its identity.
+POP2_STOP_AT=written "$POP2D" --recover-all -S "$state" 2>"$scratch/recover.err" &
+recovering=$!
+stopped_child() {
+	local p
+	for p in $(cat "/proc/$recovering/task/$recovering/children" 2>/dev/null); do
+		[ "$(cut -d' ' -f3 "/proc/$p/stat" 2>/dev/null)" = T ] && { echo "$p"; return 0; }
+	done
+	return 1
+}
+wait_for 30 stopped_child >/dev/null
+child=$(stopped_child)
+check "--recover-all: the recovering child's real, effective, saved and fs uid are the user's" \
+	[ "$(grep '^Uid:' "/proc/$child/status" | tr -s '\t ' ' ')" = "Uid: $uid $uid $uid $uid" ]
+check "--recover-all: and its gid the user's" \
+	[ "$(grep '^Gid:' "/proc/$child/status" | tr -s '\t ' ' ')" = "Gid: $uid $uid $uid $uid" ]
+kill -CONT "$child"
+wait "$recovering"
+check "--recover-all: exit 0" [ $? -eq 0 ]
+check "--recover-all: the commit is finished" cmp -s "$mbox" <(message two; message four)
+check "--recover-all: the maildrop keeps its owner, group and mode" \
+	[ "$(stat -c '%U %G %a' "$mbox")" = "p2tu mail 660" ]
+check "--recover-all: no journal left" [ ! -e "$state/p2tu/commit.jnl" ]
+
+# A state directory that is group-writable, or another user's, is refused.
+for how in group-writable "another user's"; do
+	crashed_commit "refused state directory ($how)"
+	cp "$mbox" "$scratch/before"
+	cp "$state/p2tu/commit.jnl" "$scratch/journal"
+	rm -f "$mbox.lock"
+	if [ "$how" = group-writable ]; then
+		chmod 0770 "$state/p2tu"
+	else
+		chown p2tv "$state/p2tu"
+	fi
+	"$POP2D" -d --recover-all -S "$state" 2>"$scratch/recover.err"
+	status=$?
+	check "$how state directory: --recover-all fails (exit $status)" [ "$status" -eq 1 ]
+	if [ "$how" = group-writable ]; then
+		check "$how state directory: logged" grep -q \
+			'recover user=p2tu: state directory unusable: Operation not permitted' "$scratch/recover.err"
+	else
+		# It runs as the directory's owner, who may not take the user's session lock.
+		check "$how state directory: logged" \
+			grep -q 'recover user=p2tu: session lock: Permission denied' "$scratch/recover.err"
+	fi
+	check "$how state directory: the failure named on standard error" \
+		grep -q "$state/p2tu: recovery failed" "$scratch/recover.err"
+	check "$how state directory: the maildrop is untouched" cmp -s "$scratch/before" "$mbox"
+	check "$how state directory: the journal is untouched" \
+		cmp -s "$scratch/journal" "$state/p2tu/commit.jnl"
+	chmod 0700 "$state/p2tu"
+	chown p2tu "$state/p2tu"
+	# The owner's next login repairs it.
+	printf '%s\r\n' "$HELO" QUIT | "$POP2D" -n t -p "$scratch/passwd" -S "$state" -m "$mbox" \
+		>"$scratch/out" 2>"$scratch/err"
+	check "$how state directory: the next login finishes the commit" \
+		cmp -s "$mbox" <(message two; message four)
+done
+
+finish
