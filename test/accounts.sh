@@ -59,16 +59,13 @@ make_user e "$(ns_hash '$y$' 'expired pass')" 1
 # known password only in this namespace's private /etc/shadow. No second
 # uid-0 name is ever made.
 root_hash=$(ns_hash '$y$' 'root pass')
-awk -F: -v OFS=: -v h="$root_hash" '$1 == "root" { $2 = h; $8 = "" } { print }' \
-	/etc/shadow >"$scratch/shadow.new" && cat "$scratch/shadow.new" >/etc/shadow
-rm -f "$scratch/shadow.new"
+ns_set_hash root "$root_hash"
 
 shadow_hash() {
 	getent shadow "$1" | cut -d: -f2
 }
 check "the private shadow gives root the test hash" [ "$(shadow_hash root)" = "$root_hash" ]
-check "the account files are private copies mounted in the namespace" \
-	findmnt -n /etc/shadow >/dev/null
+check "the account files are in the namespace's private /etc" ns_private_etc
 check "yescrypt and SHA-512 hashes" \
 	[ "$(shadow_hash "${prefix}y" | cut -c1-3)$(shadow_hash "${prefix}s" | cut -c1-3)" = '$y$$6$' ]
 

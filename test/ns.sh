@@ -4,9 +4,9 @@
 #
 # A test sources lib.sh, then this file, then calls `ns_enter "$@"` first:
 # it re-runs the script as root in its own mount and PID namespaces
-# (unshare), where /etc/passwd, /etc/shadow, /etc/group and /etc/gshadow
-# are private copies bound over the real ones, and tmpfs mounts are private
-# too. When the script ends or is killed, the namespaces and everything in
+# (unshare), where /etc is a private copy bound over the real one (so
+# /etc/passwd, /etc/shadow, /etc/group and /etc/gshadow are private), and
+# tmpfs mounts are private too. When the script ends or is killed, the namespaces and everything in
 # them vanish with it: the host's account files and mount table never
 # change. Where that is impossible (not root, no unshare, no namespaces),
 # the test is a counted SKIP (exit 77).
@@ -38,13 +38,16 @@ ns_enter() {
 	mkdir -p "$state"
 	# Mounts inside the scratch folder go before it is removed.
 	trap 'ns_unmount_scratch; umount -l "$scratch"; rm -rf "$scratch"' EXIT
-	mkdir -p "$scratch/etc"
-	for f in passwd shadow group gshadow; do
-		[ -e "/etc/$f" ] || continue
-		cp -p "/etc/$f" "$scratch/etc/$f"
-		mount --bind "$scratch/etc/$f" "/etc/$f" ||
-			{ echo "FAIL: cannot bind a private /etc/$f"; exit 1; }
-	done
+	# The whole of /etc, not its account files one by one: a mount on a
+	# file is dropped in every namespace as soon as the host replaces that
+	# file (useradd, apt-get, an administrator's vipw rename a new one into
+	# place), and the test would then write the host's files. /etc itself
+	# is never replaced.
+	cp -a /etc "$scratch/etc" 2>/dev/null ||
+		{ echo "FAIL: cannot copy /etc for a private one"; exit 1; }
+	mount --bind "$scratch/etc" /etc ||
+		{ echo "FAIL: cannot bind a private /etc"; exit 1; }
+	ns_private_etc || { echo "FAIL: /etc is not the private copy"; exit 1; }
 	# A name service cache would answer with the host's accounts.
 	for f in /run/nscd /var/run/nscd; do
 		[ -d "$f" ] && mount -t tmpfs -o mode=0755 pop2d-test "$f"
@@ -58,6 +61,21 @@ ns_tmpfs() {
 	mount -t tmpfs -o "${2:-mode=0755}" pop2d-test "$1"
 }
 
+# ns_private_etc: whether /etc is still this namespace's private copy.
+# Every function here that writes to /etc checks it first.
+ns_private_etc() {
+	[ -n "${POP2_IN_NS:-}" ] && [ "$(stat -c %d:%i /etc)" = "$(stat -c %d:%i "$scratch/etc")" ]
+}
+
+# ns_set_hash NAME HASH: NAME's password field in the private /etc/shadow
+# (e.g. root's, so that the uid-0 refusal is proven with a right password).
+ns_set_hash() {
+	ns_private_etc || { echo "FAIL: /etc is not private: not writing it"; exit 1; }
+	awk -F: -v OFS=: -v n="$1" -v h="$2" '$1 == n { $2 = h; $8 = "" } { print }' \
+		/etc/shadow >"$scratch/shadow.new" && cat "$scratch/shadow.new" >/etc/shadow
+	rm -f "$scratch/shadow.new"
+}
+
 # ns_hash PREFIX PASSWORD: a real crypt(3) hash ("$y$", "$6$", "$5$", "$2b$").
 ns_hash() {
 	"$top_builddir/test/mkhash" "$1" "$2"
@@ -65,6 +83,7 @@ ns_hash() {
 
 # ns_add_group NAME GID: a group in the private /etc/group.
 ns_add_group() {
+	ns_private_etc || { echo "FAIL: /etc is not private: not writing it"; exit 1; }
 	printf '%s:x:%s:\n' "$1" "$2" >>/etc/group
 	[ -e /etc/gshadow ] && printf '%s:!::\n' "$1" >>/etc/gshadow
 	return 0
@@ -75,6 +94,7 @@ ns_add_group() {
 # is locked, "" has no password); EXPIRE is sp_expire in days (empty: none).
 ns_add_user() {
 	local name=$1 uid=$2 gid=$3 home=$4 hash=$5 expire=${6:-} shell=${7:-/bin/sh}
+	ns_private_etc || { echo "FAIL: /etc is not private: not writing it"; exit 1; }
 	printf '%s:x:%s:%s::%s:%s\n' "$name" "$uid" "$gid" "$home" "$shell" >>/etc/passwd
 	printf '%s:%s:%s:0:99999:7::%s:\n' "$name" "$hash" "$(($(date +%s) / 86400))" \
 		"$expire" >>/etc/shadow
@@ -82,6 +102,7 @@ ns_add_user() {
 
 # ns_add_member USER GROUP: USER becomes a supplementary member of GROUP.
 ns_add_member() {
+	ns_private_etc || { echo "FAIL: /etc is not private: not writing it"; exit 1; }
 	sed -i "s/^\\($2:[^:]*:[^:]*:\\)\\(.*\\)\$/\\1\\2,$1/; s/:,$1\$/:$1/" /etc/group
 }
 
