@@ -90,7 +90,7 @@ wait_for() {
 }
 
 finish() {
-	echo "$passed passed, $failed failed, $skipped parts skipped"
+	echo "$passed passed, $failed failed, $skipped parts skipped, in $SECONDS s"
 	[ "$failed" -eq 0 ] || return 1
 	[ "$skipped" -eq 0 ] || exit 77
 }

@@ -28,10 +28,16 @@ maildir_skip() {
 	esac
 }
 
-# The folder directory every session sees, rebuilt for each case.
+# The folder directory every session sees, rebuilt for each case: made
+# once, then copied.
 make_home() {
 	local home=$1
 	rm -rf "$home" "$scratch/outside"
+	if [ -d "$scratch/home.tmpl" ]; then
+		cp -a "$scratch/home.tmpl" "$home"
+		cp -a "$scratch/outside.tmpl" "$scratch/outside"
+		return
+	fi
 	mkdir -p "$home/mail" "$home/dir" "$scratch/outside"
 	cp "$data/folders/saved" "$home/saved"
 	cp "$data/folders/mail/sent" "$home/mail/sent"
@@ -41,6 +47,8 @@ make_home() {
 	ln -s saved "$home/alias"
 	ln -s ../outside "$home/outdir"
 	mkfifo "$home/fifo"
+	cp -a "$home" "$scratch/home.tmpl"
+	cp -a "$scratch/outside" "$scratch/outside.tmpl"
 }
 
 # The same folders as Maildir++ folders inside the Maildir MD.
@@ -57,6 +65,24 @@ make_maildir_home() {
 	ln -s .saved "$md/.alias"
 	ln -s ../../outside/secret "$md/.outdir.secret"
 	mkfifo "$md/.fifo"
+}
+
+# maildir_from MBOX MD: MD made from MBOX with the Maildir++ folders, as
+# make_maildir_home leaves them; each distinct MBOX is converted once (the
+# converter is a perl process per folder) and copied afterwards.
+maildir_from() {
+	local key tmpl
+	key=$(printf '%s' "$1" | cksum | cut -d' ' -f1)
+	tmpl=$scratch/maildir-templates/$key
+	if [ ! -d "$tmpl" ]; then
+		mkdir -p "$tmpl"
+		$conv split "$1" "$tmpl/Maildir"
+		make_maildir_home "$tmpl/Maildir"
+		mv "$scratch/outside" "$tmpl/outside"
+	fi
+	rm -rf "$scratch/outside"
+	cp -a "$tmpl/Maildir" "$2"
+	cp -a "$tmpl/outside" "$scratch/outside"
 }
 
 # Compares the messages of mbox WANT with those of the Maildir GOT.
@@ -81,8 +107,7 @@ run_maildir_case() {
 	[ -f "$source" ] || source=$data/mbox/basic.mbox
 	[ -f "$dir/$name.nomaildrop" ] && source=
 	if [ -n "$source" ]; then
-		$conv split "$source" "$md"
-		make_maildir_home "$md"
+		maildir_from "$source" "$md"
 	fi
 	[ -f "$dir/$name.args" ] && read -r -a args <"$dir/$name.args"
 	sed "s/@VERSION@/$VERSION/" "$dir/$name.out" >"$scratch/$name.expected"
