@@ -73,8 +73,13 @@ bool
 seam_fail(const char *step)
 {
 #ifdef POP2_TEST_SEAMS
-	/* Calls of the named step seen so far in this process. */
+	/*
+	 * Calls of the named step seen so far in this process, counted
+	 * afresh whenever POP2_FAIL_AT changes (a unit suite that runs its
+	 * cases in one process sets it once per case).
+	 */
 	static unsigned long calls;
+	static char counted[128];
 	const char *at, *colon, *count;
 	unsigned long nth = 1;
 	size_t steplen = strlen(step);
@@ -88,6 +93,10 @@ seam_fail(const char *step)
 	count = strchr(colon, ':');
 	err = errno_value(colon, count != NULL ? (size_t)(count - colon)
 						: strlen(colon));
+	if (strncmp(counted, at, sizeof(counted)) != 0) {
+		(void)util_strlcpy(counted, at, sizeof(counted));
+		calls = 0;
+	}
 	calls++;
 	if (count != NULL) {
 		if (strcmp(count + 1, "*") == 0)
