@@ -30,7 +30,7 @@ last_reply() {
 	tail -n 1 "$scratch/pop2.out" | tr -d '\r'
 }
 
-export POP2_LOCK_WAIT=2
+export POP2_LOCK_WAIT=1
 
 # --- Dot-locks: stale by a dead PID, stale by age, fresh.
 fresh_maildrop

@@ -18,7 +18,8 @@ mbox=$scratch/maildrop
 HELO='HELO alice wonderland'
 
 # procmail appends to the maildrop under its own dot-lock and fcntl lock.
-printf ':0:\n%s\n' "$mbox" >"$scratch/procmailrc"
+# LOCKSLEEP=1: a busy lock is retried every second, not every 8.
+printf 'LOCKSLEEP=1\n:0:\n%s\n' "$mbox" >"$scratch/procmailrc"
 # dotlockfile + cat is the shell script's way, under liblockfile's dot-lock.
 deliver() {
 	message "$1" | procmail -m "$scratch/procmailrc"
