@@ -1380,5 +1380,8 @@ main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	if (failed != 0)
+		return EXIT_FAILURE;
+	/* The set-group-ID cases could not run: a SKIP, not a pass. */
+	return geteuid() == 0 ? EXIT_SUCCESS : 77;
 }
