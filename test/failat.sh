@@ -5,10 +5,14 @@
 # byte for byte as it was, no journal or lock left behind, and the next
 # login, without the fault, working and repairing what was left.
 #
-# The commit's own steps (lib/commit.c: the journal's write, fsync and
-# rename, the pwrite into the maildrop, the phase byte, ftruncate, the
-# journal's unlink) get their failure points with the commit's rewrite;
-# their cases belong here, beside these.
+# The commit's own steps (lib/commit.c) get their failure points with the
+# commit's rewrite, and their cases belong here, beside these. Before the
+# maildrop is touched (the journal's open, write, fsync, rename and the
+# folder's fsync) a failure must mean a "- ...; nothing deleted" reply,
+# no journal and the maildrop byte for byte as it was; after it (the
+# pwrite into the maildrop and its fsync, the phase byte and its
+# fdatasync, ftruncate, the journal's unlink) the journal must stay and
+# the next login must finish the commit.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sessions.sh"
