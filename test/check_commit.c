@@ -2457,5 +2457,12 @@ main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	if (failed != 0)
+		return EXIT_FAILURE;
+#ifndef POP2_TEST_SEAMS
+	/* The crash cases could not run: a SKIP, not a pass. */
+	return 77;
+#else
+	return EXIT_SUCCESS;
+#endif
 }
