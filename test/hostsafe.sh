@@ -4,8 +4,9 @@
 # middle of its run, once it has made its private accounts and mounts; the
 # host's /etc/passwd, /etc/shadow, /etc/group, /etc/gshadow and mount
 # table must then be exactly as they were, and nothing of the test may be
-# left on disk but its empty scratch folder. Root only (as anyone else the
-# namespace tests skip and change nothing).
+# left on disk but its empty scratch folder. And a host that replaces its
+# account files while such a test runs never gets the test's accounts.
+# Root only (as anyone else the namespace tests skip and change nothing).
 set -u
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" -eq 0 ] || skip_all "the namespace tests run only as root"
@@ -59,5 +60,49 @@ kill_midway enospc.sh '^PASS: state directory full: QUIT fails'
 kill_midway lock-setgid.sh '^PASS: setgid: nobody locks its file'
 # xinetd.sh: with xinetd listening and sessions held open.
 command -v xinetd >/dev/null && kill_midway xinetd.sh '^PASS: xinetd \(IPv4\): the session'
+
+# The host replacing its account files while a namespace test runs (as
+# useradd, apt-get and vipw do, by renaming a new file into place) must not
+# expose them to the test. Played in a throwaway mount namespace whose /etc
+# is a copy standing for the host's: the test inside makes its private
+# /etc, the "host" renames new files over passwd and shadow, then the test
+# adds an account and sets root's hash; the "host" files must not have them.
+cat >"$scratch/inner.sh" <<'INNER'
+set -u
+. "$top_srcdir/test/lib.sh"
+. "$top_srcdir/test/ns.sh"
+ns_enter "$@"
+echo "inside $$" >"$outer/inside"
+wait_for 60 [ -e "$outer/replaced" ]
+ns_add_user p2thost 61200 61200 / '!'
+ns_set_hash root '$y$hostsafe'
+if ns_private_etc && grep -q '^p2thost:' /etc/passwd && grep -q '^root:[$]y[$]hostsafe:' /etc/shadow; then
+	echo private >"$outer/added"
+else
+	echo exposed >"$outer/added"
+fi
+INNER
+mkdir "$scratch/fakehost"
+# shellcheck disable=SC2016 # expanded by the inner shell
+outer=$scratch timeout 120 unshare --mount --propagation private bash -c '
+	mount -t tmpfs fakehost "$outer/fakehost" &&
+		cp -a /etc "$outer/fakehost/etc" && mount --bind "$outer/fakehost/etc" /etc || exit 1
+	TMPDIR=$outer bash "$outer/inner.sh" &
+	inner=$!
+	for ((i = 0; i < 1200; i++)); do [ -s "$outer/inside" ] && break; sleep 0.05; done
+	for f in passwd shadow; do
+		cp -p "/etc/$f" "/etc/$f.new" && mv "/etc/$f.new" "/etc/$f"
+	done
+	: >"$outer/replaced"
+	wait "$inner"
+	grep -h "p2thost\|hostsafe" /etc/passwd /etc/shadow >"$outer/host-got"
+	exit 0
+' 2>"$scratch/fakehost.err"
+verdict=$(cat "$scratch/added" 2>/dev/null)
+check "a host that renames its account files under a running test: the test keeps its private /etc" \
+	[ "$verdict" = private ]
+check "and the host's files never get the test's account or root's test hash" \
+	[ -e "$scratch/host-got" -a ! -s "$scratch/host-got" ]
+[ -s "$scratch/fakehost.err" ] && cat "$scratch/fakehost.err"
 
 finish
