@@ -5,8 +5,8 @@
 # byte for byte as it was, no journal or lock left behind, and the next
 # login, without the fault, working and repairing what was left.
 #
-# The commit's own steps (lib/commit.c) get their failure points with the
-# commit's rewrite, and their cases belong here, beside these. Before the
+# The commit's own steps (lib/commit.c) have no failure points yet; when
+# they have, their cases belong here, beside these. Before the
 # maildrop is touched (the journal's open, write, fsync, rename and the
 # folder's fsync) a failure must mean a "- ...; nothing deleted" reply,
 # no journal and the maildrop byte for byte as it was; after it (the
