@@ -43,7 +43,7 @@ kill_midway() {
 		cat "$scratch/$name.out"
 		return
 	fi
-	kill -KILL "$pid"
+	check "$name was still running when killed" kill -KILL "$pid"
 	wait "$pid" 2>/dev/null
 	check "$name killed midway: the host's account files and mounts are as they were" \
 		cmp -s "$scratch/before" <(host_state)
