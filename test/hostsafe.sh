@@ -24,20 +24,21 @@ host_state() {
 }
 host_state >"$scratch/before"
 
-# kill_midway SCRIPT PATTERN: runs SCRIPT with its scratch folder beneath
-# ours, and kills it with SIGKILL as soon as its output has a line
-# matching PATTERN.
+# kill_midway SCRIPT CASE: runs SCRIPT with its scratch folder beneath
+# ours, held (lib.sh's POP2_HOLD_AFTER) right after the case whose name
+# begins with CASE has passed, and kills it there with SIGKILL.
 kill_midway() {
-	local script=$1 pattern=$2 name pid
+	local script=$1 case=$2 name pid
 	name=$(basename "$script" .sh)
 	mkdir "$scratch/$name"
 	# Its users must reach their files beneath our scratch folder.
 	chmod 755 "$scratch" "$scratch/$name"
 	: >"$scratch/$name.out"
-	TMPDIR=$scratch/$name bash "$top_srcdir/test/$script" >"$scratch/$name.out" 2>&1 &
+	TMPDIR=$scratch/$name POP2_HOLD_AFTER=$case bash "$top_srcdir/test/$script" \
+		>"$scratch/$name.out" 2>&1 &
 	pid=$!
-	if ! wait_for 60 grep -q -E -- "$pattern" "$scratch/$name.out"; then
-		fail "$name: never reached '$pattern'"
+	if ! wait_for 60 grep -q '^HELD: ' "$scratch/$name.out"; then
+		fail "$name: never reached '$case'"
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid"
 		cat "$scratch/$name.out"
@@ -53,13 +54,13 @@ kill_midway() {
 }
 
 # accounts.sh: after root's test hash is in the private shadow copy.
-kill_midway accounts.sh '^PASS: the private shadow gives root the test hash'
+kill_midway accounts.sh 'the private shadow gives root the test hash'
 # enospc.sh: while its tiny tmpfs state directory is mounted.
-kill_midway enospc.sh '^PASS: state directory full: QUIT fails'
+kill_midway enospc.sh 'state directory full: QUIT fails'
 # lock-setgid.sh: with its set-group-ID helper copy in place.
-kill_midway lock-setgid.sh '^PASS: setgid: nobody locks its file'
+kill_midway lock-setgid.sh 'setgid: nobody locks its file'
 # xinetd.sh: with xinetd listening and sessions held open.
-command -v xinetd >/dev/null && kill_midway xinetd.sh '^PASS: xinetd \(IPv4\): the session'
+command -v xinetd >/dev/null && kill_midway xinetd.sh 'xinetd (IPv4): the session'
 
 # The host replacing its account files while a namespace test runs (as
 # useradd, apt-get and vipw do, by renaming a new file into place) must not

@@ -45,6 +45,11 @@ trap 'rm -rf "$scratch"' EXIT
 pass() {
 	passed=$((passed + 1))
 	echo "PASS: $1"
+	# test/hostsafe.sh holds a test here, to kill it at a known point.
+	if [ -n "${POP2_HOLD_AFTER:-}" ] && [[ $1 == "$POP2_HOLD_AFTER"* ]]; then
+		echo "HELD: $1"
+		while :; do sleep 1; done
+	fi
 }
 
 fail() {
