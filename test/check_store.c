@@ -241,10 +241,11 @@ END_TEST
 
 START_TEST(recover_nothing_and_damaged)
 {
+	struct store_recovery rec;
 	struct store st;
 
 	open_store(&st);
-	ck_assert_int_eq(store_recover(&st), 0);
+	ck_assert_int_eq(store_recover(&st, geteuid(), &rec), 0);
 	/* A damaged journal means the maildrop was never touched: removed. */
 	{
 		int fd =
@@ -254,7 +255,7 @@ START_TEST(recover_nothing_and_damaged)
 		ck_assert_int_eq(write(fd, "garbage\n", 8), 8);
 		close(fd);
 	}
-	ck_assert_int_eq(store_recover(&st), 0);
+	ck_assert_int_eq(store_recover(&st, geteuid(), &rec), 0);
 	ck_assert_int_eq(faccessat(statefd, COMMIT_JOURNAL, F_OK, 0), -1);
 	store_close(&st);
 }
@@ -278,6 +279,7 @@ END_TEST
 
 START_TEST(fault_unlink_damaged_journal)
 {
+	struct store_recovery rec;
 	struct store st;
 	char *text;
 	int fd;
@@ -288,11 +290,11 @@ START_TEST(fault_unlink_damaged_journal)
 	close(fd);
 	setenv("POP2_FAIL_AT", "store.unlink-journal:EIO", 1);
 	open_store(&st);
-	ck_assert_int_eq(store_recover(&st), -1);
+	ck_assert_int_eq(store_recover(&st, geteuid(), &rec), -1);
 	ck_assert_int_eq(errno, EIO);
 	ck_assert_int_eq(faccessat(statefd, COMMIT_JOURNAL, F_OK, 0), 0);
 	unsetenv("POP2_FAIL_AT");
-	ck_assert_int_eq(store_recover(&st), 0);
+	ck_assert_int_eq(store_recover(&st, geteuid(), &rec), 0);
 	ck_assert_int_eq(faccessat(statefd, COMMIT_JOURNAL, F_OK, 0), -1);
 	store_close(&st);
 	text = read_file(inbox);

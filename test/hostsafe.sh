@@ -34,7 +34,7 @@ kill_midway() {
 	# Its users must reach their files beneath our scratch folder.
 	chmod 755 "$scratch" "$scratch/$name"
 	: >"$scratch/$name.out"
-	TMPDIR=$scratch/$name POP2_HOLD_AFTER=$case bash "$top_srcdir/test/$script" \
+	POP2_TEST_TMPDIR=$scratch/$name POP2_HOLD_AFTER=$case bash "$top_srcdir/test/$script" \
 		>"$scratch/$name.out" 2>&1 &
 	pid=$!
 	if ! wait_for 60 grep -q '^HELD: ' "$scratch/$name.out"; then
@@ -88,7 +88,7 @@ mkdir "$scratch/fakehost"
 outer=$scratch timeout 120 unshare --mount --propagation private bash -c '
 	mount -t tmpfs fakehost "$outer/fakehost" &&
 		cp -a /etc "$outer/fakehost/etc" && mount --bind "$outer/fakehost/etc" /etc || exit 1
-	TMPDIR=$outer bash "$outer/inner.sh" &
+	POP2_TEST_TMPDIR=$outer bash "$outer/inner.sh" &
 	inner=$!
 	for ((i = 0; i < 1200; i++)); do [ -s "$outer/inside" ] && break; sleep 0.05; done
 	for f in passwd shadow; do

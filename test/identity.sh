@@ -84,9 +84,9 @@ for how in group-writable "another user's"; do
 		check "$how state directory: logged" grep -q \
 			'recover user=p2tu: state directory unusable: Operation not permitted' "$scratch/recover.err"
 	else
-		# It runs as the directory's owner, who may not take the user's session lock.
-		check "$how state directory: logged" \
-			grep -q 'recover user=p2tu: session lock: Permission denied' "$scratch/recover.err"
+		check "$how state directory: logged" grep -q \
+			"recover user=p2tu: journal left alone: the directory's owner is not the account's uid" \
+			"$scratch/recover.err"
 	fi
 	check "$how state directory: the failure named on standard error" \
 		grep -q "$state/p2tu: recovery failed" "$scratch/recover.err"

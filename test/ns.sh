@@ -43,7 +43,10 @@ ns_enter() {
 	# file (useradd, apt-get, an administrator's vipw rename a new one into
 	# place), and the test would then write the host's files. /etc itself
 	# is never replaced.
-	cp -a /etc "$scratch/etc" 2>/dev/null ||
+	# A file the host makes or removes meanwhile (a lock of useradd's) may
+	# fail to copy; the account files are renamed into place whole.
+	cp -a /etc "$scratch/etc" 2>/dev/null
+	[ -f "$scratch/etc/passwd" ] && [ -f "$scratch/etc/group" ] ||
 		{ echo "FAIL: cannot copy /etc for a private one"; exit 1; }
 	mount --bind "$scratch/etc" /etc ||
 		{ echo "FAIL: cannot bind a private /etc"; exit 1; }

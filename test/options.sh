@@ -99,7 +99,7 @@ if command -v python3 >/dev/null && python3 -c 'import socket' 2>/dev/null; then
 			cmp -s "$scratch/unavailable" "$scratch/out"
 	done
 else
-	echo "SKIP: no python3 to run pop2d on a socket"
+	skip "no python3 to run pop2d on a socket"
 fi
 
 out=$("$POP2D" -S "$state" -V)

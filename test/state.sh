@@ -143,7 +143,7 @@ if [ "$seams" = yes ]; then
 		check "$kind journal: logged why" grep -q "refused ($why)" "$scratch/err"
 	done
 else
-	echo "SKIP: journals are forged with crash points (--enable-test-seams)"
+	skip "journals are forged with crash points (--enable-test-seams)"
 fi
 
 # --- Leftovers of a killed commit: removed at the next login and by --recover-all.
@@ -189,7 +189,9 @@ if [ "$seams" = yes ]; then
 	status=$?
 	took=$(($(date +%s) - start))
 	kill "$holder"
-	check "a recovery stuck on a lock is killed after -t (took $took s)" [ "$took" -lt 20 ]
+	# Killed by its own -t, not by the outer timeout (124): the log line
+	# below says after how long; no bound on the clock here.
+	check "a recovery stuck on a lock is killed by -t, not waited for ($took s)" [ "$status" -ne 124 ]
 	check "--recover-all exits 1 for it (exit $status)" [ "$status" -eq 1 ]
 	check "the killed recovery is logged" \
 		grep -q "recover user=victim: killed after 2 seconds" "$scratch/err"
@@ -297,7 +299,7 @@ if mount -t tmpfs -o mode=755 tmpfs /var/lib 2>/dev/null; then
 		[ "$(reply 1)" = "- POP2 server unavailable" -a ! -e /var/lib/other ]
 	umount /var/lib
 else
-	echo "SKIP: cannot mount a private tmpfs on /var/lib"
+	skip "cannot mount a private tmpfs on /var/lib"
 fi
 
 # --- Configuration errors reach syslog at mail.err, whatever the client
@@ -348,7 +350,7 @@ if command -v python3 >/dev/null && mkdir -p "$scratch/olddev" &&
 	umount /dev
 	umount -l "$scratch/olddev"
 else
-	echo "SKIP: no private /dev/log here"
+	skip "no private /dev/log here"
 fi
 
 # --- The boot-time unit cannot wait for ever.
