@@ -29,7 +29,7 @@ host_state >"$scratch/before"
 # begins with CASE has passed, and kills it there with SIGKILL.
 kill_midway() {
 	local script=$1 case=$2 name pid
-	name=$(basename "$script" .sh)
+	name=$(basename "$script" .sh)-killed
 	mkdir "$scratch/$name"
 	# Its users must reach their files beneath our scratch folder.
 	chmod 755 "$scratch" "$scratch/$name"
@@ -38,18 +38,18 @@ kill_midway() {
 		>"$scratch/$name.out" 2>&1 &
 	pid=$!
 	if ! wait_for 60 grep -q '^HELD: ' "$scratch/$name.out"; then
-		fail "$name: never reached '$case'"
+		fail "$script: never reached '$case'"
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid"
 		cat "$scratch/$name.out"
 		return
 	fi
-	check "$name was still running when killed" kill -KILL "$pid"
+	check "$script was still running when killed" kill -KILL "$pid"
 	wait "$pid" 2>/dev/null
-	check "$name killed midway: the host's account files and mounts are as they were" \
+	check "$script killed midway: the host's account files and mounts are as they were" \
 		cmp -s "$scratch/before" <(host_state)
 	host_state | diff "$scratch/before" - | head -20
-	check "$name killed midway: nothing of it left on disk but empty folders" \
+	check "$script killed midway: nothing of it left on disk but empty folders" \
 		[ -z "$(find "$scratch/$name" -mindepth 1 ! -type d | head -n 1)" ]
 }
 
@@ -59,6 +59,8 @@ kill_midway accounts.sh 'the private shadow gives root the test hash'
 kill_midway enospc.sh 'state directory full: QUIT fails'
 # lock-setgid.sh: with its set-group-ID helper copy in place.
 kill_midway lock-setgid.sh 'setgid: nobody locks its file'
+# state.sh: with a private /dev (and its /dev/log) mounted.
+kill_midway state.sh 'an unreadable -p is logged at mail.err'
 # xinetd.sh: with xinetd listening and sessions held open.
 command -v xinetd >/dev/null && kill_midway xinetd.sh 'xinetd (IPv4): the session'
 
