@@ -102,4 +102,24 @@ for how in group-writable "another user's"; do
 		cmp -s "$mbox" <(message two; message four)
 done
 
+# The new user's state directory cannot be given to them (an injected
+# fchown failure as root): the login is refused before any maildrop is
+# touched, the folder stays root's, and the next login gives it over.
+rm -rf "$state/p2tu"
+{ message one; message two; } >"$mbox"
+chown p2tu:mail "$mbox"
+cp "$mbox" "$scratch/before"
+printf '%s\r\n' "$HELO" "READ 1" RETR ACKD QUIT |
+	POP2_FAIL_AT=state.fchown:EIO "$POP2D" -d -n t -p "$scratch/passwd" -S "$state" -m "$mbox" \
+		>"$scratch/out" 2>"$scratch/err"
+check "state.fchown: - State directory unusable" \
+	[ "$(tail -n 1 "$scratch/out" | tr -d '\r')" = "- State directory unusable" ]
+check "state.fchown: logged with the reason" \
+	grep -q "user=p2tu reason=cannot prepare $state/p2tu: Input/output error" "$scratch/err"
+check "state.fchown: the maildrop is untouched" cmp -s "$scratch/before" "$mbox"
+printf '%s\r\n' "$HELO" "READ 1" RETR ACKD QUIT |
+	"$POP2D" -n t -p "$scratch/passwd" -S "$state" -m "$mbox" >"$scratch/out" 2>"$scratch/err"
+check "state.fchown: the next login gives the folder to the user and commits" \
+	[ "$(stat -c '%U %a' "$state/p2tu")" = "p2tu 700" -a "$(count_subject "$mbox" one)" -eq 0 ]
+
 finish
