@@ -118,97 +118,111 @@ greeting=$("$POP2D" -S "$state" -p "$passwd" </dev/null | head -n 1)
 check "greeting names the machine by default" \
 	[ "$greeting" = $'+ POP2 '"$(hostname)"' pop2d '"$VERSION"$' server ready\r' ]
 
-# Without the test variable, the delay is the documented 2 s: that
-# session runs beside the timeout cases below.
-(
+# The timeouts are proven by events, not by the clock: the client holds
+# its side open and never finishes, so pop2d can only end the session by
+# its own timeout (`timeout 60` merely turns a hang into a failure). The
+# cases wait on their own timers, so they run side by side, each with its
+# own state directory (one user's sessions exclude each other), and are
+# judged afterwards.
+
+# Without the test variable, the delay is the documented 2 s.
+case_default_delay() {
+	local start
 	start=$(date +%s%N)
 	printf 'HELO alice wrong\r\nQUIT\r\n' | env -u POP2_LOGIN_DELAY_MS \
-		"$POP2D" -S "$state" -p "$passwd" -n t -m "$maildrop" >"$scratch/default-delay.out"
+		"$POP2D" -S "$1" -p "$passwd" -n t -m "$maildrop" >"$scratch/default-delay.out"
 	echo $((($(date +%s%N) - start) / 1000000)) >"$scratch/default-delay.ms"
-) &
-default_delay=$!
-
-# The timeouts below are proven by events, not by the clock: the client
-# holds its side open and never finishes, so pop2d can only end the session
-# by its own timeout. `timeout 60` merely turns a hang into a failure.
-mkfifo "$scratch/client"
-
-# hold_open COMMAND...: runs COMMAND with its input from a FIFO that this
-# shell keeps open for writing (fd 8), so the client never says EOF.
-hold_open() {
-	"$@" <"$scratch/client" &
-	exec 8>"$scratch/client"
-	wait $!
-	local status=$?
-	exec 8>&-
-	return "$status"
 }
 
-# A session that stays silent is logged out after -T seconds before HELO.
-hold_open timeout 60 "$POP2D" -S "$state" -p "$passwd" -n t -T 1 >"$scratch/out"
-status=$?
-printf '+ POP2 t pop2d %s server ready\r\n- Autologout; idle for too long\r\n' "$VERSION" >"$scratch/want"
-check "login timeout (-T) sends Autologout" cmp -s "$scratch/want" "$scratch/out"
-check "login timeout exits 1 without waiting for the client (status $status)" [ "$status" -eq 1 ]
+# A session that stays silent is logged out after -T seconds before HELO:
+# its input is a FIFO that the case keeps open and never writes.
+case_login_timeout() {
+	mkfifo "$scratch/login.in"
+	timeout 60 "$POP2D" -S "$1" -p "$passwd" -n t -T 1 <"$scratch/login.in" >"$scratch/login.out" &
+	exec 8>"$scratch/login.in"
+	wait $!
+	echo $? >"$scratch/login.status"
+}
 
 # -T bounds the whole login: a client that never stops trickling octets of
 # a HELO (each one would restart an idle timer) is cut off.
-(while :; do printf H; sleep 0.2; done) >"$scratch/client" &
-trickler=$!
-timeout 60 "$POP2D" -S "$state" -p "$passwd" -n t -T 1 <"$scratch/client" >"$scratch/out"
-status=$?
-kill "$trickler"
-wait "$trickler" 2>/dev/null
-check "a trickling login is cut off at -T (status $status)" [ "$status" -eq 1 ]
-check "a trickling login gets Autologout" [ "$(tail -n 1 "$scratch/out")" = $'- Autologout; idle for too long\r' ]
+case_trickle() {
+	local trickler
+	mkfifo "$scratch/trickle.in"
+	(while :; do printf H; sleep 0.2; done) >"$scratch/trickle.in" &
+	trickler=$!
+	timeout 60 "$POP2D" -S "$1" -p "$passwd" -n t -T 1 <"$scratch/trickle.in" >"$scratch/trickle.out"
+	echo $? >"$scratch/trickle.status"
+	kill "$trickler"
+	wait "$trickler" 2>/dev/null
+}
 
 # After HELO the idle limit (-t) applies instead: with -T 2 and -t 3, the
 # session stays idle longer than the login deadline allows (a lower bound
 # on the clock, which a slow machine cannot break).
-mkfifo "$scratch/idle-go"
-exec 7<>"$scratch/idle-go"
-(
-	printf 'HELO alice wonderland\r\n'
-	read -r _ <"$scratch/idle-go"
-) >"$scratch/client" &
-"$POP2D" -S "$state" -p "$passwd" -n t -m "$maildrop" -T 2 -t 3 <"$scratch/client" >"$scratch/out" &
-pid=$!
-wait_for 30 grep -q '^#' "$scratch/out"
-logged_in=$(date +%s%N)
-timeout 60 tail --pid="$pid" -f /dev/null
-ended=$(date +%s%N)
-wait "$pid"
-echo >&7
-exec 7>&-
-count=$(grep -c '' "$scratch/out")
-check "idle timeout (-t) after HELO: greeting, #, Autologout" [ "$count" -eq 3 ]
-check "idle timeout reply" [ "$(tail -n 1 "$scratch/out")" = $'- Autologout; idle for too long\r' ]
-idle_ms=$(((ended - logged_in) / 1000000))
-check "idle timeout: -t, not -T, after HELO (idle $idle_ms ms >= 2500)" [ "$idle_ms" -ge 2500 ]
+case_idle() {
+	local pid logged_in ended writer
+	mkfifo "$scratch/idle.in"
+	{ printf 'HELO alice wonderland\r\n'; exec sleep 120; } >"$scratch/idle.in" &
+	writer=$!
+	"$POP2D" -S "$1" -p "$passwd" -n t -m "$maildrop" -T 2 -t 3 <"$scratch/idle.in" >"$scratch/idle.out" &
+	pid=$!
+	wait_for 30 grep -q '^#' "$scratch/idle.out"
+	logged_in=$(date +%s%N)
+	timeout 60 tail --pid="$pid" -f /dev/null
+	ended=$(date +%s%N)
+	wait "$pid"
+	echo $(((ended - logged_in) / 1000000)) >"$scratch/idle.ms"
+	kill "$writer"
+}
 
 # A client that stops reading: the blocked write gives up within -t.
-big=$scratch/big.mbox
-{
-	printf 'From a@b Mon Nov 16 09:12:44 2026\nSubject: big\n\n'
-	head -c 8000000 /dev/zero | tr '\0' 'x' | fold -w 70
-	printf '\n'
-} >"$big"
-mkfifo "$scratch/fifo"
-printf 'HELO alice wonderland\r\nREAD 1\r\nRETR\r\n' >"$scratch/retr"
-mkfifo "$scratch/stall-go"
-exec 7<>"$scratch/stall-go"
-(cat "$scratch/retr"; read -r _ <"$scratch/stall-go") >"$scratch/client" &
-"$POP2D" -S "$state" -p "$passwd" -n t -m "$big" -t 2 <"$scratch/client" >"$scratch/fifo" &
-pid=$!
-exec 9<"$scratch/fifo"
-head -c 1000 <&9 >/dev/null
-timeout 60 tail --pid="$pid" -f /dev/null
-wait "$pid"
-status=$?
-exec 9<&-
-echo >&7
-exec 7>&-
-check "a stalled reader cannot hold the session past -t: exit 1" [ "$status" -eq 1 ]
+case_stalled() {
+	local pid writer
+	{
+		printf 'From a@b Mon Nov 16 09:12:44 2026\nSubject: big\n\n'
+		head -c 8000000 /dev/zero | tr '\0' 'x' | fold -w 70
+		printf '\n'
+	} >"$scratch/big.mbox"
+	mkfifo "$scratch/stalled.in" "$scratch/stalled.fifo"
+	{ printf 'HELO alice wonderland\r\nREAD 1\r\nRETR\r\n'; exec sleep 120; } >"$scratch/stalled.in" &
+	writer=$!
+	"$POP2D" -S "$1" -p "$passwd" -n t -m "$scratch/big.mbox" -t 2 <"$scratch/stalled.in" \
+		>"$scratch/stalled.fifo" &
+	pid=$!
+	exec 9<"$scratch/stalled.fifo"
+	head -c 1000 <&9 >/dev/null
+	timeout 60 tail --pid="$pid" -f /dev/null
+	wait "$pid"
+	echo $? >"$scratch/stalled.status"
+	kill "$writer"
+}
+
+cases=()
+for c in default_delay login_timeout trickle idle stalled; do
+	mkdir -m 755 "$scratch/state-$c"
+	case_$c "$scratch/state-$c" &
+	cases+=($!)
+done
+for c in "${cases[@]}"; do wait "$c"; done
+
+printf '+ POP2 t pop2d %s server ready\r\n- Autologout; idle for too long\r\n' "$VERSION" >"$scratch/want"
+check "login timeout (-T) sends Autologout" cmp -s "$scratch/want" "$scratch/login.out"
+check "login timeout exits 1 without waiting for the client (status $(cat "$scratch/login.status"))" \
+	[ "$(cat "$scratch/login.status")" = 1 ]
+check "a trickling login is cut off at -T (status $(cat "$scratch/trickle.status"))" \
+	[ "$(cat "$scratch/trickle.status")" = 1 ]
+check "a trickling login gets Autologout" \
+	[ "$(tail -n 1 "$scratch/trickle.out")" = $'- Autologout; idle for too long\r' ]
+check "idle timeout (-t) after HELO: greeting, #, Autologout" [ "$(grep -c '' "$scratch/idle.out")" -eq 3 ]
+check "idle timeout reply" [ "$(tail -n 1 "$scratch/idle.out")" = $'- Autologout; idle for too long\r' ]
+idle_ms=$(cat "$scratch/idle.ms")
+check "idle timeout: -t, not -T, after HELO (idle $idle_ms ms >= 2500)" [ "$idle_ms" -ge 2500 ]
+check "a stalled reader cannot hold the session past -t: exit 1" [ "$(cat "$scratch/stalled.status")" = 1 ]
+ms=$(cat "$scratch/default-delay.ms")
+check "bad login: the default delay is 2 s (took $ms ms)" [ "$ms" -ge 2000 ]
+check "bad login with the default delay: '- Bad login'" \
+	[ "$(tail -n 1 "$scratch/default-delay.out")" = $'- Bad login\r' ]
 
 # Failed logins wait the delay (POP2_LOGIN_DELAY_MS in a test build), and
 # look alike. Not before it is the property: a lower bound on the clock.
@@ -220,11 +234,6 @@ for who in "alice wrong" "nosuchuser wonderland" "locked locked-secret"; do
 	check "bad login ($who) replies '- Bad login'" [ "$(tail -n 1 "$scratch/out")" = $'- Bad login\r' ]
 	check "bad login ($who) not answered before $delay_ms ms (took $ms)" [ "$ms" -ge "$delay_ms" ]
 done
-wait "$default_delay"
-ms=$(cat "$scratch/default-delay.ms")
-check "bad login: the default delay is 2 s (took $ms ms)" [ "$ms" -ge 2000 ]
-check "bad login with the default delay: '- Bad login'" \
-	[ "$(tail -n 1 "$scratch/default-delay.out")" = $'- Bad login\r' ]
 
 # -d copies log lines to standard error.
 printf 'HELO alice wonderland\r\nQUIT\r\n' |
