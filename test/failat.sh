@@ -5,14 +5,10 @@
 # byte for byte as it was, no journal or lock left behind, and the next
 # login, without the fault, working and repairing what was left.
 #
-# The commit's own steps (lib/commit.c) have no failure points yet; when
-# they have, their cases belong here, beside these. Before the
-# maildrop is touched (the journal's open, write, fsync, rename and the
-# folder's fsync) a failure must mean a "- ...; nothing deleted" reply,
-# no journal and the maildrop byte for byte as it was; after it (the
-# pwrite into the maildrop and its fsync, the phase byte and its
-# fdatasync, ftruncate, the journal's unlink) the journal must stay and
-# the next login must finish the commit.
+# The commit's own steps (lib/commit.c): a failure before the maildrop is
+# touched means "- ...; nothing deleted", no journal and the maildrop as
+# it was; after it, the journal stays and the next login finishes the
+# commit (check_commit drives the same points at every call).
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sessions.sh"
@@ -141,5 +137,30 @@ check "store.unlink-journal: the maildrop is unchanged" cmp -s "$scratch/before"
 then_works "store.unlink-journal"
 check "store.unlink-journal: the next login removed the damaged journal" \
 	[ ! -e "$state/alice/commit.jnl" ]
+
+# --- The commit's own steps, each failed at its first call.
+for fault in commit.open:nothing commit.pwrite:nothing commit.fsync:nothing \
+	commit.rename:nothing commit.fallocate:nothing commit.fdatasync:later \
+	commit.ftruncate:later commit.unlink:later; do
+	step=${fault%%:*} outcome=${fault#*:}
+	fresh
+	pop2 POP2_FAIL_AT=$step:EIO -- "$HELO" "READ 1" RETR ACKD "READ 3" RETR ACKD QUIT
+	if [ "$outcome" = nothing ]; then
+		check "$step: - Commit failed; nothing deleted" [ "$(reply)" = "- Commit failed; nothing deleted" ]
+		untouched "$step"
+	else
+		check "$step: - Commit interrupted; it completes at the next login" \
+			[ "$(reply)" = "- Commit interrupted; it completes at the next login" ]
+		check "$step: the journal stays for the next login" [ -e "$state/alice/commit.jnl" ]
+		pop2 -- "$HELO" QUIT
+		check "$step: the next login finishes the commit" \
+			[ "$(reply)" = "+ OK Sayonara" -a ! -e "$state/alice/commit.jnl" -a \
+			"$(grep -c '^Subject: ' "$mbox")" -eq 1 -a "$(count_subject "$mbox" two)" -eq 1 ]
+		continue
+	fi
+	check "$step: logged as a failed commit" \
+		grep -q 'session end user=alice reason=commit failed retrieved=2 deleted=2' "$scratch/err"
+	then_works "$step"
+done
 
 finish
