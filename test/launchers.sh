@@ -22,6 +22,13 @@ instances=$(setting "$XINETD_SERVICE" instances)
 per_source=$(setting "$XINETD_SERVICE" per_source)
 check "xinetd: instances, per_source and cps are set" \
 	[ -n "$instances" -a -n "$per_source" -a -n "$(setting "$XINETD_SERVICE" cps)" ]
+check "socket: no trigger limit (a flood cannot leave it failed)" \
+	[ "$(setting "$socket_unit" TriggerLimitIntervalSec)" = 0 ]
+check "xinetd: cps pauses and resumes the service instead" \
+	[ "$(setting "$XINETD_SERVICE" cps | wc -w)" = 2 ]
+check "xinetd: refusals are logged (log_type, log_on_failure HOST)" \
+	[ -n "$(setting "$XINETD_SERVICE" log_type)" ] &&
+	setting "$XINETD_SERVICE" log_on_failure | grep -q -w HOST
 check "socket: ListenStream=109" [ "$(setting "$socket_unit" ListenStream)" = 109 ]
 check "socket: Accept=yes" [ "$(setting "$socket_unit" Accept)" = yes ]
 check "socket: MaxConnections is xinetd's instances" \

@@ -36,6 +36,7 @@ per_source=$(setting "$XINETD_SERVICE" per_source)
 			-e "s|^([[:space:]]*port[[:space:]]*=).*|\\1 $port\\n\\tbind\\t\\t= 127.0.0.1|" \
 			-e "s|^([[:space:]]*server[[:space:]]*=).*|\\1 $scratch/pop2d-wrapper\\n\\tserver_args\\t= $pop2d_args_text|" \
 			-e "/^[[:space:]]*server_args[[:space:]]*=/d" \
+			-e "/^[[:space:]]*log_type[[:space:]]*=/d" \
 			"$XINETD_SERVICE" >>"$scratch/xinetd.conf"
 		exec xinetd -dontfork -f "$scratch/xinetd.conf" -pidfile "$scratch/xinetd.pid"
 	' xinetd @PORT@; then
