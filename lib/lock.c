@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 
@@ -23,6 +24,7 @@
 #include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -214,6 +216,7 @@ dot_init(struct lock_dot *dot)
 	dot->held = false;
 	dot->helper = 0;
 	dot->helper_fd = -1;
+	dot->report.status = -1;
 }
 
 /*
@@ -562,6 +565,58 @@ helper_answer(int fd, char *buf, size_t size)
 	return (ssize_t)len;
 }
 
+/* Whether this process runs with no_new_privs (prctl, NoNewPrivileges=). */
+static bool
+no_new_privs(void)
+{
+	char line[256];
+	bool on = false;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (f == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "NoNewPrivs:", 11) == 0) {
+			on = strtol(line + 11, NULL, 10) != 0;
+			break;
+		}
+	fclose(f);
+	return on;
+}
+
+/* Fills in REPORT->causes: what keeps HELPER from gaining group mail. */
+static void
+helper_causes(struct lock_helper_report *report, const char *helper)
+{
+	struct statvfs sv;
+	struct stat st;
+
+	report->causes = 0;
+	if (stat(helper, &st) == 0 && (st.st_mode & S_ISGID) == 0)
+		report->causes |= LOCK_HELPER_NOT_SETGID;
+	if (statvfs(helper, &sv) == 0 && (sv.f_flag & ST_NOSUID) != 0)
+		report->causes |= LOCK_HELPER_NOSUID;
+	if (no_new_privs())
+		report->causes |= LOCK_HELPER_NO_NEW_PRIVS;
+}
+
+/* Keeps the REASON of a "0 REASON\n" answer, with control characters as '?'. */
+static void
+helper_reason(struct lock_helper_report *report, const char *answer)
+{
+	size_t i, n = 0;
+
+	if (answer[0] != '0' || answer[1] != ' ')
+		return;
+	for (i = 2; answer[i] != '\0' && answer[i] != '\n' &&
+	    n < sizeof(report->reason) - 1; i++) {
+		unsigned char c = (unsigned char)answer[i];
+
+		report->reason[n++] = c < ' ' || c == 0x7f ? '?' : (char)c;
+	}
+	report->reason[n] = '\0';
+}
+
 /* Turns a refusing pop2-lock's wait status into lock_dot_try()'s errno. */
 static int
 helper_errno(int status)
@@ -679,6 +734,9 @@ dot_helper(struct lock_dot *dot, const char *path, const char *helper)
 	if (err != 0) {
 		close(in[1]);
 		close(out[0]);
+		dot->report.fault = LOCK_HELPER_NOT_STARTED;
+		dot->report.err = err;
+		helper_causes(&dot->report, helper);
 		errno = err;
 		return -1;
 	}
@@ -697,6 +755,20 @@ dot_helper(struct lock_dot *dot, const char *path, const char *helper)
 	/* Refused, died or silent: EOF on its standard input ends it. */
 	close(in[1]);
 	status = helper_wait(pid, n == -1 ? 0 : HELPER_EXIT_MS);
+	dot->report.status = status;
+	dot->report.fault = LOCK_HELPER_NO_ANSWER;
+	if (n == -1)
+		dot->report.err = err;
+	else if (n > 0 && answer[0] == '0')
+		dot->report.fault = LOCK_HELPER_REFUSED;
+	helper_reason(&dot->report, n > 0 ? answer : "");
+	/* A fork-based posix_spawn() reports a failed exec by status 127. */
+	if (status != -1 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == HELPER_EXIT_NOTRUN && n == 0) {
+		dot->report.fault = LOCK_HELPER_NOT_STARTED;
+		dot->report.err = ENOENT;
+	}
+	helper_causes(&dot->report, helper);
 	if (n == -1)
 		errno = err == ETIMEDOUT ? EIO : err;
 	else if (status == -1)

@@ -64,6 +64,28 @@ void lock_ofd_release(int fd);
  */
 int lock_ofd_read(int fd, int timeout);
 
+/* How the pop2-lock helper failed to give us the dot-lock. */
+enum lock_helper_fault {
+	LOCK_HELPER_OK = 0,      /* not asked, or it took the lock */
+	LOCK_HELPER_NOT_STARTED, /* it could not be run: ERR says why */
+	LOCK_HELPER_REFUSED,     /* it answered "0 REASON" and exited: STATUS */
+	LOCK_HELPER_NO_ANSWER,   /* it ended, or stayed silent, without an answer */
+};
+
+/* What keeps a set-group-ID helper from getting group mail (CAUSES). */
+#define LOCK_HELPER_NOT_SETGID 0x1   /* its file lacks the set-group-ID bit */
+#define LOCK_HELPER_NO_NEW_PRIVS 0x2 /* we run with no_new_privs */
+#define LOCK_HELPER_NOSUID 0x4       /* its file system is mounted nosuid */
+
+/* The facts about a failed helper, for the caller to log. */
+struct lock_helper_report {
+	enum lock_helper_fault fault;
+	int err;          /* NOT_STARTED: errno; NO_ANSWER: the read's, or 0 */
+	int status;       /* its wait status, or -1 when unknown */
+	unsigned causes;  /* LOCK_HELPER_NOT_SETGID | ..., looked up on failure */
+	char reason[128]; /* REFUSED: its REASON, control characters as '?' */
+};
+
 /* A held (or not held) dot-lock. */
 struct lock_dot {
 	bool held;
@@ -73,6 +95,8 @@ struct lock_dot {
 	time_t touched;   /* when we last refreshed it */
 	pid_t helper;     /* pop2-lock in service mode, or 0 */
 	int helper_fd;    /* its standard input: closing it unlocks */
+	/* Why the last attempt's helper failed; fault LOCK_HELPER_OK if not. */
+	struct lock_helper_report report;
 };
 
 /*
@@ -89,7 +113,8 @@ struct lock_dot {
  * then held by that child process, which *DOT records.
  *
  * *DOT is always initialized, held or not, so lock_dot_release() is safe
- * on it. Returns 0 with *DOT held, or -1 with errno: EEXIST (held by
+ * on it; when the helper failed, DOT->report says how (lock_maildrop()
+ * keeps the report of its last attempt). Returns 0 with *DOT held, or -1 with errno: EEXIST (held by
  * someone else), ENOSPC, EDQUOT, EROFS, EIO (cannot be made; EIO also when
  * the helper could not make it or did not answer within 5 s), EACCES/EPERM
  * (not permitted), EINVAL (the helper refused its arguments), ENOENT or

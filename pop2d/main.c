@@ -303,11 +303,14 @@ finish(struct server *sv, const struct session_out *last, const char *reason)
 	if (last != NULL && send_reply(sv, last) == -1)
 		status = 1;
 	line_wipe(&sv->lr);
-	log_msg(LOG_INFO, "session end user=%s reason=%s retrieved=%lu deleted=%lu octets=%llu",
+	/* Deletions count once committed: a session cut short deleted nothing. */
+	log_msg(LOG_INFO, "session end user=%s reason=%s retrieved=%lu deleted=%lu "
+	    "octets=%llu deleted_octets=%llu peer=%s",
 	    sv->user[0] != '\0' ? sv->user : "-", reason,
 	    sv->have_store ? sv->store.sent_messages : 0,
 	    sv->have_store ? sv->store.deleted_total : 0,
-	    sv->have_store ? sv->store.sent_octets : 0ULL);
+	    sv->have_store ? sv->store.sent_octets : 0ULL,
+	    sv->have_store ? sv->store.deleted_octets_total : 0ULL, sv->peer);
 	if (sv->have_store)
 		store_close(&sv->store);
 	if (close(STDOUT_FILENO) == -1 && errno != EBADF && status == 0)
@@ -348,6 +351,75 @@ describe_peer(struct server *sv)
 		return;
 	}
 	snprintf(sv->peer, sizeof(sv->peer), "%s port %u", addr, port);
+}
+
+/*
+ * What the lock helper's failure in REPORT says, for a log line, in BUF
+ * (empty when the helper was not involved): its path, its exit status,
+ * its own reason, and what kept it from gaining group mail.
+ */
+static const char *
+describe_lock_helper(const struct lock_helper_report *report,
+    const char *helper, char *buf, size_t size)
+{
+	size_t n = 0;
+	int st = report->status;
+	bool busy = st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 75;
+
+	buf[0] = '\0';
+	switch (report->fault) {
+	case LOCK_HELPER_OK:
+		return buf;
+	case LOCK_HELPER_NOT_STARTED:
+		n = (size_t)snprintf(buf, size, "; lock helper %s cannot be run: %s",
+		    helper, strerror(report->err));
+		break;
+	case LOCK_HELPER_REFUSED:
+		n = (size_t)snprintf(buf, size,
+		    "; lock helper %s refused, exit status %d: %s", helper,
+		    WIFEXITED(st) ? WEXITSTATUS(st) : -1, report->reason);
+		break;
+	case LOCK_HELPER_NO_ANSWER:
+		if (st != -1 && WIFSIGNALED(st))
+			n = (size_t)snprintf(buf, size,
+			    "; lock helper %s killed by signal %d without an answer",
+			    helper, WTERMSIG(st));
+		else if (st != -1 && WIFEXITED(st))
+			n = (size_t)snprintf(buf, size,
+			    "; lock helper %s exited with status %d without an answer",
+			    helper, WEXITSTATUS(st));
+		else
+			n = (size_t)snprintf(buf, size,
+			    "; lock helper %s gave no answer: %s", helper,
+			    strerror(report->err != 0 ? report->err : EIO));
+		break;
+	}
+	if (busy)
+		return buf;
+	if (n < size && (report->causes & LOCK_HELPER_NOT_SETGID))
+		n += (size_t)snprintf(buf + n, size - n,
+		    "; it is not set-group-ID (as root: chgrp mail %s && chmod 2755 %s)",
+		    helper, helper);
+	if (n < size && (report->causes & LOCK_HELPER_NO_NEW_PRIVS))
+		n += (size_t)snprintf(buf + n, size - n,
+		    "; pop2d runs with no_new_privs (systemd NoNewPrivileges=yes?), "
+		    "so the helper cannot gain group mail");
+	if (n < size && (report->causes & LOCK_HELPER_NOSUID))
+		(void)snprintf(buf + n, size - n,
+		    "; its file system is mounted nosuid, so it cannot gain group mail");
+	return buf;
+}
+
+/* Logs that WHAT failed on PATH with errno ERR, and why the helper failed. */
+static void
+log_store_failure(const char *user, const struct store *st, const char *what,
+    const char *path, int err)
+{
+	char helper[1024];
+
+	log_msg(LOG_ERR, "user=%s reason=%s %s: %s%s", user, what, path,
+	    strerror(err), describe_lock_helper(&st->lock_report, st->helper,
+	    helper, sizeof(helper)));
 }
 
 /* As root, gives the user a state directory of their own before the switch. */
@@ -459,25 +531,42 @@ printable(char *path)
 
 /*
  * Logs what store_recover() found for USER (TAG: "" at a login, "recover "
- * for --recover-all); R is its result.
+ * for --recover-all); R is its result, ERR its errno, ST the store it ran
+ * on (for the lock helper's report). Each outcome is one "recover user="
+ * line, at a login as well.
  */
 static void
 log_recovery(const struct options *o, const char *tag, const char *user,
-    struct store_recovery *rec, int r)
+    const struct store *st, struct store_recovery *rec, int r, int err)
 {
+	const char *folder = rec->path[0] != '\0' ? printable(rec->path) : "-";
+	char helper[1024];
+
 	if (r != -1 && rec->leftovers > 0)
 		log_msg(LOG_NOTICE, "%suser=%s removed %d temporary file(s) left in "
 		    "%s/%s by a killed commit", tag, user, rec->leftovers,
 		    o->state_dir, user);
-	if (r == 1)
-		log_msg(LOG_CRIT, "%suser=%s an interrupted commit met a maildrop "
-		    "rewritten by another program: its data is in %s/%s/%s, nothing "
-		    "was changed", tag, user, o->state_dir, user, COMMIT_RECOVERED);
-	if (r == 2)
+	if (r == 0 && rec->torn)
+		log_msg(LOG_WARNING, "recover user=%s outcome=discarded: a torn "
+		    "journal, written before the maildrop changed, was removed", user);
+	else if (r == 0 && rec->size != -1)
+		log_msg(LOG_NOTICE, "recover user=%s maildrop=%s outcome=finished "
+		    "octets=%lld", user, folder, rec->size);
+	else if (r == 1)
+		log_msg(LOG_CRIT, "recover user=%s maildrop=%s outcome=set-aside: an "
+		    "interrupted commit met a maildrop rewritten by another program: "
+		    "its data is in %s/%s/%s, nothing was changed", user, folder,
+		    o->state_dir, user, COMMIT_RECOVERED);
+	else if (r == 2)
 		log_msg(LOG_CRIT, "%suser=%s journal %s/%s/%s refused (%s%s%s): kept "
 		    "as %s, not followed, nothing was changed", tag, user,
 		    o->state_dir, user, COMMIT_JOURNAL, rec->refused,
-		    rec->path[0] != '\0' ? ": " : "", printable(rec->path), rec->aside);
+		    rec->path[0] != '\0' ? ": " : "", folder, rec->aside);
+	else if (r == -1)
+		log_msg(LOG_ERR, "recover user=%s maildrop=%s outcome=failed: %s%s",
+		    user, folder, strerror(err),
+		    describe_lock_helper(&st->lock_report, st->helper, helper,
+		    sizeof(helper)));
 }
 
 static int
@@ -490,7 +579,7 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 	char inbox[4096], folders[4096];
 	struct store_recovery rec;
 	enum auth_result ar;
-	int r;
+	int r, e;
 
 	util_strlcpy(sv->user, user, sizeof(sv->user));
 	if (sv->passwd_fd != -1)
@@ -538,17 +627,18 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 	}
 	sv->have_store = true;
 	r = store_recover(&sv->store, geteuid(), &rec);
-	log_recovery(&sv->opt, "", sv->user, &rec, r);
+	e = errno;
+	log_recovery(&sv->opt, "", sv->user, &sv->store, &rec, r, e);
 	if (r == -1) {
 		log_msg(LOG_ERR, "user=%s reason=cannot finish an interrupted commit: %s",
-		    sv->user, strerror(errno));
-		*why = errno == ETIMEDOUT ? "Maildrop busy" : "Cannot open maildrop";
+		    sv->user, strerror(e));
+		*why = e == ETIMEDOUT ? "Maildrop busy" : "Cannot open maildrop";
 		return -1;
 	}
 	if (store_select_inbox(&sv->store, count) == -1) {
-		log_msg(LOG_ERR, "user=%s reason=cannot read maildrop %s: %s",
-		    sv->user, inbox, strerror(errno));
-		*why = errno == ETIMEDOUT ? "Maildrop busy" : "Cannot open maildrop";
+		e = errno;
+		log_store_failure(sv->user, &sv->store, "cannot read maildrop", inbox, e);
+		*why = e == ETIMEDOUT ? "Maildrop busy" : "Cannot open maildrop";
 		return -1;
 	}
 	log_msg(LOG_INFO, "login user=%s peer=%s messages=%zu", sv->user, sv->peer, *count);
@@ -561,18 +651,31 @@ static int
 backend_commit(void *arg, const char **why)
 {
 	struct server *sv = arg;
+	char path[4096];
 
-	return store_commit(&sv->store, why);
+	/* The folder's name, before a failure could unselect it. */
+	util_strlcpy(path, sv->store.path, sizeof(path));
+	if (store_commit(&sv->store, why) == -1) {
+		log_store_failure(sv->user, &sv->store, "commit failed on", path,
+		    errno);
+		return -1;
+	}
+	return 0;
 }
 
 static int
 backend_select(void *arg, const char *name, size_t *count)
 {
 	struct server *sv = arg;
+	char folder[256], helper[1024];
+	int e;
 
 	if (store_select(&sv->store, name, count) == -1) {
-		log_msg(LOG_INFO, "user=%s folder refused or unreadable: %s",
-		    sv->user, strerror(errno));
+		e = errno;
+		log_msg(LOG_INFO, "user=%s folder=%s refused or unreadable: %s%s",
+		    sv->user, log_escape(folder, sizeof(folder), name),
+		    strerror(e), describe_lock_helper(&sv->store.lock_report,
+		    sv->store.helper, helper, sizeof(helper)));
 		return -1;
 	}
 	return 0;
@@ -808,6 +911,16 @@ become_owner(const struct stat *sb)
 	return setuid(0) != -1 ? -1 : 0;
 }
 
+/* What recover_one() did for one user; also its child's exit status. */
+enum recovery_outcome {
+	RECOVERY_NOTHING = 0,   /* no journal */
+	RECOVERY_SET_ASIDE = 1, /* the maildrop was rewritten: data set aside */
+	RECOVERY_FAILED = 2,
+	RECOVERY_FINISHED = 3, /* an interrupted commit was finished */
+	RECOVERY_SKIPPED = 4,  /* a session runs, and recovered at its login */
+	RECOVERY_REFUSED = 5,  /* the journal was refused and kept aside */
+};
+
 /*
  * The maildrop and folder directory of the user whose state directory is
  * NAME, owned by OWNER, as a login of theirs would compute them: from the
@@ -882,34 +995,47 @@ recover_child(const struct options *o, const char *name, const char *inbox,
 	struct store st;
 	int statefd, sessionfd, r;
 
-	if (geteuid() == 0 && sb->st_uid != 0 && become_owner(sb) == -1)
-		_exit(2);
+	if (geteuid() == 0 && sb->st_uid != 0 && become_owner(sb) == -1) {
+		log_msg(LOG_ERR, "recover user=%s outcome=failed: cannot take the "
+		    "identity of uid %ld", name, (long)sb->st_uid);
+		_exit(RECOVERY_FAILED);
+	}
 	statefd = state_open(o->state_dir, name);
 	if (statefd == -1) {
-		log_msg(LOG_ERR, "recover user=%s: state directory unusable: %s",
-		    name, strerror(errno));
-		_exit(2);
+		log_msg(LOG_ERR, "recover user=%s outcome=failed: state directory "
+		    "%s/%s unusable: %s", name, o->state_dir, name, strerror(errno));
+		_exit(RECOVERY_FAILED);
 	}
 	sessionfd = lock_session(statefd);
 	if (sessionfd == -1 && errno == EWOULDBLOCK) {
 		/* That session finished any interrupted commit at its login. */
-		log_msg(LOG_INFO, "recover user=%s: skipped, a session is running", name);
-		_exit(0);
+		log_msg(LOG_INFO, "recover user=%s outcome=skipped: a session is running",
+		    name);
+		_exit(RECOVERY_SKIPPED);
 	}
 	if (sessionfd == -1) {
-		log_msg(LOG_ERR, "recover user=%s: session lock: %s", name, strerror(errno));
-		_exit(2);
+		log_msg(LOG_ERR, "recover user=%s outcome=failed: session lock: %s",
+		    name, strerror(errno));
+		_exit(RECOVERY_FAILED);
 	}
 	if (store_init(&st, inbox, folders[0] != '\0' ? folders : NULL, statefd,
 	    o->lock_helper) == -1) {
-		log_msg(LOG_ERR, "recover user=%s: %s", name, strerror(errno));
-		_exit(2);
+		log_msg(LOG_ERR, "recover user=%s outcome=failed: %s", name,
+		    strerror(errno));
+		_exit(RECOVERY_FAILED);
 	}
 	r = store_recover(&st, geteuid(), &rec);
-	if (r == -1)
-		log_msg(LOG_ERR, "recover user=%s: %s", name, strerror(errno));
-	log_recovery(o, "recover ", name, &rec, r);
-	_exit(r == 0 ? 0 : r == 1 ? 1 : r == 2 ? 3 : 2);
+	log_recovery(o, "recover ", name, &st, &rec, r, errno);
+	switch (r) {
+	case 0:
+		_exit(rec.size != -1 ? RECOVERY_FINISHED : RECOVERY_NOTHING);
+	case 1:
+		_exit(RECOVERY_SET_ASIDE);
+	case 2:
+		_exit(RECOVERY_REFUSED);
+	default:
+		_exit(RECOVERY_FAILED);
+	}
 }
 
 /*
@@ -950,11 +1076,10 @@ wait_bounded(pid_t pid, unsigned long seconds, bool *killed)
 
 /*
  * Finishes the interrupted commit of the user whose state directory is
- * NAME in TOP, in a child bounded by -t. Returns 0 (nothing to do or done),
- * 1 (the maildrop was rewritten: data saved aside), 2 (the journal was
- * refused and kept aside), -1 (failed); each is logged.
+ * NAME in TOP, in a child bounded by -t. Returns what it did; each outcome
+ * is logged.
  */
-static int
+static enum recovery_outcome
 recover_one(const struct options *o, int passwd_fd, int top, const char *name)
 {
 	char inbox[4096], folders[4096];
@@ -966,14 +1091,14 @@ recover_one(const struct options *o, int passwd_fd, int top, const char *name)
 	int status;
 
 	if (fstatat(top, name, &sb, AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(sb.st_mode))
-		return 0;
+		return RECOVERY_NOTHING;
 	/* Before the fork: root reads the passwd-file. */
 	if (user_paths(o, passwd_fd, name, sb.st_uid, inbox, folders, &why) == -1) {
 		/* A former user's folder without a journal is no failure. */
 		if (!has_journal(top, name))
-			return 0;
+			return RECOVERY_NOTHING;
 		log_msg(LOG_ERR, "recover user=%s: journal left alone: %s", name, why);
-		return -1;
+		return RECOVERY_FAILED;
 	}
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
@@ -986,60 +1111,75 @@ recover_one(const struct options *o, int passwd_fd, int top, const char *name)
 	status = pid == -1 ? -1 : wait_bounded(pid, o->idle_seconds, &killed);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid == -1 || status == -1)
-		return -1;
+		return RECOVERY_FAILED;
 	if (killed) {
 		log_msg(LOG_ERR, "recover user=%s: killed after %lu seconds (-t); the "
 		    "journal stays for the next login", name, o->idle_seconds);
-		return -1;
+		return RECOVERY_FAILED;
 	}
-	if (!WIFEXITED(status))
-		return -1;
-	switch (WEXITSTATUS(status)) {
-	case 0:
-		return 0;
-	case 1:
-		return 1;
-	case 3:
-		return 2;
-	default:
-		return -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) > RECOVERY_REFUSED) {
+		log_msg(LOG_ERR, "recover user=%s outcome=failed: the recovery "
+		    "process ended abnormally", name);
+		return RECOVERY_FAILED;
 	}
+	return (enum recovery_outcome)WEXITSTATUS(status);
 }
 
-/* pop2d --recover-all: every user's interrupted commit, at boot. */
+/*
+ * pop2d --recover-all: every user's interrupted commit, at boot. Prints a
+ * summary; exits 1 when a user's recovery failed, set data aside or
+ * refused a journal.
+ */
 static int
 recover_all(const struct options *o, int passwd_fd)
 {
+	unsigned long count[RECOVERY_REFUSED + 1] = { 0 };
+	unsigned long users = 0, bad;
 	struct dirent *de;
 	DIR *dir;
-	int top, failed = 0, r;
+	int top;
 
 	top = open(o->state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (top == -1 || (dir = fdopendir(top)) == NULL) {
+		log_msg(LOG_ERR, "recover: %s: %s", o->state_dir, strerror(errno));
 		fprintf(stderr, "pop2d: %s: %s\n", o->state_dir, strerror(errno));
 		return 1;
 	}
 	/* cppcheck-suppress readdirCalled ; pop2d has one thread */
 	while ((de = readdir(dir)) != NULL) {
+		enum recovery_outcome r;
+
 		if (de->d_name[0] == '.')
 			continue;
+		users++;
 		r = recover_one(o, passwd_fd, dirfd(dir), de->d_name);
-		if (r == -1) {
+		count[r]++;
+		if (r == RECOVERY_FAILED)
 			fprintf(stderr, "pop2d: %s/%s: recovery failed (see the log)\n",
 			    o->state_dir, de->d_name);
-			failed = 1;
-		} else if (r == 1) {
+		else if (r == RECOVERY_SET_ASIDE)
 			fprintf(stderr, "pop2d: %s/%s: maildrop rewritten by another program; "
 			    "data saved in %s\n", o->state_dir, de->d_name, COMMIT_RECOVERED);
-			failed = 1;
-		} else if (r == 2) {
+		else if (r == RECOVERY_REFUSED)
 			fprintf(stderr, "pop2d: %s/%s: journal refused and kept aside, "
 			    "nothing changed (see the log)\n", o->state_dir, de->d_name);
-			failed = 1;
-		}
 	}
 	closedir(dir);
-	return failed;
+	bad = count[RECOVERY_FAILED] + count[RECOVERY_SET_ASIDE] +
+	    count[RECOVERY_REFUSED];
+	printf("pop2d: recovery: %lu users, %lu commits finished, %lu set aside, "
+	    "%lu refused, %lu failed, %lu skipped (session running)\n", users,
+	    count[RECOVERY_FINISHED], count[RECOVERY_SET_ASIDE],
+	    count[RECOVERY_REFUSED], count[RECOVERY_FAILED],
+	    count[RECOVERY_SKIPPED]);
+	log_msg(bad > 0 ? LOG_ERR : LOG_INFO, "recover-all users=%lu finished=%lu "
+	    "set_aside=%lu refused=%lu failed=%lu skipped=%lu", users,
+	    count[RECOVERY_FINISHED], count[RECOVERY_SET_ASIDE],
+	    count[RECOVERY_REFUSED], count[RECOVERY_FAILED],
+	    count[RECOVERY_SKIPPED]);
+	if (fflush(stdout) == EOF)
+		return 1;
+	return bad > 0 ? 1 : 0;
 }
 
 int

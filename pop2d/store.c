@@ -80,6 +80,9 @@ store_init(struct store *st, const char *inbox, const char *folder_dir,
 	st->sent_messages = 0;
 	st->deleted_total = 0;
 	st->sent_octets = 0;
+	st->deleted_octets = 0;
+	st->deleted_octets_total = 0;
+	memset(&st->lock_report, 0, sizeof(st->lock_report));
 	if (strncmp(inbox, MAILDIR_PREFIX, sizeof(MAILDIR_PREFIX) - 1) == 0) {
 		st->inbox_maildir = true;
 		inbox += sizeof(MAILDIR_PREFIX) - 1;
@@ -115,6 +118,7 @@ store_unselect(struct store *st)
 	st->fd = -1;
 	st->path[0] = '\0';
 	st->deleted = 0;
+	st->deleted_octets = 0;
 }
 
 /*
@@ -140,7 +144,9 @@ store_scan(struct store *st, int fd, size_t *count)
 	struct lock_dot dot;
 	int r;
 
-	if (lock_maildrop(fd, st->path, st->helper, lock_wait(LOCK_WAIT_SCAN), &dot) == -1)
+	r = lock_maildrop(fd, st->path, st->helper, lock_wait(LOCK_WAIT_SCAN), &dot);
+	st->lock_report = dot.report;
+	if (r == -1)
 		return -1;
 	r = mbox_index(&st->mb, fd);
 	lock_maildrop_release(fd, &dot);
@@ -341,7 +347,15 @@ store_mark_deleted(struct store *st, uint32_t n)
 		return;
 	m->flags |= MBOX_DELETED;
 	st->deleted++;
-	st->deleted_total++;
+	st->deleted_octets += m->wire;
+}
+
+/* The selection's deletions are committed: they count in the totals. */
+static void
+count_committed(struct store *st)
+{
+	st->deleted_total += st->deleted;
+	st->deleted_octets_total += st->deleted_octets;
 }
 
 static void
@@ -382,6 +396,7 @@ store_commit(struct store *st, const char **why)
 			    "Commit failed; some messages may not be deleted";
 			return -1;
 		}
+		count_committed(st);
 		store_unselect(st);
 		return 0;
 	}
@@ -390,8 +405,10 @@ store_commit(struct store *st, const char **why)
 		errno = EACCES;
 		return -1;
 	}
-	if (lock_maildrop(st->fd, st->path, st->helper,
-	    lock_wait(LOCK_WAIT_COMMIT), &dot) == -1) {
+	r = lock_maildrop(st->fd, st->path, st->helper,
+	    lock_wait(LOCK_WAIT_COMMIT), &dot);
+	st->lock_report = dot.report;
+	if (r == -1) {
 		*why = commit_failure(errno);
 		return -1;
 	}
@@ -405,6 +422,7 @@ store_commit(struct store *st, const char **why)
 			*why = "Commit interrupted; it completes at the next login";
 		return -1;
 	}
+	count_committed(st);
 	/* The index no longer describes the file. */
 	store_unselect(st);
 	return 0;
@@ -455,9 +473,12 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 	char *path = rep->path;
 	struct lock_dot dot;
 	const char *why;
+	struct stat sb;
 	bool foreign;
 	int fd, r;
 
+	rep->torn = false;
+	rep->size = -1;
 	rep->refused = NULL;
 	rep->aside[0] = '\0';
 	rep->path[0] = '\0';
@@ -476,6 +497,7 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 		if (errno != EINVAL)
 			return -1;
 		/* Damaged, so never complete: the maildrop was not touched. */
+		rep->torn = true;
 		return (seam_fail("store.unlink-journal") ||
 		    unlinkat(st->statefd, COMMIT_JOURNAL, 0) == -1) &&
 		    errno != ENOENT ? -1 : 0;
@@ -488,11 +510,15 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 		return commit_recover(st->statefd, -1); /* removed: set aside */
 	if (fd == -1)
 		return -1;
-	if (lock_maildrop(fd, path, st->helper, lock_wait(LOCK_WAIT_SCAN), &dot) == -1) {
+	r = lock_maildrop(fd, path, st->helper, lock_wait(LOCK_WAIT_SCAN), &dot);
+	st->lock_report = dot.report;
+	if (r == -1) {
 		util_close_keep_errno(fd);
 		return -1;
 	}
 	r = commit_recover(st->statefd, fd);
+	if (r == 0 && fstat(fd, &sb) == 0)
+		rep->size = (long long)sb.st_size;
 	lock_maildrop_release(fd, &dot);
 	util_close_keep_errno(fd);
 	return r;

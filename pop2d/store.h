@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "io.h"
+#include "lock.h"
 #include "maildir.h"
 #include "mbox.h"
 
@@ -38,10 +39,15 @@ struct store {
 	struct mbox mb;
 	struct maildir md;
 	size_t deleted;    /* messages marked deleted in the selected folder */
-	/* Totals for the log line at the end of the session. */
+	/* Why pop2-lock failed when a lock was last refused, for the log. */
+	struct lock_helper_report lock_report;
+	unsigned long long deleted_octets; /* their octets as RETR sends them */
+	/* Totals for the log line at the end of the session; deletions
+	 * count once committed. */
 	unsigned long sent_messages;
 	unsigned long deleted_total;
 	unsigned long long sent_octets;
+	unsigned long long deleted_octets_total;
 };
 
 /*
@@ -60,6 +66,8 @@ struct store_recovery {
 	const char *refused; /* why the journal was refused, or NULL */
 	char aside[64];      /* the name the refused journal is kept under */
 	char path[4096];     /* the folder the journal names, or "" */
+	bool torn;           /* a torn journal was removed: nothing had changed */
+	long long size;      /* a finished commit: the folder's size, else -1 */
 };
 
 /*

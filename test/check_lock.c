@@ -8,7 +8,9 @@
 #include "config.h"
 
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 
 #include <check.h>
@@ -1090,30 +1092,49 @@ END_TEST
 struct refusal {
 	const char *body;
 	int err;
+	/* What dot.report must say: fault, exit status (-N: signal N), reason. */
+	enum lock_helper_fault fault;
+	int status;
+	const char *reason;
 };
 
 static const struct refusal refusals[] = {
-	{ "echo '0 busy'; exit 75", EEXIST },
-	{ "echo '0 cannot create the lock'; exit 73", EIO },
-	{ "echo '0 not permitted'; exit 77", EACCES },
-	{ "exit 77", EACCES },
-	{ "echo '0 usage'; exit 64", EINVAL },
-	{ "echo yes; exit 0", EINVAL },
-	{ "echo 1x; cat >/dev/null", EINVAL },
-	{ "kill -9 $$", EIO },
+	{ "echo '0 busy'; exit 75", EEXIST, LOCK_HELPER_REFUSED, 75, "busy" },
+	{ "echo '0 cannot create the lock'; exit 73", EIO, LOCK_HELPER_REFUSED,
+	    73, "cannot create the lock" },
+	{ "echo '0 not permitted'; exit 77", EACCES, LOCK_HELPER_REFUSED, 77,
+	    "not permitted" },
+	{ "exit 77", EACCES, LOCK_HELPER_NO_ANSWER, 77, "" },
+	{ "echo '0 usage'; exit 64", EINVAL, LOCK_HELPER_REFUSED, 64, "usage" },
+	{ "echo yes; exit 0", EINVAL, LOCK_HELPER_NO_ANSWER, 0, "" },
+	{ "echo 1x; cat >/dev/null", EINVAL, LOCK_HELPER_NO_ANSWER, 0, "" },
+	{ "kill -9 $$", EIO, LOCK_HELPER_NO_ANSWER, -9, "" },
+	/* Its reason reaches a log line: no control character survives. */
+	{ "printf '0 a\\tb\\033c\\r\\n'; exit 73", EIO, LOCK_HELPER_REFUSED, 73,
+	    "a?b?c?" },
 };
 
 static int refusal_err;
+static const struct refusal *refusal;
 
 static int
 try_refusing_helper(void)
 {
 	struct lock_dot dot;
+	int st;
 
 	errno = 0;
 	REQUIRE(lock_dot_try(&dot, mbox, helper_path("refuse")) == -1);
 	REQUIRE(errno == refusal_err);
 	REQUIRE(!dot.held);
+	st = dot.report.status;
+	REQUIRE(dot.report.fault == refusal->fault);
+	REQUIRE(refusal->status >= 0 ?
+	    WIFEXITED(st) && WEXITSTATUS(st) == refusal->status :
+	    WIFSIGNALED(st) && WTERMSIG(st) == -refusal->status);
+	REQUIRE(strcmp(dot.report.reason, refusal->reason) == 0);
+	/* The fake helpers are plain 0755 scripts. */
+	REQUIRE(dot.report.causes & LOCK_HELPER_NOT_SETGID);
 	REQUIRE(dot.helper == 0 && dot.helper_fd == -1);
 	/* No zombie left: the helper was waited for. */
 	REQUIRE(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD);
@@ -1124,6 +1145,7 @@ START_TEST(helper_refuses)
 {
 	fake_helper("refuse", refusals[_i].body);
 	refusal_err = refusals[_i].err;
+	refusal = &refusals[_i];
 	ck_assert_msg(unprivileged(try_refusing_helper) == 0,
 	    "helper \"%s\"", refusals[_i].body);
 }
@@ -1138,8 +1160,51 @@ try_missing_helper(void)
 	REQUIRE(lock_dot_try(&dot, mbox, helper_path("missing")) == -1);
 	REQUIRE(errno == ENOENT);
 	REQUIRE(!dot.held);
+	REQUIRE(dot.report.fault == LOCK_HELPER_NOT_STARTED);
+	REQUIRE(dot.report.err == ENOENT);
 	return 0;
 }
+
+/* Whether this process runs with no_new_privs, read independently. */
+static bool
+nnp_now(void)
+{
+	char buf[4096];
+	const char *p;
+
+	if (slurp("/proc/self/status", buf, sizeof(buf)) <= 0)
+		return false;
+	p = strstr(buf, "NoNewPrivs:");
+	return p != NULL && atoi(p + 11) != 0;
+}
+
+static int
+try_helper_causes(void)
+{
+	struct lock_dot dot;
+	struct statvfs sv;
+	bool nosuid;
+
+	REQUIRE(statvfs(bin, &sv) == 0);
+	nosuid = (sv.f_flag & ST_NOSUID) != 0;
+	REQUIRE(lock_dot_try(&dot, mbox, helper_path("refuse")) == -1);
+	REQUIRE(!!(dot.report.causes & LOCK_HELPER_NOSUID) == nosuid);
+	REQUIRE(!!(dot.report.causes & LOCK_HELPER_NO_NEW_PRIVS) == nnp_now());
+	/* systemd's NoNewPrivileges=yes is this prctl. */
+	REQUIRE(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+	REQUIRE(nnp_now());
+	REQUIRE(lock_dot_try(&dot, mbox, helper_path("refuse")) == -1);
+	REQUIRE(dot.report.causes & LOCK_HELPER_NO_NEW_PRIVS);
+	REQUIRE(dot.report.causes & LOCK_HELPER_NOT_SETGID);
+	return 0;
+}
+
+START_TEST(helper_causes)
+{
+	fake_helper("refuse", "echo '0 cannot create the lock'; exit 73");
+	ck_assert_int_eq(unprivileged(try_helper_causes), 0);
+}
+END_TEST
 
 START_TEST(helper_missing)
 {
@@ -1343,6 +1408,7 @@ lock_suite(void)
 	tcase_add_loop_test(helper, helper_refuses, 0,
 	    (int)(sizeof(refusals) / sizeof(refusals[0])));
 	tcase_add_test(helper, helper_missing);
+	tcase_add_test(helper, helper_causes);
 	tcase_add_test(helper, helper_busy_times_out);
 	if (geteuid() == 0) {
 		tcase_add_test(helper, real_helper);

@@ -1,0 +1,155 @@
+#!/bin/bash
+# The log lines an administrator reads (-d copies them to standard error):
+# the session end with its counts, a FOLD refusal naming the escaped
+# folder, a commit failure with its errno text, the two reasons a login
+# cannot get its state, the lock helper's failures (missing, not
+# set-group-ID, refusing, no_new_privs), and the interrupted-commit
+# recovery at login and by --recover-all, with its summary and exit status.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+mbox=$scratch/mbox
+cp "$data/mbox/basic.mbox" "$mbox"
+HELO='HELO alice wonderland'
+
+# pop2 [ARGS --] COMMAND...: one session fed COMMANDs at once, then EOF.
+pop2() {
+	local args=()
+	if [[ " $* " == *" -- "* ]]; then
+		while [ "$1" != -- ]; do args+=("$1"); shift; done
+		shift
+	fi
+	printf '%s\r\n' "$@" | "$POP2D" -d -n t -p "$data/passwd" -S "$state" -m "$mbox" \
+		-F "$scratch" "${args[@]}" >"$scratch/out" 2>"$scratch/err"
+}
+# size N: the octets READ N announced in the last session.
+size() {
+	sed -n "s/^=\\([0-9]*\\) characters in message $1\\r\$/\\1/p" "$scratch/out" | head -n 1
+}
+logged() {
+	grep -q -F -- "$1" "$scratch/err"
+}
+not_logged() {
+	! grep -q -E -- "$1" "$scratch/err" "${2:-/dev/null}"
+}
+
+# --- The session end: peer, user, reason, messages and octets.
+pop2 "$HELO" "READ 1" RETR ACKD "READ 2" RETR ACKS QUIT
+s1=$(size 1) s2=$(size 2)
+check "session end: retrieved 2, deleted 1, octets sent and deleted" \
+	logged "session end user=alice reason=QUIT retrieved=2 deleted=1 octets=$((s1 + s2)) deleted_octets=$s1 peer=local"
+cp "$data/mbox/basic.mbox" "$mbox"
+pop2 "$HELO" "READ 1" RETR ACKD
+check "session end without QUIT: nothing deleted, and the log says so" \
+	logged "session end user=alice reason=EOF retrieved=1 deleted=0 octets=$(size 1) deleted_octets=0 peer=local"
+
+# --- FOLD refusals name the folder, escaped: no forged field, no new line.
+pop2 "$HELO" "FOLD ../x	peer=10.9.8.7"$'\033' QUIT
+check "FOLD refused: #0" grep -q '^#0 ' "$scratch/out"
+check "FOLD refused: the log names the folder, escaped" \
+	logged 'user=alice folder=../x\x09peer=10.9.8.7\x1b refused or unreadable: '
+check "FOLD refused: no raw TAB or ESC in the log" not_logged $'[\t\033]'
+
+# --- A commit failure: the reply, and the errno text in the log.
+mkdir -p "$state/alice/commit.jnl.tmp/x"
+pop2 "$HELO" "READ 1" RETR ACKD QUIT
+check "commit failure: the client is told" grep -q '^- .*nothing deleted' "$scratch/out"
+check "commit failure: the log names the maildrop and the error" \
+	grep -q -E "user=alice reason=commit failed on $mbox: [A-Z][a-z]" "$scratch/err"
+check "commit failure: the maildrop is unchanged" cmp -s "$data/mbox/basic.mbox" "$mbox"
+rm -rf "$state/alice/commit.jnl.tmp"
+
+# --- Two reasons a login cannot get its state, told apart.
+chmod 777 "$state/alice"
+pop2 "$HELO" QUIT
+check "state directory unusable: its own reason and path" \
+	logged "reason=state directory $state/alice unusable: "
+check "state directory unusable: not taken for a busy maildrop" \
+	not_logged 'another session|already in use' "$scratch/out"
+chmod 700 "$state/alice"
+exec {held}<>"$state/alice/session"
+flock -n "$held"
+pop2 "$HELO" QUIT
+check "another session open: its own reason" logged "user=alice reason=another session is open"
+check "another session open: the client is told the maildrop is in use" \
+	grep -q '^- Maildrop already in use' "$scratch/out"
+check "another session open: not taken for an unusable state" not_logged unusable
+exec {held}>&-
+
+# --- The lock helper's failures, as a user who may not make the dot-lock
+# itself (the maildrop's folder is root's): its path, exit status, reason.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	chmod 755 "$scratch"
+	spool=$scratch/spool
+	mkdir -m 755 "$spool"
+	cp "$data/mbox/basic.mbox" "$spool/nobody"
+	mkdir -m 700 "$scratch/nstate"
+	chown nobody "$spool/nobody" "$scratch/nstate"
+	mkdir -m 755 "$scratch/bin"
+	# shellcheck disable=SC2016 # $2 is the helper's own argument
+	printf '#!/bin/sh\necho "0 cannot create $2.lock: Permission denied"\nexit 73\n' >"$scratch/bin/refuse"
+	chmod 755 "$scratch/bin/refuse"
+	# as_nobody [SETPRIV-OPTIONS] -- POP2D-ARGS: alice's session as nobody.
+	as_nobody() {
+		local opts=()
+		while [ "$1" != -- ]; do opts+=("$1"); shift; done
+		shift
+		printf '%s\r\n' "$HELO" QUIT |
+			setpriv --reuid=nobody --regid=nogroup --clear-groups "${opts[@]}" \
+				"$POP2D" -d -n t -p "$data/passwd" -S "$scratch/nstate" \
+				-m "$spool/nobody" "$@" >"$scratch/out" 2>"$scratch/err"
+	}
+	as_nobody -- -L "$scratch/bin/missing/pop2-lock"
+	check "missing helper: the login fails" grep -q '^- ' "$scratch/out"
+	check "missing helper: its path and why it cannot run" \
+		logged "lock helper $scratch/bin/missing/pop2-lock cannot be run: No such file or directory"
+	as_nobody -- -L "$scratch/bin/refuse"
+	check "refusing helper: its path, exit status and own reason" \
+		logged "lock helper $scratch/bin/refuse refused, exit status 73: cannot create $spool/nobody.lock: Permission denied"
+	check "refusing helper: it is not set-group-ID, and how to fix it" \
+		logged "it is not set-group-ID (as root: chgrp mail $scratch/bin/refuse && chmod 2755 $scratch/bin/refuse)"
+	check "without no_new_privs: not blamed" not_logged no_new_privs
+	as_nobody --no-new-privs -- -L "$scratch/bin/refuse"
+	check "no_new_privs: named as the cause" \
+		logged "pop2d runs with no_new_privs (systemd NoNewPrivileges=yes?)"
+	if [ "$(findmnt -n -o OPTIONS -T "$scratch/bin" | grep -c -w nosuid)" -eq 1 ]; then
+		check "nosuid: named as the cause" logged "mounted nosuid"
+	else
+		check "not nosuid: not blamed" not_logged nosuid
+	fi
+else
+	echo "SKIP: the lock helper's log lines need root (setpriv to nobody)"
+fi
+
+# --- Recovery, at login and by --recover-all (needs the crash seams).
+if [ "${SEAMS:-no}" = yes ]; then
+	cp "$data/mbox/basic.mbox" "$mbox"
+	POP2_CRASH_AT=written pop2 "$HELO" "READ 1" RETR ACKD QUIT
+	check "a commit killed midway" [ -e "$state/alice/commit.jnl" ]
+	pop2 "$HELO" QUIT
+	check "login: the recovery is logged with its outcome and size" \
+		logged "recover user=alice maildrop=$mbox outcome=finished octets=$(stat -c %s "$mbox")"
+
+	cp "$data/mbox/basic.mbox" "$mbox"
+	POP2_CRASH_AT=written pop2 "$HELO" "READ 1" RETR ACKD QUIT
+	"$POP2D" -d --recover-all -S "$state" >"$scratch/out" 2>"$scratch/err"
+	status=$?
+	check "--recover-all: exit 0 when every commit finished" [ "$status" -eq 0 ]
+	check "--recover-all: logs the user, size and outcome" \
+		logged "recover user=alice maildrop=$mbox outcome=finished octets=$(stat -c %s "$mbox")"
+	check "--recover-all: prints a summary" \
+		grep -q -x 'pop2d: recovery: 1 users, 1 commits finished, 0 set aside, 0 failed, 0 skipped (session running)' "$scratch/out"
+else
+	echo "SKIP: recovery log lines need --enable-test-seams"
+fi
+
+# A user whose recovery fails: the summary counts it and the exit is 1.
+mkdir -m 777 "$state/mallory"
+"$POP2D" -d --recover-all -S "$state" >"$scratch/out" 2>"$scratch/err"
+status=$?
+check "--recover-all: exit 1 when a user's recovery failed" [ "$status" -eq 1 ]
+check "--recover-all: the failure is logged with the user" \
+	logged "recover user=mallory outcome=failed: state directory $state/mallory unusable: "
+check "--recover-all: the summary counts it" grep -q ', 1 failed, ' "$scratch/out"
+
+finish
