@@ -609,7 +609,8 @@ helper_reason(struct lock_helper_report *report, const char *answer)
 	if (answer[0] != '0' || answer[1] != ' ')
 		return;
 	for (i = 2; answer[i] != '\0' && answer[i] != '\n' &&
-	    n < sizeof(report->reason) - 1; i++) {
+	     n < sizeof(report->reason) - 1;
+	     i++) {
 		unsigned char c = (unsigned char)answer[i];
 
 		report->reason[n++] = c < ' ' || c == 0x7f ? '?' : (char)c;

@@ -66,24 +66,33 @@ int lock_ofd_read(int fd, int timeout);
 
 /* How the pop2-lock helper failed to give us the dot-lock. */
 enum lock_helper_fault {
-	LOCK_HELPER_OK = 0,      /* not asked, or it took the lock */
-	LOCK_HELPER_NOT_STARTED, /* it could not be run: ERR says why */
-	LOCK_HELPER_REFUSED,     /* it answered "0 REASON" and exited: STATUS */
-	LOCK_HELPER_NO_ANSWER,   /* it ended, or stayed silent, without an answer */
+	/* Not asked, or it took the lock. */
+	LOCK_HELPER_OK = 0,
+	/* It could not be run: ERR says why. */
+	LOCK_HELPER_NOT_STARTED,
+	/* It answered "0 REASON" and exited with STATUS. */
+	LOCK_HELPER_REFUSED,
+	/* It ended, or stayed silent, without an answer. */
+	LOCK_HELPER_NO_ANSWER,
 };
 
-/* What keeps a set-group-ID helper from getting group mail (CAUSES). */
-#define LOCK_HELPER_NOT_SETGID 0x1   /* its file lacks the set-group-ID bit */
+/* What keeps a set-group-ID helper from gaining group mail (CAUSES). */
+#define LOCK_HELPER_NOT_SETGID 0x1   /* no set-group-ID bit on its file */
 #define LOCK_HELPER_NO_NEW_PRIVS 0x2 /* we run with no_new_privs */
-#define LOCK_HELPER_NOSUID 0x4       /* its file system is mounted nosuid */
+#define LOCK_HELPER_NOSUID 0x4	     /* its file system is mounted nosuid */
 
-/* The facts about a failed helper, for the caller to log. */
+/*
+ * The facts about a failed helper, for the caller to log: ERR is the errno
+ * of its start (NOT_STARTED) or of reading its answer (NO_ANSWER, else 0);
+ * STATUS its wait status, or -1; CAUSES the LOCK_HELPER_* bits found when
+ * it failed; REASON its own reason (REFUSED), control characters as '?'.
+ */
 struct lock_helper_report {
 	enum lock_helper_fault fault;
-	int err;          /* NOT_STARTED: errno; NO_ANSWER: the read's, or 0 */
-	int status;       /* its wait status, or -1 when unknown */
-	unsigned causes;  /* LOCK_HELPER_NOT_SETGID | ..., looked up on failure */
-	char reason[128]; /* REFUSED: its REASON, control characters as '?' */
+	int err;
+	int status;
+	unsigned causes;
+	char reason[128];
 };
 
 /* A held (or not held) dot-lock. */
@@ -114,11 +123,11 @@ struct lock_dot {
  *
  * *DOT is always initialized, held or not, so lock_dot_release() is safe
  * on it; when the helper failed, DOT->report says how (lock_maildrop()
- * keeps the report of its last attempt). Returns 0 with *DOT held, or -1 with errno: EEXIST (held by
- * someone else), ENOSPC, EDQUOT, EROFS, EIO (cannot be made; EIO also when
- * the helper could not make it or did not answer within 5 s), EACCES/EPERM
- * (not permitted), EINVAL (the helper refused its arguments), ENOENT or
- * another errno of posix_spawn() (no helper), ENAMETOOLONG.
+ * keeps the report of its last attempt). Returns 0 with *DOT held, or -1 with
+ * errno: EEXIST (held by someone else), ENOSPC, EDQUOT, EROFS, EIO (cannot be
+ * made; EIO also when the helper could not make it or did not answer within 5
+ * s), EACCES/EPERM (not permitted), EINVAL (the helper refused its arguments),
+ * ENOENT or another errno of posix_spawn() (no helper), ENAMETOOLONG.
  */
 int lock_dot_try(struct lock_dot *dot, const char *path, const char *helper);
 

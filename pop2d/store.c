@@ -144,7 +144,8 @@ store_scan(struct store *st, int fd, size_t *count)
 	struct lock_dot dot;
 	int r;
 
-	r = lock_maildrop(fd, st->path, st->helper, lock_wait(LOCK_WAIT_SCAN), &dot);
+	r = lock_maildrop(
+	    fd, st->path, st->helper, lock_wait(LOCK_WAIT_SCAN), &dot);
 	st->lock_report = dot.report;
 	if (r == -1)
 		return -1;
@@ -405,8 +406,8 @@ store_commit(struct store *st, const char **why)
 		errno = EACCES;
 		return -1;
 	}
-	r = lock_maildrop(st->fd, st->path, st->helper,
-	    lock_wait(LOCK_WAIT_COMMIT), &dot);
+	r = lock_maildrop(
+	    st->fd, st->path, st->helper, lock_wait(LOCK_WAIT_COMMIT), &dot);
 	st->lock_report = dot.report;
 	if (r == -1) {
 		*why = commit_failure(errno);
@@ -510,7 +511,8 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 		return commit_recover(st->statefd, -1); /* removed: set aside */
 	if (fd == -1)
 		return -1;
-	r = lock_maildrop(fd, path, st->helper, lock_wait(LOCK_WAIT_SCAN), &dot);
+	r = lock_maildrop(
+	    fd, path, st->helper, lock_wait(LOCK_WAIT_SCAN), &dot);
 	st->lock_report = dot.report;
 	if (r == -1) {
 		util_close_keep_errno(fd);

@@ -1092,26 +1092,27 @@ END_TEST
 struct refusal {
 	const char *body;
 	int err;
-	/* What dot.report must say: fault, exit status (-N: signal N), reason. */
+	/* What dot.report must say: fault, exit status (-N: signal N), reason.
+	 */
 	enum lock_helper_fault fault;
 	int status;
 	const char *reason;
 };
 
 static const struct refusal refusals[] = {
-	{ "echo '0 busy'; exit 75", EEXIST, LOCK_HELPER_REFUSED, 75, "busy" },
-	{ "echo '0 cannot create the lock'; exit 73", EIO, LOCK_HELPER_REFUSED,
-	    73, "cannot create the lock" },
-	{ "echo '0 not permitted'; exit 77", EACCES, LOCK_HELPER_REFUSED, 77,
-	    "not permitted" },
-	{ "exit 77", EACCES, LOCK_HELPER_NO_ANSWER, 77, "" },
-	{ "echo '0 usage'; exit 64", EINVAL, LOCK_HELPER_REFUSED, 64, "usage" },
-	{ "echo yes; exit 0", EINVAL, LOCK_HELPER_NO_ANSWER, 0, "" },
-	{ "echo 1x; cat >/dev/null", EINVAL, LOCK_HELPER_NO_ANSWER, 0, "" },
-	{ "kill -9 $$", EIO, LOCK_HELPER_NO_ANSWER, -9, "" },
-	/* Its reason reaches a log line: no control character survives. */
-	{ "printf '0 a\\tb\\033c\\r\\n'; exit 73", EIO, LOCK_HELPER_REFUSED, 73,
-	    "a?b?c?" },
+    {"echo '0 busy'; exit 75", EEXIST, LOCK_HELPER_REFUSED, 75, "busy"},
+    {"echo '0 cannot create the lock'; exit 73", EIO, LOCK_HELPER_REFUSED, 73,
+	"cannot create the lock"},
+    {"echo '0 not permitted'; exit 77", EACCES, LOCK_HELPER_REFUSED, 77,
+	"not permitted"},
+    {"exit 77", EACCES, LOCK_HELPER_NO_ANSWER, 77, ""},
+    {"echo '0 usage'; exit 64", EINVAL, LOCK_HELPER_REFUSED, 64, "usage"},
+    {"echo yes; exit 0", EINVAL, LOCK_HELPER_NO_ANSWER, 0, ""},
+    {"echo 1x; cat >/dev/null", EINVAL, LOCK_HELPER_NO_ANSWER, 0, ""},
+    {"kill -9 $$", EIO, LOCK_HELPER_NO_ANSWER, -9, ""},
+    /* Its reason reaches a log line: no control character survives. */
+    {"printf '0 a\\tb\\033c\\r\\n'; exit 73", EIO, LOCK_HELPER_REFUSED, 73,
+	"a?b?c?"},
 };
 
 static int refusal_err;
@@ -1129,9 +1130,9 @@ try_refusing_helper(void)
 	REQUIRE(!dot.held);
 	st = dot.report.status;
 	REQUIRE(dot.report.fault == refusal->fault);
-	REQUIRE(refusal->status >= 0 ?
-	    WIFEXITED(st) && WEXITSTATUS(st) == refusal->status :
-	    WIFSIGNALED(st) && WTERMSIG(st) == -refusal->status);
+	REQUIRE(refusal->status >= 0
+		? WIFEXITED(st) && WEXITSTATUS(st) == refusal->status
+		: WIFSIGNALED(st) && WTERMSIG(st) == -refusal->status);
 	REQUIRE(strcmp(dot.report.reason, refusal->reason) == 0);
 	/* The fake helpers are plain 0755 scripts. */
 	REQUIRE(dot.report.causes & LOCK_HELPER_NOT_SETGID);
