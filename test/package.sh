@@ -107,9 +107,22 @@ check "PAM service includes common-auth and common-account" \
 for m in man8/pop2d.8.gz man8/pop2-lock.8.gz man5/pop2d-passwd.5.gz; do
 	check "man page $m" [ -f "/usr/share/man/$m" ]
 done
+# The installed pages, style notes included; mandoc finds the cross
+# references among the installed pages.
+if command -v mandoc >/dev/null; then
+	for m in man8/pop2d.8.gz man8/pop2-lock.8.gz man5/pop2d-passwd.5.gz; do
+		lint=$(mandoc -Tlint -W style "/usr/share/man/$m" 2>&1 | grep -v 'outdated mandoc.db')
+		check "mandoc -Tlint -W style $m${lint:+: $lint}" [ -z "$lint" ]
+	done
+fi
 for u in pop2d.socket pop2d@.service pop2d-recover.service; do
 	check "unit $u" [ -f "/lib/systemd/system/$u" ]
 done
+check "systemd-analyze verify accepts the installed units" \
+	systemd-analyze verify --man=no /lib/systemd/system/pop2d.socket \
+	/lib/systemd/system/pop2d@.service /lib/systemd/system/pop2d-recover.service
+check "pop2d.socket has no trigger limit" \
+	grep -q -x 'TriggerLimitIntervalSec=0' /lib/systemd/system/pop2d.socket
 check "pop2d.socket enabled" [ -L /etc/systemd/system/sockets.target.wants/pop2d.socket ]
 check "pop2d-recover.service enabled" \
 	[ -L /etc/systemd/system/multi-user.target.wants/pop2d-recover.service ]
