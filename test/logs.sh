@@ -112,10 +112,29 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	as_nobody --no-new-privs -- -L "$scratch/bin/refuse"
 	check "no_new_privs: named as the cause" \
 		logged "pop2d runs with no_new_privs (systemd NoNewPrivileges=yes?)"
-	if [ "$(findmnt -n -o OPTIONS -T "$scratch/bin" | grep -c -w nosuid)" -eq 1 ]; then
-		check "nosuid: named as the cause" logged "mounted nosuid"
-	else
+	if [ "$(findmnt -n -o OPTIONS -T "$scratch/bin" | grep -c -w nosuid)" -eq 0 ]; then
 		check "not nosuid: not blamed" not_logged nosuid
+	fi
+	# The helper on a nosuid file system: a tmpfs in a private mount
+	# namespace, gone with it.
+	mkdir -m 755 "$scratch/nosuid"
+	export scratch spool HELO POP2D data
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	if unshare --mount --propagation private bash -c '
+		mount -t tmpfs -o nosuid,mode=755 tmpfs "$scratch/nosuid" || exit 99
+		cp "$scratch/bin/refuse" "$scratch/nosuid/refuse"
+		printf "%s\r\n" "$HELO" QUIT |
+			setpriv --reuid=nobody --regid=nogroup --clear-groups \
+				"$POP2D" -d -n t -p "$data/passwd" -S "$scratch/nstate" \
+				-m "$spool/nobody" -L "$scratch/nosuid/refuse" \
+				>"$scratch/out" 2>"$scratch/err"
+		exit 0
+	'; then
+		check "nosuid: the helper's refusal is logged" \
+			logged "lock helper $scratch/nosuid/refuse refused, exit status 73"
+		check "nosuid: named as the cause" logged "its file system is mounted nosuid"
+	else
+		echo "SKIP: no private mount namespace for a nosuid tmpfs"
 	fi
 else
 	echo "SKIP: the lock helper's log lines need root (setpriv to nobody)"

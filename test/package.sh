@@ -6,7 +6,8 @@
 #   what it installed, serve a real POP2 session through the installed
 #   xinetd service, pop2d, PAM service and set-group-ID pop2-lock as a
 #   system user over /var/mail, keep an edited conffile and an
-#   administrator's dpkg-statoverride across a reinstall, and purge it
+#   administrator's dpkg-statoverride across a reinstall and an upgrade,
+#   and purge it
 #   leaving nothing, except a pending journal, which a purge keeps aside.
 # The system user, /var/mail and the network exist only in a private
 # mount and network namespace (unshare): the host's account files and
@@ -232,9 +233,25 @@ check "edited /etc/pam.d/pop2 survives the reinstall" cmp -s "$work/pam.edited" 
 check "edited /etc/xinetd.d/pop2 survives the reinstall" cmp -s "$work/xinetd.edited" /etc/xinetd.d/pop2
 check "an administrator's statoverride wins over the package's" \
 	[ "$(stat -c '%U:%G %a' "$helper")" = "root:root 750" ]
+# An upgrade: the same package as a later version (repacked with a higher
+# Version). The edits and the administrator's override survive it too.
+mkdir "$work/up"
+dpkg-deb -R "$deb" "$work/up/tree"
+sed -i "s/^Version: .*/Version: $version+up1/" "$work/up/tree/DEBIAN/control"
+dpkg-deb -b --root-owner-group "$work/up/tree" "$work/up/pop2d_up.deb" >/dev/null
+upgrade() {
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$work/up/pop2d_up.deb" >"$work/apt.log" 2>&1 ||
+		{ tail -n 20 "$work/apt.log"; return 1; }
+}
+check "upgrade to $version+up1" upgrade
+check "upgraded: dpkg says $version+up1" [ "$(dpkg-query -W -f '${Version}' pop2d)" = "$version+up1" ]
+check "edited /etc/pam.d/pop2 survives the upgrade" cmp -s "$work/pam.edited" /etc/pam.d/pop2
+check "edited /etc/xinetd.d/pop2 survives the upgrade" cmp -s "$work/xinetd.edited" /etc/xinetd.d/pop2
+check "the administrator's statoverride survives the upgrade" \
+	[ "$(stat -c '%U:%G %a' "$helper")" = "root:root 750" ]
 # Back to the package's own, which a purge removes.
 dpkg-statoverride --remove "$helper"
-install_deb --reinstall >/dev/null
+install_deb --reinstall --allow-downgrades >/dev/null
 check "reinstalled without an override: set-group-ID mail again" \
 	[ "$(stat -c '%U:%G %a' "$helper")" = "root:mail 2755" ]
 
