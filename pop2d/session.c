@@ -163,8 +163,9 @@ do_helo(struct session *s, const struct cmd *c, struct session_out *out)
 		out->login_failed = true;
 		fail(s, out, "Bad login", "bad login");
 	} else {
+		/* The reply says which: in use, state unusable, busy... */
 		fail(s, out, why != NULL ? why : "Maildrop unavailable",
-		    "maildrop unavailable");
+		    why != NULL ? why : "maildrop unavailable");
 	}
 }
 

@@ -64,6 +64,8 @@ chmod 777 "$state/alice"
 pop2 "$HELO" QUIT
 check "state directory unusable: its own reason and path" \
 	logged "reason=state directory $state/alice unusable: "
+check "state directory unusable: the session end says so" \
+	logged "session end user=alice reason=State directory unusable "
 check "state directory unusable: not taken for a busy maildrop" \
 	not_logged 'another session|already in use' "$scratch/out"
 chmod 700 "$state/alice"
@@ -74,6 +76,8 @@ check "another session open: its own reason" logged "user=alice reason=another s
 check "another session open: the client is told the maildrop is in use" \
 	grep -q '^- Maildrop already in use' "$scratch/out"
 check "another session open: not taken for an unusable state" not_logged unusable
+check "another session open: the session end says so" \
+	logged "session end user=alice reason=Maildrop already in use "
 exec {held}>&-
 
 # --- The lock helper's failures, as a user who may not make the dot-lock
