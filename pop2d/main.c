@@ -303,7 +303,7 @@ finish(struct server *sv, const struct session_out *last, const char *reason)
 	if (last != NULL && send_reply(sv, last) == -1)
 		status = 1;
 	line_wipe(&sv->lr);
-	/* Deletions count once committed: a session cut short deleted nothing. */
+	/* Deletions count once committed: a cut-short session deleted none. */
 	log_msg(LOG_INFO, "session end user=%s reason=%s retrieved=%lu deleted=%lu "
 	    "octets=%llu deleted_octets=%llu peer=%s",
 	    sv->user[0] != '\0' ? sv->user : "-", reason,
@@ -561,7 +561,8 @@ log_recovery(const struct options *o, const char *tag, const char *user,
 		log_msg(LOG_CRIT, "%suser=%s journal %s/%s/%s refused (%s%s%s): kept "
 		    "as %s, not followed, nothing was changed", tag, user,
 		    o->state_dir, user, COMMIT_JOURNAL, rec->refused,
-		    rec->path[0] != '\0' ? ": " : "", folder, rec->aside);
+		    rec->path[0] != '\0' ? ": " : "",
+		    rec->path[0] != '\0' ? folder : "", rec->aside);
 	else if (r == -1)
 		log_msg(LOG_ERR, "recover user=%s maildrop=%s outcome=failed: %s%s",
 		    user, folder, strerror(err),

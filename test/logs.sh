@@ -103,10 +103,14 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 				"$POP2D" -d -n t -p "$data/passwd" -S "$scratch/nstate" \
 				-m "$spool/nobody" "$@" >"$scratch/out" 2>"$scratch/err"
 	}
-	as_nobody -- -L "$scratch/bin/missing/pop2-lock"
-	check "missing helper: the login fails" grep -q '^- ' "$scratch/out"
-	check "missing helper: its path and why it cannot run" \
-		logged "lock helper $scratch/bin/missing/pop2-lock cannot be run: No such file or directory"
+	# A helper that cannot be run (startup finds a missing -L already):
+	# executable, but its interpreter is gone.
+	printf '#!/nonexistent/sh\n' >"$scratch/bin/broken"
+	chmod 755 "$scratch/bin/broken"
+	as_nobody -- -L "$scratch/bin/broken"
+	check "helper that cannot run: the login fails" grep -q '^- Cannot open maildrop' "$scratch/out"
+	check "helper that cannot run: its path and why" \
+		logged "lock helper $scratch/bin/broken cannot be run: No such file or directory"
 	as_nobody -- -L "$scratch/bin/refuse"
 	check "refusing helper: its path, exit status and own reason" \
 		logged "lock helper $scratch/bin/refuse refused, exit status 73: cannot create $spool/nobody.lock: Permission denied"
@@ -155,24 +159,27 @@ if [ "${SEAMS:-no}" = yes ]; then
 
 	cp "$data/mbox/basic.mbox" "$mbox"
 	POP2_CRASH_AT=written pop2 "$HELO" "READ 1" RETR ACKD QUIT
-	"$POP2D" -d --recover-all -S "$state" >"$scratch/out" 2>"$scratch/err"
+	"$POP2D" -d --recover-all -S "$state" -p "$data/passwd" -m "$mbox" -F "$scratch" \
+		>"$scratch/out" 2>"$scratch/err"
 	status=$?
 	check "--recover-all: exit 0 when every commit finished" [ "$status" -eq 0 ]
 	check "--recover-all: logs the user, size and outcome" \
 		logged "recover user=alice maildrop=$mbox outcome=finished octets=$(stat -c %s "$mbox")"
 	check "--recover-all: prints a summary" \
-		grep -q -x 'pop2d: recovery: 1 users, 1 commits finished, 0 set aside, 0 failed, 0 skipped (session running)' "$scratch/out"
+		grep -q -x 'pop2d: recovery: 1 users, 1 commits finished, 0 set aside, 0 refused, 0 failed, 0 skipped (session running)' "$scratch/out"
 else
 	echo "SKIP: recovery log lines need --enable-test-seams"
 fi
 
 # A user whose recovery fails: the summary counts it and the exit is 1.
-mkdir -m 777 "$state/mallory"
-"$POP2D" -d --recover-all -S "$state" >"$scratch/out" 2>"$scratch/err"
+chmod 777 "$state/alice"
+"$POP2D" -d --recover-all -S "$state" -p "$data/passwd" -m "$mbox" -F "$scratch" \
+	>"$scratch/out" 2>"$scratch/err"
 status=$?
+chmod 700 "$state/alice"
 check "--recover-all: exit 1 when a user's recovery failed" [ "$status" -eq 1 ]
 check "--recover-all: the failure is logged with the user" \
-	logged "recover user=mallory outcome=failed: state directory $state/mallory unusable: "
+	logged "recover user=alice outcome=failed: state directory $state/alice unusable: "
 check "--recover-all: the summary counts it" grep -q ', 1 failed, ' "$scratch/out"
 
 finish
