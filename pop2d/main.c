@@ -304,7 +304,8 @@ finish(struct server *sv, const struct session_out *last, const char *reason)
 		status = 1;
 	line_wipe(&sv->lr);
 	/* Deletions count once committed: a cut-short session deleted none. */
-	log_msg(LOG_INFO, "session end user=%s reason=%s retrieved=%lu deleted=%lu "
+	log_msg(LOG_INFO,
+	    "session end user=%s reason=%s retrieved=%lu deleted=%lu "
 	    "octets=%llu deleted_octets=%llu peer=%s",
 	    sv->user[0] != '\0' ? sv->user : "-", reason,
 	    sv->have_store ? sv->store.sent_messages : 0,
@@ -371,8 +372,9 @@ describe_lock_helper(const struct lock_helper_report *report,
 	case LOCK_HELPER_OK:
 		return buf;
 	case LOCK_HELPER_NOT_STARTED:
-		n = (size_t)snprintf(buf, size, "; lock helper %s cannot be run: %s",
-		    helper, strerror(report->err));
+		n = (size_t)snprintf(buf, size,
+		    "; lock helper %s cannot be run: %s", helper,
+		    strerror(report->err));
 		break;
 	case LOCK_HELPER_REFUSED:
 		n = (size_t)snprintf(buf, size,
@@ -382,11 +384,13 @@ describe_lock_helper(const struct lock_helper_report *report,
 	case LOCK_HELPER_NO_ANSWER:
 		if (st != -1 && WIFSIGNALED(st))
 			n = (size_t)snprintf(buf, size,
-			    "; lock helper %s killed by signal %d without an answer",
+			    "; lock helper %s killed by signal %d without an "
+			    "answer",
 			    helper, WTERMSIG(st));
 		else if (st != -1 && WIFEXITED(st))
 			n = (size_t)snprintf(buf, size,
-			    "; lock helper %s exited with status %d without an answer",
+			    "; lock helper %s exited with status %d without an "
+			    "answer",
 			    helper, WEXITSTATUS(st));
 		else
 			n = (size_t)snprintf(buf, size,
@@ -398,15 +402,18 @@ describe_lock_helper(const struct lock_helper_report *report,
 		return buf;
 	if (n < size && (report->causes & LOCK_HELPER_NOT_SETGID))
 		n += (size_t)snprintf(buf + n, size - n,
-		    "; it is not set-group-ID (as root: chgrp mail %s && chmod 2755 %s)",
+		    "; it is not set-group-ID (as root: chgrp mail %s && chmod "
+		    "2755 %s)",
 		    helper, helper);
 	if (n < size && (report->causes & LOCK_HELPER_NO_NEW_PRIVS))
 		n += (size_t)snprintf(buf + n, size - n,
-		    "; pop2d runs with no_new_privs (systemd NoNewPrivileges=yes?), "
+		    "; pop2d runs with no_new_privs (systemd "
+		    "NoNewPrivileges=yes?), "
 		    "so the helper cannot gain group mail");
 	if (n < size && (report->causes & LOCK_HELPER_NOSUID))
 		(void)snprintf(buf + n, size - n,
-		    "; its file system is mounted nosuid, so it cannot gain group mail");
+		    "; its file system is mounted nosuid, so it cannot gain "
+		    "group mail");
 	return buf;
 }
 
@@ -418,8 +425,9 @@ log_store_failure(const char *user, const struct store *st, const char *what,
 	char helper[1024];
 
 	log_msg(LOG_ERR, "user=%s reason=%s %s: %s%s", user, what, path,
-	    strerror(err), describe_lock_helper(&st->lock_report, st->helper,
-	    helper, sizeof(helper)));
+	    strerror(err),
+	    describe_lock_helper(
+		&st->lock_report, st->helper, helper, sizeof(helper)));
 }
 
 /* As root, gives the user a state directory of their own before the switch. */
@@ -547,27 +555,35 @@ log_recovery(const struct options *o, const char *tag, const char *user,
 		    "%s/%s by a killed commit", tag, user, rec->leftovers,
 		    o->state_dir, user);
 	if (r == 0 && rec->torn)
-		log_msg(LOG_WARNING, "recover user=%s outcome=discarded: a torn "
-		    "journal, written before the maildrop changed, was removed", user);
+		log_msg(LOG_WARNING,
+		    "recover user=%s outcome=discarded: a torn "
+		    "journal, written before the maildrop changed, was removed",
+		    user);
 	else if (r == 0 && rec->size != -1)
-		log_msg(LOG_NOTICE, "recover user=%s maildrop=%s outcome=finished "
-		    "octets=%lld", user, folder, rec->size);
+		log_msg(LOG_NOTICE,
+		    "recover user=%s maildrop=%s outcome=finished "
+		    "octets=%lld",
+		    user, folder, rec->size);
 	else if (r == 1)
-		log_msg(LOG_CRIT, "recover user=%s maildrop=%s outcome=set-aside: an "
-		    "interrupted commit met a maildrop rewritten by another program: "
-		    "its data is in %s/%s/%s, nothing was changed", user, folder,
-		    o->state_dir, user, COMMIT_RECOVERED);
+		log_msg(LOG_CRIT,
+		    "recover user=%s maildrop=%s outcome=set-aside: an "
+		    "interrupted commit met a maildrop rewritten by another "
+		    "program: "
+		    "its data is in %s/%s/%s, nothing was changed",
+		    user, folder, o->state_dir, user, COMMIT_RECOVERED);
 	else if (r == 2)
-		log_msg(LOG_CRIT, "%suser=%s journal %s/%s/%s refused (%s%s%s): kept "
-		    "as %s, not followed, nothing was changed", tag, user,
-		    o->state_dir, user, COMMIT_JOURNAL, rec->refused,
+		log_msg(LOG_CRIT,
+		    "%suser=%s journal %s/%s/%s refused (%s%s%s): kept "
+		    "as %s, not followed, nothing was changed",
+		    tag, user, o->state_dir, user, COMMIT_JOURNAL, rec->refused,
 		    rec->path[0] != '\0' ? ": " : "",
 		    rec->path[0] != '\0' ? folder : "", rec->aside);
 	else if (r == -1)
-		log_msg(LOG_ERR, "recover user=%s maildrop=%s outcome=failed: %s%s",
-		    user, folder, strerror(err),
-		    describe_lock_helper(&st->lock_report, st->helper, helper,
-		    sizeof(helper)));
+		log_msg(LOG_ERR,
+		    "recover user=%s maildrop=%s outcome=failed: %s%s", user,
+		    folder, strerror(err),
+		    describe_lock_helper(
+			&st->lock_report, st->helper, helper, sizeof(helper)));
 }
 
 static int
@@ -631,15 +647,19 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 	e = errno;
 	log_recovery(&sv->opt, "", sv->user, &sv->store, &rec, r, e);
 	if (r == -1) {
-		log_msg(LOG_ERR, "user=%s reason=cannot finish an interrupted commit: %s",
+		log_msg(LOG_ERR,
+		    "user=%s reason=cannot finish an interrupted commit: %s",
 		    sv->user, strerror(e));
-		*why = e == ETIMEDOUT ? "Maildrop busy" : "Cannot open maildrop";
+		*why =
+		    e == ETIMEDOUT ? "Maildrop busy" : "Cannot open maildrop";
 		return -1;
 	}
 	if (store_select_inbox(&sv->store, count) == -1) {
 		e = errno;
-		log_store_failure(sv->user, &sv->store, "cannot read maildrop", inbox, e);
-		*why = e == ETIMEDOUT ? "Maildrop busy" : "Cannot open maildrop";
+		log_store_failure(
+		    sv->user, &sv->store, "cannot read maildrop", inbox, e);
+		*why =
+		    e == ETIMEDOUT ? "Maildrop busy" : "Cannot open maildrop";
 		return -1;
 	}
 	log_msg(LOG_INFO, "login user=%s peer=%s messages=%zu", sv->user, sv->peer, *count);
@@ -657,8 +677,8 @@ backend_commit(void *arg, const char **why)
 	/* The folder's name, before a failure could unselect it. */
 	util_strlcpy(path, sv->store.path, sizeof(path));
 	if (store_commit(&sv->store, why) == -1) {
-		log_store_failure(sv->user, &sv->store, "commit failed on", path,
-		    errno);
+		log_store_failure(
+		    sv->user, &sv->store, "commit failed on", path, errno);
 		return -1;
 	}
 	return 0;
@@ -673,10 +693,11 @@ backend_select(void *arg, const char *name, size_t *count)
 
 	if (store_select(&sv->store, name, count) == -1) {
 		e = errno;
-		log_msg(LOG_INFO, "user=%s folder=%s refused or unreadable: %s%s",
-		    sv->user, log_escape(folder, sizeof(folder), name),
-		    strerror(e), describe_lock_helper(&sv->store.lock_report,
-		    sv->store.helper, helper, sizeof(helper)));
+		log_msg(LOG_INFO,
+		    "user=%s folder=%s refused or unreadable: %s%s", sv->user,
+		    log_escape(folder, sizeof(folder), name), strerror(e),
+		    describe_lock_helper(&sv->store.lock_report,
+			sv->store.helper, helper, sizeof(helper)));
 		return -1;
 	}
 	return 0;
@@ -914,7 +935,7 @@ become_owner(const struct stat *sb)
 
 /* What recover_one() did for one user; also its child's exit status. */
 enum recovery_outcome {
-	RECOVERY_NOTHING = 0,   /* no journal */
+	RECOVERY_NOTHING = 0,	/* no journal */
 	RECOVERY_SET_ASIDE = 1, /* the maildrop was rewritten: data set aside */
 	RECOVERY_FAILED = 2,
 	RECOVERY_FINISHED = 3, /* an interrupted commit was finished */
@@ -997,26 +1018,32 @@ recover_child(const struct options *o, const char *name, const char *inbox,
 	int statefd, sessionfd, r;
 
 	if (geteuid() == 0 && sb->st_uid != 0 && become_owner(sb) == -1) {
-		log_msg(LOG_ERR, "recover user=%s outcome=failed: cannot take the "
-		    "identity of uid %ld", name, (long)sb->st_uid);
+		log_msg(LOG_ERR,
+		    "recover user=%s outcome=failed: cannot take the "
+		    "identity of uid %ld",
+		    name, (long)sb->st_uid);
 		_exit(RECOVERY_FAILED);
 	}
 	statefd = state_open(o->state_dir, name);
 	if (statefd == -1) {
-		log_msg(LOG_ERR, "recover user=%s outcome=failed: state directory "
-		    "%s/%s unusable: %s", name, o->state_dir, name, strerror(errno));
+		log_msg(LOG_ERR,
+		    "recover user=%s outcome=failed: state directory "
+		    "%s/%s unusable: %s",
+		    name, o->state_dir, name, strerror(errno));
 		_exit(RECOVERY_FAILED);
 	}
 	sessionfd = lock_session(statefd);
 	if (sessionfd == -1 && errno == EWOULDBLOCK) {
 		/* That session finished any interrupted commit at its login. */
-		log_msg(LOG_INFO, "recover user=%s outcome=skipped: a session is running",
+		log_msg(LOG_INFO,
+		    "recover user=%s outcome=skipped: a session is running",
 		    name);
 		_exit(RECOVERY_SKIPPED);
 	}
 	if (sessionfd == -1) {
-		log_msg(LOG_ERR, "recover user=%s outcome=failed: session lock: %s",
-		    name, strerror(errno));
+		log_msg(LOG_ERR,
+		    "recover user=%s outcome=failed: session lock: %s", name,
+		    strerror(errno));
 		_exit(RECOVERY_FAILED);
 	}
 	if (store_init(&st, inbox, folders[0] != '\0' ? folders : NULL, statefd,
@@ -1119,8 +1146,10 @@ recover_one(const struct options *o, int passwd_fd, int top, const char *name)
 		return RECOVERY_FAILED;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) > RECOVERY_REFUSED) {
-		log_msg(LOG_ERR, "recover user=%s outcome=failed: the recovery "
-		    "process ended abnormally", name);
+		log_msg(LOG_ERR,
+		    "recover user=%s outcome=failed: the recovery "
+		    "process ended abnormally",
+		    name);
 		return RECOVERY_FAILED;
 	}
 	return (enum recovery_outcome)WEXITSTATUS(status);
@@ -1134,7 +1163,7 @@ recover_one(const struct options *o, int passwd_fd, int top, const char *name)
 static int
 recover_all(const struct options *o, int passwd_fd)
 {
-	unsigned long count[RECOVERY_REFUSED + 1] = { 0 };
+	unsigned long count[RECOVERY_REFUSED + 1] = {0};
 	unsigned long users = 0, bad;
 	struct dirent *de;
 	DIR *dir;
@@ -1142,7 +1171,8 @@ recover_all(const struct options *o, int passwd_fd)
 
 	top = open(o->state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (top == -1 || (dir = fdopendir(top)) == NULL) {
-		log_msg(LOG_ERR, "recover: %s: %s", o->state_dir, strerror(errno));
+		log_msg(
+		    LOG_ERR, "recover: %s: %s", o->state_dir, strerror(errno));
 		fprintf(stderr, "pop2d: %s: %s\n", o->state_dir, strerror(errno));
 		return 1;
 	}
@@ -1162,20 +1192,24 @@ recover_all(const struct options *o, int passwd_fd)
 			fprintf(stderr, "pop2d: %s/%s: maildrop rewritten by another program; "
 			    "data saved in %s\n", o->state_dir, de->d_name, COMMIT_RECOVERED);
 		else if (r == RECOVERY_REFUSED)
-			fprintf(stderr, "pop2d: %s/%s: journal refused and kept aside, "
-			    "nothing changed (see the log)\n", o->state_dir, de->d_name);
+			fprintf(stderr,
+			    "pop2d: %s/%s: journal refused and kept aside, "
+			    "nothing changed (see the log)\n",
+			    o->state_dir, de->d_name);
 	}
 	closedir(dir);
 	bad = count[RECOVERY_FAILED] + count[RECOVERY_SET_ASIDE] +
 	    count[RECOVERY_REFUSED];
-	printf("pop2d: recovery: %lu users, %lu commits finished, %lu set aside, "
-	    "%lu refused, %lu failed, %lu skipped (session running)\n", users,
-	    count[RECOVERY_FINISHED], count[RECOVERY_SET_ASIDE],
+	printf(
+	    "pop2d: recovery: %lu users, %lu commits finished, %lu set aside, "
+	    "%lu refused, %lu failed, %lu skipped (session running)\n",
+	    users, count[RECOVERY_FINISHED], count[RECOVERY_SET_ASIDE],
 	    count[RECOVERY_REFUSED], count[RECOVERY_FAILED],
 	    count[RECOVERY_SKIPPED]);
-	log_msg(bad > 0 ? LOG_ERR : LOG_INFO, "recover-all users=%lu finished=%lu "
-	    "set_aside=%lu refused=%lu failed=%lu skipped=%lu", users,
-	    count[RECOVERY_FINISHED], count[RECOVERY_SET_ASIDE],
+	log_msg(bad > 0 ? LOG_ERR : LOG_INFO,
+	    "recover-all users=%lu finished=%lu "
+	    "set_aside=%lu refused=%lu failed=%lu skipped=%lu",
+	    users, count[RECOVERY_FINISHED], count[RECOVERY_SET_ASIDE],
 	    count[RECOVERY_REFUSED], count[RECOVERY_FAILED],
 	    count[RECOVERY_SKIPPED]);
 	if (fflush(stdout) == EOF)

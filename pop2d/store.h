@@ -66,8 +66,8 @@ struct store_recovery {
 	const char *refused; /* why the journal was refused, or NULL */
 	char aside[64];      /* the name the refused journal is kept under */
 	char path[4096];     /* the folder the journal names, or "" */
-	bool torn;           /* a torn journal was removed: nothing had changed */
-	long long size;      /* a finished commit: the folder's size, else -1 */
+	bool torn;           /* a torn journal was removed: nothing changed */
+	long long size;      /* finished: the folder's size afterwards, or -1 */
 };
 
 /*
