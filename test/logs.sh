@@ -142,10 +142,10 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 			logged "lock helper $scratch/nosuid/refuse refused, exit status 73"
 		check "nosuid: named as the cause" logged "its file system is mounted nosuid"
 	else
-		echo "SKIP: no private mount namespace for a nosuid tmpfs"
+		skip "no private mount namespace for a nosuid tmpfs"
 	fi
 else
-	echo "SKIP: the lock helper's log lines need root (setpriv to nobody)"
+	skip "the lock helper's log lines need root (setpriv to nobody)"
 fi
 
 # --- Recovery, at login and by --recover-all (needs the crash seams).
@@ -168,7 +168,7 @@ if [ "${SEAMS:-no}" = yes ]; then
 	check "--recover-all: prints a summary" \
 		grep -q -x 'pop2d: recovery: 1 users, 1 commits finished, 0 set aside, 0 refused, 0 failed, 0 skipped (session running)' "$scratch/out"
 else
-	echo "SKIP: recovery log lines need --enable-test-seams"
+	skip "recovery log lines need --enable-test-seams"
 fi
 
 # A user whose recovery fails: the summary counts it and the exit is 1.

@@ -10,10 +10,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-if ! command -v mandoc >/dev/null; then
-	echo "SKIP: mandoc is not installed (Debian: mandoc)"
-	exit 77
-fi
+command -v mandoc >/dev/null || skip_all "mandoc is not installed (Debian: mandoc)"
 mkdir -p "$scratch/man/man5" "$scratch/man/man8"
 cp "$top_srcdir"/doc/*.5 "$scratch/man/man5/"
 cp "$top_srcdir"/doc/*.8 "$scratch/man/man8/"
@@ -30,7 +27,7 @@ for page in "$top_srcdir"/doc/*.[58]; do
 	while IFS= read -r line; do
 		if [[ $line =~ referenced\ manual\ not\ found:\ Xr\ ([^ ]+)\ ([^ ]+) ]] &&
 			[[ $known == *[[:space:]]${BASH_REMATCH[1]}.${BASH_REMATCH[2]}[[:space:]]* ]]; then
-			echo "SKIP: $(basename "$page") refers to ${BASH_REMATCH[1]}(${BASH_REMATCH[2]}), not installed here"
+			skip "$(basename "$page") refers to ${BASH_REMATCH[1]}(${BASH_REMATCH[2]}), not installed here"
 		else
 			echo "$line" >>"$scratch/lint"
 		fi
