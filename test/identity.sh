@@ -82,7 +82,7 @@ for how in group-writable "another user's"; do
 	check "$how state directory: --recover-all fails (exit $status)" [ "$status" -eq 1 ]
 	if [ "$how" = group-writable ]; then
 		check "$how state directory: logged" grep -q \
-			'recover user=p2tu: state directory unusable: Operation not permitted' "$scratch/recover.err"
+			"recover user=p2tu outcome=failed: state directory $state/p2tu unusable: Operation not permitted" "$scratch/recover.err"
 	else
 		check "$how state directory: logged" grep -q \
 			"recover user=p2tu: journal left alone: the directory's owner is not the account's uid" \
