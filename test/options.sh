@@ -90,7 +90,7 @@ sys.exit(p.wait())
 PYTHON
 }
 if command -v python3 >/dev/null && python3 -c 'import socket' 2>/dev/null; then
-	for args in "-p $scratch/no-such-file" "-S $scratch/sticky/state -p $passwd" "-z"; do
+	for args in "-S $state -p $scratch/no-such-file" "-S $scratch/sticky/state -p $passwd" "-z"; do
 		# shellcheck disable=SC2086
 		on_socket "$POP2D" $args >"$scratch/out"
 		status=$?
