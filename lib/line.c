@@ -97,6 +97,28 @@ line_read(struct line_reader *lr, char **text, size_t *len)
 	}
 }
 
+ssize_t
+line_peek(struct line_reader *lr, const char **data)
+{
+	ssize_t n;
+
+	if (lr->end == lr->start) {
+		n = line_fill(lr);
+		if (n <= 0)
+			return n;
+	}
+	*data = lr->buf + lr->start;
+	return (ssize_t)(lr->end - lr->start);
+}
+
+void
+line_consume(struct line_reader *lr, size_t n)
+{
+	lr->start += n;
+	if (lr->start > lr->end)
+		lr->start = lr->end;
+}
+
 void
 line_wipe(struct line_reader *lr)
 {

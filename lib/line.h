@@ -41,6 +41,18 @@ void line_init(struct line_reader *lr, struct io *io);
  */
 enum line_status line_read(struct line_reader *lr, char **text, size_t *len);
 
+/*
+ * For what comes before the first line (a PROXY header): points *DATA at
+ * the octets buffered and not yet consumed, reading once when there are
+ * none. Returns their count, 0 at end of input, or -1 with errno as for
+ * io_read(). Nothing is consumed: line_consume() does that, and the
+ * octets left are where the next line_read() starts.
+ */
+ssize_t line_peek(struct line_reader *lr, const char **data);
+
+/* Consumes N octets, at most as many as line_peek() returned. */
+void line_consume(struct line_reader *lr, size_t n);
+
 /* Overwrites the reader's buffer (it may have held a password). */
 void line_wipe(struct line_reader *lr);
 

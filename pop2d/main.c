@@ -34,6 +34,7 @@
 #include "lock.h"
 #include "log.h"
 #include "passwd.h"
+#include "proxy.h"
 #include "session.h"
 #include "state.h"
 #include "store.h"
@@ -50,6 +51,7 @@ struct options {
 	const char *state_dir;
 	const char *lock_helper;
 	const char *hostname;
+	const char *proxy_list; /* -H, parsed with the other configuration */
 	unsigned long idle_seconds;
 	unsigned long login_seconds;
 	bool lock_helper_given;
@@ -72,7 +74,13 @@ struct server {
 	int statefd;   /* the user's state directory */
 	int sessionfd; /* holds L0 for the whole session */
 	char user[256];
+	/* The client as set_peer() names it: "ADDR port N" for the log, ADDR alone. */
 	char peer[INET6_ADDRSTRLEN + 16];
+	char peer_host[INET6_ADDRSTRLEN];
+	/* The connection's own peer, from getpeername(); len 0 if not a socket. */
+	struct sockaddr_storage conn_peer;
+	socklen_t conn_peer_len;
+	struct proxy_nets proxy_nets;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -89,7 +97,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: pop2d [-p passwd-file] [-m maildrop-template] [-F folder-dir-template]\n"
 	    "             [-S state-dir] [-t idle-seconds] [-T login-seconds] [-n hostname]\n"
-	    "             [-L lock-helper] [-d] [-V] [-h]\n"
+	    "             [-L lock-helper] [-H proxy-networks] [-d] [-V] [-h]\n"
 	    "       pop2d --recover-all [-d] [-p passwd-file] [-m maildrop-template]\n"
 	    "             [-F folder-dir-template] [-S state-dir] [-L lock-helper]\n"
 	    "             [-t seconds]\n");
@@ -224,7 +232,7 @@ parse_options(int argc, char **argv, struct options *o)
 	o->idle_seconds = 600;
 	o->login_seconds = 60;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":p:m:F:S:t:T:n:L:dVh", longopts,
+	while ((ch = getopt_long(argc, argv, ":p:m:F:S:t:T:n:L:H:dVh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'p':
@@ -251,6 +259,9 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'n':
 			o->hostname = host_name(o, optarg);
+			break;
+		case 'H':
+			o->proxy_list = optarg;
 			break;
 		case 'd':
 			o->debug = true;
@@ -319,29 +330,30 @@ finish(struct server *sv, const struct session_out *last, const char *reason)
 	exit(status);
 }
 
+/*
+ * Names the client from now on, in every log line's peer= and in
+ * sv->peer_host (the address alone, for PAM_RHOST): the one place that
+ * says who the client is. SA is the connection's peer, or the source a
+ * PROXY header gave. A dual-stack socket (systemd's ListenStream=109)
+ * accepts an IPv4 client as ::ffff:a.b.c.d: it is named as the IPv4
+ * address it is. Any other family leaves the client "local".
+ */
 static void
-describe_peer(struct server *sv)
+set_peer(struct server *sv, const struct sockaddr *sa)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
 	char addr[INET6_ADDRSTRLEN];
 	unsigned port;
 
 	util_strlcpy(sv->peer, "local", sizeof(sv->peer));
-	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) == -1)
-		return;
-	if (ss.ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+	sv->peer_host[0] = '\0';
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
 
 		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
 		port = ntohs(sin->sin_port);
-	} else if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
 
-		/*
-		 * A dual-stack socket (systemd's ListenStream=109) accepts an
-		 * IPv4 client as ::ffff:a.b.c.d: log the IPv4 address it is.
-		 */
 		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
 			inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], addr,
 			    sizeof(addr));
@@ -351,6 +363,7 @@ describe_peer(struct server *sv)
 	} else {
 		return;
 	}
+	util_strlcpy(sv->peer_host, addr, sizeof(sv->peer_host));
 	snprintf(sv->peer, sizeof(sv->peer), "%s port %u", addr, port);
 }
 
@@ -428,6 +441,20 @@ log_store_failure(const char *user, const struct store *st, const char *what,
 	    strerror(err),
 	    describe_lock_helper(
 		&st->lock_report, st->helper, helper, sizeof(helper)));
+}
+
+/* The connection's own peer, before any PROXY header is read. */
+static void
+describe_peer(struct server *sv)
+{
+	struct sockaddr_storage *ss = &sv->conn_peer;
+
+	sv->conn_peer_len = sizeof(*ss);
+	if (getpeername(STDIN_FILENO, (struct sockaddr *)ss, &sv->conn_peer_len) == -1) {
+		memset(ss, 0, sizeof(*ss));
+		sv->conn_peer_len = 0;
+	}
+	set_peer(sv, (const struct sockaddr *)ss);
 }
 
 /* As root, gives the user a state directory of their own before the switch. */
@@ -873,6 +900,64 @@ check_lock_helper(struct options *o)
 		    "there or correct -L", o->lock_helper);
 }
 
+/* Why reading a PROXY header stopped before its end, for the log. */
+static const char *
+proxy_read_failure(ssize_t n, size_t seen)
+{
+	if (stop_signal)
+		return "signal";
+	if (n == 0)
+		return seen == 0 ? "EOF before the PROXY header" : "EOF inside the PROXY header";
+	if (errno == ETIMEDOUT)
+		return seen == 0 ? "timeout before the PROXY header" :
+		    "timeout inside the PROXY header";
+	return "read error";
+}
+
+/*
+ * -H: a connection from a listed peer begins with a PROXY header, read
+ * before the greeting under the login deadline. The octets after it are
+ * left in the line reader: they are the client's first command. A valid
+ * header names the client (LOCAL and UNKNOWN keep the proxy's address);
+ * anything else ends the connection without a word, logged.
+ */
+static void
+read_proxy_header(struct server *sv)
+{
+	enum proxy_status st = PROXY_MORE;
+	struct proxy_parser pp;
+	char proxy[sizeof(sv->peer)];
+
+	util_strlcpy(proxy, sv->peer, sizeof(proxy));
+	proxy_init(&pp);
+	while (st == PROXY_MORE) {
+		const char *data;
+		ssize_t n = line_peek(&sv->lr, &data);
+		size_t used;
+
+		if (n <= 0) {
+			const char *why = proxy_read_failure(n, proxy_length(&pp));
+
+			log_msg(LOG_INFO, "session start peer=%s", sv->peer);
+			log_msg(LOG_NOTICE, "PROXY header refused peer=%s reason=%s",
+			    sv->peer, why);
+			finish(sv, NULL, why);
+		}
+		st = proxy_feed(&pp, data, (size_t)n, &used);
+		line_consume(&sv->lr, used);
+	}
+	if (st == PROXY_BAD) {
+		log_msg(LOG_INFO, "session start peer=%s", sv->peer);
+		log_msg(LOG_NOTICE, "PROXY header refused peer=%s reason=%s",
+		    sv->peer, pp.why);
+		finish(sv, NULL, "bad PROXY header");
+	}
+	if (!pp.result.local)
+		set_peer(sv, (const struct sockaddr *)&pp.result.src);
+	log_msg(LOG_INFO, "session start peer=%s proxy=%s header=v%d%s", sv->peer, proxy,
+	    pp.result.version, pp.result.local ? "-local" : "");
+}
+
 static void __attribute__((noreturn))
 serve(struct server *sv)
 {
@@ -1240,19 +1325,31 @@ main(int argc, char **argv)
 		open_passwd_file(&sv);
 	check_state_dir(&sv.opt);
 	check_lock_helper(&sv.opt);
+	if (sv.opt.proxy_list != NULL) {
+		const char *why = NULL;
+
+		if (proxy_nets_parse(&sv.proxy_nets, sv.opt.proxy_list, &why) == -1)
+			bad_config(&sv.opt, false, "-H %s: %s", sv.opt.proxy_list, why);
+	}
 	if (sv.opt.error[0] != '\0')
 		config_fail(&sv.opt);
 	if (sv.opt.recover_all)
 		return recover_all(&sv.opt, sv.passwd_fd);
 	setup_signals();
 	describe_peer(&sv);
-	log_msg(LOG_INFO, "session start peer=%s", sv.peer);
 
 	/* -T bounds the whole login, however the client spreads its octets. */
 	io_init(&sv.io, STDIN_FILENO, STDOUT_FILENO, (int)sv.opt.login_seconds * 1000);
 	sv.io.deadline_ms = io_now_ms() + (long long)sv.opt.login_seconds * 1000;
 	sv.io.stop = &stop_signal;
 	line_init(&sv.lr, &sv.io);
+	/* Only a listed peer may say who the client is, and then must. */
+	if (sv.conn_peer_len > 0 &&
+	    proxy_nets_match(&sv.proxy_nets, (const struct sockaddr *)&sv.conn_peer,
+	    sv.conn_peer_len))
+		read_proxy_header(&sv);
+	else
+		log_msg(LOG_INFO, "session start peer=%s", sv.peer);
 	sv.backend = (struct session_backend){
 		.arg = &sv,
 		.login = backend_login,

@@ -232,6 +232,43 @@ START_TEST(wipe_clears_buffer)
 }
 END_TEST
 
+/* A preamble taken raw: what it leaves is where the lines start. */
+START_TEST(peek_and_consume)
+{
+	const char *data = NULL;
+	char *text;
+	size_t len;
+
+	feed("PRE", 3);
+	feed("AMBLEREAD\r\nQUIT\r\n", 17);
+	ck_assert_int_eq(line_peek(&lr, &data), 3);
+	ck_assert(memcmp(data, "PRE", 3) == 0);
+	line_consume(&lr, 3);
+	/* Nothing buffered: one more read. */
+	ck_assert_int_eq(line_peek(&lr, &data), 17);
+	ck_assert(memcmp(data, "AMBLE", 5) == 0);
+	line_consume(&lr, 2);
+	/* Buffered octets are handed out again without a read. */
+	ck_assert_int_eq(line_peek(&lr, &data), 15);
+	ck_assert(memcmp(data, "BLEREAD", 7) == 0);
+	line_consume(&lr, 3);
+	expect_line("READ");
+	expect_line("QUIT");
+	ck_assert_int_eq(line_read(&lr, &text, &len), LINE_EOF);
+	ck_assert_int_eq(line_peek(&lr, &data), 0);
+}
+END_TEST
+
+START_TEST(peek_error)
+{
+	const char *data;
+
+	sc.end_errno = ETIMEDOUT;
+	ck_assert_int_eq(line_peek(&lr, &data), -1);
+	ck_assert_int_eq(errno, ETIMEDOUT);
+}
+END_TEST
+
 static Suite *
 line_suite(void)
 {
@@ -247,6 +284,8 @@ line_suite(void)
 	tcase_add_test(core, split_across_reads);
 	tcase_add_test(core, empty_line_and_lone_cr);
 	tcase_add_test(core, wipe_clears_buffer);
+	tcase_add_test(core, peek_and_consume);
+	tcase_add_test(faults, peek_error);
 	tcase_add_test(limits, limit_exact);
 	tcase_add_test(limits, limit_lf_only);
 	tcase_add_test(limits, overlong_consumed_whole);

@@ -1,0 +1,210 @@
+#!/bin/bash
+# -H and the PROXY protocol, over loopback TCP with pop2d started per
+# connection by systemd-socket-activate (as systemd/pop2d.socket's
+# Accept=yes does) with -H 127.0.0.1. A client on 127.0.0.1 plays the
+# proxy: its v1 and v2 headers name the client in every log line and the
+# session behind them runs to the end; LOCAL and UNKNOWN keep its own
+# address. A missing, malformed, oversized, truncated, slow or silent
+# header ends the connection without a greeting (the slow ones at -T) and
+# is logged. A client on 127.0.0.5, not listed, is never believed: its
+# header is a bad command. A bad -H is a configuration error.
+set -u
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/net.sh"
+
+if ! command -v systemd-socket-activate >/dev/null; then
+	echo "SKIP: systemd-socket-activate is not installed (Debian: systemd)"
+	exit 77
+fi
+
+transcript=$top_srcdir/test/session/retrieve-all
+sed "s/@VERSION@/$VERSION/" "$transcript.out" >"$scratch/expected"
+cp "$data/mbox/basic.mbox" "$scratch/maildrop"
+mkdir "$scratch/home"
+pop2d_args=(-n pop2.test -p "$data/passwd" -S "$state" -m "$scratch/maildrop"
+	-F "$scratch/home" -d -H 127.0.0.1)
+log=$scratch/pop2d.log
+
+# backend NAME BIND POP2D-ARGS...: pop2d behind systemd-socket-activate
+# on BIND:a free port, its -d log appended to $log. Sets $port and
+# $started (the launcher's pid).
+backend() {
+	local name=$1 bind=$2
+	shift 2
+	port=$(free_port)
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	start "$name" "$port" -- sh -c 'exec "$@" 2>>"$0"' "$log" \
+		systemd-socket-activate --accept --inetd -l "$bind:$port" -- \
+		"$POP2D" "${pop2d_args[@]}" "$@" || exit 1
+}
+backend main 127.0.0.1
+main_port=$port main_pid=$started
+# The same with -T 2, for the headers that never end.
+backend slow 127.0.0.1 -T 2
+slow_port=$port slow_pid=$started
+trap 'stop "$main_pid"; stop "$slow_pid"; rm -rf "$scratch"' EXIT
+
+v2sig='\r\n\r\n\0\r\nQUIT\n'
+
+# header NAME FORMAT...: writes printf FORMAT to $scratch/NAME.hdr and the
+# header followed by the transcript's input to $scratch/NAME.in.
+header() {
+	local name=$1
+	shift
+	# shellcheck disable=SC2059 # the format is the argument
+	printf "$@" >"$scratch/$name.hdr"
+	cat "$scratch/$name.hdr" "$transcript.in" >"$scratch/$name.in"
+}
+
+# ended: waits for the session's last log line; a failure if it never comes.
+ended() {
+	wait_for "$log" 'session end ' || fail "$1: pop2d logged no end of the session"
+}
+
+# believed NAME PEER HEADER: a session through the header of NAME, from
+# 127.0.0.1, runs to the end, and the log names PEER ("ADDR port N",
+# or "proxy" for the proxy's own address and port) and the HEADER kind.
+believed() {
+	local name=$1 peer=$2 kind=$3 cport
+	: >"$log"
+	cp "$data/mbox/basic.mbox" "$scratch/maildrop"
+	if ! pop2_client -half 127.0.0.1 127.0.0.1 "$main_port" "$scratch/$name.in" "$scratch/out"; then
+		fail "$name: the session over TCP"
+		return
+	fi
+	ended "$name"
+	cport=$(cat "$scratch/out.port")
+	[ "$peer" = proxy ] && peer="127.0.0.1 port $cport"
+	if cmp -s "$scratch/expected" "$scratch/out"; then
+		pass "$name: the whole session follows the header"
+	else
+		fail "$name: the whole session follows the header"
+		show_difference "$scratch/expected" "$scratch/out"
+	fi
+	check "$name: logged session start peer=$peer proxy=127.0.0.1 port $cport header=$kind" \
+		grep -q -x -E ".*session start peer=$peer proxy=127\\.0\\.0\\.1 port $cport header=$kind" "$log"
+	check "$name: logged the login with peer=$peer" \
+		grep -q -F "login user=alice peer=$peer messages=" "$log"
+	check "$name: logged the end of the session" \
+		grep -q 'session end user=alice reason=QUIT retrieved=2 deleted=0' "$log"
+}
+
+# refused NAME REASON [CLIENT-OPTION] [PORT]: the octets of $scratch/NAME.in
+# from 127.0.0.1 get no octet back; the log says why.
+refused() {
+	local name=$1 reason=$2 opt=${3:-} port=${4:-$main_port} cport
+	: >"$log"
+	if ! pop2_client ${opt:+"$opt"} 127.0.0.1 127.0.0.1 "$port" "$scratch/$name.in" "$scratch/out"; then
+		fail "$name: the connection ends"
+		return
+	fi
+	ended "$name"
+	cport=$(cat "$scratch/out.port")
+	check "$name: no greeting, not one octet" [ ! -s "$scratch/out" ]
+	check "$name: logged PROXY header refused ... reason=$reason" \
+		grep -q -F "PROXY header refused peer=127.0.0.1 port $cport reason=$reason" "$log"
+	check "$name: logged the end of the session" grep -q -E 'session end user=- reason=' "$log"
+}
+
+header v1-tcp4 'PROXY TCP4 192.0.2.7 198.51.100.1 4321 109\r\n'
+believed v1-tcp4 "192.0.2.7 port 4321" v1
+header v1-tcp6 'PROXY TCP6 2001:db8::7 ::1 65535 109\r\n'
+believed v1-tcp6 "2001:db8::7 port 65535" v1
+header v1-unknown 'PROXY UNKNOWN\r\n'
+believed v1-unknown proxy v1-local
+header v1-unknown-long 'PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n'
+believed v1-unknown-long proxy v1-local
+header v2-tcp4 "$v2sig"'\x21\x11\x00\x0c\xc0\x00\x02\x07\xc6\x33\x64\x01\x10\xe1\x00\x6d'
+believed v2-tcp4 "192.0.2.7 port 4321" v2
+header v2-tcp6 "$v2sig"'\x21\x21\x00\x24\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x07\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01\x00\x00\x00\x6d'
+believed v2-tcp6 "2001:db8::7 port 0" v2
+# An IPv4-mapped source is named as the IPv4 address it is.
+header v2-tcp6-mapped "$v2sig"'\x21\x21\x00\x24\0\0\0\0\0\0\0\0\0\0\xff\xff\xc0\x00\x02\x08\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01\x30\x39\x00\x6d'
+believed v2-tcp6-mapped "192.0.2.8 port 12345" v2
+# TLVs (NOOP, SSL, and a custom one of 2000 octets) are skipped.
+tlvs='\x04\x00\x00\x20\x00\x05\x01\x00\x00\x00\x00\xe0\x07\xd0'
+header v2-tlvs "$v2sig"'\x21\x11\x07\xea\xcb\x00\x71\x09\x7f\x00\x00\x01\x00\x01\x00\x6d'"$tlvs"'%2000s' ''
+believed v2-tlvs "203.0.113.9 port 1" v2
+header v2-local "$v2sig"'\x20\x00\x00\x00'
+believed v2-local proxy v2-local
+header v2-unix "$v2sig"'\x21\x31\x00\xd8%216s' ''
+believed v2-unix proxy v2-local
+
+cp "$transcript.in" "$scratch/missing.in"
+refused missing "not a PROXY header"
+header v1-leading-zero 'PROXY TCP4 192.0.2.07 198.51.100.1 4321 109\r\n'
+refused v1-leading-zero "v1 TCP4 address is not a canonical IPv4 address"
+header v1-lf 'PROXY TCP4 192.0.2.7 198.51.100.1 4321 109\n'
+refused v1-lf "v1 line ends in LF without CR"
+header v1-oversized 'PROXY UNKNOWN %100s\r\n' ''
+refused v1-oversized "v1 line longer than 107 octets"
+header v2-short "$v2sig"'\x21\x11\x00\x0b\xc0\x00\x02\x07\xc6\x33\x64\x01\x10\xe1\x00'
+refused v2-short "v2 length shorter than its address block"
+header v2-tlv-past "$v2sig"'\x21\x11\x00\x10\xc0\x00\x02\x07\xc6\x33\x64\x01\x10\xe1\x00\x6d\x04\x00\x02\x00'
+refused v2-tlv-past "v2 TLV runs past the header's length"
+header v2-command "$v2sig"'\x22\x11\x00\x0c'
+refused v2-command "v2 command is neither LOCAL nor PROXY"
+printf 'PROXY TCP4 192.0.2.7 198.51' >"$scratch/v1-truncated.in"
+refused v1-truncated "EOF inside the PROXY header" -half
+# shellcheck disable=SC2059 # the signature is a format
+printf "$v2sig"'\x21\x11\x00\x0c\xc0\x00' >"$scratch/v2-truncated.in"
+refused v2-truncated "EOF inside the PROXY header" -half
+: >"$scratch/empty.in"
+refused empty "EOF before the PROXY header" -half
+# Headers that never end, the connection held open: closed at -T.
+cp "$scratch/v1-truncated.in" "$scratch/slow.in"
+refused slow "timeout inside the PROXY header" "" "$slow_port"
+: >"$scratch/silent.in"
+refused silent "timeout before the PROXY header" "" "$slow_port"
+
+# From a peer that is not listed, a header is the client's first command.
+untrusted() {
+	local name=$1 cport
+	: >"$log"
+	cp "$data/mbox/basic.mbox" "$scratch/maildrop"
+	if ! pop2_client -half 127.0.0.5 127.0.0.1 "$main_port" "$scratch/$name.in" "$scratch/out"; then
+		fail "untrusted $name: the connection"
+		return
+	fi
+	ended "untrusted $name"
+	cport=$(cat "$scratch/out.port")
+	printf '+ POP2 pop2.test pop2d %s server ready\r\n- Bogus or out of sequence command\r\n' \
+		"$VERSION" >"$scratch/bogus"
+	if cmp -s "$scratch/bogus" "$scratch/out"; then
+		pass "untrusted $name: greeted, then the header is a bogus command"
+	else
+		fail "untrusted $name: greeted, then the header is a bogus command"
+		show_difference "$scratch/bogus" "$scratch/out"
+	fi
+	check "untrusted $name: logged its own address" \
+		grep -q -F "session start peer=127.0.0.5 port $cport" "$log"
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	check "untrusted $name: the forged address is nowhere in the log" \
+		bash -c '! grep -q -E "192\.0\.2\.7|c000:207|proxy=" "$0"' "$log"
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	check "untrusted $name: no login" bash -c '! grep -q "login " "$0"' "$log"
+}
+untrusted v1-tcp4
+untrusted v2-tcp4
+
+# A dual-stack socket sees 127.0.0.1 as ::ffff:127.0.0.1: still listed.
+if grep -q -E '^0+1 ' /proc/net/if_inet6 2>/dev/null; then
+	stop "$main_pid"
+	backend main '[::]'
+	main_port=$port main_pid=$started
+	cp "$scratch/v1-tcp4.in" "$scratch/dual-stack-v1-tcp4.in"
+	believed dual-stack-v1-tcp4 "192.0.2.7 port 4321" v1
+else
+	echo "SKIP: the loopback interface has no ::1: the dual-stack case not tried"
+fi
+
+# A bad -H is a configuration error: logged, the client told, exit 2.
+for list in 10.0.0.1/8 '127.0.0.1, ::1' 127.0.0.1/33 '' localhost 01.2.3.4; do
+	"$POP2D" -p "$data/passwd" -S "$state" -H "$list" </dev/null >"$scratch/out" 2>"$scratch/err"
+	status=$?
+	check "-H '$list': exit 2, \"- POP2 server unavailable\", the reason on stderr" \
+		[ "$status" -eq 2 -a "$(cat -v "$scratch/out")" = '- POP2 server unavailable^M' ] &&
+		grep -q -F -- "-H $list: " "$scratch/err"
+done
+
+finish
