@@ -1,0 +1,161 @@
+#!/bin/bash
+# The proxies and TLS terminators of doc/MANY-HOSTS, run for real in
+# front of pop2d -H 127.0.0.1 (started per connection by
+# systemd-socket-activate, as systemd/pop2d.socket does): HAProxy in TCP
+# mode with send-proxy-v2, HAProxy terminating TLS with send-proxy, and
+# stunnel terminating TLS with protocol = proxy, the certificate a
+# throwaway self-signed one made here. In each a client on its own
+# loopback address runs a whole session (HELO, READ, RETR, ACKD, QUIT)
+# and the log names that address and port. A client that sends a PROXY
+# header of its own through HAProxy is not believed. The configurations
+# are the ones doc/MANY-HOSTS shows, with the ports and paths of this run.
+set -u
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/net.sh"
+
+for program in haproxy stunnel4 openssl systemd-socket-activate; do
+	if ! command -v "$program" >/dev/null; then
+		echo "SKIP: $program is not installed (Debian: haproxy, stunnel4, openssl, systemd)"
+		exit 77
+	fi
+done
+if ! perl -MIO::Socket::SSL -e 1 2>/dev/null; then
+	echo "SKIP: perl's IO::Socket::SSL is missing (Debian: libio-socket-ssl-perl)"
+	exit 77
+fi
+
+transcript=$top_srcdir/test/session/ackd-quit
+sed "s/@VERSION@/$VERSION/" "$transcript.out" >"$scratch/expected"
+mkdir "$scratch/home"
+log=$scratch/pop2d.log
+
+# A throwaway certificate for localhost; HAProxy wants it with its key.
+if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	-keyout "$scratch/key.pem" -out "$scratch/cert.pem" -days 2 -subj /CN=localhost \
+	-addext subjectAltName=DNS:localhost >"$scratch/openssl.out" 2>&1; then
+	cat "$scratch/openssl.out"
+	echo "FAIL: openssl could not make a self-signed certificate"
+	exit 1
+fi
+cat "$scratch/cert.pem" "$scratch/key.pem" >"$scratch/haproxy.pem"
+
+backend_port=$(free_port)
+# shellcheck disable=SC2016 # expanded by the inner shell
+start pop2d "$backend_port" -- sh -c 'exec "$@" 2>>"$0"' "$log" \
+	systemd-socket-activate --accept --inetd -l "127.0.0.1:$backend_port" -- \
+	"$POP2D" -n pop2.test -p "$data/passwd" -S "$state" -m "$scratch/maildrop" \
+	-F "$scratch/home" -d -H 127.0.0.1 || exit 1
+pids=("$started")
+trap 'for p in "${pids[@]}"; do stop "$p"; done; rm -rf "$scratch"' EXIT
+
+# HAProxy: one TCP frontend relaying with a v2 header, one terminating
+# TLS and relaying with a v1 header.
+haproxy_tcp=$(free_port)
+haproxy_tls=$(free_port)
+while [ "$haproxy_tls" = "$haproxy_tcp" ]; do haproxy_tls=$(free_port); done
+cat >"$scratch/haproxy.cfg" <<EOF
+global
+	maxconn 100
+
+defaults
+	mode tcp
+	timeout connect 10s
+	timeout client 10m
+	timeout server 10m
+
+frontend pop2
+	bind 127.0.0.1:$haproxy_tcp
+	default_backend pop2d-v2
+
+backend pop2d-v2
+	server pop2d 127.0.0.1:$backend_port send-proxy-v2
+
+frontend pop2s
+	bind 127.0.0.1:$haproxy_tls ssl crt $scratch/haproxy.pem
+	default_backend pop2d-v1
+
+backend pop2d-v1
+	server pop2d 127.0.0.1:$backend_port send-proxy
+EOF
+if ! haproxy -c -f "$scratch/haproxy.cfg" >"$scratch/haproxy-check.out" 2>&1; then
+	cat "$scratch/haproxy-check.out"
+	fail "haproxy -c accepts the configuration"
+fi
+start haproxy "$haproxy_tcp" "$haproxy_tls" -- haproxy -db -f "$scratch/haproxy.cfg" || exit 1
+pids+=("$started")
+
+# stunnel terminating TLS, relaying with a v1 header.
+stunnel_port=$(free_port)
+cat >"$scratch/stunnel.conf" <<EOF
+foreground = yes
+pid =
+
+[pop2s]
+accept = 127.0.0.1:$stunnel_port
+connect = 127.0.0.1:$backend_port
+cert = $scratch/cert.pem
+key = $scratch/key.pem
+protocol = proxy
+EOF
+start stunnel "$stunnel_port" -- stunnel4 "$scratch/stunnel.conf" || exit 1
+pids+=("$started")
+
+# session NAME SOURCE PORT VERSION [-tls]: the whole session from SOURCE
+# through the terminator on PORT, which sends a PROXY header of VERSION;
+# the replies, the maildrop and the log.
+session() {
+	local name=$1 source=$2 port=$3 version=$4 tls=() cport
+	[ "${5:-}" = -tls ] && tls=(-tls "$scratch/cert.pem")
+	: >"$log"
+	cp "$data/mbox/basic.mbox" "$scratch/maildrop"
+	if ! pop2_client "${tls[@]}" "$source" 127.0.0.1 "$port" "$transcript.in" "$scratch/out"; then
+		fail "$name: the session from $source"
+		return
+	fi
+	cport=$(cat "$scratch/out.port")
+	if cmp -s "$scratch/expected" "$scratch/out"; then
+		pass "$name: HELO, READ, RETR, ACKD, QUIT"
+	else
+		fail "$name: HELO, READ, RETR, ACKD, QUIT"
+		show_difference "$scratch/expected" "$scratch/out"
+	fi
+	wait_for "$log" 'session end ' || fail "$name: pop2d logged no end of the session"
+	check "$name: logged session start peer=$source port $cport, through 127.0.0.1, $version" \
+		grep -q -E "session start peer=$source port $cport proxy=127\\.0\\.0\\.1 port [0-9]+ header=$version\$" "$log"
+	check "$name: logged the login with peer=$source port $cport" \
+		grep -q -F "login user=alice peer=$source port $cport messages=2" "$log"
+	check "$name: logged the end: one retrieved, one deleted" \
+		grep -q 'session end user=alice reason=QUIT retrieved=1 deleted=1' "$log"
+	check "$name: the message is gone from the maildrop" \
+		cmp -s "$transcript.after" "$scratch/maildrop"
+}
+
+session "HAProxy TCP, send-proxy-v2" 127.0.0.21 "$haproxy_tcp" v2
+session "HAProxy TLS, send-proxy" 127.0.0.22 "$haproxy_tls" v1 -tls
+session "stunnel TLS, protocol = proxy" 127.0.0.23 "$stunnel_port" v1 -tls
+
+# A client's own header behind HAProxy's is its first command.
+: >"$log"
+cp "$data/mbox/basic.mbox" "$scratch/maildrop"
+{
+	printf 'PROXY TCP4 192.0.2.66 127.0.0.1 4444 109\r\n'
+	cat "$transcript.in"
+} >"$scratch/forged.in"
+printf '+ POP2 pop2.test pop2d %s server ready\r\n- Bogus or out of sequence command\r\n' \
+	"$VERSION" >"$scratch/bogus"
+if pop2_client 127.0.0.24 127.0.0.1 "$haproxy_tcp" "$scratch/forged.in" "$scratch/out"; then
+	check "forged header behind HAProxy: greeted, then a bogus command" \
+		cmp -s "$scratch/bogus" "$scratch/out"
+	wait_for "$log" 'session end ' || fail "forged header: pop2d logged no end of the session"
+	check "forged header behind HAProxy: logged the real client" \
+		grep -q -F "session start peer=127.0.0.24 port $(cat "$scratch/out.port") proxy=" "$log"
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	check "forged header behind HAProxy: the forged address is nowhere in the log" \
+		bash -c '! grep -q 192.0.2.66 "$0"' "$log"
+	check "forged header behind HAProxy: the maildrop is unchanged" \
+		cmp -s "$data/mbox/basic.mbox" "$scratch/maildrop"
+else
+	fail "forged header behind HAProxy: the connection"
+fi
+
+finish
