@@ -8,7 +8,8 @@
 # loopback address runs a whole session (HELO, READ, RETR, ACKD, QUIT)
 # and the log names that address and port. A client that sends a PROXY
 # header of its own through HAProxy is not believed. The configurations
-# are the ones doc/MANY-HOSTS shows, with the ports and paths of this run.
+# are the ones doc/MANY-HOSTS shows, with the ports and paths of this run;
+# HAProxy's health check, a LOCAL header and QUIT, keeps pop2d up.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/net.sh"
@@ -48,35 +49,33 @@ start pop2d "$backend_port" -- sh -c 'exec "$@" 2>>"$0"' "$log" \
 pids=("$started")
 trap 'for p in "${pids[@]}"; do stop "$p"; done; rm -rf "$scratch"' EXIT
 
-# HAProxy: one TCP frontend relaying with a v2 header, one terminating
-# TLS and relaying with a v1 header.
+# doc_block INTRO: the configuration that doc/MANY-HOSTS shows after the
+# line that ends its text with INTRO: the tab-indented lines (and blank ones) that follow it,
+# less one tab.
+doc_block() {
+	awk -v intro="$1" '
+		!on && index($0, intro) > 0 { on = 1; next }
+		on && /^\t/ { sub(/^\t/, ""); print; next }
+		on && /^$/ { print; next }
+		on { exit }
+	' "$top_srcdir/doc/MANY-HOSTS"
+}
+
+# HAProxy as doc/MANY-HOSTS shows it: TCP with send-proxy-v2 and health
+# checks, and TLS with send-proxy; one pop2d host, here, on the backend
+# port; checks every second.
 haproxy_tcp=$(free_port)
 haproxy_tls=$(free_port)
 while [ "$haproxy_tls" = "$haproxy_tcp" ]; do haproxy_tls=$(free_port); done
-cat >"$scratch/haproxy.cfg" <<EOF
-global
-	maxconn 100
-
-defaults
-	mode tcp
-	timeout connect 10s
-	timeout client 10m
-	timeout server 10m
-
-frontend pop2
-	bind 127.0.0.1:$haproxy_tcp
-	default_backend pop2d-v2
-
-backend pop2d-v2
-	server pop2d 127.0.0.1:$backend_port send-proxy-v2
-
-frontend pop2s
-	bind 127.0.0.1:$haproxy_tls ssl crt $scratch/haproxy.pem
-	default_backend pop2d-v1
-
-backend pop2d-v1
-	server pop2d 127.0.0.1:$backend_port send-proxy
-EOF
+doc_block 'HAProxy, as balancer and terminator:' | sed \
+	-e "s/bind :109\$/bind 127.0.0.1:$haproxy_tcp/" \
+	-e "s|bind :1109 ssl crt .*|bind 127.0.0.1:$haproxy_tls ssl crt $scratch/haproxy.pem|" \
+	-e "s/10\\.0\\.0\\.11:109/127.0.0.1:$backend_port/" \
+	-e "/10\\.0\\.0\\.12/d" \
+	-e "s/inter 10s/inter 1s/" >"$scratch/haproxy.cfg"
+check "doc/MANY-HOSTS: the HAProxy configuration is there, both frontends, both backends" \
+	[ "$(grep -c -E "^[[:space:]]*bind 127\.0\.0\.1:($haproxy_tcp|$haproxy_tls)( |\$)" "$scratch/haproxy.cfg")" -eq 2 -a \
+	"$(grep -c "server mail1 127.0.0.1:$backend_port send-proxy" "$scratch/haproxy.cfg")" -eq 2 ]
 if ! haproxy -c -f "$scratch/haproxy.cfg" >"$scratch/haproxy-check.out" 2>&1; then
 	cat "$scratch/haproxy-check.out"
 	fail "haproxy -c accepts the configuration"
@@ -84,19 +83,19 @@ fi
 start haproxy "$haproxy_tcp" "$haproxy_tls" -- haproxy -db -f "$scratch/haproxy.cfg" || exit 1
 pids+=("$started")
 
-# stunnel terminating TLS, relaying with a v1 header.
+# stunnel as doc/MANY-HOSTS shows it, in the foreground.
 stunnel_port=$(free_port)
-cat >"$scratch/stunnel.conf" <<EOF
-foreground = yes
-pid =
-
-[pop2s]
-accept = 127.0.0.1:$stunnel_port
-connect = 127.0.0.1:$backend_port
-cert = $scratch/cert.pem
-key = $scratch/key.pem
-protocol = proxy
-EOF
+{
+	printf 'foreground = yes\npid =\n\n'
+	doc_block 'stunnel, as a terminator only' | sed \
+		-e "s/^accept = 1109\$/accept = 127.0.0.1:$stunnel_port/" \
+		-e "s/^connect = 10\\.0\\.0\\.11:109\$/connect = 127.0.0.1:$backend_port/" \
+		-e "s|^cert = .*|cert = $scratch/cert.pem|" \
+		-e "s|^key = .*|key = $scratch/key.pem|"
+} >"$scratch/stunnel.conf"
+check "doc/MANY-HOSTS: the stunnel configuration is there, with protocol = proxy" \
+	[ "$(grep -c -E "^(accept = 127\.0\.0\.1:$stunnel_port|connect = 127\.0\.0\.1:$backend_port|protocol = proxy)\$" \
+	"$scratch/stunnel.conf")" -eq 3 ]
 start stunnel "$stunnel_port" -- stunnel4 "$scratch/stunnel.conf" || exit 1
 pids+=("$started")
 
@@ -119,7 +118,7 @@ session() {
 		fail "$name: HELO, READ, RETR, ACKD, QUIT"
 		show_difference "$scratch/expected" "$scratch/out"
 	fi
-	wait_for "$log" 'session end ' || fail "$name: pop2d logged no end of the session"
+	wait_for "$log" 'session end user=alice' || fail "$name: pop2d logged no end of the session"
 	check "$name: logged session start peer=$source port $cport, through 127.0.0.1, $version" \
 		grep -q -E "session start peer=$source port $cport proxy=127\\.0\\.0\\.1 port [0-9]+ header=$version\$" "$log"
 	check "$name: logged the login with peer=$source port $cport" \
@@ -146,7 +145,8 @@ printf '+ POP2 pop2.test pop2d %s server ready\r\n- Bogus or out of sequence com
 if pop2_client 127.0.0.24 127.0.0.1 "$haproxy_tcp" "$scratch/forged.in" "$scratch/out"; then
 	check "forged header behind HAProxy: greeted, then a bogus command" \
 		cmp -s "$scratch/bogus" "$scratch/out"
-	wait_for "$log" 'session end ' || fail "forged header: pop2d logged no end of the session"
+	wait_for "$log" 'session end user=- reason=protocol error' ||
+		fail "forged header: pop2d logged no end of the session"
 	check "forged header behind HAProxy: logged the real client" \
 		grep -q -F "session start peer=127.0.0.24 port $(cat "$scratch/out.port") proxy=" "$log"
 	# shellcheck disable=SC2016 # expanded by the inner shell
@@ -157,5 +157,13 @@ if pop2_client 127.0.0.24 127.0.0.1 "$haproxy_tcp" "$scratch/forged.in" "$scratc
 else
 	fail "forged header behind HAProxy: the connection"
 fi
+
+# HAProxy's health check: a LOCAL header, the greeting, QUIT.
+: >"$log"
+check "HAProxy health check: a LOCAL header, logged with HAProxy's own address" \
+	wait_for "$log" 'session start peer=127\.0\.0\.1 port ([0-9]+) proxy=127\.0\.0\.1 port \1 header=v2-local$'
+check "HAProxy health check: greeted, then QUIT" wait_for "$log" 'session end user=- reason=QUIT '
+# shellcheck disable=SC2016 # expanded by the inner shell
+check "HAProxy sees pop2d up" bash -c '! grep -q -i "pop2d/mail1 is DOWN" "$0"' "$scratch/haproxy.out"
 
 finish
