@@ -540,11 +540,18 @@ START_TEST(v2_longest)
 	ck_assert_int_eq(
 	    proxy_feed(&p, big + 40000, end + 5 - 40000, &used), PROXY_DONE);
 	ck_assert_uint_eq(used, end - 40000);
-	/* LOCAL with the longest block. */
+	/* LOCAL with the longest block, in one piece and one short of it. */
 	v2(big, 0x20, 0x00, 65535);
-	ck_assert_int_eq(feed(&p, big, PROXY_V2_MAX + 3), PROXY_DONE);
-	ck_assert_uint_eq(proxy_length(&p), PROXY_V2_MAX);
-	ck_assert_int_eq(feed(&p, big, PROXY_V2_MAX - 1), PROXY_MORE);
+	proxy_init(&p);
+	ck_assert_int_eq(
+	    proxy_feed(&p, big, PROXY_V2_MAX + 3, &used), PROXY_DONE);
+	ck_assert_uint_eq(used, PROXY_V2_MAX);
+	proxy_init(&p);
+	ck_assert_int_eq(
+	    proxy_feed(&p, big, PROXY_V2_MAX - 1, &used), PROXY_MORE);
+	ck_assert_int_eq(
+	    proxy_feed(&p, big + PROXY_V2_MAX - 1, 4, &used), PROXY_DONE);
+	ck_assert_uint_eq(used, 1);
 }
 END_TEST
 
