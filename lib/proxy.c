@@ -207,7 +207,7 @@ v1_parse(struct proxy_parser *p, const char *s, size_t n)
 	p->status = PROXY_DONE;
 }
 
-/* Takes octet C of a version 1 line at position p->seen. */
+/* Takes octet C of a version 1 line (its first is 'P') at position p->seen. */
 static void
 v1_take(struct proxy_parser *p, unsigned char c)
 {
@@ -215,7 +215,7 @@ v1_take(struct proxy_parser *p, unsigned char c)
 
 	if (pos < sizeof(v1_signature) - 1 &&
 	    c != (unsigned char)v1_signature[pos]) {
-		refuse(p, pos == 0 ? "not a PROXY header" : "bad v1 signature");
+		refuse(p, "bad v1 signature");
 		return;
 	}
 	if (pos > 0 && p->buf[pos - 1] == '\r' && c != '\n') {
@@ -284,15 +284,16 @@ v2_fixed_part(struct proxy_parser *p)
 static void
 v2_addresses(struct proxy_parser *p)
 {
-	unsigned char cmd = p->buf[12] & 0x0f, fam = p->buf[13];
+	unsigned char fam = p->buf[13];
 	const unsigned char *a = p->buf + 16;
 
-	if (cmd == V2_CMD_PROXY && fam == 0x11) {
+	/* Only a PROXY command keeps an address block (v2_fixed_part). */
+	if (fam == 0x11) {
 		set_address(
 		    &p->result.src, AF_INET, a, (unsigned)(a[8] << 8 | a[9]));
 		set_address(&p->result.dst, AF_INET, a + 4,
 		    (unsigned)(a[10] << 8 | a[11]));
-	} else if (cmd == V2_CMD_PROXY && fam == 0x21) {
+	} else if (fam == 0x21) {
 		set_address(&p->result.src, AF_INET6, a,
 		    (unsigned)(a[32] << 8 | a[33]));
 		set_address(&p->result.dst, AF_INET6, a + 16,
@@ -333,24 +334,22 @@ v2_take_kept(struct proxy_parser *p, unsigned char c)
 		v2_addresses(p);
 }
 
-/* Takes octet C past the address block: a TLV's header or value. */
+/* Takes octet C of a TLV's header (type, then the 16-bit length of its value).
+ */
 static void
 v2_take_tlv(struct proxy_parser *p, unsigned char c)
 {
-	if (p->seen >= p->tlv_end) {
-		if (p->tlv_hdr == 1)
-			p->tlv_hi = c;
-		if (p->tlv_hdr == 2) {
-			p->tlv_end = p->seen + 1 + (p->tlv_hi << 8 | c);
-			p->tlv_hdr = 0;
-			if (p->tlv_end > p->total) {
-				refuse(
-				    p, "v2 TLV runs past the header's length");
-				return;
-			}
-		} else {
-			p->tlv_hdr++;
+	if (p->tlv_hdr == 1)
+		p->tlv_hi = c;
+	if (p->tlv_hdr == 2) {
+		p->tlv_end = p->seen + 1 + (p->tlv_hi << 8 | c);
+		p->tlv_hdr = 0;
+		if (p->tlv_end > p->total) {
+			refuse(p, "v2 TLV runs past the header's length");
+			return;
 		}
+	} else {
+		p->tlv_hdr++;
 	}
 	p->seen++;
 }

@@ -37,16 +37,18 @@ case $seconds in
 esac
 harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] ||
-	harnesses=(fuzz_session fuzz_mbox fuzz_passwd fuzz_folder)
+	harnesses=(fuzz_session fuzz_mbox fuzz_passwd fuzz_folder fuzz_proxy)
 
 # The longest input worth trying: past each parser's limits (a 1024-octet
-# command line, a 4096-octet passwd line, PATH_MAX folder names).
+# command line, a 4096-octet passwd line, PATH_MAX folder names, the
+# 65551-octet PROXY v2 header).
 max_len() {
 	case $1 in
 	fuzz_session) echo 8192 ;;
 	fuzz_mbox) echo 16384 ;;
 	fuzz_passwd) echo 16384 ;;
 	fuzz_folder) echo 5000 ;;
+	fuzz_proxy) echo 70000 ;;
 	*) echo 4096 ;;
 	esac
 }
