@@ -62,27 +62,28 @@ ended() {
 }
 
 # believed NAME PEER HEADER: a session through the header of NAME, from
-# 127.0.0.1, runs to the end, and the log names PEER ("ADDR port N",
-# or "proxy" for the proxy's own address and port) and the HEADER kind.
+# $via (127.0.0.1 unless set), runs to the end, and the log names PEER
+# ("ADDR port N", or "proxy" for the proxy's own address and port) and
+# the HEADER kind.
 believed() {
-	local name=$1 peer=$2 kind=$3 cport
+	local name=$1 peer=$2 kind=$3 via=${via:-127.0.0.1} cport
 	: >"$log"
 	cp "$data/mbox/basic.mbox" "$scratch/maildrop"
-	if ! pop2_client -half 127.0.0.1 127.0.0.1 "$main_port" "$scratch/$name.in" "$scratch/out"; then
+	if ! pop2_client -half "$via" "$via" "$main_port" "$scratch/$name.in" "$scratch/out"; then
 		fail "$name: the session over TCP"
 		return
 	fi
 	ended "$name"
 	cport=$(cat "$scratch/out.port")
-	[ "$peer" = proxy ] && peer="127.0.0.1 port $cport"
+	[ "$peer" = proxy ] && peer="$via port $cport"
 	if cmp -s "$scratch/expected" "$scratch/out"; then
 		pass "$name: the whole session follows the header"
 	else
 		fail "$name: the whole session follows the header"
 		show_difference "$scratch/expected" "$scratch/out"
 	fi
-	check "$name: logged session start peer=$peer proxy=127.0.0.1 port $cport header=$kind" \
-		grep -q -x -E ".*session start peer=$peer proxy=127\\.0\\.0\\.1 port $cport header=$kind" "$log"
+	check "$name: logged session start peer=$peer proxy=$via port $cport header=$kind" \
+		grep -q -x -F "$(grep -o '^pop2d\[[0-9]*\]: ' "$log" | head -n 1)session start peer=$peer proxy=$via port $cport header=$kind" "$log"
 	check "$name: logged the login with peer=$peer" \
 		grep -q -F "login user=alice peer=$peer messages=" "$log"
 	check "$name: logged the end of the session" \
@@ -194,8 +195,16 @@ if grep -q -E '^0+1 ' /proc/net/if_inet6 2>/dev/null; then
 	main_port=$port main_pid=$started
 	cp "$scratch/v1-tcp4.in" "$scratch/dual-stack-v1-tcp4.in"
 	believed dual-stack-v1-tcp4 "192.0.2.7 port 4321" v1
+	# An IPv6 proxy, listed among other networks.
+	stop "$main_pid"
+	backend main '[::1]' -H 10.0.0.0/8,::1,2001:db8::/32
+	main_port=$port main_pid=$started
+	cp "$scratch/v2-tcp4.in" "$scratch/ipv6-proxy-v2-tcp4.in"
+	via=::1 believed ipv6-proxy-v2-tcp4 "192.0.2.7 port 4321" v2
+	cp "$scratch/v2-local.in" "$scratch/ipv6-proxy-v2-local.in"
+	via=::1 believed ipv6-proxy-v2-local proxy v2-local
 else
-	echo "SKIP: the loopback interface has no ::1: the dual-stack case not tried"
+	echo "SKIP: the loopback interface has no ::1: the IPv6 and dual-stack cases not tried"
 fi
 
 # A bad -H is a configuration error: logged, the client told, exit 2.
