@@ -49,6 +49,17 @@ start() {
 	return 1
 }
 
+# retry COMMAND...: runs COMMAND up to 5 times until it succeeds: a port
+# that free_port found free may be taken by another test before it is
+# bound.
+retry() {
+	local i
+	for ((i = 0; i < 5; i++)); do
+		"$@" && return 0
+	done
+	return 1
+}
+
 # stop PID: ends a program that start() started, and waits for it.
 stop() {
 	kill "$1" 2>/dev/null

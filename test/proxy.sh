@@ -28,14 +28,17 @@ log=$scratch/pop2d.log
 # backend NAME BIND POP2D-ARGS...: pop2d behind systemd-socket-activate
 # on BIND:a free port, its -d log appended to $log. Sets $port and
 # $started (the launcher's pid).
-backend() {
+backend_once() {
 	local name=$1 bind=$2
 	shift 2
 	port=$(free_port)
 	# shellcheck disable=SC2016 # expanded by the inner shell
 	start "$name" "$port" -- sh -c 'exec "$@" 2>>"$0"' "$log" \
 		systemd-socket-activate --accept --inetd -l "$bind:$port" -- \
-		"$POP2D" "${pop2d_args[@]}" "$@" || exit 1
+		"$POP2D" "${pop2d_args[@]}" "$@"
+}
+backend() {
+	retry backend_once "$@" || exit 1
 }
 backend main 127.0.0.1
 main_port=$port main_pid=$started

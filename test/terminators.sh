@@ -40,12 +40,15 @@ if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 fi
 cat "$scratch/cert.pem" "$scratch/key.pem" >"$scratch/haproxy.pem"
 
-backend_port=$(free_port)
-# shellcheck disable=SC2016 # expanded by the inner shell
-start pop2d "$backend_port" -- sh -c 'exec "$@" 2>>"$0"' "$log" \
-	systemd-socket-activate --accept --inetd -l "127.0.0.1:$backend_port" -- \
-	"$POP2D" -n pop2.test -p "$data/passwd" -S "$state" -m "$scratch/maildrop" \
-	-F "$scratch/home" -d -H 127.0.0.1 || exit 1
+start_pop2d() {
+	backend_port=$(free_port)
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	start pop2d "$backend_port" -- sh -c 'exec "$@" 2>>"$0"' "$log" \
+		systemd-socket-activate --accept --inetd -l "127.0.0.1:$backend_port" -- \
+		"$POP2D" -n pop2.test -p "$data/passwd" -S "$state" -m "$scratch/maildrop" \
+		-F "$scratch/home" -d -H 127.0.0.1
+}
+retry start_pop2d || exit 1
 pids=("$started")
 trap 'for p in "${pids[@]}"; do stop "$p"; done; rm -rf "$scratch"' EXIT
 
@@ -64,40 +67,43 @@ doc_block() {
 # HAProxy as doc/MANY-HOSTS shows it: TCP with send-proxy-v2 and health
 # checks, and TLS with send-proxy; one pop2d host, here, on the backend
 # port; checks every second.
-haproxy_tcp=$(free_port)
-haproxy_tls=$(free_port)
-while [ "$haproxy_tls" = "$haproxy_tcp" ]; do haproxy_tls=$(free_port); done
-doc_block 'HAProxy, as balancer and terminator:' | sed \
-	-e "s/bind :109\$/bind 127.0.0.1:$haproxy_tcp/" \
-	-e "s|bind :1109 ssl crt .*|bind 127.0.0.1:$haproxy_tls ssl crt $scratch/haproxy.pem|" \
-	-e "s/10\\.0\\.0\\.11:109/127.0.0.1:$backend_port/" \
-	-e "/10\\.0\\.0\\.12/d" \
-	-e "s/inter 10s/inter 1s/" >"$scratch/haproxy.cfg"
+start_haproxy() {
+	haproxy_tcp=$(free_port)
+	haproxy_tls=$(free_port)
+	while [ "$haproxy_tls" = "$haproxy_tcp" ]; do haproxy_tls=$(free_port); done
+	doc_block 'HAProxy, as balancer and terminator:' | sed \
+		-e "s/bind :109\$/bind 127.0.0.1:$haproxy_tcp/" \
+		-e "s|bind :1109 ssl crt .*|bind 127.0.0.1:$haproxy_tls ssl crt $scratch/haproxy.pem|" \
+		-e "s/10\\.0\\.0\\.11:109/127.0.0.1:$backend_port/" \
+		-e "/10\\.0\\.0\\.12/d" \
+		-e "s/inter 10s/inter 1s/" >"$scratch/haproxy.cfg"
+	start haproxy "$haproxy_tcp" "$haproxy_tls" -- haproxy -db -f "$scratch/haproxy.cfg"
+}
+retry start_haproxy || exit 1
+pids+=("$started")
 check "doc/MANY-HOSTS: the HAProxy configuration is there, both frontends, both backends" \
 	[ "$(grep -c -E "^[[:space:]]*bind 127\.0\.0\.1:($haproxy_tcp|$haproxy_tls)( |\$)" "$scratch/haproxy.cfg")" -eq 2 -a \
 	"$(grep -c "server mail1 127.0.0.1:$backend_port send-proxy" "$scratch/haproxy.cfg")" -eq 2 ]
-if ! haproxy -c -f "$scratch/haproxy.cfg" >"$scratch/haproxy-check.out" 2>&1; then
-	cat "$scratch/haproxy-check.out"
-	fail "haproxy -c accepts the configuration"
-fi
-start haproxy "$haproxy_tcp" "$haproxy_tls" -- haproxy -db -f "$scratch/haproxy.cfg" || exit 1
-pids+=("$started")
+check "haproxy -c accepts the configuration" haproxy -q -c -f "$scratch/haproxy.cfg"
 
 # stunnel as doc/MANY-HOSTS shows it, in the foreground.
-stunnel_port=$(free_port)
-{
-	printf 'foreground = yes\npid =\n\n'
-	doc_block 'stunnel, as a terminator only' | sed \
-		-e "s/^accept = 1109\$/accept = 127.0.0.1:$stunnel_port/" \
-		-e "s/^connect = 10\\.0\\.0\\.11:109\$/connect = 127.0.0.1:$backend_port/" \
-		-e "s|^cert = .*|cert = $scratch/cert.pem|" \
-		-e "s|^key = .*|key = $scratch/key.pem|"
-} >"$scratch/stunnel.conf"
+start_stunnel() {
+	stunnel_port=$(free_port)
+	{
+		printf 'foreground = yes\npid =\n\n'
+		doc_block 'stunnel, as a terminator only' | sed \
+			-e "s/^accept = 1109\$/accept = 127.0.0.1:$stunnel_port/" \
+			-e "s/^connect = 10\\.0\\.0\\.11:109\$/connect = 127.0.0.1:$backend_port/" \
+			-e "s|^cert = .*|cert = $scratch/cert.pem|" \
+			-e "s|^key = .*|key = $scratch/key.pem|"
+	} >"$scratch/stunnel.conf"
+	start stunnel "$stunnel_port" -- stunnel4 "$scratch/stunnel.conf"
+}
+retry start_stunnel || exit 1
+pids+=("$started")
 check "doc/MANY-HOSTS: the stunnel configuration is there, with protocol = proxy" \
 	[ "$(grep -c -E "^(accept = 127\.0\.0\.1:$stunnel_port|connect = 127\.0\.0\.1:$backend_port|protocol = proxy)\$" \
 	"$scratch/stunnel.conf")" -eq 3 ]
-start stunnel "$stunnel_port" -- stunnel4 "$scratch/stunnel.conf" || exit 1
-pids+=("$started")
 
 # session NAME SOURCE PORT VERSION [-tls]: the whole session from SOURCE
 # through the terminator on PORT, which sends a PROXY header of VERSION;
