@@ -115,9 +115,9 @@ pop2_client() {
 	' "$ca" "$half" "$@"
 }
 
-# wait_for FILE PATTERN: waits up to 30 s for a line matching the
+# wait_log FILE PATTERN: waits up to 30 s for a line matching the
 # extended regular expression PATTERN in FILE (a log being written).
-wait_for() {
+wait_log() {
 	local i
 	for ((i = 0; i < 300; i++)); do
 		grep -q -E -- "$2" "$1" 2>/dev/null && return 0

@@ -13,8 +13,7 @@ set -u
 . "$(dirname "$0")/net.sh"
 
 if ! command -v systemd-socket-activate >/dev/null; then
-	echo "SKIP: systemd-socket-activate is not installed (Debian: systemd)"
-	exit 77
+	skip_all "systemd-socket-activate is not installed (Debian: systemd)"
 fi
 
 transcript=$top_srcdir/test/session/retrieve-all
@@ -61,7 +60,7 @@ header() {
 
 # ended: waits for the session's last log line; a failure if it never comes.
 ended() {
-	wait_for "$log" 'session end ' || fail "$1: pop2d logged no end of the session"
+	wait_log "$log" 'session end ' || fail "$1: pop2d logged no end of the session"
 }
 
 # believed NAME PEER HEADER: a session through the header of NAME, from
@@ -207,7 +206,7 @@ if grep -q -E '^0+1 ' /proc/net/if_inet6 2>/dev/null; then
 	cp "$scratch/v2-local.in" "$scratch/ipv6-proxy-v2-local.in"
 	via=::1 believed ipv6-proxy-v2-local proxy v2-local
 else
-	echo "SKIP: the loopback interface has no ::1: the IPv6 and dual-stack cases not tried"
+	skip "the loopback interface has no ::1: the IPv6 and dual-stack cases not tried"
 fi
 
 # A bad -H is a configuration error: logged, the client told, exit 2.

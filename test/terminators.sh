@@ -16,13 +16,11 @@ set -u
 
 for program in haproxy stunnel4 openssl systemd-socket-activate; do
 	if ! command -v "$program" >/dev/null; then
-		echo "SKIP: $program is not installed (Debian: haproxy, stunnel4, openssl, systemd)"
-		exit 77
+		skip_all "$program is not installed (Debian: haproxy, stunnel4, openssl, systemd)"
 	fi
 done
 if ! perl -MIO::Socket::SSL -e 1 2>/dev/null; then
-	echo "SKIP: perl's IO::Socket::SSL is missing (Debian: libio-socket-ssl-perl)"
-	exit 77
+	skip_all "perl's IO::Socket::SSL is missing (Debian: libio-socket-ssl-perl)"
 fi
 
 transcript=$top_srcdir/test/session/ackd-quit
@@ -124,7 +122,7 @@ session() {
 		fail "$name: HELO, READ, RETR, ACKD, QUIT"
 		show_difference "$scratch/expected" "$scratch/out"
 	fi
-	wait_for "$log" 'session end user=alice' || fail "$name: pop2d logged no end of the session"
+	wait_log "$log" 'session end user=alice' || fail "$name: pop2d logged no end of the session"
 	check "$name: logged session start peer=$source port $cport, through 127.0.0.1, $version" \
 		grep -q -E "session start peer=$source port $cport proxy=127\\.0\\.0\\.1 port [0-9]+ header=$version\$" "$log"
 	check "$name: logged the login with peer=$source port $cport" \
@@ -151,7 +149,7 @@ printf '+ POP2 pop2.test pop2d %s server ready\r\n- Bogus or out of sequence com
 if pop2_client 127.0.0.24 127.0.0.1 "$haproxy_tcp" "$scratch/forged.in" "$scratch/out"; then
 	check "forged header behind HAProxy: greeted, then a bogus command" \
 		cmp -s "$scratch/bogus" "$scratch/out"
-	wait_for "$log" 'session end user=- reason=protocol error' ||
+	wait_log "$log" 'session end user=- reason=protocol error' ||
 		fail "forged header: pop2d logged no end of the session"
 	check "forged header behind HAProxy: logged the real client" \
 		grep -q -F "session start peer=127.0.0.24 port $(cat "$scratch/out.port") proxy=" "$log"
@@ -167,8 +165,8 @@ fi
 # HAProxy's health check: a LOCAL header, the greeting, QUIT.
 : >"$log"
 check "HAProxy health check: a LOCAL header, logged with HAProxy's own address" \
-	wait_for "$log" 'session start peer=127\.0\.0\.1 port ([0-9]+) proxy=127\.0\.0\.1 port \1 header=v2-local$'
-check "HAProxy health check: greeted, then QUIT" wait_for "$log" 'session end user=- reason=QUIT '
+	wait_log "$log" 'session start peer=127\.0\.0\.1 port ([0-9]+) proxy=127\.0\.0\.1 port \1 header=v2-local$'
+check "HAProxy health check: greeted, then QUIT" wait_log "$log" 'session end user=- reason=QUIT '
 # shellcheck disable=SC2016 # expanded by the inner shell
 check "HAProxy sees pop2d up" bash -c '! grep -q -i "pop2d/mail1 is DOWN" "$0"' "$scratch/haproxy.out"
 
