@@ -5,8 +5,9 @@
 set -eu
 pop2d=$1
 src=$2
-# Not in /tmp: pop2d refuses a state directory that others could swap.
-work=$(mktemp -d "$PWD/pop2d-demo.XXXXXX")
+# Not beneath /tmp: pop2d refuses a state directory that others could swap.
+. "$src/test/safedir.sh"
+work=$(mktemp -d "$(safe_base "$PWD")/pop2d-demo.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cp "$src/demo/maildrop" "$work/maildrop"
 mkdir -m 755 "$work/state"

@@ -39,8 +39,10 @@ tail_n=10
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/pop2d-bench.XXXXXX") || exit 2
 # The state directory may not be beneath a directory that others may
-# write, such as /tmp: it goes in the current (build) directory.
-state=$(mktemp -d "$PWD/pop2d-bench-state.XXXXXX") || exit 2
+# write, such as /tmp: it goes in the current (build) directory, or where
+# safe_base finds room.
+. "$top_srcdir/test/safedir.sh"
+state=$(mktemp -d "$(safe_base "$PWD")/pop2d-bench-state.XXXXXX") || exit 2
 chmod 755 "$state"
 trap 'rm -rf "$scratch" "$state"' EXIT
 

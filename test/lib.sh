@@ -20,7 +20,8 @@ skipped=0
 # Not in /tmp: pop2d refuses a state directory beneath a directory that
 # others may write (sticky or not), so the scratch folder, which holds it,
 # lives in the build tree, or, when that lies beneath such a directory (a
-# checkout in /tmp), in /run for root.
+# checkout in /tmp), where safe_base finds room.
+. "$top_srcdir/test/safedir.sh"
 unsafe_parents() {
 	local d=$1
 	while [ "$d" != / ]; do
@@ -28,11 +29,7 @@ unsafe_parents() {
 		find "$d" -maxdepth 0 -perm /022
 	done
 }
-scratch_base=${POP2_TEST_TMPDIR:-$top_builddir/test}
-if [ -z "${POP2_TEST_TMPDIR:-}" ] && [ -n "$(unsafe_parents "$scratch_base/x")" ] &&
-	[ "$(id -u)" -eq 0 ] && [ -z "$(unsafe_parents /run/x)" ]; then
-	scratch_base=/run
-fi
+scratch_base=${POP2_TEST_TMPDIR:-$(safe_base "$top_builddir/test")}
 scratch=$(mktemp -d "$scratch_base/pop2d-test.XXXXXX")
 # The state directory (-S) that sessions use.
 state=$scratch/state
