@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "auth_source.h"
 #include "commit.h"
 #include "io.h"
 #include "line.h"
@@ -46,6 +47,7 @@
 
 struct options {
 	const char *passwd_file;
+	const char *pam_service;
 	const char *maildrop;
 	const char *folder_dir;
 	const char *state_dir;
@@ -65,6 +67,9 @@ struct options {
 struct server {
 	struct options opt;
 	int passwd_fd;
+	struct auth_source_config auth_cfg;
+	const struct auth_source *auth; /* chosen once, before the greeting */
+	struct auth_login login;
 	struct io io;
 	struct line_reader lr;
 	struct session session;
@@ -95,9 +100,10 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: pop2d [-p passwd-file] [-m maildrop-template] [-F folder-dir-template]\n"
-	    "             [-S state-dir] [-t idle-seconds] [-T login-seconds] [-n hostname]\n"
-	    "             [-L lock-helper] [-H proxy-networks] [-d] [-V] [-h]\n"
+	    "usage: pop2d [-p passwd-file] [-P pam-service] [-m maildrop-template]\n"
+	    "             [-F folder-dir-template] [-S state-dir] [-t idle-seconds]\n"
+	    "             [-T login-seconds] [-n hostname] [-L lock-helper]\n"
+	    "             [-H proxy-networks] [-d] [-V] [-h]\n"
 	    "       pop2d --recover-all [-d] [-p passwd-file] [-m maildrop-template]\n"
 	    "             [-F folder-dir-template] [-S state-dir] [-L lock-helper]\n"
 	    "             [-t seconds]\n");
@@ -213,6 +219,31 @@ host_name(struct options *o, const char *arg)
 	return arg;
 }
 
+/* A PAM service is a file name in /etc/pam.d: no '/', not hidden. */
+static const char *
+pam_service(struct options *o, const char *arg)
+{
+	const char *p;
+
+	if (!auth_source_have_pam()) {
+		bad_config(o, true, "-P %s: pop2d was built without PAM", arg);
+		return NULL;
+	}
+	if (arg[0] == '\0' || arg[0] == '.' || strlen(arg) > 255) {
+		bad_config(o, true, "-P %s: a PAM service name of 1 to 255 characters "
+		    "is needed, not beginning with '.'", arg);
+		return NULL;
+	}
+	for (p = arg; *p != '\0'; p++)
+		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+		    !(*p >= '0' && *p <= '9') && *p != '.' && *p != '_' && *p != '-') {
+			bad_config(o, true, "-P %s: a PAM service name has only letters, "
+			    "digits, '.', '_' and '-'", arg);
+			return NULL;
+		}
+	return arg;
+}
+
 static void
 parse_options(int argc, char **argv, struct options *o)
 {
@@ -225,6 +256,7 @@ parse_options(int argc, char **argv, struct options *o)
 	int ch;
 
 	memset(o, 0, sizeof(*o));
+	o->pam_service = "pop2";
 	o->maildrop = "/var/mail/%u";
 	o->folder_dir = "%h";
 	o->state_dir = DEFAULT_STATE_DIR;
@@ -232,11 +264,14 @@ parse_options(int argc, char **argv, struct options *o)
 	o->idle_seconds = 600;
 	o->login_seconds = 60;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":p:m:F:S:t:T:n:L:H:dVh", longopts,
+	while ((ch = getopt_long(argc, argv, ":p:P:m:F:S:t:T:n:L:H:dVh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'p':
 			o->passwd_file = optarg;
+			break;
+		case 'P':
+			o->pam_service = pam_service(o, optarg);
 			break;
 		case 'm':
 			o->maildrop = path_template(o, optarg, 'm', o->maildrop);
@@ -487,9 +522,13 @@ identity_usable(const struct auth_user *u)
 	return geteuid() == 0 || (u->uid == geteuid() && u->gid == getegid());
 }
 
-/* Takes on the user's identity for good; proven by a failing setuid(0). */
+/*
+ * Takes on the user's identity for good; proven by a failing setuid(0).
+ * The login's source establishes its credentials (PAM's pam_setcred) once
+ * the groups are the user's, while root may still change them.
+ */
 static int
-become_user(const struct auth_user *u, const char **why)
+become_user(struct server *sv, const struct auth_user *u, const char **why)
 {
 	if (!u->change_id) {
 		/* SPEC §5: an entry without uid/gid keeps pop2d's identity. */
@@ -504,8 +543,12 @@ become_user(const struct auth_user *u, const char **why)
 	if (geteuid() != 0)
 		return u->uid == geteuid() && u->gid == getegid() ? 0 : -1;
 	/* A passwd-file user need not be in the group database. */
-	if ((u->system ? initgroups(u->name, u->gid) : setgroups(1, &u->gid)) == -1 ||
-	    setgid(u->gid) == -1 || setuid(u->uid) == -1)
+	if ((u->system ? initgroups(u->name, u->gid) : setgroups(1, &u->gid)) == -1)
+		return -1;
+	if (sv->auth->establish != NULL && sv->auth->establish(&sv->login, why) == -1)
+		return -1;
+	*why = "cannot take the entry's uid and gid";
+	if (setgid(u->gid) == -1 || setuid(u->uid) == -1)
 		return -1;
 	if (setuid(0) != -1)
 		return -1;
@@ -613,6 +656,14 @@ log_recovery(const struct options *o, const char *tag, const char *user,
 			&st->lock_report, st->helper, helper, sizeof(helper)));
 }
 
+/* Ends the login's business with its source (PAM's handle). */
+static void
+end_auth(struct server *sv)
+{
+	if (sv->auth->end != NULL)
+		sv->auth->end(&sv->login);
+}
+
 static int
 backend_login(void *arg, const char *user, char *password, size_t *count,
     const char **why)
@@ -626,10 +677,8 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 	int r, e;
 
 	util_strlcpy(sv->user, user, sizeof(sv->user));
-	if (sv->passwd_fd != -1)
-		ar = auth_passwd_file(sv->passwd_fd, user, password, &u, &reason);
-	else
-		ar = auth_system(user, password, &u, &reason);
+	sv->login = (struct auth_login){ .cfg = &sv->auth_cfg };
+	ar = sv->auth->verify(&sv->login, user, password, &u, &reason);
 	util_wipe(password, strlen(password));
 	if (ar != AUTH_OK) {
 		login_failed(sv, reason != NULL ? reason : "denied");
@@ -639,14 +688,18 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 	util_strlcpy(sv->user, u.name, sizeof(sv->user));
 	/* No state is made for a login that cannot go on. */
 	if (!identity_usable(&u)) {
+		end_auth(sv);
 		login_failed(sv, "cannot take the entry's uid and gid");
 		return 0;
 	}
 	if (prepare_state(sv, &u) == -1) {
+		end_auth(sv);
 		*why = "State directory unusable";
 		return -1;
 	}
-	if (become_user(&u, &reason) == -1) {
+	r = become_user(sv, &u, &reason);
+	end_auth(sv);
+	if (r == -1) {
 		login_failed(sv, reason);
 		return 0;
 	}
@@ -1337,6 +1390,12 @@ main(int argc, char **argv)
 		return recover_all(&sv.opt, sv.passwd_fd);
 	setup_signals();
 	describe_peer(&sv);
+	sv.auth_cfg = (struct auth_source_config){
+		.passwd_fd = sv.passwd_fd,
+		.pam_service = sv.opt.pam_service,
+		.rhost = sv.peer_host,
+	};
+	sv.auth = auth_source_choose(&sv.auth_cfg);
 
 	/* -T bounds the whole login, however the client spreads its octets. */
 	io_init(&sv.io, STDIN_FILENO, STDOUT_FILENO, (int)sv.opt.login_seconds * 1000);

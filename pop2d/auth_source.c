@@ -1,0 +1,66 @@
+#include "config.h"
+
+#include "auth_source.h"
+#ifdef HAVE_PAM
+#include "auth_pam.h"
+#endif
+
+static enum auth_result
+passwd_file_verify(struct auth_login *l, const char *user, const char *password,
+    struct auth_user *out, const char **why)
+{
+	return auth_passwd_file(l->cfg->passwd_fd, user, password, out, why);
+}
+
+static enum auth_result
+shadow_verify(struct auth_login *l, const char *user, const char *password,
+    struct auth_user *out, const char **why)
+{
+	(void)l;
+	return auth_system(user, password, out, why);
+}
+
+static const struct auth_source passwd_file_source = {
+	.name = "passwd-file",
+	.verify = passwd_file_verify,
+};
+
+static const struct auth_source shadow_source = {
+	.name = "shadow",
+	.verify = shadow_verify,
+};
+
+#ifdef HAVE_PAM
+static const struct auth_source pam_source = {
+	.name = "pam",
+	.verify = auth_pam_verify,
+	.establish = auth_pam_establish,
+	.end = auth_pam_end,
+};
+#endif
+
+/* The system's accounts, in order of preference: the first one built in. */
+static const struct auth_source *const system_sources[] = {
+#ifdef HAVE_PAM
+	&pam_source,
+#endif
+	&shadow_source,
+};
+
+const struct auth_source *
+auth_source_choose(const struct auth_source_config *cfg)
+{
+	if (cfg->passwd_fd != -1)
+		return &passwd_file_source;
+	return system_sources[0];
+}
+
+bool
+auth_source_have_pam(void)
+{
+#ifdef HAVE_PAM
+	return true;
+#else
+	return false;
+#endif
+}
