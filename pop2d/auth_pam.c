@@ -43,9 +43,17 @@ auth_pam_conv(int n, const struct pam_message **msg,
 	struct pam_response *r;
 	int i;
 
-	*resp = NULL;
 	if (n <= 0 || n > PAM_MAX_NUM_MSG)
 		return PAM_CONV_ERR;
+	/* Some modules pass no RESP with texts: there is nothing to answer. */
+	if (resp == NULL) {
+		for (i = 0; i < n; i++)
+			if (msg[i]->msg_style != PAM_TEXT_INFO &&
+			    msg[i]->msg_style != PAM_ERROR_MSG)
+				return PAM_CONV_ERR;
+		return PAM_SUCCESS;
+	}
+	*resp = NULL;
 	r = calloc((size_t)n, sizeof(*r));
 	if (r == NULL)
 		return PAM_BUF_ERR;

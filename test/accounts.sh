@@ -6,11 +6,28 @@
 # running as the user (real, effective and saved ids); FOLD unable to read
 # another user's file; the dot-lock taken through a set-group-ID pop2-lock
 # in a root:mail 2775 spool; a signal leaving the maildrop as it was; the
-# log lines. Needs root; changes nothing outside its namespaces.
+# log lines. Needs root; changes nothing outside its namespaces. Built
+# with PAM, the same logins go through the real pam_unix, named in a pop2
+# service file of the test's own (test/pamwrap.sh); built without, through
+# the shadow file.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ns.sh"
+. "$(dirname "$0")/pamwrap.sh"
 ns_enter "$@"
+
+# why SHADOW PAM: the log's reason for a refusal in this build.
+if [ "${PAM:-}" = yes ]; then
+	pam_wrap_init
+	pam_service pop2 "auth required $PAM_MODULES_DIR/pam_unix.so" \
+		"account required $PAM_MODULES_DIR/pam_unix.so"
+	POP2D=$pop2d_pam
+	why() { echo "$2"; }
+else
+	why() { echo "$1"; }
+fi
+auth_failure="pam_authenticate: Authentication failure"
+not_known="pam_authenticate: User not known to the underlying authentication module"
 
 prefix=p2t
 chmod 755 "$scratch"
@@ -93,12 +110,12 @@ done
 # Every refusal looks the same: the same reply, not before the delay
 # (POP2_LOGIN_DELAY_MS in a test build, else the default 2 s).
 delay_ms=${POP2_LOGIN_DELAY_MS:-2000}
-for who in "${prefix}l:locked pass:locked:locked entry" \
-	"${prefix}e:expired pass:expired:expired" \
+for who in "${prefix}l:locked pass:locked:$(why 'locked entry' "$auth_failure")" \
+	"${prefix}e:expired pass:expired:$(why expired 'pam_acct_mgmt: User account has expired')" \
 	"root:root pass:uid 0:uid 0" \
-	"${prefix}y:wrong pass:wrong password:wrong password" \
-	"${prefix}x:any pass:unknown user:unknown user" \
-	"${prefix^^}Y:yes-crypt pass:name in another case:unknown user"; do
+	"${prefix}y:wrong pass:wrong password:$(why 'wrong password' "$auth_failure")" \
+	"${prefix}x:any pass:unknown user:$(why 'unknown user' "$not_known")" \
+	"${prefix^^}Y:yes-crypt pass:name in another case:$(why 'unknown user' "$not_known")"; do
 	IFS=: read -r user password what why <<<"$who"
 	start=$(date +%s%N)
 	pop2 "HELO $user $password"
