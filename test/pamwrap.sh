@@ -32,10 +32,13 @@ pam_wrap_init() {
 		echo '#!/bin/sh'
 		echo "LD_PRELOAD='$lib' PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR='$pam_services'"
 		echo 'export LD_PRELOAD PAM_WRAPPER PAM_WRAPPER_SERVICE_DIR'
-		# The sanitizers' runtime would insist on coming first.
+		# The sanitizers' runtime would insist on coming first, and
+		# refuses RTLD_DEEPBIND (pam_wrapper 1.1.4 reads the variable
+		# under uid_wrapper's name, later versions under its own).
 		if [ "${SANITIZERS:-}" = yes ]; then
-			echo 'PAM_WRAPPER_DISABLE_DEEPBIND=1 ASAN_OPTIONS=verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}'
-			echo 'export PAM_WRAPPER_DISABLE_DEEPBIND ASAN_OPTIONS'
+			echo 'PAM_WRAPPER_DISABLE_DEEPBIND=1 UID_WRAPPER_DISABLE_DEEPBIND=1'
+			echo 'ASAN_OPTIONS=verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}'
+			echo 'export PAM_WRAPPER_DISABLE_DEEPBIND UID_WRAPPER_DISABLE_DEEPBIND ASAN_OPTIONS'
 		fi
 		echo "exec '$POP2D' \"\$@\""
 	} >"$pop2d_pam"
