@@ -177,7 +177,7 @@ auth_pam_account(struct auth_login *l, struct auth_user *out)
 }
 
 enum auth_result
-auth_pam_verify(struct auth_login *l, const char *user, const char *password,
+auth_pam_verify(struct auth_login *l, const char *user, char *password,
     struct auth_user *out, const char **why)
 {
 	struct pam_conv conv = { auth_pam_conv, l };
@@ -207,6 +207,7 @@ auth_pam_verify(struct auth_login *l, const char *user, const char *password,
 		    PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 	}
 	l->password = NULL;
+	util_wipe(password, strlen(password));
 	if (l->pam_status == PAM_SUCCESS) {
 		call = "pam_acct_mgmt";
 		l->pam_status = pam_acct_mgmt(pamh,

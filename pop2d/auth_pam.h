@@ -24,8 +24,9 @@
 
 #include "auth_source.h"
 
+/* PASSWORD is wiped as soon as pam_authenticate() returns. */
 enum auth_result auth_pam_verify(struct auth_login *l, const char *user,
-    const char *password, struct auth_user *out, const char **why);
+    char *password, struct auth_user *out, const char **why);
 
 /* pam_setcred(PAM_ESTABLISH_CRED). Returns 0, or -1 with *WHY set. */
 int auth_pam_establish(struct auth_login *l, const char **why);

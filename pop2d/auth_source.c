@@ -6,14 +6,14 @@
 #endif
 
 static enum auth_result
-passwd_file_verify(struct auth_login *l, const char *user, const char *password,
+passwd_file_verify(struct auth_login *l, const char *user, char *password,
     struct auth_user *out, const char **why)
 {
 	return auth_passwd_file(l->cfg->passwd_fd, user, password, out, why);
 }
 
 static enum auth_result
-shadow_verify(struct auth_login *l, const char *user, const char *password,
+shadow_verify(struct auth_login *l, const char *user, char *password,
     struct auth_user *out, const char **why)
 {
 	(void)l;

@@ -23,7 +23,7 @@ struct auth_source_config {
 /* One login's progress: what verify() leaves for establish() and end(). */
 struct auth_login {
 	const struct auth_source_config *cfg;
-	const char *password; /* the conversation's answer while verify() runs */
+	const char *password; /* the conversation's answer, during pam_authenticate */
 	void *pamh;	      /* PAM's handle from verify() to end() */
 	int pam_status;	      /* the last PAM call's result, for pam_end() */
 	char why[160];	      /* a reason composed at run time (PAM's text) */
@@ -32,12 +32,13 @@ struct auth_login {
 struct auth_source {
 	const char *name; /* "passwd-file", "pam" or "shadow", for the log */
 	/*
-	 * Checks USER's PASSWORD (not copied, not cleared: the caller's
-	 * job) as auth_passwd_file() does, *OUT and *WHY alike. On anything
-	 * but AUTH_OK nothing is left for establish() or end().
+	 * Checks USER's PASSWORD as auth_passwd_file() does, *OUT and *WHY
+	 * alike. A source may wipe PASSWORD as soon as it is done with it,
+	 * before it returns; the caller wipes it afterwards in any case. On
+	 * anything but AUTH_OK nothing is left for establish() or end().
 	 */
 	enum auth_result (*verify)(struct auth_login *l, const char *user,
-	    const char *password, struct auth_user *out, const char **why);
+	    char *password, struct auth_user *out, const char **why);
 	/*
 	 * As root, after initgroups() and before setgid(): the source's own
 	 * credentials (PAM's pam_setcred). Returns 0, or -1 with *WHY set:
