@@ -41,6 +41,16 @@ usage_error "empty host name" -p "$passwd" -n ''
 usage_error "host name with a space" -p "$passwd" -n 'a b'
 usage_error "relative maildir maildrop" -p "$passwd" -m 'maildir:Maildir'
 usage_error "maildir folder directory" -p "$passwd" -F 'maildir:%h/Maildir'
+usage_error "empty PAM service" -P ''
+usage_error "PAM service with a slash" -P '../pop'
+usage_error "hidden PAM service" -P '.pop'
+if [ "${PAM:-}" = yes ]; then
+	greeting=$("$POP2D" -S "$state" -P pop-3.x_y </dev/null | head -n 1)
+	check "-P takes letters, digits, '.', '_' and '-'" [ "${greeting%% *}" = + ]
+else
+	usage_error "-P in a build without PAM" -P pop
+	check "... and says why" grep -q 'built without PAM' "$scratch/err"
+fi
 
 # The state directory and the lock helper are checked at startup, before
 # any greeting: like sshd's StrictModes, -S and every directory above it

@@ -61,6 +61,7 @@ user pdirn 47102 none                # no shadow entry at all
 user punix 47103 "$unix_hash"
 user pexp 47104 "$unix_hash" 1       # expired on 1970-01-02
 user pnew 47105 "$unix_hash"
+user pempty 47106 ''                # no password at all
 # Its password was last changed on day 0: it must be changed first.
 awk -F: -v OFS=: '$1 == "pnew" { $3 = 0 } { print }' /etc/shadow >"$scratch/shadow"
 cat "$scratch/shadow" >/etc/shadow
@@ -115,6 +116,10 @@ pam_service mapped "auth required $matrix passdb=$passdb" \
 	"account required $mods/pam_permit.so"
 # The real pam_unix, which reads the private /etc/shadow as root.
 pam_service unix "auth required $mods/pam_unix.so" "account required $mods/pam_unix.so"
+# As Debian's common-auth has it: nullok lets an empty hash in, unless the
+# application says PAM_DISALLOW_NULL_AUTHTOK.
+pam_service unixnullok "auth required $mods/pam_unix.so nullok" \
+	"account required $mods/pam_unix.so"
 printf '#!/bin/sh\nprintf "%%s\\n" "rhost=${PAM_RHOST:-}" >>%s\n' "$scratch/rhost" \
 	>"$scratch/bin/show-rhost"
 chmod 755 "$scratch/bin/show-rhost"
@@ -220,6 +225,8 @@ refused "pam_unix: password must be changed (PAM_NEW_AUTHTOK_REQD)" pnew 'unix p
 	"pam_acct_mgmt: Authentication token is no longer valid; new one required" -- -P unix
 refused "pam_unix: locked shadow entry" pdirl 'matrix pass' \
 	"pam_authenticate: Authentication failure" -- -P unix
+refused "pam_unix nullok: an account without a password (PAM_DISALLOW_NULL_AUTHTOK)" \
+	pempty 'any pass' "pam_authenticate: " -- -P unixnullok
 refused "pam_unix: unknown user" pnobody 'unix pass' \
 	"pam_authenticate: User not known to the underlying authentication module" -- -P unix
 
