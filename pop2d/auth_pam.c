@@ -36,8 +36,8 @@ auth_pam_drop(struct pam_response *r, int n)
  * are PAM's to wipe and free once it has them.
  */
 static int
-auth_pam_conv(int n, const struct pam_message **msg,
-    struct pam_response **resp, void *appdata)
+auth_pam_conv(int n, const struct pam_message **msg, struct pam_response **resp,
+    void *appdata)
 {
 	const struct auth_login *l = appdata;
 	struct pam_response *r;
@@ -63,7 +63,8 @@ auth_pam_conv(int n, const struct pam_message **msg,
 			if (l->password == NULL ||
 			    (r[i].resp = strdup(l->password)) == NULL) {
 				auth_pam_drop(r, n);
-				return l->password == NULL ? PAM_CONV_ERR : PAM_BUF_ERR;
+				return l->password == NULL ? PAM_CONV_ERR
+							   : PAM_BUF_ERR;
 			}
 			break;
 		case PAM_TEXT_INFO:
@@ -94,8 +95,8 @@ auth_pam_no_delay(int status, unsigned usec, void *appdata)
 
 /* *WHY = "CALL: PAM's reason for STATUS", control characters replaced. */
 static void
-auth_pam_reason(struct auth_login *l, const char *call, int status,
-    const char **why)
+auth_pam_reason(
+    struct auth_login *l, const char *call, int status, const char **why)
 {
 	char *p;
 
@@ -134,7 +135,9 @@ auth_pam_getpw(const char *name, struct passwd *pw, char **buf)
 	if (found == NULL) {
 		free(*buf);
 		*buf = NULL;
-		errno = e == 0 || e == ESRCH || e == EBADF || e == EPERM ? ENOENT : e;
+		errno = e == 0 || e == ESRCH || e == EBADF || e == EPERM
+		    ? ENOENT
+		    : e;
 		return -1;
 	}
 	return 0;
@@ -161,7 +164,7 @@ auth_pam_account(struct auth_login *l, struct auth_user *out)
 	else if (geteuid() != 0 && pw.pw_uid != geteuid())
 		why = "not this server's user";
 	else if (util_strlcpy(out->name, pw.pw_name, sizeof(out->name)) >=
-		     sizeof(out->name) ||
+		sizeof(out->name) ||
 	    (pw.pw_dir != NULL &&
 		util_strlcpy(out->home, pw.pw_dir, sizeof(out->home)) >=
 		    sizeof(out->home)))
@@ -180,7 +183,7 @@ enum auth_result
 auth_pam_verify(struct auth_login *l, const char *user, char *password,
     struct auth_user *out, const char **why)
 {
-	struct pam_conv conv = { auth_pam_conv, l };
+	struct pam_conv conv = {auth_pam_conv, l};
 	pam_handle_t *pamh = NULL;
 	const char *call = "pam_start";
 	enum auth_result res = AUTH_DENIED;
@@ -196,22 +199,22 @@ auth_pam_verify(struct auth_login *l, const char *user, char *password,
 		res = AUTH_ERROR;
 	if (l->pam_status == PAM_SUCCESS) {
 		call = "pam_set_item";
-		l->pam_status = pam_set_item(pamh, PAM_FAIL_DELAY,
-		    (const void *)auth_pam_no_delay);
+		l->pam_status = pam_set_item(
+		    pamh, PAM_FAIL_DELAY, (const void *)auth_pam_no_delay);
 	}
 	if (l->pam_status == PAM_SUCCESS && l->cfg->rhost != NULL)
 		l->pam_status = pam_set_item(pamh, PAM_RHOST, l->cfg->rhost);
 	if (l->pam_status == PAM_SUCCESS) {
 		call = "pam_authenticate";
-		l->pam_status = pam_authenticate(pamh,
-		    PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+		l->pam_status = pam_authenticate(
+		    pamh, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 	}
 	l->password = NULL;
 	util_wipe(password, strlen(password));
 	if (l->pam_status == PAM_SUCCESS) {
 		call = "pam_acct_mgmt";
-		l->pam_status = pam_acct_mgmt(pamh,
-		    PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+		l->pam_status =
+		    pam_acct_mgmt(pamh, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 	}
 	if (l->pam_status == PAM_SUCCESS) {
 		*why = auth_pam_account(l, out);
@@ -228,8 +231,8 @@ auth_pam_verify(struct auth_login *l, const char *user, char *password,
 int
 auth_pam_establish(struct auth_login *l, const char **why)
 {
-	l->pam_status = pam_setcred((pam_handle_t *)l->pamh,
-	    PAM_ESTABLISH_CRED | PAM_SILENT);
+	l->pam_status = pam_setcred(
+	    (pam_handle_t *)l->pamh, PAM_ESTABLISH_CRED | PAM_SILENT);
 	if (l->pam_status == PAM_SUCCESS)
 		return 0;
 	auth_pam_reason(l, "pam_setcred", l->pam_status, why);

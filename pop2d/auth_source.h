@@ -15,7 +15,7 @@
 #include "auth.h"
 
 struct auth_source_config {
-	int passwd_fd;		 /* -p's file, open; -1: the system's accounts */
+	int passwd_fd; /* -p's file, open; -1: the system's accounts */
 	const char *pam_service; /* -P: the PAM service of system accounts */
 	const char *rhost;	 /* the client's address (PAM_RHOST), or NULL */
 };
@@ -23,10 +23,11 @@ struct auth_source_config {
 /* One login's progress: what verify() leaves for establish() and end(). */
 struct auth_login {
 	const struct auth_source_config *cfg;
-	const char *password; /* the conversation's answer, during pam_authenticate */
-	void *pamh;	      /* PAM's handle from verify() to end() */
-	int pam_status;	      /* the last PAM call's result, for pam_end() */
-	char why[160];	      /* a reason composed at run time (PAM's text) */
+	const char
+	    *password;	/* the conversation's answer, during pam_authenticate */
+	void *pamh;	/* PAM's handle from verify() to end() */
+	int pam_status; /* the last PAM call's result, for pam_end() */
+	char why[160];	/* a reason composed at run time (PAM's text) */
 };
 
 struct auth_source {
@@ -53,7 +54,8 @@ struct auth_source {
  * The source for CFG, which must outlive every login: "passwd-file" when
  * CFG->passwd_fd is open, else "pam" in a build with PAM, else "shadow".
  */
-const struct auth_source *auth_source_choose(const struct auth_source_config *cfg);
+const struct auth_source *auth_source_choose(
+    const struct auth_source_config *cfg);
 
 /* True when pop2d was built with PAM (configure --with-pam). */
 bool auth_source_have_pam(void);

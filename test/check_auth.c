@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "auth_source.h"
 
 /* The hashes of test/data/passwd, as stored after the prefix. */
 #define ALICE_HASH                                                             \
@@ -465,6 +466,53 @@ START_TEST(cost_unusable)
 }
 END_TEST
 
+/* The table: -p's file is its own source, else the build's system source. */
+START_TEST(source_choice)
+{
+	struct auth_source_config cfg = { .passwd_fd = -1, .pam_service = "pop2" };
+	const struct auth_source *src;
+
+	src = auth_source_choose(&cfg);
+	ck_assert_str_eq(src->name, auth_source_have_pam() ? "pam" : "shadow");
+	ck_assert_ptr_nonnull(src->verify);
+	/* Only PAM has credentials to establish and a handle to end. */
+	ck_assert(auth_source_have_pam() == (src->establish != NULL));
+	ck_assert(auth_source_have_pam() == (src->end != NULL));
+#ifdef HAVE_PAM
+	ck_assert(auth_source_have_pam());
+#else
+	ck_assert(!auth_source_have_pam());
+#endif
+	cfg.passwd_fd = open_data("passwd");
+	src = auth_source_choose(&cfg);
+	ck_assert_str_eq(src->name, "passwd-file");
+	ck_assert_ptr_null(src->establish);
+	ck_assert_ptr_null(src->end);
+	close(cfg.passwd_fd);
+}
+END_TEST
+
+/* The passwd-file source verifies as auth_passwd_file() does. */
+START_TEST(source_passwd_file)
+{
+	struct auth_source_config cfg = { .passwd_fd = open_data("passwd") };
+	struct auth_login l = { .cfg = &cfg };
+	const struct auth_source *src = auth_source_choose(&cfg);
+	struct auth_user out;
+	const char *why;
+	char good[] = "wonderland", bad[] = "wonderlan";
+
+	ck_assert_int_eq(src->verify(&l, "alice", good, &out, &why), AUTH_OK);
+	ck_assert_str_eq(out.name, "alice");
+	ck_assert_ptr_null(why);
+	ck_assert_int_eq(src->verify(&l, "alice", bad, &out, &why), AUTH_DENIED);
+	ck_assert_str_eq(why, "wrong password");
+	ck_assert_int_eq(src->verify(&l, "mallory", good, &out, &why), AUTH_DENIED);
+	ck_assert_str_eq(why, "unknown user");
+	close(cfg.passwd_fd);
+}
+END_TEST
+
 static Suite *
 auth_suite(void)
 {
@@ -499,6 +547,12 @@ auth_suite(void)
 	tcase_add_test(tc, cost_right_and_wrong);
 	tcase_add_test(tc, cost_unknown_and_locked);
 	tcase_add_test(tc, cost_unusable);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("source");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, source_choice);
+	tcase_add_test(tc, source_passwd_file);
 	suite_add_tcase(s, tc);
 	return s;
 }
