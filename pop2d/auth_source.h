@@ -23,11 +23,10 @@ struct auth_source_config {
 /* One login's progress: what verify() leaves for establish() and end(). */
 struct auth_login {
 	const struct auth_source_config *cfg;
-	const char
-	    *password;	/* the conversation's answer, during pam_authenticate */
-	void *pamh;	/* PAM's handle from verify() to end() */
-	int pam_status; /* the last PAM call's result, for pam_end() */
-	char why[160];	/* a reason composed at run time (PAM's text) */
+	const char *password; /* answers prompts in pam_authenticate() */
+	void *pamh;	      /* PAM's handle from verify() to end() */
+	int pam_status;	      /* the last PAM call's result, for pam_end() */
+	char why[160];	      /* a reason composed at run time (PAM's text) */
 };
 
 struct auth_source {
