@@ -221,6 +221,8 @@ auth_pam_verify(struct auth_login *l, const char *user, char *password,
 		if (*why == NULL)
 			return AUTH_OK;
 		memset(out, 0, sizeof(*out));
+		/* The modules' cleanup learns that the login was refused. */
+		l->pam_status = PAM_PERM_DENIED;
 	} else {
 		auth_pam_reason(l, call, l->pam_status, why);
 	}
