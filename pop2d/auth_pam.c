@@ -202,7 +202,8 @@ auth_pam_verify(struct auth_login *l, const char *user, char *password,
 		l->pam_status = pam_set_item(
 		    pamh, PAM_FAIL_DELAY, (const void *)auth_pam_no_delay);
 	}
-	if (l->pam_status == PAM_SUCCESS && l->cfg->rhost != NULL)
+	if (l->pam_status == PAM_SUCCESS && l->cfg->rhost != NULL &&
+	    l->cfg->rhost[0] != '\0')
 		l->pam_status = pam_set_item(pamh, PAM_RHOST, l->cfg->rhost);
 	if (l->pam_status == PAM_SUCCESS) {
 		call = "pam_authenticate";

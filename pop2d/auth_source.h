@@ -17,7 +17,11 @@
 struct auth_source_config {
 	int passwd_fd; /* -p's file, open; -1: the system's accounts */
 	const char *pam_service; /* -P: the PAM service of system accounts */
-	const char *rhost;	 /* the client's address (PAM_RHOST), or NULL */
+	/*
+	 * The client's address for PAM_RHOST ("" or NULL: none), read when
+	 * a login runs, not when the source is chosen.
+	 */
+	const char *rhost;
 };
 
 /* One login's progress: what verify() leaves for establish() and end(). */
