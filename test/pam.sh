@@ -9,7 +9,8 @@
 # account and a password that must be changed) is the same "- Bad login"
 # after the same delay, whatever delay the modules ask for, with PAM's
 # reason in the log and never the password; PAM_RHOST is the client's
-# address; session modules are not run; -P picks the service.
+# address; the groups pam_setcred adds (pam_group) are the session's;
+# session modules are not run; -P picks the service.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ns.sh"
@@ -114,6 +115,14 @@ matrix_db mapped
 pam_service mapped "auth required $matrix passdb=$passdb" \
 	"auth required $PAM_WRAPPER_MODULES/pam_set_items.so" \
 	"account required $mods/pam_permit.so"
+# pam_group gives pdirl the group pextra in pam_setcred (the private
+# /etc/security/group.conf says so for the service "groups").
+ns_add_group pextra 47200
+printf 'groups;*;pdirl;Al0000-2400;pextra\n' >/etc/security/group.conf
+matrix_db groups
+pam_service groups "auth required $matrix passdb=$passdb" \
+	"auth optional $mods/pam_group.so" \
+	"account required $matrix passdb=$passdb"
 # The real pam_unix, which reads the private /etc/shadow as root.
 pam_service unix "auth required $mods/pam_unix.so" "account required $mods/pam_unix.so"
 # As Debian's common-auth has it: nullok lets an empty hash in, unless the
@@ -170,6 +179,20 @@ check "PAM_USER changed by a module: that account logs in" [ "$(reply 2)" = "#2 
 check "PAM_USER changed by a module: its maildrop" grep -q "^Subject: one for pdirn" "$scratch/out"
 check "PAM_USER changed by a module: logged as that account" \
 	logged "login user=pdirn peer=local messages=2"
+
+# pam_setcred runs as root between initgroups and setgid, so the groups a
+# module adds are the session's: a folder directory only pextra may enter
+# (and write its dot-lock in).
+mkdir "$scratch/shared"
+cp "$spool/pdirn" "$scratch/shared/extra"
+chown root:pextra "$scratch/shared" "$scratch/shared/extra"
+chmod 0770 "$scratch/shared"
+chmod 0660 "$scratch/shared/extra"
+pop2 -- -P groups -F "$scratch/shared" -- "HELO pdirl matrix pass" "FOLD extra" QUIT
+check "pam_setcred's groups (pam_group): a folder only that group reads" \
+	[ "$(reply 3)" = "#2 messages in extra" ]
+pop2 -- -F "$scratch/shared" -- "HELO pdirl matrix pass" "FOLD extra" QUIT
+check "... and without pam_group, not" [ "$(reply 3)" = "#0 messages in extra" ]
 
 # The conversation: texts ignored, an echo-on prompt refused.
 pop2 -- -P chatty -- "HELO pdirl matrix pass" QUIT
