@@ -63,6 +63,11 @@ user punix 47103 "$unix_hash"
 user pexp 47104 "$unix_hash" 1       # expired on 1970-01-02
 user pnew 47105 "$unix_hash"
 user pempty 47106 ''                # no password at all
+user pbig 47107 '!'
+# A passwd entry larger than getpwnam_r's first buffer (a long GECOS field).
+gecos=$(head -c 6000 /dev/zero | tr '\0' g)
+awk -F: -v OFS=: -v g="$gecos" '$1 == "pbig" { $5 = g } { print }' /etc/passwd >"$scratch/passwd"
+cat "$scratch/passwd" >/etc/passwd
 # Its password was last changed on day 0: it must be changed first.
 awk -F: -v OFS=: '$1 == "pnew" { $3 = 0 } { print }' /etc/shadow >"$scratch/shadow"
 cat "$scratch/shadow" >/etc/shadow
@@ -72,7 +77,7 @@ cat "$scratch/shadow" >/etc/shadow
 matrix_db() {
 	passdb=$scratch/passdb.$1
 	printf '%s\n' "pdirl:matrix pass:$1" "pdirn:other pass:$1" "root:root pass:$1" \
-		"pghost:ghost pass:$1" "palias:alias pass:$1" >"$passdb"
+		"pghost:ghost pass:$1" "palias:alias pass:$1" "pbig:big pass:$1" >"$passdb"
 }
 
 # pop2: the shipped file's shape, pam_matrix in place of the site's
@@ -165,6 +170,9 @@ check "session modules are not run (a session stack of pam_deny)" [ "$(reply 2)"
 check "the state directory is the user's" [ "$(stat -c '%U %a' "$state/pdirl")" = "pdirl 700" ]
 pop2 -- -- "HELO pdirn other pass" QUIT
 check "directory user without a shadow entry: logs in" [ "$(reply 2)" = "#2 messages in INBOX" ]
+pop2 -- -- "HELO pbig big pass" QUIT
+check "a passwd entry of 6000 octets (getpwnam_r's buffer grows): logs in" \
+	[ "$(reply 2)" = "#2 messages in INBOX" ]
 
 # -P: another service; the default is pop2.
 pop2 -- -P pop -- "HELO pdirl matrix pass" QUIT
