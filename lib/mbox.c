@@ -1502,41 +1502,51 @@ struct src {
 	uint64_t k;   /* the chunk in buf; UINT64_MAX: none */
 };
 
+/*
+ * Reads chunk K of S, [C0, C0 + CLEN), whole into DST and checks it against
+ * its hash. Returns 0, or -1 with errno (ESTALE: changed or cut short).
+ */
+static int
+read_chunk(const struct src *s, char *dst, uint64_t k, uint64_t c0,
+    size_t clen)
+{
+	size_t got;
+	ssize_t r;
+
+	for (got = 0; got < clen; got += (size_t)r)
+		if ((r = raw_read(s->fd, dst + got, clen - got, c0 + got,
+			 s->g)) == -1)
+			return -1;
+	if (XXH3_64bits(dst, clen) != s->chunk[k]) {
+		errno = ESTALE;
+		return -1;
+	}
+	return 0;
+}
+
 /* Up to LEN octets at OFF (START <= OFF < TO) of S. */
 static ssize_t
 src_read(struct src *s, char *buf, size_t len, uint64_t off)
 {
-	uint64_t k, c0, clen;
-	size_t got, n;
-	ssize_t r;
+	uint64_t k, c0;
+	size_t clen, n;
 
 	if (s->chunk == NULL)
 		return raw_read(s->fd, buf, len, off, s->g);
 	k = (off - s->start) / MBOX_CHUNK;
 	c0 = s->start + k * MBOX_CHUNK;
-	clen = s->to - c0 < MBOX_CHUNK ? s->to - c0 : MBOX_CHUNK;
+	clen = (size_t)(s->to - c0 < MBOX_CHUNK ? s->to - c0 : MBOX_CHUNK);
+	/* cppcheck-suppress knownConditionTrueFalse ; OFF < TO, so CLEN >= 1 */
 	if (k != s->k && off == c0 && len >= clen) {
 		/* A whole chunk asked for: read and check it in place. */
-		for (got = 0; got < clen; got += (size_t)r)
-			if ((r = raw_read(s->fd, buf + got, (size_t)clen - got,
-				 c0 + got, s->g)) == -1)
-				return -1;
-		if (XXH3_64bits(buf, (size_t)clen) != s->chunk[k]) {
-			errno = ESTALE;
+		if (read_chunk(s, buf, k, c0, clen) == -1)
 			return -1;
-		}
 		return (ssize_t)clen;
 	}
 	if (k != s->k) {
 		s->k = UINT64_MAX;
-		for (got = 0; got < clen; got += (size_t)r)
-			if ((r = raw_read(s->fd, s->buf + got,
-				 (size_t)clen - got, c0 + got, s->g)) == -1)
-				return -1;
-		if (XXH3_64bits(s->buf, (size_t)clen) != s->chunk[k]) {
-			errno = ESTALE;
+		if (read_chunk(s, s->buf, k, c0, clen) == -1)
 			return -1;
-		}
 		s->k = k;
 	}
 	n = (size_t)(c0 + clen - off) < len ? (size_t)(c0 + clen - off) : len;
