@@ -297,8 +297,8 @@ START_TEST(test_conversion)
 	    "",
 	    "\n",
 	    "\n\n\n",
-	    "Subject: from\n\nFrom inside\n>From quoted\n\n>From a@b Mon Jan  "
-	    "1 00:00:00 2024\n",
+	    ("Subject: from\n\nFrom inside\n>From quoted\n\n>From a@b Mon Jan  "
+		"1 00:00:00 2024\n"),
 	    "Subject: trailing\n\nbody\n\n\n",
 	    "Status: R\n",
 	};

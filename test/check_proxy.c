@@ -241,8 +241,8 @@ START_TEST(v1_strict_syntax)
 	    "PROXY TCP6 [::1] ::1 1 2\r\n",
 	    "PROXY TCP6 1:2:3:4:5:6:7:8:9 ::1 1 2\r\n",
 	    /* 46 octets: longer than any IPv6 address can be written. */
-	    "PROXY TCP6 1111:2222:3333:4444:5555:6666:7777:8888:9999:a ::1 1 "
-	    "2\r\n",
+	    ("PROXY TCP6 1111:2222:3333:4444:5555:6666:7777:8888:9999:a ::1 1 "
+		"2\r\n"),
 	    "PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n",
 	    "PROXY TCP4 1.2.3.4 5.6.7.8 1 00\r\n",
 	    "PROXY TCP4 1.2.3.4 5.6.7.8 65536 2\r\n",
