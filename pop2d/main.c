@@ -80,7 +80,7 @@ struct server {
 	bool have_store;
 	int statefd;   /* the user's state directory */
 	int sessionfd; /* holds L0 for the whole session */
-	char user[256];
+	char user[LOG_FIELD_MAX]; /* for the log: escaped by log_escape() */
 	/* The client as set_peer() names it: "ADDR port N" for the log, ADDR alone. */
 	char peer[INET6_ADDRSTRLEN + 16];
 	char peer_host[INET6_ADDRSTRLEN];
@@ -504,10 +504,10 @@ prepare_state(const struct server *sv, const struct auth_user *u)
 		if (errno == EPERM)
 			log_msg(LOG_ERR, "user=%s reason=state directory %s/%s belongs to "
 			    "another uid: not adopted; remove it, or give it to the "
-			    "user if it is theirs", u->name, sv->opt.state_dir, u->name);
+			    "user if it is theirs", sv->user, sv->opt.state_dir, sv->user);
 		else
-			log_msg(LOG_ERR, "user=%s reason=cannot prepare %s/%s: %s", u->name,
-			    sv->opt.state_dir, u->name, strerror(errno));
+			log_msg(LOG_ERR, "user=%s reason=cannot prepare %s/%s: %s", sv->user,
+			    sv->opt.state_dir, sv->user, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -568,13 +568,13 @@ login_failed(struct server *sv, const char *reason)
 }
 
 /*
- * Opens the user's state directory and takes the session lock in it. The
- * directory was prepared by root when pop2d changed identity.
+ * Opens the state directory of the account NAME and takes the session lock
+ * in it. The directory was prepared by root when pop2d changed identity.
  */
 static int
-open_state(struct server *sv, const char **why)
+open_state(struct server *sv, const char *name, const char **why)
 {
-	sv->statefd = state_open(sv->opt.state_dir, sv->user);
+	sv->statefd = state_open(sv->opt.state_dir, name);
 	if (sv->statefd == -1) {
 		log_msg(LOG_ERR, "user=%s reason=state directory %s/%s unusable: %s",
 		    sv->user, sv->opt.state_dir, sv->user, strerror(errno));
@@ -678,7 +678,8 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 	enum auth_result ar;
 	int r, e;
 
-	util_strlcpy(sv->user, user, sizeof(sv->user));
+	/* The client's name reaches the log only escaped. */
+	log_escape(sv->user, sizeof(sv->user), user);
 	sv->login = (struct auth_login){ .cfg = &sv->auth_cfg };
 	ar = sv->auth->verify(&sv->login, user, password, &u, &reason);
 	util_wipe(password, strlen(password));
@@ -687,7 +688,7 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 		return 0;
 	}
 	/* The account's own spelling names its state directory and the log. */
-	util_strlcpy(sv->user, u.name, sizeof(sv->user));
+	log_escape(sv->user, sizeof(sv->user), u.name);
 	/* No state is made for a login that cannot go on. */
 	if (!identity_usable(&u)) {
 		end_auth(sv);
@@ -708,7 +709,7 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 	if (sv->passwd_fd != -1)
 		close(sv->passwd_fd);
 	sv->passwd_fd = -1;
-	if (open_state(sv, why) == -1)
+	if (open_state(sv, u.name, why) == -1)
 		return -1;
 	if (util_expand(inbox, sizeof(inbox), sv->opt.maildrop, u.name, u.home) == -1) {
 		log_msg(LOG_ERR, "user=%s reason=maildrop template cannot be expanded: %s",
