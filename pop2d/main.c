@@ -1054,13 +1054,24 @@ serve(struct server *sv)
 	if (send_reply(sv, &out) == -1)
 		finish(sv, NULL, "write error");
 	for (;;) {
+		bool logged_in = sv->session.state != SESSION_AUTH;
 		struct timespec arrived;
 		enum line_status st;
 		char *text;
 		size_t len;
 
+		/*
+		 * -T bounds the whole login; after it, -t bounds each whole
+		 * command line from the previous reply on, however slowly its
+		 * octets trickle in.
+		 */
+		if (logged_in)
+			sv->io.deadline_ms = io_now_ms() +
+			    (long long)sv->opt.idle_seconds * 1000;
 		st = line_read(&sv->lr, &text, &len);
 		clock_gettime(CLOCK_MONOTONIC, &arrived);
+		if (logged_in)
+			sv->io.deadline_ms = 0;
 		if (st != LINE_OK)
 			end_on_line_status(sv, st);
 		session_step(&sv->session, text, len, &out);
