@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "auth.h"
-#include "log.h"
 #include "passwd.h"
 #include "util.h"
 
@@ -124,13 +123,6 @@ auth_check_hash(const char *password, const char *hash)
 	return auth_verify(password, hash) == AUTH_V_MATCH;
 }
 
-static void
-auth_warn(void *arg, unsigned long lineno, const char *why)
-{
-	(void)arg;
-	log_msg(LOG_WARNING, "passwd-file line %lu: %s", lineno, why);
-}
-
 enum auth_result
 auth_passwd_file(int fd, const char *user, const char *password,
     struct auth_user *out, const char **why)
@@ -141,7 +133,8 @@ auth_passwd_file(int fd, const char *user, const char *password,
 
 	memset(out, 0, sizeof(*out));
 	*why = NULL;
-	switch (passwd_lookup(fd, user, &e, auth_warn, NULL)) {
+	/* Malformed lines are main.c's to report, once per change of the file. */
+	switch (passwd_lookup(fd, user, &e, NULL, NULL)) {
 	case -1:
 		/* A server fault, not a guess: nothing to hide. */
 		*why = "passwd-file unreadable";

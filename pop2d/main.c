@@ -1038,6 +1038,35 @@ read_proxy_header(struct server *sv)
 	    pp.result.version, pp.result.local ? "-local" : "");
 }
 
+static void
+warn_passwd_line(void *arg, unsigned long lineno, const char *why)
+{
+	log_msg(LOG_WARNING, "passwd-file %s line %lu: %s", (const char *)arg,
+	    lineno, why);
+}
+
+/*
+ * Reports the malformed lines of -p's file once per change of the file:
+ * the first session that sees a version of it says so in the state
+ * directory (passwd_first_sight). Where nothing can be remembered there,
+ * every session reports them.
+ */
+static void
+report_passwd_file(const struct server *sv)
+{
+	int dirfd, r = -1;
+
+	dirfd = open(sv->opt.state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (dirfd != -1) {
+		r = passwd_first_sight(sv->passwd_fd, sv->opt.passwd_file, dirfd);
+		close(dirfd);
+	}
+	if (r != 0)
+		(void)passwd_check(sv->passwd_fd, warn_passwd_line,
+		    (void *)sv->opt.passwd_file);
+}
+
 static void __attribute__((noreturn))
 serve(struct server *sv)
 {
@@ -1428,6 +1457,8 @@ main(int argc, char **argv)
 		config_fail(&sv.opt);
 	if (sv.opt.recover_all)
 		return recover_all(&sv.opt, sv.passwd_fd);
+	if (sv.passwd_fd != -1)
+		report_passwd_file(&sv);
 	setup_signals();
 	describe_peer(&sv);
 	sv.auth_cfg = (struct auth_source_config){

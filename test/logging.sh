@@ -1,7 +1,8 @@
 #!/bin/bash
 # What reaches the log (-d's copy on standard error): a client's strings
 # only escaped, so that no control character reaches a terminal and no
-# field can be forged for a log filter.
+# field can be forged for a log filter; and the passwd-file's malformed
+# lines once per change of the file, not at every login.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -48,5 +49,46 @@ check "forged folder name: logged escaped" \
 long=$(printf 'y%.0s' {1..600})
 session "$data/passwd" "HELO $long secret"
 check "a long user name is logged cut short" grep -qE 'login failed user=y{200,}\.\.\. peer=local' "$scratch/err"
+
+# ------------------------------------- malformed passwd-file lines, once
+
+# A state directory of their own, where only this file's versions are
+# remembered.
+state=$scratch/state2
+mkdir "$state"
+passwd=$scratch/passwd
+{
+	printf 'broken line one\n'
+	cat "$data/passwd"
+} >"$passwd"
+reported() {
+	grep -c "passwd-file .*line [0-9]*: " "$scratch/err"
+}
+session "$passwd" "HELO alice wonderland" QUIT
+first=$(reported)
+check "the first session after a change logs every malformed line ($first)" \
+	[ "$first" -gt 0 ] && [ "$first" -eq "$(POP2_LOGIN_DELAY_MS=0 "$POP2D" -d -S "$scratch/none" -p "$passwd" -n t </dev/null 2>&1 >/dev/null | grep -c 'passwd-file .* line')" ]
+check "the malformed line at the top is among them" grep -q "passwd-file $passwd line 1: missing hash field" "$scratch/err"
+session "$passwd" "HELO alice wonderland" QUIT
+check "the next session does not log them again" [ "$(reported)" -eq 0 ]
+session "$passwd" "HELO nosuchuser secret"
+check "nor does a lookup that reads the whole file" [ "$(reported)" -eq 0 ]
+check "the version seen is remembered in the state directory" \
+	[ "$(find "$state" -maxdepth 1 -name '.passwd-seen:*' | wc -l)" -eq 1 ]
+printf 'broken line two\n' >>"$passwd"
+session "$passwd" "HELO alice wonderland" QUIT
+check "a change of the file logs them again ($(reported))" [ "$(reported)" -eq $((first + 1)) ]
+check "the change's new line is logged" grep -q "passwd-file $passwd line .*: missing hash field" "$scratch/err"
+session "$passwd" "HELO alice wonderland" QUIT
+check "and then not again" [ "$(reported)" -eq 0 ]
+check "only the current version is remembered" \
+	[ "$(find "$state" -maxdepth 1 -name '.passwd-seen:*' | wc -l)" -eq 1 ]
+# Where nothing can be remembered, every session logs them.
+for i in 1 2; do
+	printf 'HELO alice wonderland\r\nQUIT\r\n' |
+		POP2_LOGIN_DELAY_MS=0 "$POP2D" -d -S "$scratch/none" -p "$passwd" -n t -m "$maildrop" \
+			>/dev/null 2>"$scratch/err"
+	check "without a state directory, session $i logs them" [ "$(reported)" -eq $((first + 1)) ]
+done
 
 finish
