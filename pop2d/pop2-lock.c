@@ -93,6 +93,7 @@ struct helper {
 	char abspath[PATH_MAX];		/* the maildrop, for COMMAND's $MAIL */
 	int cwd_fd;			/* where COMMAND runs */
 
+	mode_t caller_umask;		/* given back to COMMAND */
 	int sig_fd;
 	sigset_t old_mask;
 	struct sigaction old_pipe, old_chld;
@@ -471,6 +472,7 @@ run_command(struct helper *h)
 	}
 	sigaction(SIGPIPE, &h->old_pipe, NULL);
 	sigaction(SIGCHLD, &h->old_chld, NULL);
+	umask(h->caller_umask);
 	sigprocmask(SIG_SETMASK, &h->old_mask, NULL);
 
 	envp[n++] = path_env;
@@ -566,7 +568,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "pop2-lock: cannot clear the environment\n");
 		return EXIT_OSERR;
 	}
-	umask(022);
+	h.caller_umask = umask(022);
 
 	parse_options(&h, argc, argv);
 	who_am_i(&h);
