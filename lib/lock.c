@@ -16,6 +16,7 @@
 #include <sys/vfs.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -224,21 +225,15 @@ dot_init(struct lock_dot *dot)
  * lock's folder, as liblockfile does, shortened to fit NAME_MAX. The PID
  * and the random part alone make it unique, so the other parts may be cut.
  */
-static int
-post_name(char *dst, size_t size, const char *lockpath)
+/* This host's name as a post name carries it. */
+static void
+post_host(char host[65])
 {
-	char host[65], suffix[128];
-	const char *base = strrchr(lockpath, '/');
-	size_t dirlen, baselen, i;
-	int n;
+	size_t i;
 
-	base = base == NULL ? lockpath : base + 1;
-	dirlen = (size_t)(base - lockpath);
-	baselen = strlen(base);
-
-	if (gethostname(host, sizeof(host)) == -1)
+	if (gethostname(host, 65) == -1)
 		host[0] = '\0';
-	host[sizeof(host) - 1] = '\0';
+	host[64] = '\0';
 	for (i = 0; host[i] != '\0'; i++) {
 		char c = host[i];
 
@@ -247,6 +242,21 @@ post_name(char *dst, size_t size, const char *lockpath)
 		    (c >= '0' && c <= '9') || c == '-' || c == '.'))
 			host[i] = '_';
 	}
+}
+
+static int
+post_name(char *dst, size_t size, const char *lockpath)
+{
+	char host[65], suffix[128];
+	const char *base = strrchr(lockpath, '/');
+	size_t dirlen, baselen;
+	int n;
+
+	base = base == NULL ? lockpath : base + 1;
+	dirlen = (size_t)(base - lockpath);
+	baselen = strlen(base);
+
+	post_host(host);
 	n = snprintf(suffix, sizeof(suffix), ".%s.%ld.%016llx", host,
 	    (long)getpid(), (unsigned long long)random64());
 	if (n < 0 || (size_t)n >= sizeof(suffix)) {
@@ -811,6 +821,101 @@ lock_dot_try(struct lock_dot *dot, const char *path, const char *helper)
 	unlink(post);
 	errno = saved;
 	return r;
+}
+
+/*
+ * Whether NAME is a hitching post that post_name() made on this host
+ * (HOST) for the lock named LOCKBASE; stores its creator's PID in *PID.
+ * Read from the end: ".RANDOM" (16 hex digits), ".PID", ".HOST", and in
+ * front "." and LOCKBASE, possibly cut short.
+ */
+static bool
+post_parse(const char *name, const char *lockbase, const char *host,
+    pid_t *pid)
+{
+	size_t len = strlen(name), hlen = strlen(host), i, end, start;
+	long v = 0;
+
+	if (len < 1 + 1 + 1 + hlen + 2 + 17 || name[0] != '.')
+		return false;
+	end = len - 17;
+	if (name[end] != '.')
+		return false;
+	for (i = end + 1; i < len; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') ||
+		    (name[i] >= 'a' && name[i] <= 'f')))
+			return false;
+	start = end;
+	while (start > 0 && name[start - 1] >= '0' && name[start - 1] <= '9')
+		start--;
+	if (start == end || end - start > 10 || name[start - 1] != '.')
+		return false;
+	for (i = start; i < end; i++)
+		v = v * 10 + (name[i] - '0');
+	if (v <= 0 || v > INT_MAX)
+		return false;
+	/* name[start - 1] is the '.' before the PID; the host ends there. */
+	if (start - 1 < 2 + hlen + 1 ||
+	    memcmp(name + start - 1 - hlen, host, hlen) != 0 ||
+	    name[start - 2 - hlen] != '.')
+		return false;
+	/* What is left between the leading '.' and ".HOST": LOCKBASE, maybe cut. */
+	i = start - 2 - hlen - 1;
+	if (i == 0 || i > strlen(lockbase) || memcmp(name + 1, lockbase, i) != 0)
+		return false;
+	*pid = (pid_t)v;
+	return true;
+}
+
+int
+lock_dot_sweep(const char *path, uid_t uid)
+{
+	char lockpath[PATH_MAX], host[65];
+	const char *slash, *lockbase;
+	struct dirent *de;
+	DIR *dir;
+	int dfd, n, removed = 0;
+
+	n = snprintf(lockpath, sizeof(lockpath), "%s.lock", path);
+	if (n < 0 || (size_t)n >= sizeof(lockpath)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	slash = strrchr(lockpath, '/');
+	lockbase = slash == NULL ? lockpath : slash + 1;
+	if (slash == lockpath)
+		dfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	else if (slash != NULL) {
+		lockpath[slash - lockpath] = '\0';
+		dfd = open(lockpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else
+		dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1)
+		return -1;
+	dir = fdopendir(dfd);
+	if (dir == NULL) {
+		close(dfd);
+		return -1;
+	}
+	post_host(host);
+	/* cppcheck-suppress readdirCalled ; nothing here runs in threads */
+	while ((de = readdir(dir)) != NULL) {
+		struct stat st;
+		pid_t pid;
+
+		if (!post_parse(de->d_name, lockbase, host, &pid) ||
+		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode) || st.st_uid != uid ||
+		    st.st_size > LOCK_MAX_SIZE)
+			continue;
+		/* Alive, or another user's process: not ours to judge. */
+		if (pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (unlinkat(dfd, de->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(dir);
+	return removed;
 }
 
 /*

@@ -132,6 +132,17 @@ struct lock_dot {
 int lock_dot_try(struct lock_dot *dot, const char *path, const char *helper);
 
 /*
+ * Removes the hitching posts that processes of user UID on this host left
+ * beside the dot-lock of the maildrop at PATH when they died between
+ * making a post and removing it (SIGKILL cannot be caught): files named as
+ * lock_dot_try() names its posts, with this host's name and the PID of a
+ * process that no longer exists, owned by UID, regular and small. Another
+ * user's post, another host's, or a live process's is left alone. Returns
+ * the number removed, or -1 with errno when the folder cannot be read.
+ */
+int lock_dot_sweep(const char *path, uid_t uid);
+
+/*
  * Touches a held dot-lock when LOCK_REFRESH_SECONDS have passed, and only
  * if it is still ours; the helper refreshes its own. Keeps errno.
  */

@@ -944,6 +944,91 @@ START_TEST(dot_faults)
 }
 END_TEST
 
+/* This host's name as lock.c writes it into post names. */
+static void
+post_host(char *host, size_t size)
+{
+	size_t i;
+
+	ck_assert_int_eq(gethostname(host, size), 0);
+	host[size - 1] = '\0';
+	for (i = 0; host[i] != '\0'; i++)
+		if (!((host[i] >= 'a' && host[i] <= 'z') ||
+		    (host[i] >= 'A' && host[i] <= 'Z') ||
+		    (host[i] >= '0' && host[i] <= '9') || host[i] == '-' ||
+		    host[i] == '.'))
+			host[i] = '_';
+}
+
+START_TEST(dot_sweep_dead_posts)
+{
+	char host[65], name[PATH_MAX], dead_post[PATH_MAX], live_post[PATH_MAX];
+	char other_host[PATH_MAX], other_lock[PATH_MAX], not_post[PATH_MAX];
+	pid_t dead;
+	int status;
+
+	dead = fork();
+	ck_assert_int_ge(dead, 0);
+	if (dead == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(dead, &status, 0), dead);
+	post_host(host, sizeof(host));
+
+	snprintf(name, sizeof(name), ".mbox.lock.%s.%ld.0123456789abcdef", host,
+	    (long)dead);
+	at(dead_post, spool, name);
+	put(dead_post, "1\n", 0644);
+	snprintf(name, sizeof(name), ".mbox.lock.%s.%ld.0123456789abcdef", host,
+	    (long)getppid());
+	at(live_post, spool, name);
+	put(live_post, "1\n", 0644);
+	snprintf(name, sizeof(name), ".mbox.lock.x%s.%ld.0123456789abcdef", host,
+	    (long)dead);
+	at(other_host, spool, name);
+	put(other_host, "1\n", 0644);
+	snprintf(name, sizeof(name), ".other.lock.%s.%ld.0123456789abcdef", host,
+	    (long)dead);
+	at(other_lock, spool, name);
+	put(other_lock, "1\n", 0644);
+	snprintf(name, sizeof(name), ".mbox.lock.%s.%ld.0123456789abcdeg", host,
+	    (long)dead);
+	at(not_post, spool, name);
+	put(not_post, "1\n", 0644);
+
+	/* Another user's posts: nothing is removed. */
+	ck_assert_int_eq(lock_dot_sweep(mbox, getuid() + 1), 0);
+	ck_assert(exists(dead_post));
+	/* The caller's own: only the dead process's post of this lock. */
+	ck_assert_int_eq(lock_dot_sweep(mbox, getuid()), 1);
+	ck_assert(!exists(dead_post));
+	ck_assert(exists(live_post));
+	ck_assert(exists(other_host));
+	ck_assert(exists(other_lock));
+	ck_assert(exists(not_post));
+	ck_assert_int_eq(lock_dot_sweep(mbox, getuid()), 0);
+
+	/* A post name cut short to fit NAME_MAX is still recognized. */
+	{
+		char longname[NAME_MAX + 1], path[PATH_MAX], suffix[128];
+		int n;
+
+		memset(longname, 'a', NAME_MAX - 5);
+		longname[NAME_MAX - 5] = '\0';
+		at(path, spool, longname);
+		n = snprintf(suffix, sizeof(suffix), ".%s.%ld.0123456789abcdef",
+		    host, (long)dead);
+		/* As post_name() cuts it: ".", the cut base, the suffix. */
+		snprintf(name, sizeof(name), ".%.*s%s", NAME_MAX - 1 - n,
+		    longname, suffix);
+		ck_assert_int_eq(strlen(name), NAME_MAX);
+		at(dead_post, spool, name);
+		put(dead_post, "1\n", 0644);
+		ck_assert_int_eq(lock_dot_sweep(path, getuid()), 1);
+		ck_assert(!exists(dead_post));
+	}
+}
+END_TEST
+
 /* ---------------------------------------------------------- helper */
 
 /*
@@ -1388,6 +1473,7 @@ lock_suite(void)
 	tcase_add_test(core, dot_refresh);
 	tcase_add_test(core, dot_long_name);
 	tcase_add_test(core, maildrop_take_release);
+	tcase_add_test(core, dot_sweep_dead_posts);
 	tcase_set_timeout(core, 30);
 
 	tcase_add_checked_fixture(stale, setup, teardown);

@@ -1,7 +1,9 @@
 #!/bin/bash
 # The set-group-ID pop2-lock against a hostile or unlucky user, with real
 # accounts and a real root:mail 2775 spool in private namespaces
-# (test/ns.sh): COMMAND gets the caller's umask back. Needs root.
+# (test/ns.sh): COMMAND gets the caller's umask back; no signal the
+# caller can send, nor a file size limit, leaves a hitching post behind,
+# and the caller's own dead posts are cleared. Needs root.
 # shellcheck disable=SC2016
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -70,5 +72,67 @@ check "-- COMMAND: a umask 077 backup is not world-readable" \
 	[ "$(stat -c %a "$scratch/results/backup")" = 600 ]
 (umask 002 && as u1 "$helper" -m "$spool/u1" -- sh -c 'umask >"$0/umask"' "$scratch/results")
 check "-- COMMAND runs with the caller's umask (002)" [ "$(cat "$scratch/results/umask")" = 0002 ]
+
+# ------------------------------------------------------- hitching posts
+
+# A file size limit of 0 made the write of the PID kill the helper with
+# SIGXFSZ between making its post and removing it.
+for ((i = 0; i < 20; i++)); do
+	# Standard error through a pipe: the limit applies to files only.
+	(ulimit -f 0 && exec setpriv --reuid=u1 --regid=u1 --init-groups "$helper" -m "$spool/u1") \
+		</dev/null 2>&1 >/dev/null | cat >"$scratch/err"
+	status=${PIPESTATUS[0]}
+done
+check "ulimit -f 0: the helper fails cleanly (73, not killed: $status)" [ "$status" -eq 73 ]
+check "ulimit -f 0: the reason is said" grep -q 'File too large' "$scratch/err"
+check "ulimit -f 0, 20 runs: no hitching post left" [ "$(posts "$spool" u1)" -eq 0 ]
+check "ulimit -f 0: no lock left" [ ! -e "$spool/u1.lock" ]
+
+# Signals other than TERM, HUP and INT end a holder cleanly too. (QUIT
+# and INT are ignored in a background job of a script, and stay so.)
+for sig in USR1 USR2 ALRM PWR; do
+	rm -f "$scratch/in" "$scratch/answer"
+	mkfifo "$scratch/in"
+	setpriv --reuid=u1 --regid=u1 --init-groups "$helper" -m "$spool/u1" \
+		<"$scratch/in" >"$scratch/answer" 2>/dev/null &
+	holder=$!
+	exec 3>"$scratch/in"
+	wait_until [ -s "$scratch/answer" ]
+	kill -"$sig" "$holder"
+	wait "$holder"
+	status=$?
+	# Looked at before its standard input closes, which would unlock too.
+	if [ -e "$spool/u1.lock" ]; then left=yes; else left=no; fi
+	exec 3>&-
+	check "SIG$sig to a holder: it exits $((128 + $(kill -l "$sig"))) ($status), lock removed (left: $left)" \
+		[ "$status" -eq $((128 + $(kill -l "$sig"))) -a "$left" = no ]
+	rm -f "$spool/u1.lock"
+done
+
+# Posts left by a SIGKILL (which nothing can block): the caller's own,
+# of a process that is dead on this host, are cleared at the next run;
+# another user's, a live process's and another host's are not.
+host=$(hostname | tr -c 'a-zA-Z0-9.\n-' '_')
+sh -c 'exit 0' &
+dead=$!
+wait "$dead"
+plant() { # plant NAME OWNER: a post holding a PID
+	printf '%s\n' "$dead" >"$spool/$1"
+	chown "$2:mail" "$spool/$1"
+	chmod 644 "$spool/$1"
+}
+plant ".u1.lock.$host.$dead.0123456789abcdef" u1
+plant ".u1.lock.$host.$$.0123456789abcdef" u1
+plant ".u1.lock.other-host.$dead.0123456789abcdef" u1
+plant ".u2.lock.$host.$dead.0123456789abcdef" u2
+plant ".u1.lock.$host.$dead.fedcba9876543210" u2
+as u1 "$helper" -m "$spool/u1" -- true
+check "the caller's dead post is cleared" [ ! -e "$spool/.u1.lock.$host.$dead.0123456789abcdef" ]
+check "a live process's post is kept" [ -e "$spool/.u1.lock.$host.$$.0123456789abcdef" ]
+check "another host's post is kept" [ -e "$spool/.u1.lock.other-host.$dead.0123456789abcdef" ]
+check "another user's post is kept" [ -e "$spool/.u2.lock.$host.$dead.0123456789abcdef" ]
+check "a post of the caller's name owned by another user is kept" \
+	[ -e "$spool/.u1.lock.$host.$dead.fedcba9876543210" ]
+rm -f "$spool"/.u?.lock.*
 
 finish
