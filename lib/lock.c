@@ -291,16 +291,30 @@ write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+/* Whether a write failed for want of space: the disk is full, or the quota. */
+static bool
+no_space(int err)
+{
+	return err == ENOSPC || err == EDQUOT;
+}
+
 /*
  * Makes the hitching post POST holding our PID and returns its identity
- * in *ST. Returns 0, or -1 with errno and no post left behind.
+ * in *ST. When the PID cannot be written for want of space (ENOSPC,
+ * EDQUOT), the post is kept empty and *EMPTY set: nobody can append to a
+ * maildrop on a full disk or over quota either, an empty lock still keeps
+ * every dot-locking program out, and it is judged stale by its age alone,
+ * as liblockfile judges a lock without a PID. Without this a full spool
+ * would lock every user out of the very mail they need to delete. Returns
+ * 0, or -1 with errno and no post left behind.
  */
 static int
-post_make(const char *post, struct stat *st)
+post_make(const char *post, struct stat *st, bool *empty)
 {
 	char text[32];
 	int fd, n, saved;
 
+	*empty = false;
 	fd = seam_fail("lock.post-open") ? -1 : open(post,
 	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd == -1)
@@ -310,22 +324,36 @@ post_make(const char *post, struct stat *st)
 	 * break the lock at once should we die holding it.
 	 */
 	n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-	if (fchmod(fd, 0644) == -1 || seam_fail("lock.post-write") ||
-	    write_all(fd, text, (size_t)n) == -1 ||
-	    fstat(fd, st) == -1) {
-		saved = errno;
-		close(fd);
-		unlink(post);
-		errno = saved;
-		return -1;
+	if (fchmod(fd, 0644) == -1)
+		goto fail;
+	if (seam_fail("lock.post-write") ||
+	    write_all(fd, text, (size_t)n) == -1) {
+		/* Part of a PID is worse than none; truncating needs no room. */
+		if (!no_space(errno) || ftruncate(fd, 0) == -1)
+			goto fail;
+		*empty = true;
 	}
+	if (fstat(fd, st) == -1)
+		goto fail;
 	if (close(fd) == -1) {
 		saved = errno;
-		unlink(post);
-		errno = saved;
-		return -1;
+		/* NFS reports a full disk at close: make the post empty then. */
+		if (!no_space(saved) || *empty || truncate(post, 0) == -1 ||
+		    lstat(post, st) == -1) {
+			unlink(post);
+			errno = saved;
+			return -1;
+		}
+		*empty = true;
 	}
 	return 0;
+
+fail:
+	saved = errno;
+	close(fd);
+	unlink(post);
+	errno = saved;
+	return -1;
 }
 
 /*
@@ -795,7 +823,8 @@ int
 lock_dot_try(struct lock_dot *dot, const char *path, const char *helper)
 {
 	char post[PATH_MAX];
-	struct stat pst;
+	struct stat pst, st;
+	bool empty;
 	int n, r, saved;
 
 	dot_init(dot);
@@ -811,7 +840,7 @@ lock_dot_try(struct lock_dot *dot, const char *path, const char *helper)
 	}
 	if (post_name(post, sizeof(post), dot->path) == -1)
 		return -1;
-	if (post_make(post, &pst) == -1) {
+	if (post_make(post, &pst, &empty) == -1) {
 		if ((errno == EACCES || errno == EPERM) && helper != NULL)
 			return dot_helper(dot, path, helper);
 		return -1;
@@ -819,6 +848,15 @@ lock_dot_try(struct lock_dot *dot, const char *path, const char *helper)
 	r = dot_link(dot, post, &pst);
 	saved = errno;
 	unlink(post);
+	/*
+	 * An empty lock has no PID to prove it ours: its ctime, which any
+	 * link, unlink or touch changes, does instead.
+	 */
+	if (r == 0 && empty) {
+		dot->empty = true;
+		if (lstat(dot->path, &st) == 0 && st.st_ino == dot->ino)
+			dot->ctime = st.st_ctim;
+	}
 	errno = saved;
 	return r;
 }
@@ -920,8 +958,9 @@ lock_dot_sweep(const char *path, uid_t uid)
 
 /*
  * Opens the lock file if it is still ours: the inode we made, holding our
- * PID. The inode number alone is not enough, as a lock made after ours
- * was removed often gets the same one. Returns a descriptor, or -1.
+ * PID (an empty lock: still empty, with the ctime we last saw). The inode
+ * number alone is not enough, as a lock made after ours was removed often
+ * gets the same one. Returns a descriptor, or -1.
  */
 static int
 dot_open_ours(const struct lock_dot *dot)
@@ -938,6 +977,12 @@ dot_open_ours(const struct lock_dot *dot)
 	if (fstat(fd, &st) == -1 || st.st_dev != dot->dev ||
 	    st.st_ino != dot->ino)
 		goto no;
+	if (dot->empty) {
+		if (st.st_size != 0 || st.st_ctim.tv_sec != dot->ctime.tv_sec ||
+		    st.st_ctim.tv_nsec != dot->ctime.tv_nsec)
+			goto no;
+		return fd;
+	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	if (n != len || memcmp(buf, want, (size_t)len) != 0)
 		goto no;
@@ -962,7 +1007,10 @@ lock_dot_refresh(struct lock_dot *dot)
 	/* Touch only our own lock, never one that replaced it. */
 	fd = dot_open_ours(dot);
 	if (fd != -1) {
-		(void)futimens(fd, NULL);
+		struct stat st;
+
+		if (futimens(fd, NULL) == 0 && dot->empty && fstat(fd, &st) == 0)
+			dot->ctime = st.st_ctim;
 		close(fd);
 	}
 	errno = saved;

@@ -102,6 +102,8 @@ struct lock_dot {
 	dev_t dev;        /* identity of the lock file we made */
 	ino_t ino;
 	time_t touched;   /* when we last refreshed it */
+	bool empty;       /* no room for our PID: made empty (ENOSPC, EDQUOT) */
+	struct timespec ctime; /* an empty lock's, as we last saw it */
 	pid_t helper;     /* pop2-lock in service mode, or 0 */
 	int helper_fd;    /* its standard input: closing it unlocks */
 	/* Why the last attempt's helper failed; fault LOCK_HELPER_OK if not. */
@@ -116,6 +118,12 @@ struct lock_dot {
  * untouched for LOCK_STALE_SECONDS is stale whatever its PID. A file that
  * cannot be a lock (over 32 octets, not just a PID, a second link) is
  * never removed.
+ *
+ * When the disk is full or the user over quota (ENOSPC, EDQUOT), the lock
+ * is made empty rather than refused: nobody can append to the maildrop
+ * then either, and the user must still be able to read and delete mail to
+ * make room. Others judge an empty lock by its age alone; we refresh it
+ * as any other.
  *
  * When the folder does not let us create the lock (EACCES, EPERM) and
  * HELPER is not NULL, runs "HELPER -m PATH" in service mode; the lock is

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "lock.h"
+#include "seam.h"
 
 #ifndef POP2_LOCK
 #define POP2_LOCK "pop2d/pop2-lock"
@@ -944,6 +945,70 @@ START_TEST(dot_faults)
 }
 END_TEST
 
+/* A full disk or quota: the lock is made empty, and works as any other. */
+START_TEST(dot_empty_when_full)
+{
+	static const char *const errs[] = { "lock.post-write:ENOSPC:*",
+		"lock.post-write:EDQUOT:*" };
+	struct lock_dot dot, again;
+	struct timespec before;
+	struct stat st;
+	size_t i;
+
+	if (!seam_enabled())
+		return; /* the failure is injected through a test seam */
+	for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		ck_assert_int_eq(setenv("POP2_FAIL_AT", errs[i], 1), 0);
+		ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), 0);
+		ck_assert(dot.held);
+		ck_assert(dot.empty);
+		ck_assert_int_eq(lstat(lockfile, &st), 0);
+		ck_assert_int_eq(st.st_size, 0);
+		ck_assert_int_eq(st.st_nlink, 1);
+		ck_assert_int_eq(count_posts(spool), 0);
+		/* A fresh empty lock keeps others out like any lock. */
+		errno = 0;
+		ck_assert_int_eq(lock_dot_try(&again, mbox, NULL), -1);
+		ck_assert_int_eq(errno, EEXIST);
+		/*
+		 * It is ours to refresh, though it holds no PID (its ctime
+		 * says so: age() would change that, so time passes instead).
+		 */
+		before = st.st_mtim;
+		nanosleep(&(struct timespec){ 0, 30000000 }, NULL);
+		dot.touched -= LOCK_REFRESH_SECONDS;
+		lock_dot_refresh(&dot);
+		ck_assert_int_eq(lstat(lockfile, &st), 0);
+		ck_assert(st.st_mtim.tv_sec > before.tv_sec ||
+		    (st.st_mtim.tv_sec == before.tv_sec &&
+		    st.st_mtim.tv_nsec > before.tv_nsec));
+		/* And again: the refresh keeps it ours. */
+		dot.touched -= LOCK_REFRESH_SECONDS;
+		lock_dot_refresh(&dot);
+		lock_dot_release(&dot);
+		ck_assert(!exists(lockfile));
+		ck_assert_int_eq(count_posts(spool), 0);
+	}
+
+	/* An empty lock that replaced ours is not ours to remove. */
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), 0);
+	ck_assert_int_eq(unlink(lockfile), 0);
+	put(lockfile, "", 0644);
+	lock_dot_release(&dot);
+	ck_assert(exists(lockfile));
+	ck_assert_int_eq(unlink(lockfile), 0);
+
+	/* Any other write error still refuses, and leaves no post. */
+	ck_assert_int_eq(setenv("POP2_FAIL_AT", "lock.post-write:EIO:*", 1), 0);
+	errno = 0;
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
+	ck_assert_int_eq(errno, EIO);
+	ck_assert(!exists(lockfile));
+	ck_assert_int_eq(count_posts(spool), 0);
+	unsetenv("POP2_FAIL_AT");
+}
+END_TEST
+
 /* This host's name as lock.c writes it into post names. */
 static void
 post_host(char *host, size_t size)
@@ -1515,6 +1580,7 @@ lock_suite(void)
 	tcase_add_test(faults, session_faults);
 	tcase_add_test(faults, ofd_faults);
 	tcase_add_test(faults, dot_faults);
+	tcase_add_test(faults, dot_empty_when_full);
 	tcase_set_timeout(faults, 30);
 
 	suite_add_tcase(s, core);

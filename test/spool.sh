@@ -1,15 +1,21 @@
 #!/bin/bash
-# The set-group-ID pop2-lock against a hostile or unlucky user, with real
-# accounts and a real root:mail 2775 spool in private namespaces
-# (test/ns.sh): COMMAND gets the caller's umask back; no signal the
-# caller can send, nor a file size limit, leaves a hitching post behind,
-# and the caller's own dead posts are cleared. Needs root.
+# The set-group-ID pop2-lock and the spool against a hostile or unlucky
+# user, with real accounts and a real root:mail 2775 spool in private
+# namespaces (test/ns.sh): COMMAND gets the caller's umask back; no
+# signal the caller can send, nor a file size limit, leaves a hitching
+# post behind, and the caller's own dead posts are cleared; a spool with
+# no free block still lets its users log in and delete mail, through the
+# helper and directly. Needs root, liblockfile-bin.
 # shellcheck disable=SC2016
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ns.sh"
 ns_enter "$@"
 
+if ! command -v dotlockfile >/dev/null; then
+	echo "FAIL: dotlockfile is not installed (apt-get install liblockfile-bin)"
+	exit 1
+fi
 # A private copy of all of /etc: a program on the host that replaces
 # /etc/passwd by a rename (useradd) would detach a bind mount on the file
 # alone, and these accounts would vanish in mid-test.
@@ -134,5 +140,64 @@ check "another user's post is kept" [ -e "$spool/.u2.lock.$host.$dead.0123456789
 check "a post of the caller's name owned by another user is kept" \
 	[ -e "$spool/.u1.lock.$host.$dead.fedcba9876543210" ]
 rm -f "$spool"/.u?.lock.*
+
+# ------------------------------------------------------------ full spool
+
+# A tmpfs filled to its last block, with a maildrop of two messages for
+# u1 in it, and a folder of u1's own for the direct case.
+full=$scratch/full
+mkdir "$full"
+mount -t tmpfs -o size=256k,mode=2775 tmpfs "$full" || { echo "FAIL: cannot mount a tmpfs"; exit 1; }
+chown root:mail "$full"
+mkdir -m 700 "$full/own"
+chown u1:u1 "$full/own"
+mbox() {
+	printf 'From a@example.org Mon Nov 16 09:12:44 2026\nSubject: one\n\nfirst\n\n'
+	printf 'From b@example.org Mon Nov 16 09:13:44 2026\nSubject: two\n\nsecond\n\n'
+}
+mbox >"$full/u1"
+chown u1:mail "$full/u1"
+chmod 660 "$full/u1"
+mbox >"$full/own/mbox"
+chown u1:u1 "$full/own/mbox"
+dd if=/dev/zero of="$full/filler" bs=4096 2>/dev/null
+dd if=/dev/zero of="$full/filler2" bs=1 2>/dev/null
+check "the spool has no free block" [ "$(df --output=avail -B1 "$full" | tail -1 | tr -d ' ')" -eq 0 ]
+
+# The helper makes an empty lock where the PID cannot be written.
+rm -f "$scratch/in" "$scratch/answer"
+mkfifo "$scratch/in"
+as u1 "$helper" -m "$full/u1" <"$scratch/in" >"$scratch/answer" 2>"$scratch/err" &
+holder=$!
+exec 3>"$scratch/in"
+wait_until [ -s "$scratch/answer" ]
+check "full spool: the helper takes the lock ($(cat "$scratch/answer"))" [ "$(cat "$scratch/answer")" = 1 ]
+check "full spool: the lock is there" [ -f "$full/u1.lock" ]
+check "full spool: the lock is empty" [ ! -s "$full/u1.lock" ]
+dotlockfile -l -r 0 "$full/u1.lock" 2>/dev/null
+check "full spool: dotlockfile sees the empty lock busy" [ $? -ne 0 ]
+exec 3>&-
+wait "$holder"
+status=$?
+check "full spool: the helper exits 0 ($status)" [ "$status" -eq 0 ]
+check "full spool: the helper releases the lock" [ ! -e "$full/u1.lock" ]
+
+# pop2d SESSION-OPTIONS...: log in as u1, delete message 1, QUIT.
+delete_first() {
+	printf 'HELO u1 %s\r\nREAD 1\r\nRETR\r\nACKD\r\nQUIT\r\n' "$pw" |
+		"$POP2D" -d -n t -S "$state" -L "$helper" "$@" >"$scratch/out" 2>"$scratch/err"
+}
+for how in "helper:-m $full/%u:$full/u1" "direct:-m $full/own/mbox:$full/own/mbox"; do
+	IFS=: read -r what opts file <<<"$how"
+	# shellcheck disable=SC2086
+	delete_first $opts
+	check "full spool ($what): login" [ "$(sed -n 2p "$scratch/out" | tr -d '\r')" = "#2 messages in INBOX" ]
+	check "full spool ($what): the deleting QUIT" [ "$(tail -n 1 "$scratch/out" | tr -d '\r')" = "+ OK Sayonara" ]
+	check "full spool ($what): message 1 is gone, message 2 kept" \
+		[ "$(grep -c '^Subject: ' "$file")" -eq 1 -a "$(grep -c '^Subject: two' "$file")" -eq 1 ]
+	check "full spool ($what): no lock, no post left" \
+		[ ! -e "$file.lock" -a "$(find "$(dirname "$file")" -maxdepth 1 -name '.*.lock.*' | wc -l)" -eq 0 ]
+	[ "$(sed -n 2p "$scratch/out" | tr -d '\r')" = "#2 messages in INBOX" ] || grep -i 'reason' "$scratch/err"
+done
 
 finish
