@@ -67,7 +67,7 @@ reported() {
 session "$passwd" "HELO alice wonderland" QUIT
 first=$(reported)
 check "the first session after a change logs every malformed line ($first)" \
-	[ "$first" -gt 0 ] && [ "$first" -eq "$(POP2_LOGIN_DELAY_MS=0 "$POP2D" -d -S "$scratch/none" -p "$passwd" -n t </dev/null 2>&1 >/dev/null | grep -c 'passwd-file .* line')" ]
+	[ "$first" -gt 0 -a "$first" -eq "$(POP2_LOGIN_DELAY_MS=0 "$POP2D" -d -S "$scratch/none" -p "$passwd" -n t </dev/null 2>&1 >/dev/null | grep -c 'passwd-file .* line')" ]
 check "the malformed line at the top is among them" grep -q "passwd-file $passwd line 1: missing hash field" "$scratch/err"
 session "$passwd" "HELO alice wonderland" QUIT
 check "the next session does not log them again" [ "$(reported)" -eq 0 ]
