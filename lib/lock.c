@@ -897,7 +897,7 @@ post_parse(const char *name, const char *lockbase, const char *host,
 	    memcmp(name + start - 1 - hlen, host, hlen) != 0 ||
 	    name[start - 2 - hlen] != '.')
 		return false;
-	/* What is left between the leading '.' and ".HOST": LOCKBASE, maybe cut. */
+	/* Between the leading '.' and ".HOST": LOCKBASE, perhaps cut. */
 	i = start - 2 - hlen - 1;
 	if (i == 0 || i > strlen(lockbase) || memcmp(name + 1, lockbase, i) != 0)
 		return false;
@@ -1009,7 +1009,8 @@ lock_dot_refresh(struct lock_dot *dot)
 	if (fd != -1) {
 		struct stat st;
 
-		if (futimens(fd, NULL) == 0 && dot->empty && fstat(fd, &st) == 0)
+		if (futimens(fd, NULL) == 0 && dot->empty &&
+		    fstat(fd, &st) == 0)
 			dot->ctime = st.st_ctim;
 		close(fd);
 	}

@@ -361,11 +361,12 @@ passwd_first_sight(int fd, const char *path, int dirfd)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	n = snprintf(name, sizeof(name), "%s%llx:%llx:%lld:%lld.%09ld:%lld.%09ld",
-	    prefix, (unsigned long long)st.st_dev,
-	    (unsigned long long)st.st_ino, (long long)st.st_size,
-	    (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec,
-	    (long long)st.st_ctim.tv_sec, (long)st.st_ctim.tv_nsec);
+	n = snprintf(name, sizeof(name),
+	    "%s%llx:%llx:%lld:%lld.%09ld:%lld.%09ld", prefix,
+	    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+	    (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+	    (long)st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec,
+	    (long)st.st_ctim.tv_nsec);
 	if (n < 0 || (size_t)n >= sizeof(name)) {
 		errno = ENAMETOOLONG;
 		return -1;

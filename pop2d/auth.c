@@ -133,7 +133,7 @@ auth_passwd_file(int fd, const char *user, const char *password,
 
 	memset(out, 0, sizeof(*out));
 	*why = NULL;
-	/* Malformed lines are main.c's to report, once per change of the file. */
+	/* Malformed lines are main.c's to report, once per file change. */
 	switch (passwd_lookup(fd, user, &e, NULL, NULL)) {
 	case -1:
 		/* A server fault, not a guess: nothing to hide. */

@@ -502,12 +502,14 @@ prepare_state(const struct server *sv, const struct auth_user *u)
 		return 0;
 	if (state_prepare(sv->opt.state_dir, u->name, u->uid, u->gid) == -1) {
 		if (errno == EPERM)
-			log_msg(LOG_ERR, "user=%s reason=state directory %s/%s belongs to "
-			    "another uid: not adopted; remove it, or give it to the "
-			    "user if it is theirs", sv->user, sv->opt.state_dir, sv->user);
+			log_msg(LOG_ERR, "user=%s reason=state directory %s/%s "
+			    "belongs to another uid: not adopted; remove it, or "
+			    "give it to the user if it is theirs", sv->user,
+			    sv->opt.state_dir, sv->user);
 		else
-			log_msg(LOG_ERR, "user=%s reason=cannot prepare %s/%s: %s", sv->user,
-			    sv->opt.state_dir, sv->user, strerror(errno));
+			log_msg(LOG_ERR, "user=%s reason=cannot prepare %s/%s: "
+			    "%s", sv->user, sv->opt.state_dir, sv->user,
+			    strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -824,7 +826,8 @@ wait_login_deadline(const struct timespec *arrived)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (now.tv_sec > until.tv_sec ||
 	    (now.tv_sec == until.tv_sec && now.tv_nsec > until.tv_nsec)) {
-		log_msg(LOG_WARNING, "login deadline of %ld ms missed by %lld ms: "
+		log_msg(LOG_WARNING,
+		    "login deadline of %ld ms missed by %lld ms: "
 		    "the refusal's timing shows", ms,
 		    (long long)(now.tv_sec - until.tv_sec) * 1000 +
 		    (now.tv_nsec - until.tv_nsec) / 1000000);
@@ -1056,10 +1059,11 @@ report_passwd_file(const struct server *sv)
 {
 	int dirfd, r = -1;
 
-	dirfd = open(sv->opt.state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
+	dirfd = open(sv->opt.state_dir,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dirfd != -1) {
-		r = passwd_first_sight(sv->passwd_fd, sv->opt.passwd_file, dirfd);
+		r = passwd_first_sight(sv->passwd_fd, sv->opt.passwd_file,
+		    dirfd);
 		close(dirfd);
 	}
 	if (r != 0)

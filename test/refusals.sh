@@ -4,6 +4,7 @@
 # included (chage -E 0), read as pam_unix reads them; and every kind of
 # refusal is answered at one deadline measured from the HELO's arrival,
 # so that the reply time tells no kind from another. Needs root.
+# shellcheck disable=SC2016
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ns.sh"
