@@ -26,7 +26,10 @@ mount --bind "$scratch/etc.all" /etc || { echo "FAIL: cannot bind a private /etc
 chmod 755 "$scratch"
 mkdir "$scratch/bin" "$scratch/results" "$scratch/home"
 chmod 777 "$scratch/results"
-# The helper as make install leaves it: set-group-ID mail.
+# The helper as make install leaves it: set-group-ID mail, on a private
+# tmpfs so that a nosuid mount under the scratch folder cannot void it.
+mount -t tmpfs -o mode=755,size=4m tmpfs "$scratch/bin" ||
+	{ echo "FAIL: cannot mount a tmpfs"; exit 1; }
 cp "$top_builddir/pop2d/pop2-lock" "$scratch/bin/pop2-lock"
 chown root:mail "$scratch/bin/pop2-lock"
 chmod 2755 "$scratch/bin/pop2-lock"
