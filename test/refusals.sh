@@ -10,12 +10,6 @@ set -u
 . "$(dirname "$0")/ns.sh"
 ns_enter "$@"
 
-# A private copy of all of /etc: a program on the host that replaces
-# /etc/passwd by a rename (useradd) would detach a bind mount on the file
-# alone, and these accounts would vanish in mid-test.
-mkdir "$scratch/etc.all"
-cp -a /etc/. "$scratch/etc.all/"
-mount --bind "$scratch/etc.all" /etc || { echo "FAIL: cannot bind a private /etc"; exit 1; }
 
 today=$(($(date +%s) / 86400))
 chmod 755 "$scratch"
@@ -26,6 +20,7 @@ mkdir -m 1777 "$spool"
 # shadow fields as given ("" is an empty field, which reads as -1) and an
 # empty maildrop of its own.
 user() {
+	ns_private_etc || { echo "FAIL: /etc is not private: not writing it"; exit 1; }
 	printf '%s:x:%s:%s::%s:/bin/sh\n' "$1" "$2" "$2" "$scratch" >>/etc/passwd
 	printf '%s:%s:%s:0:%s:7::%s:\n' "$1" "$3" "$4" "$5" "$6" >>/etc/shadow
 	: >"$spool/$1"
@@ -52,9 +47,8 @@ user t-mustchange 2012 "$y" 0 99999 ""
 user t-maxday 2013 "$y" $((today - 30)) 30 ""
 user t-maxpast 2014 "$y" $((today - 31)) 30 ""
 user t-noaging 2015 "$y" "" "" ""
-# A second name for uid 0 exists only in the private account files.
-printf 't-root:x:0:0::/root:/bin/sh\n' >>/etc/passwd
-printf 't-root:%s:%s:0:99999:7:::\n' "$y" "$today" >>/etc/shadow
+# Root's own entry, with a known password in the private shadow file.
+ns_set_hash root "$y"
 
 passwd=$scratch/passwd
 {
@@ -112,7 +106,7 @@ kinds=(
 	"t-locked:$pw:locked entry"
 	"t-expired:$pw:expired"
 	"t-expire0:$pw:expired"
-	"t-root:$pw:uid 0"
+	"root:$pw:uid 0"
 	"t-empty:$pw:no password"
 	"-p f-nobody:$pw:unknown user"
 	"-p f-y:wrong:wrong password"

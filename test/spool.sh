@@ -16,20 +16,11 @@ if ! command -v dotlockfile >/dev/null; then
 	echo "FAIL: dotlockfile is not installed (apt-get install liblockfile-bin)"
 	exit 1
 fi
-# A private copy of all of /etc: a program on the host that replaces
-# /etc/passwd by a rename (useradd) would detach a bind mount on the file
-# alone, and these accounts would vanish in mid-test.
-mkdir "$scratch/etc.all"
-cp -a /etc/. "$scratch/etc.all/"
-mount --bind "$scratch/etc.all" /etc || { echo "FAIL: cannot bind a private /etc"; exit 1; }
 
 chmod 755 "$scratch"
 mkdir "$scratch/bin" "$scratch/results" "$scratch/home"
 chmod 777 "$scratch/results"
-# The helper as make install leaves it: set-group-ID mail, on a private
-# tmpfs so that a nosuid mount under the scratch folder cannot void it.
-mount -t tmpfs -o mode=755,size=4m tmpfs "$scratch/bin" ||
-	{ echo "FAIL: cannot mount a tmpfs"; exit 1; }
+# The helper as make install leaves it: set-group-ID mail.
 cp "$top_builddir/pop2d/pop2-lock" "$scratch/bin/pop2-lock"
 chown root:mail "$scratch/bin/pop2-lock"
 chmod 2755 "$scratch/bin/pop2-lock"
@@ -150,7 +141,7 @@ rm -f "$spool"/.u?.lock.*
 # u1 in it, and a folder of u1's own for the direct case.
 full=$scratch/full
 mkdir "$full"
-mount -t tmpfs -o size=256k,mode=2775 tmpfs "$full" || { echo "FAIL: cannot mount a tmpfs"; exit 1; }
+ns_tmpfs "$full" size=256k,mode=2775 || { echo "FAIL: cannot mount a tmpfs"; exit 1; }
 chown root:mail "$full"
 mkdir -m 700 "$full/own"
 chown u1:u1 "$full/own"
