@@ -16,6 +16,7 @@
 #include <sys/vfs.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -224,21 +225,15 @@ dot_init(struct lock_dot *dot)
  * lock's folder, as liblockfile does, shortened to fit NAME_MAX. The PID
  * and the random part alone make it unique, so the other parts may be cut.
  */
-static int
-post_name(char *dst, size_t size, const char *lockpath)
+/* This host's name as a post name carries it. */
+static void
+post_host(char host[65])
 {
-	char host[65], suffix[128];
-	const char *base = strrchr(lockpath, '/');
-	size_t dirlen, baselen, i;
-	int n;
+	size_t i;
 
-	base = base == NULL ? lockpath : base + 1;
-	dirlen = (size_t)(base - lockpath);
-	baselen = strlen(base);
-
-	if (gethostname(host, sizeof(host)) == -1)
+	if (gethostname(host, 65) == -1)
 		host[0] = '\0';
-	host[sizeof(host) - 1] = '\0';
+	host[64] = '\0';
 	for (i = 0; host[i] != '\0'; i++) {
 		char c = host[i];
 
@@ -247,6 +242,21 @@ post_name(char *dst, size_t size, const char *lockpath)
 		    (c >= '0' && c <= '9') || c == '-' || c == '.'))
 			host[i] = '_';
 	}
+}
+
+static int
+post_name(char *dst, size_t size, const char *lockpath)
+{
+	char host[65], suffix[128];
+	const char *base = strrchr(lockpath, '/');
+	size_t dirlen, baselen;
+	int n;
+
+	base = base == NULL ? lockpath : base + 1;
+	dirlen = (size_t)(base - lockpath);
+	baselen = strlen(base);
+
+	post_host(host);
 	n = snprintf(suffix, sizeof(suffix), ".%s.%ld.%016llx", host,
 	    (long)getpid(), (unsigned long long)random64());
 	if (n < 0 || (size_t)n >= sizeof(suffix)) {
@@ -281,16 +291,30 @@ write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+/* Whether a write failed for want of space: the disk is full, or the quota. */
+static bool
+no_space(int err)
+{
+	return err == ENOSPC || err == EDQUOT;
+}
+
 /*
  * Makes the hitching post POST holding our PID and returns its identity
- * in *ST. Returns 0, or -1 with errno and no post left behind.
+ * in *ST. When the PID cannot be written for want of space (ENOSPC,
+ * EDQUOT), the post is kept empty and *EMPTY set: nobody can append to a
+ * maildrop on a full disk or over quota either, an empty lock still keeps
+ * every dot-locking program out, and it is judged stale by its age alone,
+ * as liblockfile judges a lock without a PID. Without this a full spool
+ * would lock every user out of the very mail they need to delete. Returns
+ * 0, or -1 with errno and no post left behind.
  */
 static int
-post_make(const char *post, struct stat *st)
+post_make(const char *post, struct stat *st, bool *empty)
 {
 	char text[32];
 	int fd, n, saved;
 
+	*empty = false;
 	fd = seam_fail("lock.post-open") ? -1 : open(post,
 	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd == -1)
@@ -300,22 +324,36 @@ post_make(const char *post, struct stat *st)
 	 * break the lock at once should we die holding it.
 	 */
 	n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-	if (fchmod(fd, 0644) == -1 || seam_fail("lock.post-write") ||
-	    write_all(fd, text, (size_t)n) == -1 ||
-	    fstat(fd, st) == -1) {
-		saved = errno;
-		close(fd);
-		unlink(post);
-		errno = saved;
-		return -1;
+	if (fchmod(fd, 0644) == -1)
+		goto fail;
+	if (seam_fail("lock.post-write") ||
+	    write_all(fd, text, (size_t)n) == -1) {
+		/* Part of a PID is worse than none; truncating needs no room. */
+		if (!no_space(errno) || ftruncate(fd, 0) == -1)
+			goto fail;
+		*empty = true;
 	}
+	if (fstat(fd, st) == -1)
+		goto fail;
 	if (close(fd) == -1) {
 		saved = errno;
-		unlink(post);
-		errno = saved;
-		return -1;
+		/* NFS reports a full disk at close: make the post empty then. */
+		if (!no_space(saved) || *empty || truncate(post, 0) == -1 ||
+		    lstat(post, st) == -1) {
+			unlink(post);
+			errno = saved;
+			return -1;
+		}
+		*empty = true;
 	}
 	return 0;
+
+fail:
+	saved = errno;
+	close(fd);
+	unlink(post);
+	errno = saved;
+	return -1;
 }
 
 /*
@@ -785,7 +823,8 @@ int
 lock_dot_try(struct lock_dot *dot, const char *path, const char *helper)
 {
 	char post[PATH_MAX];
-	struct stat pst;
+	struct stat pst, st;
+	bool empty;
 	int n, r, saved;
 
 	dot_init(dot);
@@ -801,7 +840,7 @@ lock_dot_try(struct lock_dot *dot, const char *path, const char *helper)
 	}
 	if (post_name(post, sizeof(post), dot->path) == -1)
 		return -1;
-	if (post_make(post, &pst) == -1) {
+	if (post_make(post, &pst, &empty) == -1) {
 		if ((errno == EACCES || errno == EPERM) && helper != NULL)
 			return dot_helper(dot, path, helper);
 		return -1;
@@ -809,14 +848,119 @@ lock_dot_try(struct lock_dot *dot, const char *path, const char *helper)
 	r = dot_link(dot, post, &pst);
 	saved = errno;
 	unlink(post);
+	/*
+	 * An empty lock has no PID to prove it ours: its ctime, which any
+	 * link, unlink or touch changes, does instead.
+	 */
+	if (r == 0 && empty) {
+		dot->empty = true;
+		if (lstat(dot->path, &st) == 0 && st.st_ino == dot->ino)
+			dot->ctime = st.st_ctim;
+	}
 	errno = saved;
 	return r;
 }
 
 /*
+ * Whether NAME is a hitching post that post_name() made on this host
+ * (HOST) for the lock named LOCKBASE; stores its creator's PID in *PID.
+ * Read from the end: ".RANDOM" (16 hex digits), ".PID", ".HOST", and in
+ * front "." and LOCKBASE, possibly cut short.
+ */
+static bool
+post_parse(const char *name, const char *lockbase, const char *host,
+    pid_t *pid)
+{
+	size_t len = strlen(name), hlen = strlen(host), i, end, start;
+	long v = 0;
+
+	if (len < 1 + 1 + 1 + hlen + 2 + 17 || name[0] != '.')
+		return false;
+	end = len - 17;
+	if (name[end] != '.')
+		return false;
+	for (i = end + 1; i < len; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') ||
+		    (name[i] >= 'a' && name[i] <= 'f')))
+			return false;
+	start = end;
+	while (start > 0 && name[start - 1] >= '0' && name[start - 1] <= '9')
+		start--;
+	if (start == end || end - start > 10 || name[start - 1] != '.')
+		return false;
+	for (i = start; i < end; i++)
+		v = v * 10 + (name[i] - '0');
+	if (v <= 0 || v > INT_MAX)
+		return false;
+	/* name[start - 1] is the '.' before the PID; the host ends there. */
+	if (start - 1 < 2 + hlen + 1 ||
+	    memcmp(name + start - 1 - hlen, host, hlen) != 0 ||
+	    name[start - 2 - hlen] != '.')
+		return false;
+	/* Between the leading '.' and ".HOST": LOCKBASE, perhaps cut. */
+	i = start - 2 - hlen - 1;
+	if (i == 0 || i > strlen(lockbase) || memcmp(name + 1, lockbase, i) != 0)
+		return false;
+	*pid = (pid_t)v;
+	return true;
+}
+
+int
+lock_dot_sweep(const char *path, uid_t uid)
+{
+	char lockpath[PATH_MAX], host[65];
+	const char *slash, *lockbase;
+	struct dirent *de;
+	DIR *dir;
+	int dfd, n, removed = 0;
+
+	n = snprintf(lockpath, sizeof(lockpath), "%s.lock", path);
+	if (n < 0 || (size_t)n >= sizeof(lockpath)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	slash = strrchr(lockpath, '/');
+	lockbase = slash == NULL ? lockpath : slash + 1;
+	if (slash == lockpath)
+		dfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	else if (slash != NULL) {
+		lockpath[slash - lockpath] = '\0';
+		dfd = open(lockpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else
+		dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1)
+		return -1;
+	dir = fdopendir(dfd);
+	if (dir == NULL) {
+		close(dfd);
+		return -1;
+	}
+	post_host(host);
+	/* cppcheck-suppress readdirCalled ; nothing here runs in threads */
+	while ((de = readdir(dir)) != NULL) {
+		struct stat st;
+		pid_t pid;
+
+		if (!post_parse(de->d_name, lockbase, host, &pid) ||
+		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode) || st.st_uid != uid ||
+		    st.st_size > LOCK_MAX_SIZE)
+			continue;
+		/* Alive, or another user's process: not ours to judge. */
+		if (pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (unlinkat(dfd, de->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(dir);
+	return removed;
+}
+
+/*
  * Opens the lock file if it is still ours: the inode we made, holding our
- * PID. The inode number alone is not enough, as a lock made after ours
- * was removed often gets the same one. Returns a descriptor, or -1.
+ * PID (an empty lock: still empty, with the ctime we last saw). The inode
+ * number alone is not enough, as a lock made after ours was removed often
+ * gets the same one. Returns a descriptor, or -1.
  */
 static int
 dot_open_ours(const struct lock_dot *dot)
@@ -833,6 +977,12 @@ dot_open_ours(const struct lock_dot *dot)
 	if (fstat(fd, &st) == -1 || st.st_dev != dot->dev ||
 	    st.st_ino != dot->ino)
 		goto no;
+	if (dot->empty) {
+		if (st.st_size != 0 || st.st_ctim.tv_sec != dot->ctime.tv_sec ||
+		    st.st_ctim.tv_nsec != dot->ctime.tv_nsec)
+			goto no;
+		return fd;
+	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	if (n != len || memcmp(buf, want, (size_t)len) != 0)
 		goto no;
@@ -857,7 +1007,11 @@ lock_dot_refresh(struct lock_dot *dot)
 	/* Touch only our own lock, never one that replaced it. */
 	fd = dot_open_ours(dot);
 	if (fd != -1) {
-		(void)futimens(fd, NULL);
+		struct stat st;
+
+		if (futimens(fd, NULL) == 0 && dot->empty &&
+		    fstat(fd, &st) == 0)
+			dot->ctime = st.st_ctim;
 		close(fd);
 	}
 	errno = saved;

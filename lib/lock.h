@@ -102,6 +102,8 @@ struct lock_dot {
 	dev_t dev;        /* identity of the lock file we made */
 	ino_t ino;
 	time_t touched;   /* when we last refreshed it */
+	bool empty;       /* no room for our PID: made empty (ENOSPC, EDQUOT) */
+	struct timespec ctime; /* an empty lock's, as we last saw it */
 	pid_t helper;     /* pop2-lock in service mode, or 0 */
 	int helper_fd;    /* its standard input: closing it unlocks */
 	/* Why the last attempt's helper failed; fault LOCK_HELPER_OK if not. */
@@ -117,6 +119,12 @@ struct lock_dot {
  * cannot be a lock (over 32 octets, not just a PID, a second link) is
  * never removed.
  *
+ * When the disk is full or the user over quota (ENOSPC, EDQUOT), the lock
+ * is made empty rather than refused: nobody can append to the maildrop
+ * then either, and the user must still be able to read and delete mail to
+ * make room. Others judge an empty lock by its age alone; we refresh it
+ * as any other.
+ *
  * When the folder does not let us create the lock (EACCES, EPERM) and
  * HELPER is not NULL, runs "HELPER -m PATH" in service mode; the lock is
  * then held by that child process, which *DOT records.
@@ -130,6 +138,17 @@ struct lock_dot {
  * ENOENT or another errno of posix_spawn() (no helper), ENAMETOOLONG.
  */
 int lock_dot_try(struct lock_dot *dot, const char *path, const char *helper);
+
+/*
+ * Removes the hitching posts that processes of user UID on this host left
+ * beside the dot-lock of the maildrop at PATH when they died between
+ * making a post and removing it (SIGKILL cannot be caught): files named as
+ * lock_dot_try() names its posts, with this host's name and the PID of a
+ * process that no longer exists, owned by UID, regular and small. Another
+ * user's post, another host's, or a live process's is left alone. Returns
+ * the number removed, or -1 with errno when the folder cannot be read.
+ */
+int lock_dot_sweep(const char *path, uid_t uid);
 
 /*
  * Touches a held dot-lock when LOCK_REFRESH_SECONDS have passed, and only

@@ -15,6 +15,9 @@ void log_open(const char *ident, bool copy_stderr);
 void log_msg(int priority, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Room for one client-supplied string escaped by log_escape(), NUL included. */
+#define LOG_FIELD_MAX 256
+
 /*
  * Copies SRC into DST (SIZE octets, SIZE > 0, always NUL-terminated) fit
  * for one log line: octets up to the space, 0x7f and above, and the backslash

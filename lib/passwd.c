@@ -1,7 +1,13 @@
 #include "config.h"
 
+#include <sys/stat.h>
+
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -293,4 +299,99 @@ passwd_lookup(int fd, const char *user, struct passwd_entry *e,
 	if (ret != 1)
 		util_wipe(e, sizeof(*e));
 	return ret;
+}
+
+/* Counts the malformed lines for passwd_check() and passes them on. */
+struct passwd_count {
+	passwd_warn_fn *warn;
+	void *arg;
+	int count;
+};
+
+static void
+passwd_count_line(void *arg, unsigned long lineno, const char *why)
+{
+	struct passwd_count *c = arg;
+
+	if (c->count < INT_MAX)
+		c->count++;
+	if (c->warn != NULL)
+		c->warn(c->arg, lineno, why);
+}
+
+int
+passwd_check(int fd, passwd_warn_fn *warn, void *warn_arg)
+{
+	struct passwd_count c = { warn, warn_arg, 0 };
+	struct passwd_entry e;
+
+	/* No well-formed line has an empty user, so the whole file is read. */
+	if (passwd_lookup(fd, "", &e, passwd_count_line, &c) == -1)
+		return -1;
+	return c.count;
+}
+
+/* FNV-1a: a short, stable name for a path; nothing depends on its strength. */
+static unsigned long long
+passwd_path_hash(const char *path)
+{
+	unsigned long long h = 0xcbf29ce484222325ULL;
+
+	for (; *path != '\0'; path++) {
+		h ^= (unsigned char)*path;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+int
+passwd_first_sight(int fd, const char *path, int dirfd)
+{
+	char prefix[64], name[256];
+	struct dirent *de;
+	struct stat st;
+	DIR *dir;
+	int n, mfd, dfd;
+
+	if (fstat(fd, &st) == -1)
+		return -1;
+	n = snprintf(prefix, sizeof(prefix), PASSWD_SEEN_PREFIX "%016llx:",
+	    passwd_path_hash(path));
+	if (n < 0 || (size_t)n >= sizeof(prefix)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	n = snprintf(name, sizeof(name),
+	    "%s%llx:%llx:%lld:%lld.%09ld:%lld.%09ld", prefix,
+	    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+	    (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+	    (long)st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec,
+	    (long)st.st_ctim.tv_nsec);
+	if (n < 0 || (size_t)n >= sizeof(name)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	mfd = openat(dirfd, name,
+	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+	    0600);
+	if (mfd == -1)
+		return errno == EEXIST ? 0 : -1;
+	close(mfd);
+
+	/* Forget the earlier versions; failing to is harmless. */
+	dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1)
+		return 1;
+	dir = fdopendir(dfd);
+	if (dir == NULL) {
+		close(dfd);
+		return 1;
+	}
+	/* cppcheck-suppress readdirCalled ; pop2d has one thread */
+	while ((de = readdir(dir)) != NULL)
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0 &&
+		    strcmp(de->d_name, name) != 0)
+			(void)unlinkat(dirfd, de->d_name, 0);
+	closedir(dir);
+	return 1;
 }

@@ -61,6 +61,32 @@ int passwd_lookup(int fd, const char *user, struct passwd_entry *e,
     passwd_warn_fn *warn, void *warn_arg);
 
 /*
+ * Reads the whole passwd-file open at FD (pread, the offset is not moved)
+ * and reports every malformed line through WARN, as passwd_lookup() would
+ * on its way to a user it never finds. Returns the number of malformed
+ * lines, or -1 with errno on a read error.
+ */
+int passwd_check(int fd, passwd_warn_fn *warn, void *warn_arg);
+
+/*
+ * Tells whether the passwd-file open at FD, named PATH, is seen in this
+ * version for the first time by any process that shares the directory open
+ * at DIRFD, so that its malformed lines are reported once per change of the
+ * file rather than at every login. A version is the file's device, inode,
+ * size, mtime and ctime (an edit in place changes the last three, a
+ * replacement the inode). It is remembered as an empty file in DIRFD named
+ * PASSWD_SEEN_PREFIX, a hash of PATH, and the version; creating it with
+ * O_EXCL makes exactly one process the first. The first also removes the
+ * marks of PATH's earlier versions. A name with ':' cannot be a user's
+ * (':' separates the fields of every passwd format). Returns 1 (first
+ * sight: report), 0 (seen before), or -1 with errno when nothing can be
+ * remembered there (the caller then reports every time).
+ */
+int passwd_first_sight(int fd, const char *path, int dirfd);
+
+#define PASSWD_SEEN_PREFIX ".passwd-seen:"
+
+/*
  * Parses one line (LEN octets, no LF or CR terminator) into *E, which is
  * zeroed first. Returns 0, or -1 and sets *WHY to a short static phrase
  * saying what is wrong (*E then holds no usable entry). Comment and empty

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "auth.h"
-#include "log.h"
 #include "passwd.h"
 #include "util.h"
 
@@ -124,13 +123,6 @@ auth_check_hash(const char *password, const char *hash)
 	return auth_verify(password, hash) == AUTH_V_MATCH;
 }
 
-static void
-auth_warn(void *arg, unsigned long lineno, const char *why)
-{
-	(void)arg;
-	log_msg(LOG_WARNING, "passwd-file line %lu: %s", lineno, why);
-}
-
 enum auth_result
 auth_passwd_file(int fd, const char *user, const char *password,
     struct auth_user *out, const char **why)
@@ -141,7 +133,8 @@ auth_passwd_file(int fd, const char *user, const char *password,
 
 	memset(out, 0, sizeof(*out));
 	*why = NULL;
-	switch (passwd_lookup(fd, user, &e, auth_warn, NULL)) {
+	/* Malformed lines are main.c's to report, once per file change. */
+	switch (passwd_lookup(fd, user, &e, NULL, NULL)) {
 	case -1:
 		/* A server fault, not a guess: nothing to hide. */
 		*why = "passwd-file unreadable";
@@ -173,18 +166,39 @@ auth_passwd_file(int fd, const char *user, const char *password,
 	return res;
 }
 
-/* Shadow dates count days since 1970-01-01; -1 means "not set". */
+/*
+ * Whether DAYS days have passed since day SINCE by day TODAY, i.e. TODAY -
+ * SINCE > DAYS, as pam_unix counts. A difference too large to compute is
+ * taken as passed: an absurd date refuses rather than admits.
+ */
+static bool
+auth_days_passed(long today, long since, long days)
+{
+	long d;
+
+	if (__builtin_sub_overflow(today, since, &d))
+		return true;
+	return d > days;
+}
+
+/*
+ * Shadow dates count days since 1970-01-01, and -1 (an empty field) alone
+ * means "not set": any other value is a date, 0 and negative ones included
+ * (`chage -E 0` expires an account on 1970-01-01, as pam_unix and OpenSSH
+ * read it). The rules are pam_unix's, except that a password that must be
+ * changed refuses the login, since POP2 cannot change it.
+ */
 static bool
 auth_expired(const struct spwd *sp)
 {
 	long today = (long)(time(NULL) / 86400);
 
-	if (sp->sp_expire > 0 && today >= sp->sp_expire)
+	if (sp->sp_expire != -1 && today >= sp->sp_expire)
 		return true; /* the account itself has expired */
 	if (sp->sp_lstchg == 0)
 		return true; /* the password must be changed first */
-	if (sp->sp_lstchg > 0 && sp->sp_max >= 0 && sp->sp_max < 99999 &&
-	    today >= sp->sp_lstchg + sp->sp_max)
+	if (sp->sp_lstchg != -1 && sp->sp_max != -1 &&
+	    auth_days_passed(today, sp->sp_lstchg, sp->sp_max))
 		return true; /* the password has expired */
 	return false;
 }

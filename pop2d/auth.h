@@ -45,7 +45,8 @@ bool auth_check_hash(const char *password, const char *hash);
  * password", "locked entry" ('!' or '*'), "no password" (empty hash),
  * "unusable hash" (crypt(3) rejects the stored string), or "passwd-file
  * unreadable" (AUTH_ERROR, errno set by the read). Malformed lines are
- * logged at LOG_WARNING as "passwd-file line N: WHY" and skipped.
+ * skipped silently: they are reported by passwd_check() once per change of
+ * the file, not at every login.
  */
 enum auth_result auth_passwd_file(int fd, const char *user,
     const char *password, struct auth_user *out, const char **why);

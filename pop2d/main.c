@@ -36,13 +36,15 @@
 #include "log.h"
 #include "passwd.h"
 #include "proxy.h"
+#include "seam.h"
 #include "session.h"
 #include "state.h"
 #include "store.h"
 #include "util.h"
 
 #define EXIT_USAGE 2
-#define FAILED_LOGIN_DELAY_MS 2000
+/* A refused login is answered this long after its HELO arrived (SPEC §5). */
+#define LOGIN_DEADLINE_MS 2000
 #define DEFAULT_STATE_DIR "/var/lib/pop2d"
 
 struct options {
@@ -78,7 +80,7 @@ struct server {
 	bool have_store;
 	int statefd;   /* the user's state directory */
 	int sessionfd; /* holds L0 for the whole session */
-	char user[256];
+	char user[LOG_FIELD_MAX]; /* for the log: escaped by log_escape() */
 	/* The client as set_peer() names it: "ADDR port N" for the log, ADDR alone. */
 	char peer[INET6_ADDRSTRLEN + 16];
 	char peer_host[INET6_ADDRSTRLEN];
@@ -500,12 +502,14 @@ prepare_state(const struct server *sv, const struct auth_user *u)
 		return 0;
 	if (state_prepare(sv->opt.state_dir, u->name, u->uid, u->gid) == -1) {
 		if (errno == EPERM)
-			log_msg(LOG_ERR, "user=%s reason=state directory %s/%s belongs to "
-			    "another uid: not adopted; remove it, or give it to the "
-			    "user if it is theirs", u->name, sv->opt.state_dir, u->name);
+			log_msg(LOG_ERR, "user=%s reason=state directory %s/%s "
+			    "belongs to another uid: not adopted; remove it, or "
+			    "give it to the user if it is theirs", sv->user,
+			    sv->opt.state_dir, sv->user);
 		else
-			log_msg(LOG_ERR, "user=%s reason=cannot prepare %s/%s: %s", u->name,
-			    sv->opt.state_dir, u->name, strerror(errno));
+			log_msg(LOG_ERR, "user=%s reason=cannot prepare %s/%s: "
+			    "%s", sv->user, sv->opt.state_dir, sv->user,
+			    strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -566,13 +570,13 @@ login_failed(struct server *sv, const char *reason)
 }
 
 /*
- * Opens the user's state directory and takes the session lock in it. The
- * directory was prepared by root when pop2d changed identity.
+ * Opens the state directory of the account NAME and takes the session lock
+ * in it. The directory was prepared by root when pop2d changed identity.
  */
 static int
-open_state(struct server *sv, const char **why)
+open_state(struct server *sv, const char *name, const char **why)
 {
-	sv->statefd = state_open(sv->opt.state_dir, sv->user);
+	sv->statefd = state_open(sv->opt.state_dir, name);
 	if (sv->statefd == -1) {
 		log_msg(LOG_ERR, "user=%s reason=state directory %s/%s unusable: %s",
 		    sv->user, sv->opt.state_dir, sv->user, strerror(errno));
@@ -676,7 +680,8 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 	enum auth_result ar;
 	int r, e;
 
-	util_strlcpy(sv->user, user, sizeof(sv->user));
+	/* The client's name reaches the log only escaped. */
+	log_escape(sv->user, sizeof(sv->user), user);
 	sv->login = (struct auth_login){ .cfg = &sv->auth_cfg };
 	ar = sv->auth->verify(&sv->login, user, password, &u, &reason);
 	util_wipe(password, strlen(password));
@@ -685,7 +690,7 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 		return 0;
 	}
 	/* The account's own spelling names its state directory and the log. */
-	util_strlcpy(sv->user, u.name, sizeof(sv->user));
+	log_escape(sv->user, sizeof(sv->user), u.name);
 	/* No state is made for a login that cannot go on. */
 	if (!identity_usable(&u)) {
 		end_auth(sv);
@@ -706,7 +711,7 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 	if (sv->passwd_fd != -1)
 		close(sv->passwd_fd);
 	sv->passwd_fd = -1;
-	if (open_state(sv, why) == -1)
+	if (open_state(sv, u.name, why) == -1)
 		return -1;
 	if (util_expand(inbox, sizeof(inbox), sv->opt.maildrop, u.name, u.home) == -1) {
 		log_msg(LOG_ERR, "user=%s reason=maildrop template cannot be expanded: %s",
@@ -799,12 +804,37 @@ backend_mark_deleted(void *arg, uint32_t n)
 	store_mark_deleted(&sv->store, n);
 }
 
+/*
+ * Waits until the failed-login deadline: LOGIN_DEADLINE_MS after ARRIVED,
+ * the moment the HELO line was read. Every refusal, whatever its kind and
+ * whatever its password check cost, is answered at that instant, so the
+ * reply time tells nothing; a check that outlasted the deadline cannot be
+ * hidden, and is logged so that the operator learns of it.
+ */
 static void
-sleep_ms(long ms)
+wait_login_deadline(const struct timespec *arrived)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	long ms = seam_login_delay_ms(LOGIN_DEADLINE_MS);
+	struct timespec until = *arrived, now;
 
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR && !stop_signal)
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec > until.tv_sec ||
+	    (now.tv_sec == until.tv_sec && now.tv_nsec > until.tv_nsec)) {
+		log_msg(LOG_WARNING,
+		    "login deadline of %ld ms missed by %lld ms: "
+		    "the refusal's timing shows", ms,
+		    (long long)(now.tv_sec - until.tv_sec) * 1000 +
+		    (now.tv_nsec - until.tv_nsec) / 1000000);
+		return;
+	}
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) ==
+	    EINTR && !stop_signal)
 		;
 }
 
@@ -1011,6 +1041,36 @@ read_proxy_header(struct server *sv)
 	    pp.result.version, pp.result.local ? "-local" : "");
 }
 
+static void
+warn_passwd_line(void *arg, unsigned long lineno, const char *why)
+{
+	log_msg(LOG_WARNING, "passwd-file %s line %lu: %s", (const char *)arg,
+	    lineno, why);
+}
+
+/*
+ * Reports the malformed lines of -p's file once per change of the file:
+ * the first session that sees a version of it says so in the state
+ * directory (passwd_first_sight). Where nothing can be remembered there,
+ * every session reports them.
+ */
+static void
+report_passwd_file(const struct server *sv)
+{
+	int dirfd, r = -1;
+
+	dirfd = open(sv->opt.state_dir,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dirfd != -1) {
+		r = passwd_first_sight(sv->passwd_fd, sv->opt.passwd_file,
+		    dirfd);
+		close(dirfd);
+	}
+	if (r != 0)
+		(void)passwd_check(sv->passwd_fd, warn_passwd_line,
+		    (void *)sv->opt.passwd_file);
+}
+
 static void __attribute__((noreturn))
 serve(struct server *sv)
 {
@@ -1027,17 +1087,30 @@ serve(struct server *sv)
 	if (send_reply(sv, &out) == -1)
 		finish(sv, NULL, "write error");
 	for (;;) {
+		bool logged_in = sv->session.state != SESSION_AUTH;
+		struct timespec arrived;
 		enum line_status st;
 		char *text;
 		size_t len;
 
+		/*
+		 * -T bounds the whole login; after it, -t bounds each whole
+		 * command line from the previous reply on, however slowly its
+		 * octets trickle in.
+		 */
+		if (logged_in)
+			sv->io.deadline_ms = io_now_ms() +
+			    (long long)sv->opt.idle_seconds * 1000;
 		st = line_read(&sv->lr, &text, &len);
+		clock_gettime(CLOCK_MONOTONIC, &arrived);
+		if (logged_in)
+			sv->io.deadline_ms = 0;
 		if (st != LINE_OK)
 			end_on_line_status(sv, st);
 		session_step(&sv->session, text, len, &out);
 		util_wipe(text, len);
 		if (out.login_failed)
-			sleep_ms(FAILED_LOGIN_DELAY_MS);
+			wait_login_deadline(&arrived);
 		/* A step that ends the session anyway (QUIT) still says so. */
 		if (stop_signal && !out.close)
 			finish(sv, NULL, "signal");
@@ -1388,6 +1461,8 @@ main(int argc, char **argv)
 		config_fail(&sv.opt);
 	if (sv.opt.recover_all)
 		return recover_all(&sv.opt, sv.passwd_fd);
+	if (sv.passwd_fd != -1)
+		report_passwd_file(&sv);
 	setup_signals();
 	describe_peer(&sv);
 	sv.auth_cfg = (struct auth_source_config){

@@ -93,9 +93,10 @@ struct helper {
 	char abspath[PATH_MAX];		/* the maildrop, for COMMAND's $MAIL */
 	int cwd_fd;			/* where COMMAND runs */
 
+	mode_t caller_umask;		/* given back to COMMAND */
 	int sig_fd;
 	sigset_t old_mask;
-	struct sigaction old_pipe, old_chld;
+	struct sigaction old_pipe, old_chld, old_xfsz;
 	struct lock_dot dot;
 };
 
@@ -325,19 +326,50 @@ enter_folder(struct helper *h)
 }
 
 /*
- * TERM, HUP and INT (unless ignored by the caller, as nohup does) and
- * CHLD are read from a signalfd, so no handler ever runs.
+ * Whether a signal is one the caller may send to end us, which must not
+ * cut the window between making a hitching post and removing it, or leave
+ * a lock behind: all but the ones that cannot be caught, the job-control
+ * stops (a shell must still be able to stop us), and the ones ignored by
+ * default. SIGXFSZ is ignored instead: a write past the caller's file
+ * size limit then fails with EFBIG.
+ */
+static bool
+caught_signal(int sig)
+{
+	switch (sig) {
+	case SIGKILL:
+	case SIGSTOP:
+	case SIGTSTP:
+	case SIGTTIN:
+	case SIGTTOU:
+	case SIGCONT:
+	case SIGWINCH:
+	case SIGURG:
+	case SIGXFSZ:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/*
+ * Every signal that could end us (unless the caller ignores it, as nohup
+ * does with HUP) and CHLD are blocked for good and read from a signalfd,
+ * so no handler ever runs and no signal can strike between making a
+ * hitching post and removing it, or while the lock is held.
  */
 static void
 setup_signals(struct helper *h)
 {
 	struct sigaction sa, old;
 	sigset_t set;
+	int sig;
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, &h->old_pipe) == -1)
+	if (sigaction(SIGPIPE, &sa, &h->old_pipe) == -1 ||
+	    sigaction(SIGXFSZ, &sa, &h->old_xfsz) == -1)
 		die(h, EXIT_OSERR, "sigaction: %s", strerror(errno));
 	/* An inherited SIG_IGN would let the kernel reap COMMAND for us. */
 	sa.sa_handler = SIG_DFL;
@@ -346,12 +378,10 @@ setup_signals(struct helper *h)
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
-	if (sigaction(SIGTERM, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
-		sigaddset(&set, SIGTERM);
-	if (sigaction(SIGHUP, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
-		sigaddset(&set, SIGHUP);
-	if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
-		sigaddset(&set, SIGINT);
+	for (sig = 1; sig < NSIG; sig++)
+		if (caught_signal(sig) && sig != SIGPIPE &&
+		    sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			(void)sigaddset(&set, sig);
 	if (sigprocmask(SIG_BLOCK, &set, &h->old_mask) == -1)
 		die(h, EXIT_OSERR, "sigprocmask: %s", strerror(errno));
 	h->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -368,6 +398,19 @@ next_signal(struct helper *h)
 	if (read(h->sig_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 		return 0;
 	return (int)si.ssi_signo;
+}
+
+/*
+ * Removes the hitching posts the caller's own earlier runs left when they
+ * were killed (SIGKILL, which nothing can block): in a spool the caller
+ * cannot write, nobody else would.
+ */
+static void
+sweep_posts(struct helper *h)
+{
+	group(h, true);
+	(void)lock_dot_sweep(h->base, h->uid);
+	group(h, false);
 }
 
 static void
@@ -471,6 +514,8 @@ run_command(struct helper *h)
 	}
 	sigaction(SIGPIPE, &h->old_pipe, NULL);
 	sigaction(SIGCHLD, &h->old_chld, NULL);
+	sigaction(SIGXFSZ, &h->old_xfsz, NULL);
+	umask(h->caller_umask);
 	sigprocmask(SIG_SETMASK, &h->old_mask, NULL);
 
 	envp[n++] = path_env;
@@ -566,12 +611,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "pop2-lock: cannot clear the environment\n");
 		return EXIT_OSERR;
 	}
-	umask(022);
+	h.caller_umask = umask(022);
 
 	parse_options(&h, argc, argv);
 	who_am_i(&h);
 	enter_folder(&h);
 	setup_signals(&h);
+	sweep_posts(&h);
 	take_lock(&h);
 	return h.command_mode ? command(&h) : serve(&h);
 }

@@ -49,7 +49,7 @@ struct session_out {
 	char reply[1200];   /* the reply line with CRLF, or empty */
 	size_t len;
 	uint32_t send;      /* nonzero: stream message SEND instead of a reply */
-	bool login_failed;  /* wait the failed-login delay before replying */
+	bool login_failed;  /* reply at the failed-login deadline, not before */
 	bool close;         /* close the connection after the reply */
 	const char *reason; /* for the log when closing: why the session ends */
 };

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "lock.h"
+#include "seam.h"
 
 #ifndef POP2_LOCK
 #define POP2_LOCK "pop2d/pop2-lock"
@@ -944,6 +945,155 @@ START_TEST(dot_faults)
 }
 END_TEST
 
+/* A full disk or quota: the lock is made empty, and works as any other. */
+START_TEST(dot_empty_when_full)
+{
+	static const char *const errs[] = { "lock.post-write:ENOSPC:*",
+		"lock.post-write:EDQUOT:*" };
+	struct lock_dot dot, again;
+	struct timespec before;
+	struct stat st;
+	size_t i;
+
+	if (!seam_enabled())
+		return; /* the failure is injected through a test seam */
+	for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		ck_assert_int_eq(setenv("POP2_FAIL_AT", errs[i], 1), 0);
+		ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), 0);
+		ck_assert(dot.held);
+		ck_assert(dot.empty);
+		ck_assert_int_eq(lstat(lockfile, &st), 0);
+		ck_assert_int_eq(st.st_size, 0);
+		ck_assert_int_eq(st.st_nlink, 1);
+		ck_assert_int_eq(count_posts(spool), 0);
+		/* A fresh empty lock keeps others out like any lock. */
+		errno = 0;
+		ck_assert_int_eq(lock_dot_try(&again, mbox, NULL), -1);
+		ck_assert_int_eq(errno, EEXIST);
+		/*
+		 * It is ours to refresh, though it holds no PID (its ctime
+		 * says so: age() would change that, so time passes instead).
+		 */
+		before = st.st_mtim;
+		nanosleep(&(struct timespec){ 0, 30000000 }, NULL);
+		dot.touched -= LOCK_REFRESH_SECONDS;
+		lock_dot_refresh(&dot);
+		ck_assert_int_eq(lstat(lockfile, &st), 0);
+		ck_assert(st.st_mtim.tv_sec > before.tv_sec ||
+		    (st.st_mtim.tv_sec == before.tv_sec &&
+		    st.st_mtim.tv_nsec > before.tv_nsec));
+		/* And again: the refresh keeps it ours. */
+		dot.touched -= LOCK_REFRESH_SECONDS;
+		lock_dot_refresh(&dot);
+		lock_dot_release(&dot);
+		ck_assert(!exists(lockfile));
+		ck_assert_int_eq(count_posts(spool), 0);
+	}
+
+	/* An empty lock that replaced ours is not ours to remove. */
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), 0);
+	ck_assert_int_eq(unlink(lockfile), 0);
+	put(lockfile, "", 0644);
+	lock_dot_release(&dot);
+	ck_assert(exists(lockfile));
+	ck_assert_int_eq(unlink(lockfile), 0);
+
+	/* Any other write error still refuses, and leaves no post. */
+	ck_assert_int_eq(setenv("POP2_FAIL_AT", "lock.post-write:EIO:*", 1), 0);
+	errno = 0;
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
+	ck_assert_int_eq(errno, EIO);
+	ck_assert(!exists(lockfile));
+	ck_assert_int_eq(count_posts(spool), 0);
+	unsetenv("POP2_FAIL_AT");
+}
+END_TEST
+
+/* This host's name as lock.c writes it into post names. */
+static void
+post_host(char *host, size_t size)
+{
+	size_t i;
+
+	ck_assert_int_eq(gethostname(host, size), 0);
+	host[size - 1] = '\0';
+	for (i = 0; host[i] != '\0'; i++)
+		if (!((host[i] >= 'a' && host[i] <= 'z') ||
+		    (host[i] >= 'A' && host[i] <= 'Z') ||
+		    (host[i] >= '0' && host[i] <= '9') || host[i] == '-' ||
+		    host[i] == '.'))
+			host[i] = '_';
+}
+
+START_TEST(dot_sweep_dead_posts)
+{
+	char host[65], name[PATH_MAX], dead_post[PATH_MAX], live_post[PATH_MAX];
+	char other_host[PATH_MAX], other_lock[PATH_MAX], not_post[PATH_MAX];
+	pid_t dead;
+	int status;
+
+	dead = fork();
+	ck_assert_int_ge(dead, 0);
+	if (dead == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(dead, &status, 0), dead);
+	post_host(host, sizeof(host));
+
+	snprintf(name, sizeof(name), ".mbox.lock.%s.%ld.0123456789abcdef", host,
+	    (long)dead);
+	at(dead_post, spool, name);
+	put(dead_post, "1\n", 0644);
+	snprintf(name, sizeof(name), ".mbox.lock.%s.%ld.0123456789abcdef", host,
+	    (long)getppid());
+	at(live_post, spool, name);
+	put(live_post, "1\n", 0644);
+	snprintf(name, sizeof(name), ".mbox.lock.x%s.%ld.0123456789abcdef", host,
+	    (long)dead);
+	at(other_host, spool, name);
+	put(other_host, "1\n", 0644);
+	snprintf(name, sizeof(name), ".other.lock.%s.%ld.0123456789abcdef", host,
+	    (long)dead);
+	at(other_lock, spool, name);
+	put(other_lock, "1\n", 0644);
+	snprintf(name, sizeof(name), ".mbox.lock.%s.%ld.0123456789abcdeg", host,
+	    (long)dead);
+	at(not_post, spool, name);
+	put(not_post, "1\n", 0644);
+
+	/* Another user's posts: nothing is removed. */
+	ck_assert_int_eq(lock_dot_sweep(mbox, getuid() + 1), 0);
+	ck_assert(exists(dead_post));
+	/* The caller's own: only the dead process's post of this lock. */
+	ck_assert_int_eq(lock_dot_sweep(mbox, getuid()), 1);
+	ck_assert(!exists(dead_post));
+	ck_assert(exists(live_post));
+	ck_assert(exists(other_host));
+	ck_assert(exists(other_lock));
+	ck_assert(exists(not_post));
+	ck_assert_int_eq(lock_dot_sweep(mbox, getuid()), 0);
+
+	/* A post name cut short to fit NAME_MAX is still recognized. */
+	{
+		char longname[NAME_MAX + 1], path[PATH_MAX], suffix[128];
+		int n;
+
+		memset(longname, 'a', NAME_MAX - 5);
+		longname[NAME_MAX - 5] = '\0';
+		at(path, spool, longname);
+		n = snprintf(suffix, sizeof(suffix), ".%s.%ld.0123456789abcdef",
+		    host, (long)dead);
+		/* As post_name() cuts it: ".", the cut base, the suffix. */
+		snprintf(name, sizeof(name), ".%.*s%s", NAME_MAX - 1 - n,
+		    longname, suffix);
+		ck_assert_int_eq(strlen(name), NAME_MAX);
+		at(dead_post, spool, name);
+		put(dead_post, "1\n", 0644);
+		ck_assert_int_eq(lock_dot_sweep(path, getuid()), 1);
+		ck_assert(!exists(dead_post));
+	}
+}
+END_TEST
+
 /* ---------------------------------------------------------- helper */
 
 /*
@@ -1388,6 +1538,7 @@ lock_suite(void)
 	tcase_add_test(core, dot_refresh);
 	tcase_add_test(core, dot_long_name);
 	tcase_add_test(core, maildrop_take_release);
+	tcase_add_test(core, dot_sweep_dead_posts);
 	tcase_set_timeout(core, 30);
 
 	tcase_add_checked_fixture(stale, setup, teardown);
@@ -1429,6 +1580,7 @@ lock_suite(void)
 	tcase_add_test(faults, session_faults);
 	tcase_add_test(faults, ofd_faults);
 	tcase_add_test(faults, dot_faults);
+	tcase_add_test(faults, dot_empty_when_full);
 	tcase_set_timeout(faults, 30);
 
 	suite_add_tcase(s, core);

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -780,6 +781,96 @@ START_TEST(lookup_read_error)
 }
 END_TEST
 
+START_TEST(check_whole_file)
+{
+	struct warns w;
+	int fd = open_data("passwd");
+
+	memset(&w, 0, sizeof(w));
+	ck_assert_int_eq(passwd_check(fd, collect, &w), 3);
+	ck_assert_uint_eq(w.n, 3);
+	ck_assert_uint_eq(w.line[0], 23);
+	ck_assert_uint_eq(w.line[2], 31);
+	ck_assert_int_eq(passwd_check(fd, NULL, NULL), 3);
+	close(fd);
+	fd = open_temp_str("alice:x\n# comment\n\n");
+	ck_assert_int_eq(passwd_check(fd, NULL, NULL), 0);
+	close(fd);
+}
+END_TEST
+
+/* How many version marks DIRFD holds. */
+static int
+marks(int dirfd)
+{
+	struct dirent *de;
+	DIR *dir;
+	int n = 0;
+
+	dir = fdopendir(openat(dirfd, ".", O_RDONLY | O_DIRECTORY));
+	ck_assert_ptr_nonnull(dir);
+	while ((de = readdir(dir)) != NULL)
+		if (strncmp(de->d_name, PASSWD_SEEN_PREFIX,
+		    strlen(PASSWD_SEEN_PREFIX)) == 0)
+			n++;
+	closedir(dir);
+	return n;
+}
+
+START_TEST(first_sight_once_per_version)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	char dir[1024], file[1100], other[1100];
+	int dirfd, fd, fd2;
+
+	snprintf(dir, sizeof(dir), "%s/check_passwd.XXXXXX",
+	    tmpdir != NULL && *tmpdir != '\0' ? tmpdir : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(dirfd, 0);
+	snprintf(file, sizeof(file), "%s/passwd", dir);
+	snprintf(other, sizeof(other), "%s/passwd2", dir);
+	fd = open(file, O_RDWR | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "bad\n", 4), 4);
+
+	/* The first process to see a version is told so; later ones not. */
+	ck_assert_int_eq(passwd_first_sight(fd, file, dirfd), 1);
+	ck_assert_int_eq(passwd_first_sight(fd, file, dirfd), 0);
+	ck_assert_int_eq(passwd_first_sight(fd, file, dirfd), 0);
+	ck_assert_int_eq(marks(dirfd), 1);
+
+	/* A change of the file is a new version; the old mark goes. */
+	ck_assert_int_eq(write(fd, "worse\n", 6), 6);
+	ck_assert_int_eq(passwd_first_sight(fd, file, dirfd), 1);
+	ck_assert_int_eq(passwd_first_sight(fd, file, dirfd), 0);
+	ck_assert_int_eq(marks(dirfd), 1);
+
+	/* Another file (another path) has marks of its own, kept apart. */
+	fd2 = open(other, O_RDWR | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd2, 0);
+	ck_assert_int_eq(passwd_first_sight(fd2, other, dirfd), 1);
+	ck_assert_int_eq(passwd_first_sight(fd, file, dirfd), 0);
+	ck_assert_int_eq(marks(dirfd), 2);
+
+	/* Nowhere to remember: -1, and the caller reports every time. */
+	ck_assert_int_eq(passwd_first_sight(fd, file, -1), -1);
+
+	close(fd);
+	close(fd2);
+	{
+		struct dirent *de;
+		DIR *d = fdopendir(dirfd);
+
+		while ((de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.' || strlen(de->d_name) > 2)
+				unlinkat(dirfd, de->d_name, 0);
+		closedir(d);
+	}
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 static Suite *
 passwd_suite(void)
 {
@@ -812,6 +903,8 @@ passwd_suite(void)
 	tcase_add_test(tc, lookup_crlf);
 	tcase_add_test(tc, lookup_comments_blank);
 	tcase_add_test(tc, lookup_nul);
+	tcase_add_test(tc, check_whole_file);
+	tcase_add_test(tc, first_sight_once_per_version);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("limits");

@@ -186,6 +186,21 @@ case_idle() {
 	kill "$writer"
 }
 
+# -t bounds a whole command line from the previous reply on, not each
+# octet: a command trickled one octet every 0.3 s for 10 s is cut off
+# about 1 s after the login reply (with a wait restarted by every octet
+# it would last the 10 s).
+start=$(date +%s%N)
+"$POP2D" -S "$state" -p "$passwd" -n t -m "$maildrop" -t 1 >"$scratch/out" \
+	< <(printf 'HELO alice wonderland\r\n'
+		for ((i = 0; i < 33; i++)); do printf R; sleep 0.3; done)
+status=$?
+elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+check "a trickled command is cut off by -t (after $elapsed ms)" [ "$elapsed" -lt 9000 ]
+check "a trickled command gets Autologout" \
+	[ "$(tail -n 1 "$scratch/out")" = $'- Autologout; idle for too long\r' ]
+check "a trickled command: exit 1" [ "$status" -eq 1 ]
+
 # A client that stops reading: the blocked write gives up within -t.
 case_stalled() {
 	local pid writer
