@@ -599,18 +599,6 @@ open_state(struct server *sv, const char *name, const char **why)
 	return 0;
 }
 
-/* PATH with every control octet shown as '?': it comes from a user's file. */
-static const char *
-printable(char *path)
-{
-	char *p;
-
-	for (p = path; *p != '\0'; p++)
-		if ((unsigned char)*p < ' ' || *p == 0x7f)
-			*p = '?';
-	return path;
-}
-
 /*
  * Logs what store_recover() found for USER (TAG: "" at a login, "recover "
  * for --recover-all); R is its result, ERR its errno, ST the store it ran
@@ -621,8 +609,10 @@ static void
 log_recovery(const struct options *o, const char *tag, const char *user,
     const struct store *st, struct store_recovery *rec, int r, int err)
 {
-	const char *folder = rec->path[0] != '\0' ? printable(rec->path) : "-";
-	char helper[1024];
+	/* The journal's path comes from a user's file: escaped like a client's. */
+	char path[1024], helper[1024];
+	const char *folder = rec->path[0] != '\0'
+	    ? log_escape(path, sizeof(path), rec->path) : "-";
 
 	if (r != -1 && rec->leftovers > 0)
 		log_msg(LOG_NOTICE, "%suser=%s removed %d temporary file(s) left in "

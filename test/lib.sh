@@ -23,14 +23,18 @@ skipped=0
 # checkout in /tmp), where safe_base finds room.
 . "$top_srcdir/test/safedir.sh"
 unsafe_parents() {
-	local d=$1
-	while [ "$d" != / ]; do
+	local d
+	d=$(cd "$(dirname "$1")" && pwd -P)/x || return 0
+	while [ "$d" != / ] && [ "$d" != . ]; do
 		d=$(dirname "$d")
 		find "$d" -maxdepth 0 -perm /022
 	done
 }
 scratch_base=${POP2_TEST_TMPDIR:-$(safe_base "$top_builddir/test")}
-scratch=$(mktemp -d "$scratch_base/pop2d-test.XXXXXX")
+scratch=$(mktemp -d "$scratch_base/pop2d-test.XXXXXX") || {
+	echo "ERROR: cannot make a scratch folder in $scratch_base"
+	exit 99
+}
 # The state directory (-S) that sessions use.
 state=$scratch/state
 mkdir -m 755 "$state"
