@@ -116,17 +116,29 @@ seam_fail(const char *step)
 #endif
 }
 
+unsigned long
+seam_number(const char *name, unsigned long dflt, unsigned long min,
+    unsigned long max)
+{
+#ifdef POP2_TEST_SEAMS
+	const char *s = secure_getenv(name);
+	unsigned long v;
+
+	if (s != NULL && util_parse_ulong(s, min, max, &v) == 0)
+		return v;
+#else
+	(void)name;
+	(void)min;
+	(void)max;
+#endif
+	return dflt;
+}
+
 long
 seam_login_delay_ms(long default_ms)
 {
-#ifdef POP2_TEST_SEAMS
-	const char *s = secure_getenv("POP2_LOGIN_DELAY_MS");
-	unsigned long v;
-
-	if (s != NULL && util_parse_ulong(s, 0, 600000, &v) == 0)
-		return (long)v;
-#endif
-	return default_ms;
+	return (long)seam_number("POP2_LOGIN_DELAY_MS",
+	    (unsigned long)default_ms, 0, 600000);
 }
 
 bool

@@ -11,6 +11,9 @@
  *                        as ENOSPC, or a number) on its Nth call (default 1,
  *                        "*" for every call) in this process
  * POP2_LOGIN_DELAY_MS=MS the failed-login deadline, in place of the default
+ * POP2_LOCK_WAIT=S, POP2_JOURNAL_MAX=N
+ *                        the maildrop lock wait and the journal bound, read
+ *                        by pop2d/store.c through seam_number()
  */
 #ifndef POP2_SEAM_H
 #define POP2_SEAM_H
@@ -26,6 +29,14 @@ void seam_point(const char *step);
  * as `if (seam_fail("commit.fsync") || fsync(fd) == -1)`.
  */
 bool seam_fail(const char *step);
+
+/*
+ * DEFAULT, or the number in the environment variable NAME when a test build
+ * sets it to a decimal within [MIN, MAX] (anything else is ignored).
+ * Production builds never read the environment for it.
+ */
+unsigned long seam_number(const char *name, unsigned long dflt,
+    unsigned long min, unsigned long max);
 
 /* DEFAULT_MS, or POP2_LOGIN_DELAY_MS in a test build that sets it. */
 long seam_login_delay_ms(long default_ms);

@@ -26,14 +26,8 @@
 static int
 lock_wait(int seconds)
 {
-#ifdef POP2_TEST_SEAMS
-	const char *s = getenv("POP2_LOCK_WAIT");
-	unsigned long v;
-
-	if (s != NULL && util_parse_ulong(s, 1, 3600, &v) == 0)
-		return (int)v;
-#endif
-	return seconds;
+	return (int)seam_number("POP2_LOCK_WAIT", (unsigned long)seconds, 1,
+	    3600);
 }
 
 /*
@@ -44,14 +38,7 @@ lock_wait(int seconds)
 static uint64_t
 journal_max(void)
 {
-#ifdef POP2_TEST_SEAMS
-	const char *s = getenv("POP2_JOURNAL_MAX");
-	unsigned long v;
-
-	if (s != NULL && util_parse_ulong(s, 4096, 1UL << 30, &v) == 0)
-		return v;
-#endif
-	return 0;
+	return seam_number("POP2_JOURNAL_MAX", 0, 4096, 1UL << 30);
 }
 
 /* How long RETR waits for a delivery agent to finish appending. */
