@@ -1728,8 +1728,9 @@ last_round(int jfd, const struct jnl *j, char *buf, struct slot *s)
 }
 
 int
-commit_recover(int statefd, int fd)
+commit_recover(int statefd, int fd, commit_tick_fn *tick, void *tick_arg)
 {
+	struct tick t = { tick, tick_arg, 0 };
 	struct stat st;
 	struct jnl j, nj;
 	struct plan pl;
@@ -1797,7 +1798,7 @@ commit_recover(int statefd, int fd)
 			s.r = 0;
 			s.w0 = j.d;
 		}
-		if (rounds(fd, jfd, &j, &s, have, buf, NULL) == -1)
+		if (rounds(fd, jfd, &j, &s, have, buf, &t) == -1)
 			goto out;
 	}
 	if (size == from) {
@@ -1832,11 +1833,11 @@ commit_recover(int statefd, int fd)
 	memcpy(nj.path, j.path, j.pathlen + 1);
 	memset(&pl, 0, sizeof(pl));
 	pl.g = from;
-	if (jnl_create(statefd, fd, &nj, &pl, buf, NULL, &njfd) == -1)
+	if (jnl_create(statefd, fd, &nj, &pl, buf, &t, &njfd) == -1)
 		goto out;
 	memset(&s, 0, sizeof(s));
 	s.w0 = nj.d;
-	if (rounds(fd, njfd, &nj, &s, 0, buf, NULL) == 0 &&
+	if (rounds(fd, njfd, &nj, &s, 0, buf, &t) == 0 &&
 	    finish(statefd, njfd, &nj, fd) == 0)
 		rc = 0;
 out:

@@ -130,6 +130,9 @@ int commit_mbox_bounded(const struct mbox *mb, const char *path, int statefd,
  *
  * FD is -1 when the maildrop the journal names no longer exists (or is no
  * longer a file that can be opened without following a symbolic link).
+ * TICK, unless NULL, is called with TICK_ARG every few MiB that the rounds
+ * copy, as by commit_mbox(), so that the caller can keep its dot-lock fresh
+ * through a long recovery.
  *
  * Returns 0 when there was nothing to do or the commit is now complete; 1
  * when the maildrop was removed or rewritten by another program since the
@@ -143,7 +146,7 @@ int commit_mbox_bounded(const struct mbox *mb, const char *path, int statefd,
  * touched; the caller must log it at LOG_CRIT. Or -1 with errno (EBADF: FD
  * not open read-write; the journal is kept for the next attempt).
  */
-int commit_recover(int statefd, int fd);
+int commit_recover(int statefd, int fd, commit_tick_fn *tick, void *tick_arg);
 
 /*
  * Copies the maildrop path recorded in the journal in STATEFD into PATH

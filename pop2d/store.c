@@ -81,13 +81,17 @@ store_init(struct store *st, const char *inbox, const char *folder_dir,
 		return -1;
 	}
 	st->folders[0] = '\0';
-	if (folder_dir != NULL)
-		st->dirfd = open(folder_dir,
-		    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
+	st->folders_errno = 0;
+	if (folder_dir != NULL &&
+	    (st->dirfd = open(folder_dir,
+		 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY)) == -1)
+		st->folders_errno = errno;
 	/* Journals name folders by their real path (fd_path()). */
 	if (st->dirfd != -1 &&
-	    fd_path(st->dirfd, st->folders, sizeof(st->folders)) == -1)
+	    fd_path(st->dirfd, st->folders, sizeof(st->folders)) == -1) {
+		st->folders_errno = errno != 0 ? errno : EIO;
 		st->folders[0] = '\0';
+	}
 	return 0;
 }
 
@@ -491,11 +495,20 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 		    errno != ENOENT ? -1 : 0;
 	}
 	fd = open_journaled(st, path, &foreign);
+	/*
+	 * With the folder directory out of reach (a home not mounted yet),
+	 * a folder's journal cannot be told from a foreign one: keep it for
+	 * a later attempt rather than leave that folder half rewritten.
+	 */
+	if (foreign && st->folders_errno != 0) {
+		errno = st->folders_errno;
+		return -1;
+	}
 	if (foreign)
 		return refuse(st, rep, "names neither the maildrop nor a folder");
 	if (fd == -1 && (errno == ENOENT || errno == ELOOP ||
 	    errno == ENOTDIR || errno == EXDEV || errno == EPERM))
-		return commit_recover(st->statefd, -1); /* removed: set aside */
+		return commit_recover(st->statefd, -1, NULL, NULL); /* removed: set aside */
 	if (fd == -1)
 		return -1;
 	r = lock_maildrop(
@@ -505,7 +518,8 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 		util_close_keep_errno(fd);
 		return -1;
 	}
-	r = commit_recover(st->statefd, fd);
+	/* A long recovery keeps its dot-lock fresh, as a commit does. */
+	r = commit_recover(st->statefd, fd, refresh_dot, &dot);
 	if (r == 0 && fstat(fd, &sb) == 0)
 		rep->size = (long long)sb.st_size;
 	lock_maildrop_release(fd, &dot);

@@ -29,6 +29,7 @@ struct store {
 	bool inbox_maildir; /* INBOX and its folders are Maildirs */
 	int dirfd;         /* the folder directory, or -1 when it cannot be used */
 	char folders[4096]; /* its real path (for journals), or "" */
+	int folders_errno;  /* why a folder directory given could not be used, or 0 */
 	int statefd;       /* the user's state directory (journal), not owned */
 	const char *helper; /* pop2-lock, for dot-locks we may not make */
 	int fd;            /* the selected folder, or -1 */

@@ -1006,7 +1006,7 @@ START_TEST(test_recover_nothing)
 	snap_take(mpath, &s);
 	fd = open(mpath, O_RDWR | O_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(commit_recover(statefd, fd), 0);
+	ck_assert_int_eq(commit_recover(statefd, fd, NULL, NULL), 0);
 	snap_same(mpath, &s);
 	(void)close(fd);
 	box_free(&bx);
@@ -1042,7 +1042,7 @@ START_TEST(test_recover_garbage)
 		snap_take(mpath, &s);
 		fd = open(mpath, O_RDWR | O_CLOEXEC);
 		ck_assert_int_ge(fd, 0);
-		ck_assert_int_eq(commit_recover(statefd, fd), 0);
+		ck_assert_int_eq(commit_recover(statefd, fd, NULL, NULL), 0);
 		snap_same(mpath, &s);
 		expect_no_journal(statefd);
 		(void)close(fd);
@@ -1172,7 +1172,7 @@ crash_recover(const char *step)
 		fd = open(mpath, O_RDWR | O_CLOEXEC);
 		if (fd == -1)
 			_exit(4);
-		_exit(commit_recover(statefd, fd) == 0 ? 0 : 1);
+		_exit(commit_recover(statefd, fd, NULL, NULL) == 0 ? 0 : 1);
 	}
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
@@ -1189,7 +1189,7 @@ recover_now(void)
 
 	fd = open(mpath, O_RDWR | O_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
-	r = commit_recover(statefd, fd);
+	r = commit_recover(statefd, fd, NULL, NULL);
 	(void)close(fd);
 	return r;
 }

@@ -263,6 +263,27 @@ if [ "$seams" = yes ]; then
 	pop2 "$U" "HELO victim victim-pw" QUIT
 	check "a folder's journal is finished at the next login" \
 		[ "$(count "$scratch/home/victim/mail/saved")" -eq 2 -a ! -e "$U/victim/commit.jnl" ]
+
+	# The folder directory out of reach (a home not mounted yet): the
+	# folder's journal is kept, never refused, and finished once it is back.
+	POP2_CRASH_AT=journal-synced pop2 "$U" "HELO victim victim-pw" "FOLD saved" "READ 1" RETR ACKD QUIT
+	rm -f "$scratch/home/victim/mail/saved.lock"
+	mode=$(stat -c %a "$scratch/home/victim/mail")
+	chmod 000 "$scratch/home/victim/mail"
+	pop2 "$U" "HELO victim victim-pw" QUIT
+	check "folder directory out of reach: the login is refused" \
+		[ "$(reply 2)" = "- Cannot open maildrop" ]
+	check "... and the folder's journal is kept, not set aside" \
+		[ -f "$U/victim/commit.jnl" -a ! -e "$U/victim/commit.jnl.refused.3" ]
+	timeout 60 "$POP2D" -d --recover-all -p "$passwd" -m '%h/mbox' -F '%h/mail' -S "$U" \
+		>/dev/null 2>"$scratch/err"
+	status=$?
+	check "... --recover-all keeps it too and exits 1 (exit $status)" \
+		[ "$status" -eq 1 -a -f "$U/victim/commit.jnl" -a ! -e "$U/victim/commit.jnl.refused.3" ]
+	chmod "$mode" "$scratch/home/victim/mail"
+	pop2 "$U" "HELO victim victim-pw" QUIT
+	check "... and the next login with it back finishes it" \
+		[ "$(count "$scratch/home/victim/mail/saved")" -eq 1 -a ! -e "$U/victim/commit.jnl" ]
 fi
 
 # --- --recover-all and a folder whose account is gone.
