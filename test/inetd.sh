@@ -33,7 +33,22 @@ fi
 ns_enter "$@"
 . "$(dirname "$0")/launch.sh"
 
-mount -t tmpfs -o mode=0755 pop2d-test /run || { echo "FAIL: cannot mount a private /run"; exit 1; }
+# A scratch folder in /run (a checkout beneath /tmp puts it there) is
+# carried over onto the private /run, which goes again before ns.sh's
+# clean-up so that it removes the real folder.
+case $scratch/ in
+/run/*)
+	mount --rbind "$scratch" /mnt &&
+		mount -t tmpfs -o mode=0755 pop2d-test /run &&
+		mkdir -p "$scratch" && mount --move /mnt "$scratch" ||
+		{ echo "FAIL: cannot carry the scratch folder over a private /run"; exit 1; }
+	trap 'umount -l /run; ns_unmount_scratch; umount -l "$scratch"; rm -rf "$scratch"' EXIT
+	;;
+*)
+	mount -t tmpfs -o mode=0755 pop2d-test /run ||
+		{ echo "FAIL: cannot mount a private /run"; exit 1; }
+	;;
+esac
 
 # The documented lines, from the man page's literal displays (tabs kept).
 services_line=$(grep -P '^pop2\t+109/tcp' "$top_srcdir/doc/pop2d.8")
