@@ -8,33 +8,13 @@
 
 [ "${SEAMS:-no}" = yes ] || skip_all "the crash points need ./configure --enable-test-seams"
 
-mbox=$scratch/maildrop
-HELO='HELO alice wonderland'
+. "$(dirname "$0")/tenmsgs.sh"
+
 # The commit steps with a crash point (lib/commit.c), in order: with the
 # default rounds (one round here), then JMAX:STEP, rounds of JMAX/2 octets
 # (POP2_JOURNAL_MAX), so that a commit takes several.
 CRASH_STEPS='journal-written journal-synced mid-write written phase-t truncated unlinked
 	16384:round-saved@1 16384:mid-write@2 16384:written@1'
-
-# ten messages of different sizes: m1 .. m10
-fresh_maildrop() {
-	local i body
-	body=$(head -c 7000 /dev/zero | tr '\0' 'a' | fold -w 70)
-	for i in $(seq 1 10); do
-		printf 'From sender@example.org Mon Nov 16 09:12:44 2026\nSubject: m%s\n\n%s\n\n' \
-			"$i" "${body:0:$((i * 710 - 1))}"
-	done >"$mbox"
-}
-
-# pop2 INPUT-LINES...: one session over a pipe; replies in $scratch/pop2.out.
-pop2() {
-	printf '%s\r\n' "$@" | "$POP2D" -n t -p "$data/passwd" -S "$state" -m "$mbox" \
-		>"$scratch/pop2.out" 2>"$scratch/pop2.err"
-}
-
-last_reply() {
-	tail -n 1 "$scratch/pop2.out" | tr -d '\r'
-}
 
 # append_locked FILE: appends standard input to FILE the way procmail does
 # when its rcfile names no lockfile: O_APPEND under a blocking classic

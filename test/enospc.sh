@@ -7,28 +7,7 @@ set -u
 . "$(dirname "$0")/ns.sh"
 ns_enter "$@"
 
-mbox=$scratch/maildrop
-HELO='HELO alice wonderland'
-
-# ten messages of different sizes: m1 .. m10
-fresh_maildrop() {
-	local i body
-	body=$(head -c 7000 /dev/zero | tr '\0' 'a' | fold -w 70)
-	for i in $(seq 1 10); do
-		printf 'From sender@example.org Mon Nov 16 09:12:44 2026\nSubject: m%s\n\n%s\n\n' \
-			"$i" "${body:0:$((i * 710 - 1))}"
-	done >"$mbox"
-}
-
-# pop2 INPUT-LINES...: one session over a pipe; replies in $scratch/pop2.out.
-pop2() {
-	printf '%s\r\n' "$@" | "$POP2D" -n t -p "$data/passwd" -S "$state" -m "$mbox" \
-		>"$scratch/pop2.out" 2>"$scratch/pop2.err"
-}
-
-last_reply() {
-	tail -n 1 "$scratch/pop2.out" | tr -d '\r'
-}
+. "$(dirname "$0")/tenmsgs.sh"
 
 # expect_messages LABEL PRESENT... -- ABSENT...: each present once, each absent never.
 expect_messages() {

@@ -8,18 +8,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sessions.sh"
 
-mbox=$scratch/maildrop
-HELO='HELO alice wonderland'
-
-# ten messages of different sizes: m1 .. m10
-fresh_maildrop() {
-	local i body
-	body=$(head -c 7000 /dev/zero | tr '\0' 'a' | fold -w 70)
-	for i in $(seq 1 10); do
-		printf 'From sender@example.org Mon Nov 16 09:12:44 2026\nSubject: m%s\n\n%s\n\n' \
-			"$i" "${body:0:$((i * 710 - 1))}"
-	done >"$mbox"
-}
+. "$(dirname "$0")/tenmsgs.sh"
 
 # --- --recover-all leaves a user alone whose session is running.
 fresh_maildrop
