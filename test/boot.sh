@@ -43,13 +43,15 @@ mirror=${POP2_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 work=$(mktemp -d "${TMPDIR:-/tmp}/pop2d-boot.XXXXXX")
 chmod 755 "$work"
 root=$work/root
-# systemd-nspawn keeps a propagation folder in /run; leave none behind.
-had_nspawn_run=no
-[ -e /run/systemd/nspawn ] && had_nspawn_run=yes
+# systemd-nspawn leaves entries in the host's /run/systemd (a propagation
+# folder, a marker file): remove those it made.
+run_before=$(find /run/systemd -maxdepth 1 2>/dev/null)
 cleanup() {
+	local entry
 	rm -rf "$work"
-	[ "$had_nspawn_run" = yes ] || rm -rf /run/systemd/nspawn
-	rmdir /run/systemd 2>/dev/null
+	find /run/systemd -maxdepth 1 2>/dev/null | while read -r entry; do
+		grep -q -x -F "$entry" <<<"$run_before" || rm -rf "$entry"
+	done
 }
 trap cleanup EXIT
 
@@ -113,7 +115,12 @@ if exec 3<>/dev/tcp/127.0.0.1/109; then
 	read -r -t 10 line <&3; echo "quit=${line%$'\r'}"
 	exec 3<&-
 fi
-journalctl -b --no-pager -o cat -t pop2d >/out/journal
+# The session logs its end after QUIT's reply: wait for it (10 s at most).
+for _ in $(seq 100); do
+	journalctl -b --no-pager -o cat -t pop2d >/out/journal
+	grep -q '^session end ' /out/journal && break
+	sleep 0.1
+done
 systemctl poweroff
 EOF
 chmod 755 "$root/usr/local/sbin/pop2d-boot-client"
