@@ -145,8 +145,9 @@ is_socket(int fd)
 static void __attribute__((noreturn))
 config_fail(const struct options *o)
 {
-	static const char reply[] = "- POP2 server unavailable\r\n";
+	struct session_out out;
 
+	session_fail(NULL, SESSION_ERR_UNAVAILABLE, &out);
 	log_msg(LOG_ERR, "configuration error: %s", o->error);
 	if (!o->debug && !is_socket(STDIN_FILENO) && !is_socket(STDOUT_FILENO)) {
 		fprintf(stderr, "pop2d: %s\n", o->error);
@@ -154,7 +155,7 @@ config_fail(const struct options *o)
 			usage(stderr);
 	}
 	if (!o->recover_all)
-		(void)!write(STDOUT_FILENO, reply, sizeof(reply) - 1);
+		(void)!write(STDOUT_FILENO, out.reply, out.len);
 	exit(EXIT_USAGE);
 }
 
@@ -573,30 +574,27 @@ login_failed(struct server *sv, const char *reason)
  * Opens the state directory of the account NAME and takes the session lock
  * in it. The directory was prepared by root when pop2d changed identity.
  */
-static int
-open_state(struct server *sv, const char *name, const char **why)
+static enum session_error
+open_state(struct server *sv, const char *name)
 {
 	sv->statefd = state_open(sv->opt.state_dir, name);
 	if (sv->statefd == -1) {
 		log_msg(LOG_ERR, "user=%s reason=state directory %s/%s unusable: %s",
 		    sv->user, sv->opt.state_dir, sv->user, strerror(errno));
-		*why = "State directory unusable";
-		return -1;
+		return SESSION_ERR_STATE_UNUSABLE;
 	}
 	sv->sessionfd = lock_session(sv->statefd);
 	if (sv->sessionfd == -1) {
 		if (errno == EWOULDBLOCK) {
 			log_msg(LOG_NOTICE, "user=%s reason=another session is open",
 			    sv->user);
-			*why = "Maildrop already in use";
-		} else {
-			log_msg(LOG_ERR, "user=%s reason=session lock: %s", sv->user,
-			    strerror(errno));
-			*why = "State directory unusable";
+			return SESSION_ERR_IN_USE;
 		}
-		return -1;
+		log_msg(LOG_ERR, "user=%s reason=session lock: %s", sv->user,
+		    strerror(errno));
+		return SESSION_ERR_STATE_UNUSABLE;
 	}
-	return 0;
+	return SESSION_OK;
 }
 
 /*
@@ -658,9 +656,8 @@ end_auth(struct server *sv)
 		sv->auth->end(&sv->login);
 }
 
-static int
-backend_login(void *arg, const char *user, char *password, size_t *count,
-    const char **why)
+static enum session_error
+backend_login(void *arg, const char *user, char *password, size_t *count)
 {
 	struct server *sv = arg;
 	struct auth_user u;
@@ -668,6 +665,7 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 	char inbox[4096], folders[4096];
 	struct store_recovery rec;
 	enum auth_result ar;
+	enum session_error res;
 	int r, e;
 
 	/* The client's name reaches the log only escaped. */
@@ -677,7 +675,7 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 	util_wipe(password, strlen(password));
 	if (ar != AUTH_OK) {
 		login_failed(sv, reason != NULL ? reason : "denied");
-		return 0;
+		return SESSION_ERR_BAD_LOGIN;
 	}
 	/* The account's own spelling names its state directory and the log. */
 	log_escape(sv->user, sizeof(sv->user), u.name);
@@ -685,38 +683,34 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 	if (!identity_usable(&u)) {
 		end_auth(sv);
 		login_failed(sv, "cannot take the entry's uid and gid");
-		return 0;
+		return SESSION_ERR_BAD_LOGIN;
 	}
 	if (prepare_state(sv, &u) == -1) {
 		end_auth(sv);
-		*why = "State directory unusable";
-		return -1;
+		return SESSION_ERR_STATE_UNUSABLE;
 	}
 	r = become_user(sv, &u, &reason);
 	end_auth(sv);
 	if (r == -1) {
 		login_failed(sv, reason);
-		return 0;
+		return SESSION_ERR_BAD_LOGIN;
 	}
 	if (sv->passwd_fd != -1)
 		close(sv->passwd_fd);
 	sv->passwd_fd = -1;
-	if (open_state(sv, u.name, why) == -1)
-		return -1;
+	if ((res = open_state(sv, u.name)) != SESSION_OK)
+		return res;
 	if (util_expand(inbox, sizeof(inbox), sv->opt.maildrop, u.name, u.home) == -1) {
 		log_msg(LOG_ERR, "user=%s reason=maildrop template cannot be expanded: %s",
 		    sv->user, strerror(errno));
-		*why = "Cannot open maildrop";
-		return -1;
+		return SESSION_ERR_MAILDROP_UNUSABLE;
 	}
 	/* Without a usable folder directory only INBOX can be selected. */
 	if (util_expand(folders, sizeof(folders), sv->opt.folder_dir, u.name, u.home) == -1)
 		folders[0] = '\0';
 	if (store_init(&sv->store, inbox, folders[0] != '\0' ? folders : NULL,
-	    sv->statefd, sv->opt.lock_helper) == -1) {
-		*why = "Cannot open maildrop";
-		return -1;
-	}
+	    sv->statefd, sv->opt.lock_helper) == -1)
+		return SESSION_ERR_MAILDROP_UNUSABLE;
 	sv->have_store = true;
 	r = store_recover(&sv->store, geteuid(), &rec);
 	e = errno;
@@ -725,22 +719,20 @@ backend_login(void *arg, const char *user, char *password, size_t *count,
 		log_msg(LOG_ERR,
 		    "user=%s reason=cannot finish an interrupted commit: %s",
 		    sv->user, strerror(e));
-		*why =
-		    e == ETIMEDOUT ? "Maildrop busy" : "Cannot open maildrop";
-		return -1;
+		return e == ETIMEDOUT ? SESSION_ERR_MAILDROP_BUSY :
+		    SESSION_ERR_MAILDROP_UNUSABLE;
 	}
 	if (store_select_inbox(&sv->store, count) == -1) {
 		e = errno;
 		log_store_failure(
 		    sv->user, &sv->store, "cannot read maildrop", inbox, e);
-		*why =
-		    e == ETIMEDOUT ? "Maildrop busy" : "Cannot open maildrop";
-		return -1;
+		return e == ETIMEDOUT ? SESSION_ERR_MAILDROP_BUSY :
+		    SESSION_ERR_MAILDROP_UNUSABLE;
 	}
 	log_msg(LOG_INFO, "login user=%s peer=%s messages=%zu", sv->user, sv->peer, *count);
 	sv->io.timeout_ms = (int)sv->opt.idle_seconds * 1000;
 	sv->io.deadline_ms = 0;
-	return 1;
+	return SESSION_OK;
 }
 
 static int
@@ -857,15 +849,15 @@ end_on_line_status(struct server *sv, enum line_status st)
 	case LINE_PARTIAL:
 		finish(sv, NULL, "EOF");
 	case LINE_TOO_LONG:
-		session_fail(&sv->session, "Command line too long", &out);
+		session_fail(&sv->session, SESSION_ERR_LINE_TOO_LONG, &out);
 		finish(sv, &out, "line too long");
 	case LINE_NUL:
-		session_fail(&sv->session, "NUL octet in command", &out);
+		session_fail(&sv->session, SESSION_ERR_NUL_OCTET, &out);
 		finish(sv, &out, "NUL in command");
 	case LINE_ERROR:
 	default:
 		if (errno == ETIMEDOUT) {
-			session_fail(&sv->session, "Autologout; idle for too long", &out);
+			session_fail(&sv->session, SESSION_ERR_IDLE, &out);
 			finish(sv, &out, "timeout");
 		}
 		if (errno == EINTR && stop_signal)
@@ -900,7 +892,7 @@ send_message(struct server *sv, uint32_t n)
 		/* Once part of the message went out, a reply would pass for data. */
 		if (sv->io.put_total != before)
 			finish(sv, NULL, "maildrop changed while the message was sent; cut short");
-		session_fail(&sv->session, "Maildrop changed by another program", &out);
+		session_fail(&sv->session, SESSION_ERR_MAILDROP_CHANGED, &out);
 		finish(sv, &out, "maildrop changed");
 	}
 	finish(sv, NULL, errno == ETIMEDOUT ? "message not taken within the idle limit" : "write error");

@@ -58,15 +58,63 @@ reply(struct session_out *out, const char *fmt, ...)
 	out->len = (size_t)n + 2;
 }
 
+/*
+ * The text of every negative reply, and the reason logged when it ends the
+ * session (NULL: the text itself).
+ */
+static const struct {
+	const char *text;
+	const char *reason;
+} session_errors[SESSION_ERR_COUNT] = {
+	[SESSION_ERR_MISSING_LOGIN] = { "Missing user or password",
+	    "missing user or password" },
+	[SESSION_ERR_BAD_LOGIN] = { "Bad login", "bad login" },
+	[SESSION_ERR_MISSING_FOLDER] = { "Missing folder name",
+	    "missing folder name" },
+	[SESSION_ERR_BAD_MSGNO] = { "Invalid message number",
+	    "invalid message number" },
+	[SESSION_ERR_UNEXPECTED_ARG] = { "No argument expected",
+	    "protocol error" },
+	[SESSION_ERR_OUT_OF_SEQUENCE] = { "Bogus or out of sequence command",
+	    "protocol error" },
+	[SESSION_ERR_COMMIT_FAILED] = { "Commit failed", "commit failed" },
+	/* The login's and the server's. */
+	[SESSION_ERR_UNAVAILABLE] = { "POP2 server unavailable", NULL },
+	[SESSION_ERR_STATE_UNUSABLE] = { "State directory unusable", NULL },
+	[SESSION_ERR_IN_USE] = { "Maildrop already in use", NULL },
+	[SESSION_ERR_MAILDROP_BUSY] = { "Maildrop busy", NULL },
+	[SESSION_ERR_MAILDROP_UNUSABLE] = { "Cannot open maildrop", NULL },
+	[SESSION_ERR_LINE_TOO_LONG] = { "Command line too long", NULL },
+	[SESSION_ERR_NUL_OCTET] = { "NUL octet in command", NULL },
+	[SESSION_ERR_IDLE] = { "Autologout; idle for too long", NULL },
+	[SESSION_ERR_MAILDROP_CHANGED] = {
+	    "Maildrop changed by another program", NULL },
+};
+
 /* Every negative reply ends the session (RFC 937: close on any error). */
 static void
-fail(struct session *s, struct session_out *out, const char *text,
+fail_text(struct session *s, struct session_out *out, const char *text,
     const char *reason)
 {
 	reply(out, "- %s", text);
 	out->close = true;
 	out->reason = reason;
-	s->state = SESSION_CLOSED;
+	if (s != NULL)
+		s->state = SESSION_CLOSED;
+}
+
+static void
+fail(struct session *s, struct session_out *out, enum session_error err)
+{
+	const char *text = "Server error", *reason = "server error";
+
+	if (err > SESSION_OK && err < SESSION_ERR_COUNT &&
+	    session_errors[err].text != NULL) {
+		text = session_errors[err].text;
+		reason = session_errors[err].reason != NULL ?
+		    session_errors[err].reason : text;
+	}
+	fail_text(s, out, text, reason);
 }
 
 void
@@ -98,10 +146,11 @@ session_greet(struct session *s, const char *host, const char *version,
 }
 
 void
-session_fail(struct session *s, const char *reason, struct session_out *out)
+session_fail(struct session *s, enum session_error err,
+    struct session_out *out)
 {
 	out_clear(out);
-	fail(s, out, reason, reason);
+	fail(s, out, err);
 }
 
 /* Enters a folder of COUNT messages named NAME (already sanitized). */
@@ -136,9 +185,8 @@ static void
 do_helo(struct session *s, const struct cmd *c, struct session_out *out)
 {
 	char *user = c->arg, *end = user + c->arglen, *password;
-	const char *why = NULL;
+	enum session_error r;
 	size_t count = 0;
-	int r;
 
 	while (user < end && *user == ' ')
 		user++;
@@ -151,22 +199,19 @@ do_helo(struct session *s, const struct cmd *c, struct session_out *out)
 		password++;
 	if (*user == '\0' || password >= end) {
 		util_wipe(c->arg, c->arglen);
-		fail(s, out, "Missing user or password", "missing user or password");
+		fail(s, out, SESSION_ERR_MISSING_LOGIN);
 		return;
 	}
-	r = s->be->login(s->be->arg, user, password, &count, &why);
+	r = s->be->login(s->be->arg, user, password, &count);
 	util_wipe(password, (size_t)(end - password));
-	if (r == 1) {
+	if (r == SESSION_OK) {
 		util_strlcpy(s->folder, "INBOX", sizeof(s->folder));
 		enter_folder(s, count, out);
-	} else if (r == 0) {
-		out->login_failed = true;
-		fail(s, out, "Bad login", "bad login");
-	} else {
-		/* The reply says which: in use, state unusable, busy... */
-		fail(s, out, why != NULL ? why : "Maildrop unavailable",
-		    why != NULL ? why : "maildrop unavailable");
+		return;
 	}
+	/* Every refusal alike, at the deadline; the rest say which. */
+	out->login_failed = r == SESSION_ERR_BAD_LOGIN;
+	fail(s, out, r);
 }
 
 /* Copies a client's folder name for the reply, with control octets masked. */
@@ -192,11 +237,14 @@ do_fold(struct session *s, const struct cmd *c, struct session_out *out)
 	size_t count = 0;
 
 	if (c->arglen == 0) {
-		fail(s, out, "Missing folder name", "missing folder name");
+		fail(s, out, SESSION_ERR_MISSING_FOLDER);
 		return;
 	}
 	if (s->be->commit(s->be->arg, &why) == -1) {
-		fail(s, out, why != NULL ? why : "Commit failed", "commit failed");
+		if (why != NULL)
+			fail_text(s, out, why, "commit failed");
+		else
+			fail(s, out, SESSION_ERR_COMMIT_FAILED);
 		return;
 	}
 	if (s->be->select(s->be->arg, c->arg, &count) == -1)
@@ -212,8 +260,7 @@ do_read(struct session *s, const struct cmd *c, struct session_out *out)
 
 	if (c->has_arg) {
 		if (util_parse_msgno(c->arg, c->arglen, &n) == -1) {
-			fail(s, out, "Invalid message number",
-			    "invalid message number");
+			fail(s, out, SESSION_ERR_BAD_MSGNO);
 			return;
 		}
 		s->current = n;
@@ -260,7 +307,10 @@ do_quit(struct session *s, const struct cmd *c, struct session_out *out)
 
 	(void)c;
 	if (s->state != SESSION_AUTH && s->be->commit(s->be->arg, &why) == -1) {
-		fail(s, out, why != NULL ? why : "Commit failed", "commit failed");
+		if (why != NULL)
+			fail_text(s, out, why, "commit failed");
+		else
+			fail(s, out, SESSION_ERR_COMMIT_FAILED);
 		return;
 	}
 	reply(out, "+ OK Sayonara");
@@ -288,7 +338,7 @@ session_step(struct session *s, char *line, size_t len, struct session_out *out)
 		if (!(session_table[i].states & STATE_BIT(s->state)))
 			break;
 		if (c.has_arg && !session_table[i].takes_arg) {
-			fail(s, out, "No argument expected", "protocol error");
+			fail(s, out, SESSION_ERR_UNEXPECTED_ARG);
 			return;
 		}
 		session_table[i].handle(s, &c, out);
@@ -296,5 +346,5 @@ session_step(struct session *s, char *line, size_t len, struct session_out *out)
 	}
 	if (c.kind == CMD_HELO)
 		util_wipe(line, len);
-	fail(s, out, "Bogus or out of sequence command", "protocol error");
+	fail(s, out, SESSION_ERR_OUT_OF_SEQUENCE);
 }

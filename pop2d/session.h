@@ -21,16 +21,45 @@ enum session_state {
 	SESSION_CLOSED
 };
 
+/*
+ * Why a session is refused or ends with a negative reply. Every reply text
+ * is in one table in session.c; the rest of pop2d names a reply by its
+ * kind and never writes protocol text.
+ */
+enum session_error {
+	SESSION_OK = 0,
+	/* The state machine's own. */
+	SESSION_ERR_MISSING_LOGIN,   /* HELO without a user or a password */
+	SESSION_ERR_BAD_LOGIN,	     /* any refused login, at the deadline */
+	SESSION_ERR_MISSING_FOLDER,  /* FOLD without a name */
+	SESSION_ERR_BAD_MSGNO,	     /* READ with a bad number */
+	SESSION_ERR_UNEXPECTED_ARG,  /* an argument to a command that has none */
+	SESSION_ERR_OUT_OF_SEQUENCE, /* unknown, or not allowed now */
+	SESSION_ERR_COMMIT_FAILED,   /* a commit that gave no reason */
+	/* The login's and the server's. */
+	SESSION_ERR_UNAVAILABLE,       /* a configuration error: no session */
+	SESSION_ERR_STATE_UNUSABLE,    /* the user's state directory */
+	SESSION_ERR_IN_USE,	       /* another session holds the user's lock */
+	SESSION_ERR_MAILDROP_BUSY,     /* its lock was not had in time */
+	SESSION_ERR_MAILDROP_UNUSABLE, /* it cannot be opened or read */
+	SESSION_ERR_LINE_TOO_LONG,
+	SESSION_ERR_NUL_OCTET,
+	SESSION_ERR_IDLE,	      /* the idle or login timeout */
+	SESSION_ERR_MAILDROP_CHANGED, /* by another program, under RETR */
+	SESSION_ERR_COUNT
+};
+
 /* The backend. Every function gets ARG as its first parameter. */
 struct session_backend {
 	void *arg;
 	/*
 	 * Checks USER's PASSWORD (which it may overwrite) and selects INBOX.
-	 * Returns 1 with *COUNT set, 0 for a bad login, or -1 when the login
-	 * was good but INBOX cannot be served; *WHY then is the reply text.
+	 * Returns SESSION_OK with *COUNT set, SESSION_ERR_BAD_LOGIN for a
+	 * refused login, or the kind of error that keeps a good login from
+	 * being served (SESSION_ERR_IN_USE...).
 	 */
-	int (*login)(void *arg, const char *user, char *password, size_t *count,
-	    const char **why);
+	enum session_error (*login)(void *arg, const char *user,
+	    char *password, size_t *count);
 	/* Commits the current folder's deletions. Returns 0, or -1 with *WHY. */
 	int (*commit)(void *arg, const char **why);
 	/*
@@ -76,9 +105,11 @@ void session_step(struct session *s, char *line, size_t len,
     struct session_out *out);
 
 /*
- * Fills *OUT with a negative reply REASON (e.g. "Autologout; idle for too
- * long") that closes the session.
+ * Fills *OUT with the negative reply of kind ERR (not SESSION_OK) that
+ * closes the session; OUT->reason is the reply's text. S may be NULL when
+ * no session runs yet (a configuration error: SESSION_ERR_UNAVAILABLE).
  */
-void session_fail(struct session *s, const char *reason, struct session_out *out);
+void session_fail(struct session *s, enum session_error err,
+    struct session_out *out);
 
 #endif

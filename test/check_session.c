@@ -20,7 +20,8 @@
 struct fake_user {
 	const char *user;
 	const char *password;
-	const char *why; /* non-NULL: login is good but INBOX cannot be served */
+	/* Not SESSION_OK: the login is good but INBOX cannot be served. */
+	enum session_error why;
 };
 
 struct fake_folder {
@@ -42,9 +43,9 @@ static const struct fake_folder fake_folders[] = {
 };
 
 static const struct fake_user fake_users[] = {
-	{ "alice", "secret", NULL },
-	{ "bob", "pass with  two spaces", NULL },
-	{ "carol", "secret", "Maildrop already in use" },
+	{ "alice", "secret", SESSION_OK },
+	{ "bob", "pass with  two spaces", SESSION_OK },
+	{ "carol", "secret", SESSION_ERR_IN_USE },
 };
 
 struct fake {
@@ -108,9 +109,8 @@ fake_enter(const struct fake_folder *f)
 	memset(fk.deleted, 0, sizeof(fk.deleted));
 }
 
-static int
-fake_login(void *arg, const char *user, char *password, size_t *count,
-    const char **why)
+static enum session_error
+fake_login(void *arg, const char *user, char *password, size_t *count)
 {
 	size_t i;
 
@@ -122,15 +122,13 @@ fake_login(void *arg, const char *user, char *password, size_t *count,
 		if (strcmp(user, fake_users[i].user) != 0 ||
 		    strcmp(password, fake_users[i].password) != 0)
 			continue;
-		if (fake_users[i].why != NULL) {
-			*why = fake_users[i].why;
-			return -1;
-		}
+		if (fake_users[i].why != SESSION_OK)
+			return fake_users[i].why;
 		fake_enter(fake_find_folder("INBOX"));
 		*count = fk.folder->nmsgs;
-		return 1;
+		return SESSION_OK;
 	}
-	return 0;
+	return SESSION_ERR_BAD_LOGIN;
 }
 
 static int
@@ -576,6 +574,46 @@ START_TEST(helo_inbox_unavailable)
 	ck_assert(!out.login_failed);
 	ck_assert_uint_eq(fk.login_calls, 1);
 	ck_assert(!line_contains("secret"));
+}
+END_TEST
+
+/*
+ * The texts the rest of pop2d asks for by kind: the wire contract that the
+ * transcripts and the shell tests also read.
+ */
+START_TEST(fail_by_kind)
+{
+	static const struct {
+		enum session_error err;
+		const char *reply;
+	} want[] = {
+		{ SESSION_ERR_STATE_UNUSABLE, "- State directory unusable\r\n" },
+		{ SESSION_ERR_IN_USE, "- Maildrop already in use\r\n" },
+		{ SESSION_ERR_MAILDROP_BUSY, "- Maildrop busy\r\n" },
+		{ SESSION_ERR_MAILDROP_UNUSABLE, "- Cannot open maildrop\r\n" },
+		{ SESSION_ERR_LINE_TOO_LONG, "- Command line too long\r\n" },
+		{ SESSION_ERR_NUL_OCTET, "- NUL octet in command\r\n" },
+		{ SESSION_ERR_IDLE, "- Autologout; idle for too long\r\n" },
+		{ SESSION_ERR_MAILDROP_CHANGED,
+		    "- Maildrop changed by another program\r\n" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		session_init(&ss, &fake_backend);
+		session_fail(&ss, want[i].err, &out);
+		ck_assert_str_eq(out.reply, want[i].reply);
+		ck_assert_uint_eq(out.len, strlen(want[i].reply));
+		ck_assert(out.close && !out.login_failed);
+		ck_assert_int_eq(ss.state, SESSION_CLOSED);
+		/* The log's reason is the reply's text. */
+		ck_assert_uint_eq(strlen(out.reason), out.len - 4);
+		ck_assert(strncmp(out.reason, out.reply + 2, out.len - 4) == 0);
+	}
+	/* Before any session: a configuration error. */
+	session_fail(NULL, SESSION_ERR_UNAVAILABLE, &out);
+	ck_assert_str_eq(out.reply, "- POP2 server unavailable\r\n");
+	ck_assert(out.close);
 }
 END_TEST
 
@@ -1132,7 +1170,7 @@ START_TEST(closed_stays_closed)
 		break;
 	default:
 		login();
-		session_fail(&ss, "Autologout; idle for too long", &out);
+		session_fail(&ss, SESSION_ERR_IDLE, &out);
 		break;
 	}
 	ck_assert(out.close);
@@ -1156,7 +1194,7 @@ END_TEST
 START_TEST(fail_reply)
 {
 	memset(&out, 0x5a, sizeof(out));
-	session_fail(&ss, "Autologout; idle for too long", &out);
+	session_fail(&ss, SESSION_ERR_IDLE, &out);
 	ck_assert_str_eq(out.reply, "- Autologout; idle for too long\r\n");
 	ck_assert_uint_eq(out.len, strlen(out.reply));
 	ck_assert_uint_eq(out.send, 0);
@@ -1172,8 +1210,8 @@ START_TEST(fail_in_folder_does_not_commit)
 	login();
 	take(1, "ACKD");
 	reset_counters();
-	session_fail(&ss, "Line too long", &out);
-	ck_assert_str_eq(out.reply, "- Line too long\r\n");
+	session_fail(&ss, SESSION_ERR_LINE_TOO_LONG, &out);
+	ck_assert_str_eq(out.reply, "- Command line too long\r\n");
 	ck_assert(out.close);
 	ck_assert_int_eq(ss.state, SESSION_CLOSED);
 	ck_assert_uint_eq(fk.commit_calls, 0);
@@ -1259,6 +1297,7 @@ session_suite(void)
 	tcase_add_test(tc, helo_bad_password);
 	tcase_add_test(tc, helo_unknown_user);
 	tcase_add_test(tc, helo_inbox_unavailable);
+	tcase_add_test(tc, fail_by_kind);
 	tcase_add_test(tc, quit_in_auth);
 	suite_add_tcase(s, tc);
 

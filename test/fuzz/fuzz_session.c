@@ -63,12 +63,12 @@ static const struct {
 	const char *user;
 	const char *password;
 	int result;
-	const char *why;
+	enum session_error why;
 } users[] = {
-	{ "alice", "wonderland", 1, NULL },
-	{ "bob", "pass with  two spaces", 1, NULL },
-	{ "carol", "x", -1, "Maildrop already in use" },
-	{ "dave", "y", -1, NULL },
+	{ "alice", "wonderland", 1, SESSION_OK },
+	{ "bob", "pass with  two spaces", 1, SESSION_OK },
+	{ "carol", "x", -1, SESSION_ERR_IN_USE },
+	{ "dave", "y", -1, SESSION_ERR_MAILDROP_UNUSABLE },
 };
 
 /* The backend's state, and what the model expects it to be asked. */
@@ -132,9 +132,8 @@ find_folder(const char *name)
 	return NULL;
 }
 
-static int
-be_login(void *arg, const char *user, char *password, size_t *count,
-    const char **why)
+static enum session_error
+be_login(void *arg, const char *user, char *password, size_t *count)
 {
 	struct world *w = arg;
 	size_t i;
@@ -153,11 +152,10 @@ be_login(void *arg, const char *user, char *password, size_t *count,
 			w->folder = &folders[0];
 			w->ndeleted = 0;
 			*count = (size_t)w->folder->count;
-		} else
-			*why = users[i].why;
-		return users[i].result;
+		}
+		return users[i].why;
 	}
-	return 0;
+	return SESSION_ERR_BAD_LOGIN;
 }
 
 static int
@@ -705,7 +703,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (was_closed)
 				continue;
 			session_fail(&s, st == LINE_TOO_LONG ?
-			    "Command line too long" : "NUL octet in command",
+			    SESSION_ERR_LINE_TOO_LONG : SESSION_ERR_NUL_OCTET,
 			    &out);
 			check_reply(&out);
 			FUZZ_CHECK(out.reply[0] == '-' && out.close);
