@@ -1,19 +1,18 @@
 /*
  * pop2d: one POP2 session on standard input and output.
  *
- * This file owns everything that touches the process: options, identity,
- * limits, signals, timeouts and the single way out. The protocol lives in
- * session.c and the folders in store.c.
+ * This file owns everything that touches the process: options, limits,
+ * signals, timeouts and the single way out. The protocol lives in
+ * session.c, the way from a HELO to INBOX (identity included) in login.c,
+ * the folders in store.c and --recover-all in recover.c.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,19 +22,17 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "auth.h"
 #include "auth_source.h"
-#include "commit.h"
 #include "io.h"
 #include "line.h"
-#include "lock.h"
 #include "log.h"
+#include "login.h"
 #include "passwd.h"
 #include "proxy.h"
+#include "recover.h"
 #include "seam.h"
 #include "session.h"
 #include "state.h"
@@ -68,19 +65,14 @@ struct options {
 /* Everything one session holds; main() owns the only instance. */
 struct server {
 	struct options opt;
-	int passwd_fd;
+	/* Its passwd_fd is -p's file (or -1) until the login closes it. */
 	struct auth_source_config auth_cfg;
-	const struct auth_source *auth; /* chosen once, before the greeting */
-	struct auth_login login;
+	struct login_config login_cfg;
+	struct login login; /* the user, the store, the state directory */
 	struct io io;
 	struct line_reader lr;
 	struct session session;
 	struct session_backend backend;
-	struct store store;
-	bool have_store;
-	int statefd;   /* the user's state directory */
-	int sessionfd; /* holds L0 for the whole session */
-	char user[LOG_FIELD_MAX]; /* for the log: escaped by log_escape() */
 	/* The client as set_peer() names it: "ADDR port N" for the log, ADDR alone. */
 	char peer[INET6_ADDRSTRLEN + 16];
 	char peer_host[INET6_ADDRSTRLEN];
@@ -348,6 +340,7 @@ finish(struct server *sv, const struct session_out *last, const char *reason)
 {
 	/* Only a session closed by QUIT ends well; the rest exit 1. */
 	int status = last != NULL && last->len > 0 && last->reply[0] == '+' ? 0 : 1;
+	struct store *st = sv->login.have_store ? &sv->login.store : NULL;
 
 	if (last != NULL && send_reply(sv, last) == -1)
 		status = 1;
@@ -356,13 +349,13 @@ finish(struct server *sv, const struct session_out *last, const char *reason)
 	log_msg(LOG_INFO,
 	    "session end user=%s reason=%s retrieved=%lu deleted=%lu "
 	    "octets=%llu deleted_octets=%llu peer=%s",
-	    sv->user[0] != '\0' ? sv->user : "-", reason,
-	    sv->have_store ? sv->store.sent_messages : 0,
-	    sv->have_store ? sv->store.deleted_total : 0,
-	    sv->have_store ? sv->store.sent_octets : 0ULL,
-	    sv->have_store ? sv->store.deleted_octets_total : 0ULL, sv->peer);
-	if (sv->have_store)
-		store_close(&sv->store);
+	    sv->login.user[0] != '\0' ? sv->login.user : "-", reason,
+	    st != NULL ? st->sent_messages : 0,
+	    st != NULL ? st->deleted_total : 0,
+	    st != NULL ? st->sent_octets : 0ULL,
+	    st != NULL ? st->deleted_octets_total : 0ULL, sv->peer);
+	if (st != NULL)
+		store_close(st);
 	if (close(STDOUT_FILENO) == -1 && errno != EBADF && status == 0)
 		status = 1;
 	exit(status);
@@ -405,82 +398,6 @@ set_peer(struct server *sv, const struct sockaddr *sa)
 	snprintf(sv->peer, sizeof(sv->peer), "%s port %u", addr, port);
 }
 
-/*
- * What the lock helper's failure in REPORT says, for a log line, in BUF
- * (empty when the helper was not involved): its path, its exit status,
- * its own reason, and what kept it from gaining group mail.
- */
-static const char *
-describe_lock_helper(const struct lock_helper_report *report,
-    const char *helper, char *buf, size_t size)
-{
-	size_t n = 0;
-	int st = report->status;
-	bool busy = st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 75;
-
-	buf[0] = '\0';
-	switch (report->fault) {
-	case LOCK_HELPER_OK:
-		return buf;
-	case LOCK_HELPER_NOT_STARTED:
-		n = (size_t)snprintf(buf, size,
-		    "; lock helper %s cannot be run: %s", helper,
-		    strerror(report->err));
-		break;
-	case LOCK_HELPER_REFUSED:
-		n = (size_t)snprintf(buf, size,
-		    "; lock helper %s refused, exit status %d: %s", helper,
-		    WIFEXITED(st) ? WEXITSTATUS(st) : -1, report->reason);
-		break;
-	case LOCK_HELPER_NO_ANSWER:
-		if (st != -1 && WIFSIGNALED(st))
-			n = (size_t)snprintf(buf, size,
-			    "; lock helper %s killed by signal %d without an "
-			    "answer",
-			    helper, WTERMSIG(st));
-		else if (st != -1 && WIFEXITED(st))
-			n = (size_t)snprintf(buf, size,
-			    "; lock helper %s exited with status %d without an "
-			    "answer",
-			    helper, WEXITSTATUS(st));
-		else
-			n = (size_t)snprintf(buf, size,
-			    "; lock helper %s gave no answer: %s", helper,
-			    strerror(report->err != 0 ? report->err : EIO));
-		break;
-	}
-	if (busy)
-		return buf;
-	if (n < size && (report->causes & LOCK_HELPER_NOT_SETGID))
-		n += (size_t)snprintf(buf + n, size - n,
-		    "; it is not set-group-ID (as root: chgrp mail %s && chmod "
-		    "2755 %s)",
-		    helper, helper);
-	if (n < size && (report->causes & LOCK_HELPER_NO_NEW_PRIVS))
-		n += (size_t)snprintf(buf + n, size - n,
-		    "; pop2d runs with no_new_privs (systemd "
-		    "NoNewPrivileges=yes?), "
-		    "so the helper cannot gain group mail");
-	if (n < size && (report->causes & LOCK_HELPER_NOSUID))
-		(void)snprintf(buf + n, size - n,
-		    "; its file system is mounted nosuid, so it cannot gain "
-		    "group mail");
-	return buf;
-}
-
-/* Logs that WHAT failed on PATH with errno ERR, and why the helper failed. */
-static void
-log_store_failure(const char *user, const struct store *st, const char *what,
-    const char *path, int err)
-{
-	char helper[1024];
-
-	log_msg(LOG_ERR, "user=%s reason=%s %s: %s%s", user, what, path,
-	    strerror(err),
-	    describe_lock_helper(
-		&st->lock_report, st->helper, helper, sizeof(helper)));
-}
-
 /* The connection's own peer, before any PROXY header is read. */
 static void
 describe_peer(struct server *sv)
@@ -495,244 +412,39 @@ describe_peer(struct server *sv)
 	set_peer(sv, (const struct sockaddr *)ss);
 }
 
-/* As root, gives the user a state directory of their own before the switch. */
-static int
-prepare_state(const struct server *sv, const struct auth_user *u)
-{
-	if (geteuid() != 0 || !u->change_id)
-		return 0;
-	if (state_prepare(sv->opt.state_dir, u->name, u->uid, u->gid) == -1) {
-		if (errno == EPERM)
-			log_msg(LOG_ERR, "user=%s reason=state directory %s/%s "
-			    "belongs to another uid: not adopted; remove it, or "
-			    "give it to the user if it is theirs", sv->user,
-			    sv->opt.state_dir, sv->user);
-		else
-			log_msg(LOG_ERR, "user=%s reason=cannot prepare %s/%s: "
-			    "%s", sv->user, sv->opt.state_dir, sv->user,
-			    strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* Whether the session can take the entry's identity (become_user()). */
-static bool
-identity_usable(const struct auth_user *u)
-{
-	if (!u->change_id)
-		return true;
-	if (u->uid == 0)
-		return false;
-	return geteuid() == 0 || (u->uid == geteuid() && u->gid == getegid());
-}
-
-/*
- * Takes on the user's identity for good; proven by a failing setuid(0).
- * The login's source establishes its credentials (PAM's pam_setcred) once
- * the groups are the user's, while root may still change them.
- */
-static int
-become_user(struct server *sv, const struct auth_user *u, const char **why)
-{
-	if (!u->change_id) {
-		/* SPEC §5: an entry without uid/gid keeps pop2d's identity. */
-		if (geteuid() == 0)
-			log_msg(LOG_WARNING, "user=%s has no uid in the passwd-file: "
-			    "the maildrop is read as root", u->name);
-		return 0;
-	}
-	*why = "cannot take the entry's uid and gid";
-	if (u->uid == 0)
-		return -1;
-	if (geteuid() != 0)
-		return u->uid == geteuid() && u->gid == getegid() ? 0 : -1;
-	/* A passwd-file user need not be in the group database. */
-	if ((u->system ? initgroups(u->name, u->gid) : setgroups(1, &u->gid)) == -1)
-		return -1;
-	if (sv->auth->establish != NULL && sv->auth->establish(&sv->login, why) == -1)
-		return -1;
-	*why = "cannot take the entry's uid and gid";
-	if (setgid(u->gid) == -1 || setuid(u->uid) == -1)
-		return -1;
-	if (setuid(0) != -1)
-		return -1;
-	return 0;
-}
-
-static void
-login_failed(struct server *sv, const char *reason)
-{
-	log_msg(LOG_NOTICE | LOG_AUTHPRIV, "login failed user=%s peer=%s reason=%s",
-	    sv->user, sv->peer, reason);
-	log_msg(LOG_NOTICE, "login failed user=%s peer=%s reason=%s",
-	    sv->user, sv->peer, reason);
-	sv->user[0] = '\0';
-}
-
-/*
- * Opens the state directory of the account NAME and takes the session lock
- * in it. The directory was prepared by root when pop2d changed identity.
- */
+/* The reply to each login result (SPEC 4, 5). */
 static enum session_error
-open_state(struct server *sv, const char *name)
+login_reply(enum login_result r)
 {
-	sv->statefd = state_open(sv->opt.state_dir, name);
-	if (sv->statefd == -1) {
-		log_msg(LOG_ERR, "user=%s reason=state directory %s/%s unusable: %s",
-		    sv->user, sv->opt.state_dir, sv->user, strerror(errno));
+	switch (r) {
+	case LOGIN_OK:
+		return SESSION_OK;
+	case LOGIN_REFUSED:
+		return SESSION_ERR_BAD_LOGIN;
+	case LOGIN_STATE_UNUSABLE:
 		return SESSION_ERR_STATE_UNUSABLE;
+	case LOGIN_IN_USE:
+		return SESSION_ERR_IN_USE;
+	case LOGIN_MAILDROP_BUSY:
+		return SESSION_ERR_MAILDROP_BUSY;
+	case LOGIN_MAILDROP_UNUSABLE:
+	default:
+		return SESSION_ERR_MAILDROP_UNUSABLE;
 	}
-	sv->sessionfd = lock_session(sv->statefd);
-	if (sv->sessionfd == -1) {
-		if (errno == EWOULDBLOCK) {
-			log_msg(LOG_NOTICE, "user=%s reason=another session is open",
-			    sv->user);
-			return SESSION_ERR_IN_USE;
-		}
-		log_msg(LOG_ERR, "user=%s reason=session lock: %s", sv->user,
-		    strerror(errno));
-		return SESSION_ERR_STATE_UNUSABLE;
-	}
-	return SESSION_OK;
-}
-
-/*
- * Logs what store_recover() found for USER (TAG: "" at a login, "recover "
- * for --recover-all); R is its result, ERR its errno, ST the store it ran
- * on (for the lock helper's report). Each outcome is one "recover user="
- * line, at a login as well.
- */
-static void
-log_recovery(const struct options *o, const char *tag, const char *user,
-    const struct store *st, struct store_recovery *rec, int r, int err)
-{
-	/* The journal's path comes from a user's file: escaped like a client's. */
-	char path[1024], helper[1024];
-	const char *folder = rec->path[0] != '\0'
-	    ? log_escape(path, sizeof(path), rec->path) : "-";
-
-	if (r != -1 && rec->leftovers > 0)
-		log_msg(LOG_NOTICE, "%suser=%s removed %d temporary file(s) left in "
-		    "%s/%s by a killed commit", tag, user, rec->leftovers,
-		    o->state_dir, user);
-	if (r == 0 && rec->torn)
-		log_msg(LOG_WARNING,
-		    "recover user=%s outcome=discarded: a torn "
-		    "journal, written before the maildrop changed, was removed",
-		    user);
-	else if (r == 0 && rec->size != -1)
-		log_msg(LOG_NOTICE,
-		    "recover user=%s maildrop=%s outcome=finished "
-		    "octets=%lld",
-		    user, folder, rec->size);
-	else if (r == 1)
-		log_msg(LOG_CRIT,
-		    "recover user=%s maildrop=%s outcome=set-aside: an "
-		    "interrupted commit met a maildrop rewritten by another "
-		    "program: "
-		    "its data is in %s/%s/%s, nothing was changed",
-		    user, folder, o->state_dir, user, COMMIT_RECOVERED);
-	else if (r == 2)
-		log_msg(LOG_CRIT,
-		    "%suser=%s journal %s/%s/%s refused (%s%s%s): kept "
-		    "as %s, not followed, nothing was changed",
-		    tag, user, o->state_dir, user, COMMIT_JOURNAL, rec->refused,
-		    rec->path[0] != '\0' ? ": " : "",
-		    rec->path[0] != '\0' ? folder : "", rec->aside);
-	else if (r == -1)
-		log_msg(LOG_ERR,
-		    "recover user=%s maildrop=%s outcome=failed: %s%s", user,
-		    folder, strerror(err),
-		    describe_lock_helper(
-			&st->lock_report, st->helper, helper, sizeof(helper)));
-}
-
-/* Ends the login's business with its source (PAM's handle). */
-static void
-end_auth(struct server *sv)
-{
-	if (sv->auth->end != NULL)
-		sv->auth->end(&sv->login);
 }
 
 static enum session_error
 backend_login(void *arg, const char *user, char *password, size_t *count)
 {
 	struct server *sv = arg;
-	struct auth_user u;
-	const char *reason = NULL;
-	char inbox[4096], folders[4096];
-	struct store_recovery rec;
-	enum auth_result ar;
-	enum session_error res;
-	int r, e;
+	enum login_result r = login_run(&sv->login, user, password, count);
 
-	/* The client's name reaches the log only escaped. */
-	log_escape(sv->user, sizeof(sv->user), user);
-	sv->login = (struct auth_login){ .cfg = &sv->auth_cfg };
-	ar = sv->auth->verify(&sv->login, user, password, &u, &reason);
-	util_wipe(password, strlen(password));
-	if (ar != AUTH_OK) {
-		login_failed(sv, reason != NULL ? reason : "denied");
-		return SESSION_ERR_BAD_LOGIN;
+	if (r == LOGIN_OK) {
+		/* From now on -t bounds each command, not -T the whole login. */
+		sv->io.timeout_ms = (int)sv->opt.idle_seconds * 1000;
+		sv->io.deadline_ms = 0;
 	}
-	/* The account's own spelling names its state directory and the log. */
-	log_escape(sv->user, sizeof(sv->user), u.name);
-	/* No state is made for a login that cannot go on. */
-	if (!identity_usable(&u)) {
-		end_auth(sv);
-		login_failed(sv, "cannot take the entry's uid and gid");
-		return SESSION_ERR_BAD_LOGIN;
-	}
-	if (prepare_state(sv, &u) == -1) {
-		end_auth(sv);
-		return SESSION_ERR_STATE_UNUSABLE;
-	}
-	r = become_user(sv, &u, &reason);
-	end_auth(sv);
-	if (r == -1) {
-		login_failed(sv, reason);
-		return SESSION_ERR_BAD_LOGIN;
-	}
-	if (sv->passwd_fd != -1)
-		close(sv->passwd_fd);
-	sv->passwd_fd = -1;
-	if ((res = open_state(sv, u.name)) != SESSION_OK)
-		return res;
-	if (util_expand(inbox, sizeof(inbox), sv->opt.maildrop, u.name, u.home) == -1) {
-		log_msg(LOG_ERR, "user=%s reason=maildrop template cannot be expanded: %s",
-		    sv->user, strerror(errno));
-		return SESSION_ERR_MAILDROP_UNUSABLE;
-	}
-	/* Without a usable folder directory only INBOX can be selected. */
-	if (util_expand(folders, sizeof(folders), sv->opt.folder_dir, u.name, u.home) == -1)
-		folders[0] = '\0';
-	if (store_init(&sv->store, inbox, folders[0] != '\0' ? folders : NULL,
-	    sv->statefd, sv->opt.lock_helper) == -1)
-		return SESSION_ERR_MAILDROP_UNUSABLE;
-	sv->have_store = true;
-	r = store_recover(&sv->store, geteuid(), &rec);
-	e = errno;
-	log_recovery(&sv->opt, "", sv->user, &sv->store, &rec, r, e);
-	if (r == -1) {
-		log_msg(LOG_ERR,
-		    "user=%s reason=cannot finish an interrupted commit: %s",
-		    sv->user, strerror(e));
-		return e == ETIMEDOUT ? SESSION_ERR_MAILDROP_BUSY :
-		    SESSION_ERR_MAILDROP_UNUSABLE;
-	}
-	if (store_select_inbox(&sv->store, count) == -1) {
-		e = errno;
-		log_store_failure(
-		    sv->user, &sv->store, "cannot read maildrop", inbox, e);
-		return e == ETIMEDOUT ? SESSION_ERR_MAILDROP_BUSY :
-		    SESSION_ERR_MAILDROP_UNUSABLE;
-	}
-	log_msg(LOG_INFO, "login user=%s peer=%s messages=%zu", sv->user, sv->peer, *count);
-	sv->io.timeout_ms = (int)sv->opt.idle_seconds * 1000;
-	sv->io.deadline_ms = 0;
-	return SESSION_OK;
+	return login_reply(r);
 }
 
 static int
@@ -742,10 +454,10 @@ backend_commit(void *arg, const char **why)
 	char path[4096];
 
 	/* The folder's name, before a failure could unselect it. */
-	util_strlcpy(path, sv->store.path, sizeof(path));
-	if (store_commit(&sv->store, why) == -1) {
-		log_store_failure(
-		    sv->user, &sv->store, "commit failed on", path, errno);
+	util_strlcpy(path, sv->login.store.path, sizeof(path));
+	if (store_commit(&sv->login.store, why) == -1) {
+		login_log_store_failure(sv->login.user, &sv->login.store,
+		    "commit failed on", path, errno);
 		return -1;
 	}
 	return 0;
@@ -758,13 +470,13 @@ backend_select(void *arg, const char *name, size_t *count)
 	char folder[256], helper[1024];
 	int e;
 
-	if (store_select(&sv->store, name, count) == -1) {
+	if (store_select(&sv->login.store, name, count) == -1) {
 		e = errno;
 		log_msg(LOG_INFO,
-		    "user=%s folder=%s refused or unreadable: %s%s", sv->user,
+		    "user=%s folder=%s refused or unreadable: %s%s", sv->login.user,
 		    log_escape(folder, sizeof(folder), name), strerror(e),
-		    describe_lock_helper(&sv->store.lock_report,
-			sv->store.helper, helper, sizeof(helper)));
+		    login_describe_helper(&sv->login.store.lock_report,
+			sv->login.store.helper, helper, sizeof(helper)));
 		return -1;
 	}
 	return 0;
@@ -775,7 +487,7 @@ backend_size(void *arg, uint32_t n)
 {
 	struct server *sv = arg;
 
-	return store_size(&sv->store, n);
+	return store_size(&sv->login.store, n);
 }
 
 static void
@@ -783,7 +495,7 @@ backend_mark_deleted(void *arg, uint32_t n)
 {
 	struct server *sv = arg;
 
-	store_mark_deleted(&sv->store, n);
+	store_mark_deleted(&sv->login.store, n);
 }
 
 /*
@@ -882,7 +594,7 @@ send_message(struct server *sv, uint32_t n)
 	sv->io.deadline_ms = io_now_ms() + (long long)sv->opt.idle_seconds * 1000;
 	if (deadline != 0 && deadline < sv->io.deadline_ms)
 		sv->io.deadline_ms = deadline;
-	r = store_send(&sv->store, n, &sv->io);
+	r = store_send(&sv->login.store, n, &sv->io);
 	sv->io.deadline_ms = deadline;
 	if (r == 0)
 		return;
@@ -905,8 +617,10 @@ open_passwd_file(struct server *sv)
 	const char *path = sv->opt.passwd_file;
 	struct stat st;
 
-	sv->passwd_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (sv->passwd_fd == -1 || fstat(sv->passwd_fd, &st) == -1)
+	sv->auth_cfg.passwd_fd =
+	    open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (sv->auth_cfg.passwd_fd == -1 ||
+	    fstat(sv->auth_cfg.passwd_fd, &st) == -1)
 		bad_config(&sv->opt, false, "-p %s: %s: make it a file pop2d can read, "
 		    "or correct -p", path, strerror(errno));
 	else if (!S_ISREG(st.st_mode))
@@ -1044,12 +758,12 @@ report_passwd_file(const struct server *sv)
 	dirfd = open(sv->opt.state_dir,
 	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dirfd != -1) {
-		r = passwd_first_sight(sv->passwd_fd, sv->opt.passwd_file,
+		r = passwd_first_sight(sv->auth_cfg.passwd_fd, sv->opt.passwd_file,
 		    dirfd);
 		close(dirfd);
 	}
 	if (r != 0)
-		(void)passwd_check(sv->passwd_fd, warn_passwd_line,
+		(void)passwd_check(sv->auth_cfg.passwd_fd, warn_passwd_line,
 		    (void *)sv->opt.passwd_file);
 }
 
@@ -1107,313 +821,10 @@ serve(struct server *sv)
 	}
 }
 
-/*
- * Takes on the identity of the owner of a state directory of status SB: the
- * account's own groups when the uid has one (the directory's group is the
- * user's to change), else the directory's group alone (a passwd-file user,
- * whose gid root gave the directory). Proven by a failing setuid(0).
- */
-static int
-become_owner(const struct stat *sb)
-{
-	/* cppcheck-suppress getpwuidCalled ; pop2d has one thread */
-	struct passwd *pw = getpwuid(sb->st_uid);
-	gid_t gid = pw != NULL ? pw->pw_gid : sb->st_gid;
-
-	if ((pw != NULL ? initgroups(pw->pw_name, gid) : setgroups(1, &gid)) == -1 ||
-	    setgid(gid) == -1 || setuid(sb->st_uid) == -1)
-		return -1;
-	return setuid(0) != -1 ? -1 : 0;
-}
-
-/* What recover_one() did for one user; also its child's exit status. */
-enum recovery_outcome {
-	RECOVERY_NOTHING = 0,	/* no journal */
-	RECOVERY_SET_ASIDE = 1, /* the maildrop was rewritten: data set aside */
-	RECOVERY_FAILED = 2,
-	RECOVERY_FINISHED = 3, /* an interrupted commit was finished */
-	RECOVERY_SKIPPED = 4,  /* a session runs, and recovered at its login */
-	RECOVERY_REFUSED = 5,  /* the journal was refused and kept aside */
-};
-
-/*
- * The maildrop and folder directory of the user whose state directory is
- * NAME, owned by OWNER, as a login of theirs would compute them: from the
- * passwd-file at PASSWD_FD when there is one, else from the system's
- * accounts. The account must have that uid. Returns 0, or -1 with *WHY.
- */
-static int
-user_paths(const struct options *o, int passwd_fd, const char *name,
-    uid_t owner, char *inbox, char *folders, const char **why)
-{
-	struct passwd_entry e;
-	const char *home = "";
-	uid_t uid;
-
-	if (passwd_fd != -1) {
-		if (passwd_lookup(passwd_fd, name, &e, NULL, NULL) != 1) {
-			*why = "no such user in the passwd-file";
-			return -1;
-		}
-		util_wipe(e.hash, sizeof(e.hash));
-		uid = e.has_uid ? e.uid : geteuid();
-		home = e.home;
-	} else {
-		/* cppcheck-suppress getpwnamCalled ; pop2d has one thread */
-		struct passwd *pw = getpwnam(name);
-
-		if (pw == NULL) {
-			*why = "no such account";
-			return -1;
-		}
-		uid = pw->pw_uid;
-		home = pw->pw_dir != NULL ? pw->pw_dir : "";
-	}
-	if (uid != owner) {
-		*why = "the directory's owner is not the account's uid";
-		return -1;
-	}
-	if (util_expand(inbox, 4096, o->maildrop, name, home) == -1) {
-		*why = "the maildrop template cannot be expanded";
-		return -1;
-	}
-	if (util_expand(folders, 4096, o->folder_dir, name, home) == -1)
-		folders[0] = '\0';
-	return 0;
-}
-
-/* Whether the state folder NAME in TOP holds a journal (only looked at). */
-static bool
-has_journal(int top, const char *name)
-{
-	struct stat st;
-	int dfd, r;
-
-	dfd = openat(top, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd == -1)
-		return errno != ENOENT;
-	r = fstatat(dfd, COMMIT_JOURNAL, &st, AT_SYMLINK_NOFOLLOW);
-	close(dfd);
-	return r == 0 || errno != ENOENT;
-}
-
-/*
- * Finishes the interrupted commit of user NAME in a child that has taken
- * that user's identity, since the journal is the user's own file and must
- * not steer root's writes.
- */
-static void __attribute__((noreturn))
-recover_child(const struct options *o, const char *name, const char *inbox,
-    const char *folders, const struct stat *sb)
-{
-	struct store_recovery rec;
-	struct store st;
-	int statefd, sessionfd, r;
-
-	if (geteuid() == 0 && sb->st_uid != 0 && become_owner(sb) == -1) {
-		log_msg(LOG_ERR,
-		    "recover user=%s outcome=failed: cannot take the "
-		    "identity of uid %ld",
-		    name, (long)sb->st_uid);
-		_exit(RECOVERY_FAILED);
-	}
-	statefd = state_open(o->state_dir, name);
-	if (statefd == -1) {
-		log_msg(LOG_ERR,
-		    "recover user=%s outcome=failed: state directory "
-		    "%s/%s unusable: %s",
-		    name, o->state_dir, name, strerror(errno));
-		_exit(RECOVERY_FAILED);
-	}
-	sessionfd = lock_session(statefd);
-	if (sessionfd == -1 && errno == EWOULDBLOCK) {
-		/* That session finished any interrupted commit at its login. */
-		log_msg(LOG_INFO,
-		    "recover user=%s outcome=skipped: a session is running",
-		    name);
-		_exit(RECOVERY_SKIPPED);
-	}
-	if (sessionfd == -1) {
-		log_msg(LOG_ERR,
-		    "recover user=%s outcome=failed: session lock: %s", name,
-		    strerror(errno));
-		_exit(RECOVERY_FAILED);
-	}
-	if (store_init(&st, inbox, folders[0] != '\0' ? folders : NULL, statefd,
-	    o->lock_helper) == -1) {
-		log_msg(LOG_ERR, "recover user=%s outcome=failed: %s", name,
-		    strerror(errno));
-		_exit(RECOVERY_FAILED);
-	}
-	r = store_recover(&st, geteuid(), &rec);
-	log_recovery(o, "recover ", name, &st, &rec, r, errno);
-	switch (r) {
-	case 0:
-		_exit(rec.size != -1 ? RECOVERY_FINISHED : RECOVERY_NOTHING);
-	case 1:
-		_exit(RECOVERY_SET_ASIDE);
-	case 2:
-		_exit(RECOVERY_REFUSED);
-	default:
-		_exit(RECOVERY_FAILED);
-	}
-}
-
-/*
- * Waits for the recovery child PID for at most SECONDS, SIGCHLD being
- * blocked; then kills it. Returns its wait status, or -1.
- */
-static int
-wait_bounded(pid_t pid, unsigned long seconds, bool *killed)
-{
-	long long deadline = io_now_ms() + (long long)seconds * 1000;
-	struct timespec ts;
-	sigset_t chld;
-	long long left;
-	int status;
-	pid_t r;
-
-	*killed = false;
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	for (;;) {
-		r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			return status;
-		if (r == -1 && errno != EINTR)
-			return -1;
-		if ((left = deadline - io_now_ms()) <= 0)
-			break;
-		ts.tv_sec = (time_t)(left / 1000);
-		ts.tv_nsec = (long)(left % 1000) * 1000000L;
-		(void)sigtimedwait(&chld, NULL, &ts);
-	}
-	*killed = true;
-	(void)kill(pid, SIGKILL);
-	while ((r = waitpid(pid, &status, 0)) == -1 && errno == EINTR)
-		;
-	return r == pid ? status : -1;
-}
-
-/*
- * Finishes the interrupted commit of the user whose state directory is
- * NAME in TOP, in a child bounded by -t. Returns what it did; each outcome
- * is logged.
- */
-static enum recovery_outcome
-recover_one(const struct options *o, int passwd_fd, int top, const char *name)
-{
-	char inbox[4096], folders[4096];
-	const char *why;
-	struct stat sb;
-	sigset_t chld, old;
-	bool killed;
-	pid_t pid;
-	int status;
-
-	if (fstatat(top, name, &sb, AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(sb.st_mode))
-		return RECOVERY_NOTHING;
-	/* Before the fork: root reads the passwd-file. */
-	if (user_paths(o, passwd_fd, name, sb.st_uid, inbox, folders, &why) == -1) {
-		/* A former user's folder without a journal is no failure. */
-		if (!has_journal(top, name))
-			return RECOVERY_NOTHING;
-		log_msg(LOG_ERR, "recover user=%s: journal left alone: %s", name, why);
-		return RECOVERY_FAILED;
-	}
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &chld, &old);
-	pid = fork();
-	if (pid == 0) {
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		recover_child(o, name, inbox, folders, &sb);
-	}
-	status = pid == -1 ? -1 : wait_bounded(pid, o->idle_seconds, &killed);
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid == -1 || status == -1)
-		return RECOVERY_FAILED;
-	if (killed) {
-		log_msg(LOG_ERR, "recover user=%s: killed after %lu seconds (-t); the "
-		    "journal stays for the next login", name, o->idle_seconds);
-		return RECOVERY_FAILED;
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) > RECOVERY_REFUSED) {
-		log_msg(LOG_ERR,
-		    "recover user=%s outcome=failed: the recovery "
-		    "process ended abnormally",
-		    name);
-		return RECOVERY_FAILED;
-	}
-	return (enum recovery_outcome)WEXITSTATUS(status);
-}
-
-/*
- * pop2d --recover-all: every user's interrupted commit, at boot. Prints a
- * summary; exits 1 when a user's recovery failed, set data aside or
- * refused a journal.
- */
-static int
-recover_all(const struct options *o, int passwd_fd)
-{
-	unsigned long count[RECOVERY_REFUSED + 1] = {0};
-	unsigned long users = 0, bad;
-	struct dirent *de;
-	DIR *dir;
-	int top;
-
-	top = open(o->state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (top == -1 || (dir = fdopendir(top)) == NULL) {
-		log_msg(
-		    LOG_ERR, "recover: %s: %s", o->state_dir, strerror(errno));
-		fprintf(stderr, "pop2d: %s: %s\n", o->state_dir, strerror(errno));
-		return 1;
-	}
-	/* cppcheck-suppress readdirCalled ; pop2d has one thread */
-	while ((de = readdir(dir)) != NULL) {
-		enum recovery_outcome r;
-
-		if (de->d_name[0] == '.')
-			continue;
-		users++;
-		r = recover_one(o, passwd_fd, dirfd(dir), de->d_name);
-		count[r]++;
-		if (r == RECOVERY_FAILED)
-			fprintf(stderr, "pop2d: %s/%s: recovery failed (see the log)\n",
-			    o->state_dir, de->d_name);
-		else if (r == RECOVERY_SET_ASIDE)
-			fprintf(stderr, "pop2d: %s/%s: maildrop rewritten by another program; "
-			    "data saved in %s\n", o->state_dir, de->d_name, COMMIT_RECOVERED);
-		else if (r == RECOVERY_REFUSED)
-			fprintf(stderr,
-			    "pop2d: %s/%s: journal refused and kept aside, "
-			    "nothing changed (see the log)\n",
-			    o->state_dir, de->d_name);
-	}
-	closedir(dir);
-	bad = count[RECOVERY_FAILED] + count[RECOVERY_SET_ASIDE] +
-	    count[RECOVERY_REFUSED];
-	printf(
-	    "pop2d: recovery: %lu users, %lu commits finished, %lu set aside, "
-	    "%lu refused, %lu failed, %lu skipped (session running)\n",
-	    users, count[RECOVERY_FINISHED], count[RECOVERY_SET_ASIDE],
-	    count[RECOVERY_REFUSED], count[RECOVERY_FAILED],
-	    count[RECOVERY_SKIPPED]);
-	log_msg(bad > 0 ? LOG_ERR : LOG_INFO,
-	    "recover-all users=%lu finished=%lu "
-	    "set_aside=%lu refused=%lu failed=%lu skipped=%lu",
-	    users, count[RECOVERY_FINISHED], count[RECOVERY_SET_ASIDE],
-	    count[RECOVERY_REFUSED], count[RECOVERY_FAILED],
-	    count[RECOVERY_SKIPPED]);
-	if (fflush(stdout) == EOF)
-		return 1;
-	return bad > 0 ? 1 : 0;
-}
-
 int
 main(int argc, char **argv)
 {
-	static struct server sv = { .statefd = -1, .sessionfd = -1 };
+	static struct server sv;
 	struct rlimit no_core = { 0, 0 };
 
 	/* No core file may ever hold a password. */
@@ -1428,7 +839,7 @@ main(int argc, char **argv)
 	if (sv.opt.recover_all && access(sv.opt.state_dir, F_OK) == -1 && errno == ENOENT)
 		return 0;
 	/* Without -p: the system's accounts, looked up at HELO. */
-	sv.passwd_fd = -1;
+	sv.auth_cfg.passwd_fd = -1;
 	if (sv.opt.passwd_file != NULL)
 		open_passwd_file(&sv);
 	check_state_dir(&sv.opt);
@@ -1442,17 +853,30 @@ main(int argc, char **argv)
 	if (sv.opt.error[0] != '\0')
 		config_fail(&sv.opt);
 	if (sv.opt.recover_all)
-		return recover_all(&sv.opt, sv.passwd_fd);
-	if (sv.passwd_fd != -1)
+		return recover_all(&(struct recover_config){
+		    .state_dir = sv.opt.state_dir,
+		    .maildrop = sv.opt.maildrop,
+		    .folder_dir = sv.opt.folder_dir,
+		    .lock_helper = sv.opt.lock_helper,
+		    .seconds = sv.opt.idle_seconds,
+		    .passwd_fd = sv.auth_cfg.passwd_fd,
+		});
+	if (sv.auth_cfg.passwd_fd != -1)
 		report_passwd_file(&sv);
 	setup_signals();
 	describe_peer(&sv);
-	sv.auth_cfg = (struct auth_source_config){
-		.passwd_fd = sv.passwd_fd,
-		.pam_service = sv.opt.pam_service,
-		.rhost = sv.peer_host,
+	sv.auth_cfg.pam_service = sv.opt.pam_service;
+	sv.auth_cfg.rhost = sv.peer_host;
+	sv.login_cfg = (struct login_config){
+		.state_dir = sv.opt.state_dir,
+		.maildrop = sv.opt.maildrop,
+		.folder_dir = sv.opt.folder_dir,
+		.lock_helper = sv.opt.lock_helper,
+		.auth = auth_source_choose(&sv.auth_cfg),
+		.auth_cfg = &sv.auth_cfg,
+		.peer = sv.peer,
 	};
-	sv.auth = auth_source_choose(&sv.auth_cfg);
+	login_init(&sv.login, &sv.login_cfg);
 
 	/* -T bounds the whole login, however the client spreads its octets. */
 	io_init(&sv.io, STDIN_FILENO, STDOUT_FILENO, (int)sv.opt.login_seconds * 1000);

@@ -1,0 +1,341 @@
+/*
+ * recover: pop2d --recover-all (see recover.h). Root reads the state
+ * directory and the accounts; no user's journal is read but by a child
+ * that has taken that user's identity.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commit.h"
+#include "io.h"
+#include "lock.h"
+#include "log.h"
+#include "login.h"
+#include "passwd.h"
+#include "recover.h"
+#include "state.h"
+#include "store.h"
+#include "util.h"
+
+/*
+ * Takes on the identity of the owner of a state directory of status SB: the
+ * account's own groups when the uid has one (the directory's group is the
+ * user's to change), else the directory's group alone (a passwd-file user,
+ * whose gid root gave the directory). Proven by a failing setuid(0).
+ */
+static int
+become_owner(const struct stat *sb)
+{
+	/* cppcheck-suppress getpwuidCalled ; pop2d has one thread */
+	struct passwd *pw = getpwuid(sb->st_uid);
+	gid_t gid = pw != NULL ? pw->pw_gid : sb->st_gid;
+
+	if ((pw != NULL ? initgroups(pw->pw_name, gid) : setgroups(1, &gid)) ==
+		-1 ||
+	    setgid(gid) == -1 || setuid(sb->st_uid) == -1)
+		return -1;
+	return setuid(0) != -1 ? -1 : 0;
+}
+
+/* What recover_one() did for one user; also its child's exit status. */
+enum recovery_outcome {
+	RECOVERY_NOTHING = 0,	/* no journal */
+	RECOVERY_SET_ASIDE = 1, /* the maildrop was rewritten: data set aside */
+	RECOVERY_FAILED = 2,
+	RECOVERY_FINISHED = 3, /* an interrupted commit was finished */
+	RECOVERY_SKIPPED = 4,  /* a session runs, and recovered at its login */
+	RECOVERY_REFUSED = 5,  /* the journal was refused and kept aside */
+};
+
+/*
+ * The maildrop and folder directory of the user whose state directory is
+ * NAME, owned by OWNER, as a login of theirs would compute them: from the
+ * passwd-file at PASSWD_FD when there is one, else from the system's
+ * accounts. The account must have that uid. Returns 0, or -1 with *WHY.
+ */
+static int
+user_paths(const struct recover_config *o, const char *name, uid_t owner,
+    char *inbox, char *folders, const char **why)
+{
+	struct passwd_entry e;
+	const char *home = "";
+	uid_t uid;
+
+	if (o->passwd_fd != -1) {
+		if (passwd_lookup(o->passwd_fd, name, &e, NULL, NULL) != 1) {
+			*why = "no such user in the passwd-file";
+			return -1;
+		}
+		util_wipe(e.hash, sizeof(e.hash));
+		uid = e.has_uid ? e.uid : geteuid();
+		home = e.home;
+	} else {
+		/* cppcheck-suppress getpwnamCalled ; pop2d has one thread */
+		struct passwd *pw = getpwnam(name);
+
+		if (pw == NULL) {
+			*why = "no such account";
+			return -1;
+		}
+		uid = pw->pw_uid;
+		home = pw->pw_dir != NULL ? pw->pw_dir : "";
+	}
+	if (uid != owner) {
+		*why = "the directory's owner is not the account's uid";
+		return -1;
+	}
+	if (util_expand(inbox, 4096, o->maildrop, name, home) == -1) {
+		*why = "the maildrop template cannot be expanded";
+		return -1;
+	}
+	if (util_expand(folders, 4096, o->folder_dir, name, home) == -1)
+		folders[0] = '\0';
+	return 0;
+}
+
+/* Whether the state folder NAME in TOP holds a journal (only looked at). */
+static bool
+has_journal(int top, const char *name)
+{
+	struct stat st;
+	int dfd, r;
+
+	dfd =
+	    openat(top, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd == -1)
+		return errno != ENOENT;
+	r = fstatat(dfd, COMMIT_JOURNAL, &st, AT_SYMLINK_NOFOLLOW);
+	close(dfd);
+	return r == 0 || errno != ENOENT;
+}
+
+/*
+ * Finishes the interrupted commit of user NAME in a child that has taken
+ * that user's identity, since the journal is the user's own file and must
+ * not steer root's writes.
+ */
+static void __attribute__((noreturn))
+recover_child(const struct recover_config *o, const char *name,
+    const char *inbox, const char *folders, const struct stat *sb)
+{
+	struct store_recovery rec;
+	struct store st;
+	int statefd, sessionfd, r;
+
+	if (geteuid() == 0 && sb->st_uid != 0 && become_owner(sb) == -1) {
+		log_msg(LOG_ERR,
+		    "recover user=%s outcome=failed: cannot take the "
+		    "identity of uid %ld",
+		    name, (long)sb->st_uid);
+		_exit(RECOVERY_FAILED);
+	}
+	statefd = state_open(o->state_dir, name);
+	if (statefd == -1) {
+		log_msg(LOG_ERR,
+		    "recover user=%s outcome=failed: state directory "
+		    "%s/%s unusable: %s",
+		    name, o->state_dir, name, strerror(errno));
+		_exit(RECOVERY_FAILED);
+	}
+	sessionfd = lock_session(statefd);
+	if (sessionfd == -1 && errno == EWOULDBLOCK) {
+		/* That session finished any interrupted commit at its login. */
+		log_msg(LOG_INFO,
+		    "recover user=%s outcome=skipped: a session is running",
+		    name);
+		_exit(RECOVERY_SKIPPED);
+	}
+	if (sessionfd == -1) {
+		log_msg(LOG_ERR,
+		    "recover user=%s outcome=failed: session lock: %s", name,
+		    strerror(errno));
+		_exit(RECOVERY_FAILED);
+	}
+	if (store_init(&st, inbox, folders[0] != '\0' ? folders : NULL, statefd,
+		o->lock_helper) == -1) {
+		log_msg(LOG_ERR, "recover user=%s outcome=failed: %s", name,
+		    strerror(errno));
+		_exit(RECOVERY_FAILED);
+	}
+	r = store_recover(&st, geteuid(), &rec);
+	login_log_recovery(o->state_dir, "recover ", name, &st, &rec, r, errno);
+	switch (r) {
+	case 0:
+		_exit(rec.size != -1 ? RECOVERY_FINISHED : RECOVERY_NOTHING);
+	case 1:
+		_exit(RECOVERY_SET_ASIDE);
+	case 2:
+		_exit(RECOVERY_REFUSED);
+	default:
+		_exit(RECOVERY_FAILED);
+	}
+}
+
+/*
+ * Waits for the recovery child PID for at most SECONDS, SIGCHLD being
+ * blocked; then kills it. Returns its wait status, or -1.
+ */
+static int
+wait_bounded(pid_t pid, unsigned long seconds, bool *killed)
+{
+	long long deadline = io_now_ms() + (long long)seconds * 1000;
+	struct timespec ts;
+	sigset_t chld;
+	long long left;
+	int status;
+	pid_t r;
+
+	*killed = false;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	for (;;) {
+		r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return status;
+		if (r == -1 && errno != EINTR)
+			return -1;
+		if ((left = deadline - io_now_ms()) <= 0)
+			break;
+		ts.tv_sec = (time_t)(left / 1000);
+		ts.tv_nsec = (long)(left % 1000) * 1000000L;
+		(void)sigtimedwait(&chld, NULL, &ts);
+	}
+	*killed = true;
+	(void)kill(pid, SIGKILL);
+	while ((r = waitpid(pid, &status, 0)) == -1 && errno == EINTR)
+		;
+	return r == pid ? status : -1;
+}
+
+/*
+ * Finishes the interrupted commit of the user whose state directory is
+ * NAME in TOP, in a child bounded by -t. Returns what it did; each outcome
+ * is logged.
+ */
+static enum recovery_outcome
+recover_one(const struct recover_config *o, int top, const char *name)
+{
+	char inbox[4096], folders[4096];
+	const char *why;
+	struct stat sb;
+	sigset_t chld, old;
+	bool killed;
+	pid_t pid;
+	int status;
+
+	if (fstatat(top, name, &sb, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISDIR(sb.st_mode))
+		return RECOVERY_NOTHING;
+	/* Before the fork: root reads the passwd-file. */
+	if (user_paths(o, name, sb.st_uid, inbox, folders, &why) == -1) {
+		/* A former user's folder without a journal is no failure. */
+		if (!has_journal(top, name))
+			return RECOVERY_NOTHING;
+		log_msg(LOG_ERR, "recover user=%s: journal left alone: %s",
+		    name, why);
+		return RECOVERY_FAILED;
+	}
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
+	pid = fork();
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		recover_child(o, name, inbox, folders, &sb);
+	}
+	status = pid == -1 ? -1 : wait_bounded(pid, o->seconds, &killed);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1 || status == -1)
+		return RECOVERY_FAILED;
+	if (killed) {
+		log_msg(LOG_ERR,
+		    "recover user=%s: killed after %lu seconds (-t); the "
+		    "journal stays for the next login",
+		    name, o->seconds);
+		return RECOVERY_FAILED;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) > RECOVERY_REFUSED) {
+		log_msg(LOG_ERR,
+		    "recover user=%s outcome=failed: the recovery "
+		    "process ended abnormally",
+		    name);
+		return RECOVERY_FAILED;
+	}
+	return (enum recovery_outcome)WEXITSTATUS(status);
+}
+
+int
+recover_all(const struct recover_config *o)
+{
+	unsigned long count[RECOVERY_REFUSED + 1] = {0};
+	unsigned long users = 0, bad;
+	struct dirent *de;
+	DIR *dir;
+	int top;
+
+	top =
+	    open(o->state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (top == -1 || (dir = fdopendir(top)) == NULL) {
+		log_msg(
+		    LOG_ERR, "recover: %s: %s", o->state_dir, strerror(errno));
+		fprintf(
+		    stderr, "pop2d: %s: %s\n", o->state_dir, strerror(errno));
+		return 1;
+	}
+	/* cppcheck-suppress readdirCalled ; pop2d has one thread */
+	while ((de = readdir(dir)) != NULL) {
+		enum recovery_outcome r;
+
+		if (de->d_name[0] == '.')
+			continue;
+		users++;
+		r = recover_one(o, dirfd(dir), de->d_name);
+		count[r]++;
+		if (r == RECOVERY_FAILED)
+			fprintf(stderr,
+			    "pop2d: %s/%s: recovery failed (see the log)\n",
+			    o->state_dir, de->d_name);
+		else if (r == RECOVERY_SET_ASIDE)
+			fprintf(stderr,
+			    "pop2d: %s/%s: maildrop rewritten by another "
+			    "program; "
+			    "data saved in %s\n",
+			    o->state_dir, de->d_name, COMMIT_RECOVERED);
+		else if (r == RECOVERY_REFUSED)
+			fprintf(stderr,
+			    "pop2d: %s/%s: journal refused and kept aside, "
+			    "nothing changed (see the log)\n",
+			    o->state_dir, de->d_name);
+	}
+	closedir(dir);
+	bad = count[RECOVERY_FAILED] + count[RECOVERY_SET_ASIDE] +
+	    count[RECOVERY_REFUSED];
+	printf(
+	    "pop2d: recovery: %lu users, %lu commits finished, %lu set aside, "
+	    "%lu refused, %lu failed, %lu skipped (session running)\n",
+	    users, count[RECOVERY_FINISHED], count[RECOVERY_SET_ASIDE],
+	    count[RECOVERY_REFUSED], count[RECOVERY_FAILED],
+	    count[RECOVERY_SKIPPED]);
+	log_msg(bad > 0 ? LOG_ERR : LOG_INFO,
+	    "recover-all users=%lu finished=%lu "
+	    "set_aside=%lu refused=%lu failed=%lu skipped=%lu",
+	    users, count[RECOVERY_FINISHED], count[RECOVERY_SET_ASIDE],
+	    count[RECOVERY_REFUSED], count[RECOVERY_FAILED],
+	    count[RECOVERY_SKIPPED]);
+	if (fflush(stdout) == EOF)
+		return 1;
+	return bad > 0 ? 1 : 0;
+}
