@@ -31,21 +31,14 @@
 #include "util.h"
 
 /*
- * Takes on the identity of the owner of a state directory of status SB: the
- * account's own groups when the uid has one (the directory's group is the
- * user's to change), else the directory's group alone (a passwd-file user,
- * whose gid root gave the directory). Proven by a failing setuid(0).
+ * Takes on identity U for good, with the supplementary groups a session
+ * of that user has (login_set_groups()). Proven by a failing setuid(0).
  */
 static int
-become_owner(const struct stat *sb)
+become(const struct auth_user *u)
 {
-	/* cppcheck-suppress getpwuidCalled ; pop2d has one thread */
-	struct passwd *pw = getpwuid(sb->st_uid);
-	gid_t gid = pw != NULL ? pw->pw_gid : sb->st_gid;
-
-	if ((pw != NULL ? initgroups(pw->pw_name, gid) : setgroups(1, &gid)) ==
-		-1 ||
-	    setgid(gid) == -1 || setuid(sb->st_uid) == -1)
+	if (login_set_groups(u) == -1 || setgid(u->gid) == -1 ||
+	    setuid(u->uid) == -1)
 		return -1;
 	return setuid(0) != -1 ? -1 : 0;
 }
@@ -61,27 +54,61 @@ enum recovery_outcome {
 };
 
 /*
- * The maildrop and folder directory of the user whose state directory is
- * NAME, owned by OWNER, as a login of theirs would compute them: from the
- * passwd-file at PASSWD_FD when there is one, else from the system's
- * accounts. The account must have that uid. Returns 0, or -1 with *WHY.
+ * The identity a session of the user NAME of the passwd-file ran with, and
+ * the home directory, into *U. An entry with a uid is that uid with the
+ * entry's gid alone, whether or not the uid is also a system account's. An
+ * entry without one kept the identity pop2d ran as (root, or a service
+ * account), which is the state folder's owner (status SB): a session can
+ * use no other. Returns 0, or -1 with *WHY.
  */
 static int
-user_paths(const struct recover_config *o, const char *name, uid_t owner,
-    char *inbox, char *folders, const char **why)
+passwd_file_user(const struct recover_config *o, const char *name,
+    const struct stat *sb, struct auth_user *u, const char **why)
 {
 	struct passwd_entry e;
-	const char *home = "";
-	uid_t uid;
+	struct passwd *pw;
 
+	if (passwd_lookup(o->passwd_fd, name, &e, NULL, NULL) != 1) {
+		*why = "no such user in the passwd-file";
+		return -1;
+	}
+	util_wipe(e.hash, sizeof(e.hash));
+	util_strlcpy(u->home, e.home, sizeof(u->home));
+	if (e.has_uid) {
+		util_strlcpy(u->name, name, sizeof(u->name));
+		u->change_id = true;
+		u->system = false;
+		u->uid = e.uid;
+		u->gid = e.gid;
+		return 0;
+	}
+	u->change_id = sb->st_uid != 0;
+	u->uid = sb->st_uid;
+	/* A service account's own groups, as it was started with. */
+	/* cppcheck-suppress getpwuidCalled ; pop2d has one thread */
+	pw = getpwuid(sb->st_uid);
+	u->system = pw != NULL;
+	util_strlcpy(u->name, pw != NULL ? pw->pw_name : name, sizeof(u->name));
+	u->gid = pw != NULL ? pw->pw_gid : sb->st_gid;
+	return 0;
+}
+
+/*
+ * The identity, maildrop and folder directory of the user whose state
+ * folder NAME has status SB, as a login of theirs would have them: from
+ * the passwd-file when there is one, else from the system's accounts. The
+ * folder must belong to the uid the session ran as. Returns 0, or -1 with
+ * *WHY.
+ */
+static int
+user_account(const struct recover_config *o, const char *name,
+    const struct stat *sb, struct auth_user *u, char *inbox, char *folders,
+    const char **why)
+{
+	memset(u, 0, sizeof(*u));
 	if (o->passwd_fd != -1) {
-		if (passwd_lookup(o->passwd_fd, name, &e, NULL, NULL) != 1) {
-			*why = "no such user in the passwd-file";
+		if (passwd_file_user(o, name, sb, u, why) == -1)
 			return -1;
-		}
-		util_wipe(e.hash, sizeof(e.hash));
-		uid = e.has_uid ? e.uid : geteuid();
-		home = e.home;
 	} else {
 		/* cppcheck-suppress getpwnamCalled ; pop2d has one thread */
 		struct passwd *pw = getpwnam(name);
@@ -90,18 +117,23 @@ user_paths(const struct recover_config *o, const char *name, uid_t owner,
 			*why = "no such account";
 			return -1;
 		}
-		uid = pw->pw_uid;
-		home = pw->pw_dir != NULL ? pw->pw_dir : "";
+		util_strlcpy(u->name, pw->pw_name, sizeof(u->name));
+		util_strlcpy(u->home, pw->pw_dir != NULL ? pw->pw_dir : "",
+		    sizeof(u->home));
+		u->change_id = true;
+		u->system = true;
+		u->uid = pw->pw_uid;
+		u->gid = pw->pw_gid;
 	}
-	if (uid != owner) {
+	if (u->uid != sb->st_uid) {
 		*why = "the directory's owner is not the account's uid";
 		return -1;
 	}
-	if (util_expand(inbox, 4096, o->maildrop, name, home) == -1) {
+	if (util_expand(inbox, 4096, o->maildrop, name, u->home) == -1) {
 		*why = "the maildrop template cannot be expanded";
 		return -1;
 	}
-	if (util_expand(folders, 4096, o->folder_dir, name, home) == -1)
+	if (util_expand(folders, 4096, o->folder_dir, name, u->home) == -1)
 		folders[0] = '\0';
 	return 0;
 }
@@ -129,17 +161,17 @@ has_journal(int top, const char *name)
  */
 static void __attribute__((noreturn))
 recover_child(const struct recover_config *o, const char *name,
-    const char *inbox, const char *folders, const struct stat *sb)
+    const char *inbox, const char *folders, const struct auth_user *u)
 {
 	struct store_recovery rec;
 	struct store st;
 	int statefd, sessionfd, r;
 
-	if (geteuid() == 0 && sb->st_uid != 0 && become_owner(sb) == -1) {
+	if (geteuid() == 0 && u->change_id && u->uid != 0 && become(u) == -1) {
 		log_msg(LOG_ERR,
 		    "recover user=%s outcome=failed: cannot take the "
 		    "identity of uid %ld",
-		    name, (long)sb->st_uid);
+		    name, (long)u->uid);
 		_exit(RECOVERY_FAILED);
 	}
 	statefd = state_open(o->state_dir, name);
@@ -226,21 +258,20 @@ wait_bounded(pid_t pid, unsigned long seconds, bool *killed)
  * is logged.
  */
 static enum recovery_outcome
-recover_one(const struct recover_config *o, int top, const char *name)
+recover_one(const struct recover_config *o, int top, const char *name,
+    const struct stat *sb)
 {
 	char inbox[4096], folders[4096];
+	struct auth_user u;
 	const char *why;
-	struct stat sb;
 	sigset_t chld, old;
 	bool killed;
 	pid_t pid;
 	int status;
 
-	if (fstatat(top, name, &sb, AT_SYMLINK_NOFOLLOW) == -1 ||
-	    !S_ISDIR(sb.st_mode))
-		return RECOVERY_NOTHING;
 	/* Before the fork: root reads the passwd-file. */
-	if (user_paths(o, name, sb.st_uid, inbox, folders, &why) == -1) {
+	if (user_account(o, name, sb, &u, inbox, folders, &why) ==
+	    -1) {
 		/* A former user's folder without a journal is no failure. */
 		if (!has_journal(top, name))
 			return RECOVERY_NOTHING;
@@ -254,7 +285,7 @@ recover_one(const struct recover_config *o, int top, const char *name)
 	pid = fork();
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		recover_child(o, name, inbox, folders, &sb);
+		recover_child(o, name, inbox, folders, &u);
 	}
 	status = pid == -1 ? -1 : wait_bounded(pid, o->seconds, &killed);
 	sigprocmask(SIG_SETMASK, &old, NULL);
@@ -275,6 +306,23 @@ recover_one(const struct recover_config *o, int top, const char *name)
 		return RECOVERY_FAILED;
 	}
 	return (enum recovery_outcome)WEXITSTATUS(status);
+}
+
+/*
+ * Whether NAME in TOP can be a user's state folder, with its status in *SB:
+ * a directory (not a symbolic link) whose name is neither "." nor ".."
+ * and has no ':', which separates every passwd format's fields (the
+ * .passwd-seen records have one). A name beginning with "." is a user's
+ * like any other.
+ */
+static bool
+state_folder(int top, const char *name, struct stat *sb)
+{
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+	    strchr(name, ':') != NULL)
+		return false;
+	return fstatat(top, name, sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(sb->st_mode);
 }
 
 int
@@ -298,11 +346,12 @@ recover_all(const struct recover_config *o)
 	/* cppcheck-suppress readdirCalled ; pop2d has one thread */
 	while ((de = readdir(dir)) != NULL) {
 		enum recovery_outcome r;
+		struct stat sb;
 
-		if (de->d_name[0] == '.')
+		if (!state_folder(dirfd(dir), de->d_name, &sb))
 			continue;
 		users++;
-		r = recover_one(o, dirfd(dir), de->d_name);
+		r = recover_one(o, dirfd(dir), de->d_name, &sb);
 		count[r]++;
 		if (r == RECOVERY_FAILED)
 			fprintf(stderr,
