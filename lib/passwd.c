@@ -206,14 +206,22 @@ passwd_parse_line(
 	return 0;
 }
 
+/* What a scan of the file looks for: one user, or every entry. */
+struct passwd_scan {
+	const char *user;     /* the user looked for, or NULL: every entry */
+	passwd_each_fn *each; /* with USER NULL: called for each entry */
+	void *each_arg;
+	passwd_warn_fn *warn;
+	void *warn_arg;
+};
+
 /*
- * Handles one line without its LF. Returns 1 when it is USER's entry (then
- * *E holds it), 0 otherwise.
+ * Handles one line without its LF. Returns 1 when it is the user's entry
+ * (then *E holds it), or what EACH returned for it; 0 otherwise.
  */
 static int
 passwd_line(const char *line, size_t len, unsigned long lineno,
-    const char *user, struct passwd_entry *e, passwd_warn_fn *warn,
-    void *warn_arg)
+    const struct passwd_scan *sc, struct passwd_entry *e)
 {
 	const char *why;
 
@@ -223,16 +231,18 @@ passwd_line(const char *line, size_t len, unsigned long lineno,
 	if (len == 0 || line[0] == '#')
 		return 0;
 	if (passwd_parse_line(line, len, e, &why) == -1) {
-		if (warn != NULL)
-			warn(warn_arg, lineno, why);
+		if (sc->warn != NULL)
+			sc->warn(sc->warn_arg, lineno, why);
 		return 0;
 	}
-	return strcmp(e->user, user) == 0;
+	if (sc->user == NULL)
+		return sc->each(sc->each_arg, e);
+	return strcmp(e->user, sc->user) == 0;
 }
 
-int
-passwd_lookup(int fd, const char *user, struct passwd_entry *e,
-    passwd_warn_fn *warn, void *warn_arg)
+/* Reads the file at FD for SC; passwd_lookup() and passwd_each() say how. */
+static int
+passwd_scan(int fd, const struct passwd_scan *sc, struct passwd_entry *e)
 {
 	/* A longest line and its LF: full without an LF means too long. */
 	char buf[PASSWD_LINE_MAX + 1];
@@ -259,8 +269,7 @@ passwd_lookup(int fd, const char *user, struct passwd_entry *e,
 		if (n == 0) {
 			/* A last line without LF still counts. */
 			if (have > 0 && !skipping)
-				ret = passwd_line(buf, have, lineno + 1, user,
-				    e, warn, warn_arg);
+				ret = passwd_line(buf, have, lineno + 1, sc, e);
 			break;
 		}
 		have += (size_t)n;
@@ -272,8 +281,8 @@ passwd_lookup(int fd, const char *user, struct passwd_entry *e,
 			if (skipping)
 				skipping = false;
 			else
-				ret = passwd_line(buf + start, len, lineno,
-				    user, e, warn, warn_arg);
+				ret = passwd_line(buf + start, len, lineno, sc,
+				    e);
 			start += len + 1;
 		}
 		if (ret != 0)
@@ -287,8 +296,9 @@ passwd_lookup(int fd, const char *user, struct passwd_entry *e,
 			 * Drop the whole line, not just this part, so that its
 			 * tail can never be read as an entry of its own.
 			 */
-			if (!skipping && warn != NULL)
-				warn(warn_arg, lineno + 1, "line too long");
+			if (!skipping && sc->warn != NULL)
+				sc->warn(sc->warn_arg, lineno + 1,
+				    "line too long");
 			skipping = true;
 			base += (off_t)have;
 			have = 0;
@@ -296,9 +306,27 @@ passwd_lookup(int fd, const char *user, struct passwd_entry *e,
 	}
 	/* The buffer and a non-matching *E held other users' hashes. */
 	util_wipe(buf, sizeof(buf));
-	if (ret != 1)
+	if (ret != 1 || sc->user == NULL)
 		util_wipe(e, sizeof(*e));
 	return ret;
+}
+
+int
+passwd_lookup(int fd, const char *user, struct passwd_entry *e,
+    passwd_warn_fn *warn, void *warn_arg)
+{
+	struct passwd_scan sc = { user, NULL, NULL, warn, warn_arg };
+
+	return passwd_scan(fd, &sc, e);
+}
+
+int
+passwd_each(int fd, passwd_each_fn *each, void *arg)
+{
+	struct passwd_scan sc = { NULL, each, arg, NULL, NULL };
+	struct passwd_entry e;
+
+	return passwd_scan(fd, &sc, &e);
 }
 
 /* Counts the malformed lines for passwd_check() and passes them on. */

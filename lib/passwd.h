@@ -61,6 +61,21 @@ int passwd_lookup(int fd, const char *user, struct passwd_entry *e,
     passwd_warn_fn *warn, void *warn_arg);
 
 /*
+ * Called for each well-formed entry E (its hash included, wiped once the
+ * call returns); a nonzero result stops the reading.
+ */
+typedef int passwd_each_fn(void *arg, const struct passwd_entry *e);
+
+/*
+ * Reads the passwd-file open at FD from its start (pread, the offset is
+ * not moved) and calls EACH for every well-formed entry, in file order,
+ * until it returns nonzero. Malformed lines are skipped silently. Returns
+ * what EACH last returned (0 when the file was read to its end), or -1
+ * with errno on a read error. Nothing is allocated.
+ */
+int passwd_each(int fd, passwd_each_fn *each, void *arg);
+
+/*
  * Reads the whole passwd-file open at FD (pread, the offset is not moved)
  * and reports every malformed line through WARN, as passwd_lookup() would
  * on its way to a user it never finds. Returns the number of malformed

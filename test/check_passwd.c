@@ -799,6 +799,64 @@ START_TEST(check_whole_file)
 }
 END_TEST
 
+/* Collects the users and uids passwd_each() hands over; stops at "stop". */
+struct seen {
+	char users[8][256];
+	long uids[8];
+	int n;
+};
+
+static int
+collect_entry(void *arg, const struct passwd_entry *e)
+{
+	struct seen *sn = arg;
+
+	if (strcmp(e->user, "stop") == 0)
+		return 7;
+	ck_assert_int_lt(sn->n, 8);
+	snprintf(sn->users[sn->n], sizeof(sn->users[0]), "%s", e->user);
+	sn->uids[sn->n] = e->has_uid ? (long)e->uid : -1;
+	sn->n++;
+	return 0;
+}
+
+START_TEST(each_entry)
+{
+	struct seen sn;
+	off_t off;
+	int fd;
+
+	memset(&sn, 0, sizeof(sn));
+	fd = open_temp_str("# comment\na:x:1:2\nbad line\n\nb:y\r\n"
+	    "c:z:3:4::/h\nstop:s\nd:w\n");
+	off = lseek(fd, 0, SEEK_CUR);
+	/* Every well-formed entry in order; a nonzero answer stops there. */
+	ck_assert_int_eq(passwd_each(fd, collect_entry, &sn), 7);
+	ck_assert_int_eq(sn.n, 3);
+	ck_assert_str_eq(sn.users[0], "a");
+	ck_assert_str_eq(sn.users[1], "b");
+	ck_assert_str_eq(sn.users[2], "c");
+	ck_assert_int_eq(sn.uids[0], 1);
+	ck_assert_int_eq(sn.uids[1], -1);
+	ck_assert_int_eq(sn.uids[2], 3);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), off);
+	close(fd);
+	/* To the end: the last line needs no LF. */
+	memset(&sn, 0, sizeof(sn));
+	fd = open_temp_str("a:x\nb:y");
+	ck_assert_int_eq(passwd_each(fd, collect_entry, &sn), 0);
+	ck_assert_int_eq(sn.n, 2);
+	close(fd);
+	/* A read error. */
+	fd = open(TEST_DATA, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ne(fd, -1);
+	errno = 0;
+	ck_assert_int_eq(passwd_each(fd, collect_entry, &sn), -1);
+	ck_assert_int_eq(errno, EISDIR);
+	close(fd);
+}
+END_TEST
+
 /* How many version marks DIRFD holds. */
 static int
 marks(int dirfd)
@@ -904,6 +962,7 @@ passwd_suite(void)
 	tcase_add_test(tc, lookup_comments_blank);
 	tcase_add_test(tc, lookup_nul);
 	tcase_add_test(tc, check_whole_file);
+	tcase_add_test(tc, each_entry);
 	tcase_add_test(tc, first_sight_once_per_version);
 	suite_add_tcase(s, tc);
 
