@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -663,20 +664,132 @@ check_state_dir(struct options *o)
 		    "link), %s, mode 0755", o->state_dir, strerror(errno), owner);
 }
 
-/* A lock helper named with -L must be there to run; the default is checked when needed. */
-static void
-check_lock_helper(struct options *o)
+/* Whether an identity of uid UID and the one group GID may create files in DIR (status ST). */
+static bool
+may_create(const struct stat *st, uid_t uid, gid_t gid)
 {
-	struct stat st;
+	mode_t need = uid == st->st_uid ? S_IWUSR | S_IXUSR :
+	    gid == st->st_gid		 ? S_IWGRP | S_IXGRP :
+					   S_IWOTH | S_IXOTH;
 
-	if (!o->lock_helper_given)
+	return (st->st_mode & need) == need;
+}
+
+/* For passwd_each(): stops at an entry whose session could not lock in the spool ARG. */
+static int
+entry_cannot_lock(void *arg, const struct passwd_entry *e)
+{
+	/* Without a uid the session is root's; uid 0 never logs in. */
+	if (!e->has_uid || e->uid == 0)
+		return 0;
+	return may_create(arg, e->uid, e->gid) ? 0 : 1;
+}
+
+/*
+ * Whether a session's dot-lock in the spool folder SPOOL (status ST) will
+ * need the lock helper, because the session's identity may not create
+ * files there: pop2d's own when it does not run as root; as root, every
+ * identity of the passwd-file's entries (a uid-less entry's session is
+ * root's), or, without -p, any system account (its groups are its own, so
+ * only a folder writable by all lets every account lock, but a folder of an
+ * account's own is that account's, who may).
+ */
+static bool
+spool_needs_helper(const struct server *sv, const char *spool,
+    const struct stat *st)
+{
+	if (geteuid() != 0)
+		return faccessat(AT_FDCWD, spool, W_OK | X_OK, AT_EACCESS) == -1;
+	if (sv->auth_cfg.passwd_fd != -1)
+		return passwd_each(sv->auth_cfg.passwd_fd, entry_cannot_lock,
+		    (void *)st) != 0;
+	/* An account's folder is for that account, which may create files. */
+	return (st->st_mode & (S_IWOTH | S_IXOTH)) != (S_IWOTH | S_IXOTH) &&
+	    st->st_uid == 0;
+}
+
+/*
+ * Whether -m names one spool folder for every user (no %u or %h before
+ * its last '/') of mbox files, into SPOOL (SIZE octets) with its status in
+ * *ST, in which the sessions may not create files: then every dot-lock
+ * needs the lock helper.
+ */
+static bool
+dot_lock_needs_helper(const struct server *sv, char *spool, size_t size,
+    struct stat *st)
+{
+	const char *tmpl = sv->opt.maildrop, *slash = strrchr(tmpl, '/'), *p;
+	char dir[PATH_MAX];
+
+	if (strncmp(tmpl, "maildir:", 8) == 0 || slash == NULL || slash == tmpl ||
+	    (size_t)(slash - tmpl) >= sizeof(dir))
+		return false;
+	for (p = tmpl; p < slash; p++)
+		if (*p == '%' && (p[1] == 'u' || p[1] == 'h'))
+			return false;
+		else if (*p == '%')
+			p++;
+	memcpy(dir, tmpl, (size_t)(slash - tmpl));
+	dir[slash - tmpl] = '\0';
+	/* Only "%%" is left to expand. */
+	if (util_expand(spool, size, dir, "", "") == -1 ||
+	    stat(spool, st) == -1 || !S_ISDIR(st->st_mode))
+		return false;
+	return spool_needs_helper(sv, spool, st);
+}
+
+/*
+ * The lock helper. When a dot-lock will need it (dot_lock_needs_helper()),
+ * it must be root's, a regular executable file, and set-group-ID to the
+ * spool's group, which must be able to create files there. When it cannot
+ * be needed (a world-writable sticky spool, per-user folders, Maildir),
+ * only a helper named with -L is looked at: it must be there to run.
+ */
+static void
+check_lock_helper(struct server *sv)
+{
+	struct options *o = &sv->opt;
+	char spool[PATH_MAX], group[32];
+	struct stat sp, st;
+	struct group *gr;
+
+	if (o->error[0] != '\0')
 		return;
+	if (!dot_lock_needs_helper(sv, spool, sizeof(spool), &sp)) {
+		if (!o->lock_helper_given)
+			return;
+		if (stat(o->lock_helper, &st) == -1)
+			bad_config(o, false, "-L %s: %s: install pop2-lock there "
+			    "or correct -L", o->lock_helper, strerror(errno));
+		else if (!S_ISREG(st.st_mode) || access(o->lock_helper, X_OK) == -1)
+			bad_config(o, false, "-L %s: not an executable file: "
+			    "install pop2-lock there or correct -L", o->lock_helper);
+		return;
+	}
+	/* cppcheck-suppress getgrgidCalled ; pop2d has one thread */
+	gr = getgrgid(sp.st_gid);
+	if (gr != NULL)
+		util_strlcpy(group, gr->gr_name, sizeof(group));
+	else
+		snprintf(group, sizeof(group), "%lu", (unsigned long)sp.st_gid);
 	if (stat(o->lock_helper, &st) == -1)
-		bad_config(o, false, "-L %s: %s: install pop2-lock there or correct -L",
-		    o->lock_helper, strerror(errno));
-	else if (!S_ISREG(st.st_mode) || access(o->lock_helper, X_OK) == -1)
-		bad_config(o, false, "-L %s: not an executable file: install pop2-lock "
-		    "there or correct -L", o->lock_helper);
+		bad_config(o, false, "-L %s: %s: the sessions may not create "
+		    "files in the spool %s, so a dot-lock there needs the lock "
+		    "helper: install pop2-lock there (as root: chown root:%s, "
+		    "chmod 2755) or correct -L", o->lock_helper, strerror(errno),
+		    spool, group);
+	else if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0 ||
+	    st.st_uid != 0 || !(st.st_mode & S_ISGID) || st.st_gid != sp.st_gid)
+		bad_config(o, false, "-L %s: not a set-group-ID program of "
+		    "root's in the group %s of the spool %s, where the sessions "
+		    "may not create files: as root, chown root:%s %s && chmod "
+		    "2755 %s", o->lock_helper, group, spool, group,
+		    o->lock_helper, o->lock_helper);
+	else if ((sp.st_mode & (S_IWGRP | S_IXGRP)) != (S_IWGRP | S_IXGRP))
+		bad_config(o, false, "-m %s: neither the sessions nor the lock "
+		    "helper (group %s) may create a dot-lock in %s: make it "
+		    "writable by its group (as root: chmod 2775 %s)",
+		    o->maildrop, group, spool, spool);
 }
 
 /* Why reading a PROXY header stopped before its end, for the log. */
@@ -843,7 +956,7 @@ main(int argc, char **argv)
 	if (sv.opt.passwd_file != NULL)
 		open_passwd_file(&sv);
 	check_state_dir(&sv.opt);
-	check_lock_helper(&sv.opt);
+	check_lock_helper(&sv);
 	if (sv.opt.proxy_list != NULL) {
 		const char *why = NULL;
 

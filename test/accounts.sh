@@ -128,7 +128,8 @@ done
 # Not started as root: no identity change, nobody else's login.
 printf '%s\r\n' "HELO ${prefix}s sha pass" |
 	setpriv --reuid="${prefix}y" --regid="${prefix}y" --init-groups \
-		"$POP2D" -d -n t -S "$state" -m "$spool/%u" >"$scratch/out" 2>"$scratch/err"
+		"$POP2D" -d -n t -S "$state" -m "$spool/%u" -L "$scratch/bin/pop2-lock" \
+		>"$scratch/out" 2>"$scratch/err"
 check "not root: another user's good password: - Bad login" [ "$(reply 2)" = "- Bad login" ]
 
 # The identity while a session is open: /proc/PID/status of pop2d itself.

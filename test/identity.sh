@@ -1,7 +1,7 @@
 #!/bin/bash
 # Identity changes around the state directory and the recovery, as root in
 # the private namespaces of test/ns.sh, with a real account: pop2d --recover-all
-# finishes a user's crashed commit as that user (become_owner: the child's
+# finishes a user's crashed commit as that user (the child's
 # real, effective and saved uid are the user's while it writes) and the
 # recovered maildrop keeps its owner, group and mode; a state directory
 # that is group-writable or not the user's is refused by --recover-all,
@@ -43,7 +43,7 @@ crashed_commit() {
 
 crashed_commit "--recover-all as the user"
 # Stopped once the recovery has written the maildrop again: its identity.
-POP2_STOP_AT=written "$POP2D" --recover-all -S "$state" 2>"$scratch/recover.err" &
+POP2_STOP_AT=written "$POP2D" --recover-all -S "$state" -m "%h/mbox" 2>"$scratch/recover.err" &
 recovering=$!
 stopped_child() {
 	local p
@@ -77,7 +77,7 @@ for how in group-writable "another user's"; do
 	else
 		chown p2tv "$state/p2tu"
 	fi
-	"$POP2D" -d --recover-all -S "$state" 2>"$scratch/recover.err"
+	"$POP2D" -d --recover-all -S "$state" -m "%h/mbox" 2>"$scratch/recover.err"
 	status=$?
 	check "$how state directory: --recover-all fails (exit $status)" [ "$status" -eq 1 ]
 	if [ "$how" = group-writable ]; then

@@ -82,9 +82,11 @@ exec {held}>&-
 
 # --- The lock helper's failures, as a user who may not make the dot-lock
 # itself (the maildrop's folder is root's): its path, exit status, reason.
+# The folder is named with %u, so that startup cannot tell that the
+# helper will be needed (pop2d(8) -L) and the login meets each failure.
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	chmod 755 "$scratch"
-	spool=$scratch/spool
+	spool=$scratch/alice.spool
 	mkdir -m 755 "$spool"
 	cp "$data/mbox/basic.mbox" "$spool/nobody"
 	mkdir -m 700 "$scratch/nstate"
@@ -101,7 +103,7 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 		printf '%s\r\n' "$HELO" QUIT |
 			setpriv --reuid=nobody --regid=nogroup --clear-groups "${opts[@]}" \
 				"$POP2D" -d -n t -p "$data/passwd" -S "$scratch/nstate" \
-				-m "$spool/nobody" "$@" >"$scratch/out" 2>"$scratch/err"
+				-m "$scratch/%u.spool/nobody" "$@" >"$scratch/out" 2>"$scratch/err"
 	}
 	# A helper that cannot be run (startup finds a missing -L already):
 	# executable, but its interpreter is gone.
@@ -134,7 +136,7 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 		printf "%s\r\n" "$HELO" QUIT |
 			setpriv --reuid=nobody --regid=nogroup --clear-groups \
 				"$POP2D" -d -n t -p "$data/passwd" -S "$scratch/nstate" \
-				-m "$spool/nobody" -L "$scratch/nosuid/refuse" \
+				-m "$scratch/%u.spool/nobody" -L "$scratch/nosuid/refuse" \
 				>"$scratch/out" 2>"$scratch/err"
 		exit 0
 	'; then

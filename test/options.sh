@@ -45,7 +45,8 @@ usage_error "empty PAM service" -P ''
 usage_error "PAM service with a slash" -P '../pop'
 usage_error "hidden PAM service" -P '.pop'
 if [ "${PAM:-}" = yes ]; then
-	greeting=$("$POP2D" -S "$state" -P pop-3.x_y </dev/null | head -n 1)
+	# A maildrop in each home: /var/mail would need the lock helper installed.
+	greeting=$("$POP2D" -S "$state" -m '%h/mbox' -P pop-3.x_y </dev/null | head -n 1)
 	check "-P takes letters, digits, '.', '_' and '-'" [ "${greeting%% *}" = + ]
 else
 	usage_error "-P in a build without PAM" -P pop
@@ -116,7 +117,7 @@ out=$("$POP2D" -S "$state" -V)
 check "-V prints the version" [ "$out" = "pop2d $VERSION" ]
 "$POP2D" -S "$state" -h >"$scratch/help"
 check "-h prints usage and exits 0" grep -q '^usage: pop2d' "$scratch/help"
-"$POP2D" -S "$state" --recover-all -S "$state" 2>"$scratch/err"
+"$POP2D" -S "$state" --recover-all -S "$state" -m '%h/mbox' 2>"$scratch/err"
 check "--recover-all with nothing to recover exits 0" [ $? -eq 0 ]
 "$POP2D" --recover-all -S "$scratch/never-made" 2>"$scratch/err"
 check "--recover-all without a state directory exits 0, silently" [ $? -eq 0 -a ! -s "$scratch/err" ]

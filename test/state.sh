@@ -77,8 +77,11 @@ count() {
 forge_journal() {
 	rm -rf "$scratch/forge-state"
 	mkdir -m 755 "$scratch/forge-state"
+	# A passwd-file of forger alone: with the others' uids, a maildrop in
+	# a home they may not write would need the lock helper (pop2d(8) -L).
+	grep '^forger:' "$passwd" >"$scratch/passwd-forger"
 	printf '%s\r\n' "HELO forger forger-pw" "READ 1" RETR ACKD QUIT |
-		POP2_CRASH_AT=journal-synced "$POP2D" -n t -p "$passwd" \
+		POP2_CRASH_AT=journal-synced "$POP2D" -n t -p "$scratch/passwd-forger" \
 			-S "$scratch/forge-state" -m "$1" >/dev/null 2>&1
 	rm -f "$1.lock"
 	cp "$scratch/forge-state/forger/commit.jnl" "$scratch/forged"
@@ -310,7 +313,7 @@ check "uid 0 in the passwd-file: no $S/root0 made" [ ! -e "$S/root0" ]
 
 # --- Run as root, pop2d makes the missing default state directory.
 if mount -t tmpfs -o mode=755 tmpfs /var/lib 2>/dev/null; then
-	printf 'QUIT\r\n' | "$POP2D" -d -n t -p "$passwd" >"$scratch/out" 2>"$scratch/err"
+	printf 'QUIT\r\n' | "$POP2D" -d -n t -p "$passwd" -m '%h/mbox' >"$scratch/out" 2>"$scratch/err"
 	check "the missing default state directory is made, root 0755" \
 		[ "$(stat -c '%U %a' /var/lib/pop2d 2>/dev/null)" = "root 755" ]
 	check "and logged" grep -q "made the missing state directory /var/lib/pop2d" "$scratch/err"
