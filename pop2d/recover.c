@@ -270,8 +270,7 @@ recover_one(const struct recover_config *o, int top, const char *name,
 	int status;
 
 	/* Before the fork: root reads the passwd-file. */
-	if (user_account(o, name, sb, &u, inbox, folders, &why) ==
-	    -1) {
+	if (user_account(o, name, sb, &u, inbox, folders, &why) == -1) {
 		/* A former user's folder without a journal is no failure. */
 		if (!has_journal(top, name))
 			return RECOVERY_NOTHING;

@@ -16,12 +16,12 @@ struct recover_config {
 };
 
 /*
- * Recovers every user whose folder is in CFG->state_dir. Logs each
+ * Recovers every user whose folder is in O->state_dir. Logs each
  * outcome, prints a summary on standard output and each user's failure on
  * standard error. Returns the exit status: 0, or 1 when the state
  * directory cannot be read or a user's recovery failed, set data aside or
  * refused a journal.
  */
-int recover_all(const struct recover_config *cfg);
+int recover_all(const struct recover_config *o);
 
 #endif
