@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pwd.h>
 #include <shadow.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,15 +15,17 @@
 #include "util.h"
 
 /*
- * Hashed whenever there is no real hash to check (unknown user, locked or
- * empty entry, a hash crypt(3) rejects), so that such a failure takes as
- * long as a wrong password and the delay does not reveal which accounts
- * exist. It is yescrypt at Debian's default cost, the method of a default
- * /etc/shadow; it was made with `mkpasswd -m yescrypt` from a random
- * password that was thrown away. Only its cost matters: nothing can match.
+ * The dummy when the accounts offer none (auth_dummy_passwd_file(),
+ * auth_dummy_shadow()): yescrypt at Debian's default cost, the method of a
+ * default /etc/shadow; it was made with `mkpasswd -m yescrypt` from a
+ * random password that was thrown away. Only its cost matters: whatever
+ * the dummy hashes to is never compared.
  */
 static const char auth_dummy_hash[] =
     "$y$j9T$vFbr22zTIJ.1CoOzoMPGn1$w4fqK7i7qGYbAYGdhvQjOYcaaXRHS5CCLTj4IGDr2oD";
+
+_Static_assert(
+    AUTH_DUMMY_SIZE == CRYPT_OUTPUT_SIZE, "a dummy holds any crypt(3) output");
 
 enum auth_verdict {
 	AUTH_V_MATCH,
@@ -53,12 +56,13 @@ auth_crypt(const char *password, const char *setting, struct crypt_data *cd)
 
 /*
  * Every path runs crypt(3) once at a real cost: on HASH when it can match,
- * else on the dummy hash (after a failed, cheap call when crypt(3) rejects
- * HASH). Only a password crypt(3) refuses outright is cheap, for every
- * user alike, so it tells nothing.
+ * else on DUMMY (after a failed, cheap call when crypt(3) rejects HASH),
+ * or on the built-in dummy when DUMMY is NULL, empty or rejected too. Only
+ * a password crypt(3) refuses outright is cheap, for every user alike, so
+ * it tells nothing.
  */
 static enum auth_verdict
-auth_verify(const char *password, const char *hash)
+auth_verify(const char *password, const char *hash, const char *dummy)
 {
 	struct crypt_data cd;
 	enum auth_verdict v;
@@ -78,7 +82,11 @@ auth_verify(const char *password, const char *hash)
 		v = AUTH_V_MATCH; /* until compared below */
 
 	if (r == NULL) {
-		(void)auth_crypt(password, auth_dummy_hash, &cd);
+		if (dummy == NULL || dummy[0] == '\0')
+			dummy = auth_dummy_hash;
+		if (auth_crypt(password, dummy, &cd) == NULL &&
+		    dummy != auth_dummy_hash)
+			(void)auth_crypt(password, auth_dummy_hash, &cd);
 	} else {
 		char want[CRYPT_OUTPUT_SIZE], got[CRYPT_OUTPUT_SIZE];
 
@@ -120,12 +128,64 @@ auth_refusal(enum auth_verdict v)
 bool
 auth_check_hash(const char *password, const char *hash)
 {
-	return auth_verify(password, hash) == AUTH_V_MATCH;
+	return auth_verify(password, hash, NULL) == AUTH_V_MATCH;
+}
+
+/*
+ * Whether HASH can stand for its accounts' cost: a crypt(3) string of a
+ * "$id$" method (not empty, not locked, not DES) that fits a dummy.
+ */
+static bool
+auth_dummy_usable(const char *hash)
+{
+	return hash != NULL && hash[0] == '$' && strlen(hash) < AUTH_DUMMY_SIZE;
+}
+
+/* For passwd_each(): keeps the first usable hash in ARG, a dummy. */
+static int
+auth_dummy_entry(void *arg, const struct passwd_entry *e)
+{
+	if (!auth_dummy_usable(e->hash))
+		return 0;
+	util_strlcpy(arg, e->hash, AUTH_DUMMY_SIZE);
+	return 1;
+}
+
+void
+auth_dummy_passwd_file(int fd, char *dummy)
+{
+	util_strlcpy(dummy, auth_dummy_hash, AUTH_DUMMY_SIZE);
+	if (passwd_each(fd, auth_dummy_entry, dummy) != 1)
+		util_strlcpy(dummy, auth_dummy_hash, AUTH_DUMMY_SIZE);
+}
+
+void
+auth_dummy_shadow(const char *path, char *dummy)
+{
+	struct spwd sp, *spp;
+	char buf[4096];
+	FILE *f;
+
+	util_strlcpy(dummy, auth_dummy_hash, AUTH_DUMMY_SIZE);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return;
+	/* Root cannot log in here: its hash may be older than the others. */
+	while (fgetspent_r(f, &sp, buf, sizeof(buf), &spp) == 0) {
+		if (strcmp(sp.sp_namp, "root") != 0 &&
+		    auth_dummy_usable(sp.sp_pwdp)) {
+			util_strlcpy(dummy, sp.sp_pwdp, AUTH_DUMMY_SIZE);
+			break;
+		}
+	}
+	util_wipe(buf, sizeof(buf));
+	util_wipe(&sp, sizeof(sp));
+	(void)fclose(f);
 }
 
 enum auth_result
-auth_passwd_file(int fd, const char *user, const char *password,
-    struct auth_user *out, const char **why)
+auth_passwd_file(int fd, const char *dummy, const char *user,
+    const char *password, struct auth_user *out, const char **why)
 {
 	struct passwd_entry e;
 	enum auth_result res = AUTH_DENIED;
@@ -141,14 +201,14 @@ auth_passwd_file(int fd, const char *user, const char *password,
 		return AUTH_ERROR;
 	case 0:
 		/* Costs the dummy hash, as a known user costs a real one. */
-		(void)auth_verify(password, "");
+		(void)auth_verify(password, "", dummy);
 		*why = "unknown user";
 		return AUTH_DENIED;
 	default:
 		break;
 	}
 
-	v = auth_verify(password, e.hash);
+	v = auth_verify(password, e.hash, dummy);
 	if (v == AUTH_V_MATCH) {
 		util_strlcpy(out->name, e.user, sizeof(out->name));
 		util_strlcpy(out->home, e.home, sizeof(out->home));
@@ -204,8 +264,8 @@ auth_expired(const struct spwd *sp)
 }
 
 enum auth_result
-auth_system(const char *user, const char *password, struct auth_user *out,
-    const char **why)
+auth_system(const char *dummy, const char *user, const char *password,
+    struct auth_user *out, const char **why)
 {
 	struct passwd pw, *pwp = NULL;
 	struct spwd sp, *spp = NULL;
@@ -218,8 +278,9 @@ auth_system(const char *user, const char *password, struct auth_user *out,
 	*why = NULL;
 	e = getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &pwp);
 	if (pwp == NULL) {
-		(void)auth_verify(password, "");
-		if (e != 0 && e != ENOENT && e != ESRCH && e != EBADF && e != EPERM) {
+		(void)auth_verify(password, "", dummy);
+		if (e != 0 && e != ENOENT && e != ESRCH && e != EBADF &&
+		    e != EPERM) {
 			errno = e;
 			*why = "account database unreadable";
 			return AUTH_ERROR;
@@ -227,15 +288,17 @@ auth_system(const char *user, const char *password, struct auth_user *out,
 		*why = "unknown user";
 		return AUTH_DENIED;
 	}
-	/* Without the shadow file (not root), the passwd field is all there is. */
+	/* Without the shadow file (not root), the passwd field is all there is.
+	 */
 	(void)getspnam_r(user, &sp, spbuf, sizeof(spbuf), &spp);
 	hash = spp != NULL ? spp->sp_pwdp : pw.pw_passwd;
-	v = auth_verify(password, hash);
+	v = auth_verify(password, hash, dummy);
 	if (v == AUTH_V_MATCH && pw.pw_uid == 0) {
 		*why = "uid 0";
 	} else if (v == AUTH_V_MATCH && spp != NULL && auth_expired(spp)) {
 		*why = "expired";
-	} else if (v == AUTH_V_MATCH && geteuid() != 0 && pw.pw_uid != geteuid()) {
+	} else if (v == AUTH_V_MATCH && geteuid() != 0 &&
+	    pw.pw_uid != geteuid()) {
 		*why = "not this server's user";
 	} else if (v == AUTH_V_MATCH) {
 		util_strlcpy(out->name, pw.pw_name, sizeof(out->name));

@@ -4,7 +4,10 @@
  *
  * Every failure costs one crypt(3) call: an unknown user or a locked entry
  * is checked against a dummy hash so that timing does not tell them apart
- * from a wrong password.
+ * from a wrong password. The dummy is a hash of the source's own accounts,
+ * chosen once before any user name is seen (auth_dummy_passwd_file(),
+ * auth_dummy_shadow()), so that it costs what their real hashes cost
+ * without depending on the name asked for.
  */
 #ifndef POP2_AUTH_H
 #define POP2_AUTH_H
@@ -20,6 +23,9 @@ struct auth_user {
 	uid_t uid;
 	gid_t gid;
 };
+
+/* The size of a dummy: crypt(3)'s largest output (CRYPT_OUTPUT_SIZE). */
+#define AUTH_DUMMY_SIZE 384
 
 enum auth_result {
 	AUTH_OK,     /* *user is filled in */
@@ -37,8 +43,28 @@ enum auth_result {
 bool auth_check_hash(const char *password, const char *hash);
 
 /*
+ * Sets DUMMY (AUTH_DUMMY_SIZE octets) to the hash of the first well-formed
+ * entry of the passwd-file open at FD whose hash is a "$id$" crypt(3)
+ * string (not empty, locked or DES), so that a check against it costs the
+ * method and cost of the file's own hashes; to a built-in yescrypt hash at
+ * Debian's default cost when there is none or the file cannot be read.
+ */
+void auth_dummy_passwd_file(int fd, char *dummy);
+
+/*
+ * Sets DUMMY as auth_dummy_passwd_file() does, from the shadow file PATH
+ * (/etc/shadow, readable by root only): the first such hash of an account
+ * other than root, which cannot log in and whose hash may be older than
+ * the rest; the built-in one when there is none or PATH cannot be read.
+ */
+void auth_dummy_shadow(const char *path, char *dummy);
+
+/*
  * Looks USER up in the passwd-file open at FD and checks PASSWORD, which
- * is neither copied nor cleared (that is the caller's job). *OUT is zeroed
+ * is neither copied nor cleared (that is the caller's job). Wherever there
+ * is no real hash to check, DUMMY is checked instead (NULL or "": the
+ * built-in one; one that crypt(3) rejects: that one, then the built-in
+ * one). *OUT is zeroed
  * first and filled in on AUTH_OK only: change_id is true when the entry
  * has a uid and a gid. On AUTH_OK *WHY is set to NULL; on AUTH_DENIED and
  * AUTH_ERROR to a static phrase for the log: "unknown user", "wrong
@@ -48,21 +74,21 @@ bool auth_check_hash(const char *password, const char *hash);
  * skipped silently: they are reported by passwd_check() once per change of
  * the file, not at every login.
  */
-enum auth_result auth_passwd_file(int fd, const char *user,
+enum auth_result auth_passwd_file(int fd, const char *dummy, const char *user,
     const char *password, struct auth_user *out, const char **why);
 
 /*
  * Looks USER up in the system's accounts (getpwnam, and getspnam for the
  * hash when the shadow file can be read) and checks PASSWORD, as
- * auth_passwd_file() does. User names are case-sensitive. Refused with the
- * same AUTH_DENIED: uid 0 ("uid 0"), a locked or empty hash ('!', '*',
+ * auth_passwd_file() does, DUMMY alike. User names are case-sensitive. Refused
+ * with the same AUTH_DENIED: uid 0 ("uid 0"), a locked or empty hash ('!', '*',
  * empty: "locked entry", "no password"), an account past its shadow
  * expiry date or whose password has expired or must be changed
  * ("expired"), and, when pop2d does not run as root, any user but the
  * one it runs as ("not this server's user"). On AUTH_OK change_id and
  * system are true and uid, gid and home come from the account.
  */
-enum auth_result auth_system(const char *user, const char *password,
-    struct auth_user *out, const char **why);
+enum auth_result auth_system(const char *dummy, const char *user,
+    const char *password, struct auth_user *out, const char **why);
 
 #endif

@@ -9,15 +9,15 @@ static enum auth_result
 passwd_file_verify(struct auth_login *l, const char *user, char *password,
     struct auth_user *out, const char **why)
 {
-	return auth_passwd_file(l->cfg->passwd_fd, user, password, out, why);
+	return auth_passwd_file(
+	    l->cfg->passwd_fd, l->cfg->dummy, user, password, out, why);
 }
 
 static enum auth_result
 shadow_verify(struct auth_login *l, const char *user, char *password,
     struct auth_user *out, const char **why)
 {
-	(void)l;
-	return auth_system(user, password, out, why);
+	return auth_system(l->cfg->dummy, user, password, out, why);
 }
 
 static const struct auth_source passwd_file_source = {
@@ -53,6 +53,18 @@ auth_source_choose(const struct auth_source_config *cfg)
 	if (cfg->passwd_fd != -1)
 		return &passwd_file_source;
 	return system_sources[0];
+}
+
+void
+auth_source_prepare(struct auth_source_config *cfg)
+{
+	const struct auth_source *src = auth_source_choose(cfg);
+
+	cfg->dummy[0] = '\0';
+	if (src == &passwd_file_source)
+		auth_dummy_passwd_file(cfg->passwd_fd, cfg->dummy);
+	else if (src == &shadow_source)
+		auth_dummy_shadow("/etc/shadow", cfg->dummy);
 }
 
 bool

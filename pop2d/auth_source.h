@@ -22,6 +22,11 @@ struct auth_source_config {
 	 * a login runs, not when the source is chosen.
 	 */
 	const char *rhost;
+	/*
+	 * What a login without a real hash to check hashes instead, set by
+	 * auth_source_prepare() ("": the built-in dummy of auth.c).
+	 */
+	char dummy[AUTH_DUMMY_SIZE];
 };
 
 /* One login's progress: what verify() leaves for establish() and end(). */
@@ -59,6 +64,15 @@ struct auth_source {
  */
 const struct auth_source *auth_source_choose(
     const struct auth_source_config *cfg);
+
+/*
+ * Once, before any login and as root: sets CFG->dummy to a hash of the
+ * accounts of CFG's source (auth_dummy_passwd_file(), auth_dummy_shadow()
+ * of /etc/shadow), so that a refusal without a real hash costs what a
+ * wrong password costs there. For PAM it stays empty: pop2d hashes
+ * nothing itself, the modules do.
+ */
+void auth_source_prepare(struct auth_source_config *cfg);
 
 /* True when pop2d was built with PAM (configure --with-pam). */
 bool auth_source_have_pam(void);

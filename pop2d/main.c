@@ -980,6 +980,8 @@ main(int argc, char **argv)
 	describe_peer(&sv);
 	sv.auth_cfg.pam_service = sv.opt.pam_service;
 	sv.auth_cfg.rhost = sv.peer_host;
+	/* Before any name is read: the dummy hash tells nothing of it. */
+	auth_source_prepare(&sv.auth_cfg);
 	sv.login_cfg = (struct login_config){
 		.state_dir = sv.opt.state_dir,
 		.maildrop = sv.opt.maildrop,

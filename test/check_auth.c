@@ -36,6 +36,15 @@
 
 #define BOB_PASSWORD "pass with  two spaces"
 
+/* A cheap method and cost, of "five-secret", and a dearer one. */
+#define FIVE_HASH                                                              \
+	"$5$rounds=1000$SaltSaltSalt$SS4OIkW9wb66MrI6aIw/"                     \
+	"rVdSBfeA9vF36cTy8lPxwr9"
+#define SIX_HASH                                                               \
+	"$6$rounds=5000$AnotherSalt$dlhvf0g/c/"                                \
+	"lcBl.Y4RqqKLHpRpeSJGsQa5z2BG5TjAJB"                                   \
+	"xG3ffgSShE9A1igJgSfTOYTJIHI43LvCkKEL5athv1"
+
 struct fixture_user {
 	const char *name;
 	const char *hash;
@@ -162,7 +171,7 @@ login(int fd, const char *user, const char *password, struct auth_user *out,
 	memset(out, 'Z', sizeof(*out));
 	*why = "junk";
 	calls_reset();
-	return auth_passwd_file(fd, user, password, out, why);
+	return auth_passwd_file(fd, NULL, user, password, out, why);
 }
 
 static void
@@ -466,10 +475,179 @@ START_TEST(cost_unusable)
 }
 END_TEST
 
+/*
+ * The dummy: a hash of the source's own accounts, so that a refusal
+ * without a real hash costs the method and cost of a real one.
+ */
+
+/* A passwd-file whose first usable hash comes after every kind of unusable one.
+ */
+static const char dummy_file[] = "malformed line\n"
+				 "locked:!" SIX_HASH ":1:1\n"
+				 "star:*:1:1\n"
+				 "nopass::1:1\n"
+				 "des:abJnggxhB/yWI:1:1\n"
+				 "five:{SHA256-CRYPT}" FIVE_HASH ":1:1\n"
+				 "six:" SIX_HASH ":1:1\n"
+				 "g:@@not-crypt:1:1\n";
+
+START_TEST(dummy_passwd_file_first_usable)
+{
+	static const char *const who[] = {
+	    "mallory", "locked", "star", "nopass", "Five", "five "};
+	char dummy[AUTH_DUMMY_SIZE];
+	struct auth_user out;
+	const char *why;
+	int fd = open_temp_str(dummy_file);
+	size_t i;
+
+	auth_dummy_passwd_file(fd, dummy);
+	ck_assert_str_eq(dummy, FIVE_HASH);
+	/* Every refusal without a real hash pays for the file's dummy. */
+	for (i = 0; i < sizeof(who) / sizeof(who[0]); i++) {
+		calls_reset();
+		ck_assert_int_eq(auth_passwd_file(fd, dummy, who[i],
+				     "five-secret", &out, &why),
+		    AUTH_DENIED);
+		ck_assert_msg(
+		    calls.n == 1, "%s: %u crypt calls", who[i], calls.n);
+		ck_assert_str_eq(calls.setting[0], FIVE_HASH);
+		ck_assert(calls.ok[0]);
+	}
+	/* A rejected hash: its cheap failure, then the dummy. */
+	calls_reset();
+	ck_assert_int_eq(
+	    auth_passwd_file(fd, dummy, "g", "x", &out, &why), AUTH_DENIED);
+	ck_assert_str_eq(why, "unusable hash");
+	ck_assert_uint_eq(calls.n, 2);
+	ck_assert_str_eq(calls.setting[1], FIVE_HASH);
+	/* A known user pays for their own hash; the dummy never matches. */
+	calls_reset();
+	ck_assert_int_eq(
+	    auth_passwd_file(fd, dummy, "six", "five-secret", &out, &why),
+	    AUTH_DENIED);
+	ck_assert_str_eq(why, "wrong password");
+	ck_assert_uint_eq(calls.n, 1);
+	ck_assert_str_eq(calls.setting[0], SIX_HASH);
+	ck_assert_int_eq(
+	    auth_passwd_file(fd, dummy, "five", "five-secret", &out, &why),
+	    AUTH_OK);
+	close(fd);
+}
+END_TEST
+
+START_TEST(dummy_passwd_file_none)
+{
+	char dummy[AUTH_DUMMY_SIZE];
+	int fd =
+	    open_temp_str("locked:!" SIX_HASH "\nnopass:\ndes:abJnggxhB/yWI\n");
+
+	auth_dummy_passwd_file(fd, dummy);
+	ck_assert_msg(strncmp(dummy, "$y$", 3) == 0, "dummy %s", dummy);
+	close(fd);
+	auth_dummy_passwd_file(-1, dummy);
+	ck_assert_msg(strncmp(dummy, "$y$", 3) == 0, "dummy %s", dummy);
+}
+END_TEST
+
+/* A dummy crypt(3) rejects is followed by the built-in one. */
+START_TEST(dummy_rejected)
+{
+	struct auth_user out;
+	const char *why;
+	int fd = open_temp_str(dummy_file);
+
+	calls_reset();
+	ck_assert_int_eq(
+	    auth_passwd_file(fd, "$y$garbage", "mallory", "x", &out, &why),
+	    AUTH_DENIED);
+	ck_assert_uint_eq(calls.n, 2);
+	ck_assert(!calls.ok[0]);
+	assert_dummy_call(1);
+	close(fd);
+}
+END_TEST
+
+START_TEST(dummy_shadow)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	char path[1024], dummy[AUTH_DUMMY_SIZE];
+	int fd;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/check_auth.XXXXXX",
+	    tmpdir != NULL && *tmpdir != '\0' ? tmpdir : "/tmp");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	/* Root's own hash is passed over: it cannot log in. */
+	fputs("root:" SIX_HASH ":19000:0:99999:7:::\n"
+	      "daemon:*:19000:0:99999:7:::\n"
+	      "bin:!:19000:0:99999:7:::\n"
+	      "nopass::19000:0:99999:7:::\n"
+	      "user:" FIVE_HASH ":19000:0:99999:7:::\n"
+	      "other:" SIX_HASH ":19000:0:99999:7:::\n",
+	    f);
+	ck_assert_int_eq(fclose(f), 0);
+	auth_dummy_shadow(path, dummy);
+	ck_assert_str_eq(dummy, FIVE_HASH);
+	unlink(path);
+	auth_dummy_shadow(path, dummy);
+	ck_assert_msg(strncmp(dummy, "$y$", 3) == 0, "dummy %s", dummy);
+}
+END_TEST
+
+/* The system's accounts pay for the dummy given for an unknown user. */
+START_TEST(dummy_system_unknown)
+{
+	struct auth_user out;
+	const char *why;
+
+	calls_reset();
+	ck_assert_int_eq(
+	    auth_system(FIVE_HASH, "pop2d-no-such-user-here", "x", &out, &why),
+	    AUTH_DENIED);
+	ck_assert_str_eq(why, "unknown user");
+	ck_assert_uint_eq(calls.n, 1);
+	ck_assert_str_eq(calls.setting[0], FIVE_HASH);
+	ck_assert(calls.ok[0]);
+}
+END_TEST
+
+/* The passwd-file source takes its dummy from the file, once. */
+START_TEST(dummy_source_prepare)
+{
+	struct auth_source_config cfg = {
+	    .passwd_fd = open_temp_str(dummy_file)};
+	struct auth_login l = {.cfg = &cfg};
+	const struct auth_source *src;
+	struct auth_user out;
+	const char *why;
+	char pw[] = "x";
+
+	auth_source_prepare(&cfg);
+	ck_assert_str_eq(cfg.dummy, FIVE_HASH);
+	src = auth_source_choose(&cfg);
+	calls_reset();
+	ck_assert_int_eq(
+	    src->verify(&l, "mallory", pw, &out, &why), AUTH_DENIED);
+	ck_assert_uint_eq(calls.n, 1);
+	ck_assert_str_eq(calls.setting[0], FIVE_HASH);
+	close(cfg.passwd_fd);
+	/* The system's accounts: the shadow file's, none for PAM. */
+	cfg.passwd_fd = -1;
+	auth_source_prepare(&cfg);
+	if (auth_source_have_pam())
+		ck_assert_str_eq(cfg.dummy, "");
+}
+END_TEST
+
 /* The table: -p's file is its own source, else the build's system source. */
 START_TEST(source_choice)
 {
-	struct auth_source_config cfg = { .passwd_fd = -1, .pam_service = "pop2" };
+	struct auth_source_config cfg = {
+	    .passwd_fd = -1, .pam_service = "pop2"};
 	const struct auth_source *src;
 
 	src = auth_source_choose(&cfg);
@@ -495,8 +673,8 @@ END_TEST
 /* The passwd-file source verifies as auth_passwd_file() does. */
 START_TEST(source_passwd_file)
 {
-	struct auth_source_config cfg = { .passwd_fd = open_data("passwd") };
-	struct auth_login l = { .cfg = &cfg };
+	struct auth_source_config cfg = {.passwd_fd = open_data("passwd")};
+	struct auth_login l = {.cfg = &cfg};
 	const struct auth_source *src = auth_source_choose(&cfg);
 	struct auth_user out;
 	const char *why;
@@ -505,9 +683,11 @@ START_TEST(source_passwd_file)
 	ck_assert_int_eq(src->verify(&l, "alice", good, &out, &why), AUTH_OK);
 	ck_assert_str_eq(out.name, "alice");
 	ck_assert_ptr_null(why);
-	ck_assert_int_eq(src->verify(&l, "alice", bad, &out, &why), AUTH_DENIED);
+	ck_assert_int_eq(
+	    src->verify(&l, "alice", bad, &out, &why), AUTH_DENIED);
 	ck_assert_str_eq(why, "wrong password");
-	ck_assert_int_eq(src->verify(&l, "mallory", good, &out, &why), AUTH_DENIED);
+	ck_assert_int_eq(
+	    src->verify(&l, "mallory", good, &out, &why), AUTH_DENIED);
 	ck_assert_str_eq(why, "unknown user");
 	close(cfg.passwd_fd);
 }
@@ -547,6 +727,16 @@ auth_suite(void)
 	tcase_add_test(tc, cost_right_and_wrong);
 	tcase_add_test(tc, cost_unknown_and_locked);
 	tcase_add_test(tc, cost_unusable);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("dummy");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, dummy_passwd_file_first_usable);
+	tcase_add_test(tc, dummy_passwd_file_none);
+	tcase_add_test(tc, dummy_rejected);
+	tcase_add_test(tc, dummy_shadow);
+	tcase_add_test(tc, dummy_system_unknown);
+	tcase_add_test(tc, dummy_source_prepare);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("source");
