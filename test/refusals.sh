@@ -1,9 +1,10 @@
 #!/bin/bash
 # Refused logins, with real accounts (system and passwd-file) in private
 # namespaces (test/ns.sh): every shadow date other than -1 is a date, 0
-# included (chage -E 0), read as pam_unix reads them; and every kind of
+# included (chage -E 0), read as pam_unix reads them; every kind of
 # refusal is answered at one deadline measured from the HELO's arrival,
-# so that the reply time tells no kind from another. Needs root.
+# so that the reply time tells no kind from another; and an unknown user
+# costs the CPU time of a wrong password. Needs root.
 # shellcheck disable=SC2016
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -232,5 +233,47 @@ else
 	check "no refusal comes before the $deadline ms deadline (earliest $earliest us of $(cat "$scratch"/t.* | wc -l) samples)" \
 		[ "$earliest" -ge $((deadline * 1000)) ]
 fi
+
+# ------------------------------------------------- what a refusal costs
+
+# An unknown user costs the CPU time of a wrong password: its dummy hash
+# has the method and cost of the passwd-file's own hashes, a cheap one
+# ($5$, 1000 rounds) and a dear one ($5$, 400000 rounds) alike. Measured
+# as CPU time against the same run's known user, not against a clock.
+
+# cpu_ms FILE USER: the CPU time (user + system, in ms) of 5 refused
+# logins of USER with -p FILE, without the deadline's wait.
+cpu_ms() {
+	local TIMEFORMAT='%3U %3S' i t
+	t=$( { time for ((i = 0; i < 5; i++)); do
+		printf 'HELO %s wrong\r\nQUIT\r\n' "$2" |
+			POP2_LOGIN_DELAY_MS=0 "$POP2D" -d -n t -S "$state" -m "$spool/%u" -p "$1" \
+				>/dev/null 2>&1
+	done; } 2>&1)
+	awk '{ printf "%d\n", ($1 + $2) * 1000 }' <<<"$t"
+}
+
+# within_twice A B: A is at least half B and at most twice B.
+within_twice() {
+	[ $(($1 * 2)) -ge "$2" ] && [ "$1" -le $(($2 * 2)) ]
+}
+
+for cost in 1000:cheap 400000:dear; do
+	IFS=: read -r rounds what <<<"$cost"
+	file=$scratch/passwd.$rounds
+	{
+		printf 'c-locked:!%s::::\n' "$("$top_builddir/test/mkhash" '$5$' "$pw" "$rounds")"
+		printf 'c-known:%s::::\n' "$("$top_builddir/test/mkhash" '$5$' "$pw" "$rounds")"
+		printf 'c-other:%s::::\n' "$("$top_builddir/test/mkhash" '$5$' "$pw" "$rounds")"
+	} >"$file"
+	known=$(cpu_ms "$file" c-known)
+	unknown=$(cpu_ms "$file" c-nobody)
+	echo "# $what: known user $known ms, unknown user $unknown ms of CPU time (5 logins each)"
+	# Within a factor of 2 either way: with a yescrypt dummy at Debian's
+	# cost these logins cost about 10 times more (cheap) or 7 times less
+	# (dear), the process's start included.
+	check "$what hashes: an unknown user costs the CPU time of a wrong password" \
+		within_twice "$unknown" "$known"
+done
 
 finish
