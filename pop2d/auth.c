@@ -163,13 +163,15 @@ void
 auth_dummy_shadow(const char *path, char *dummy)
 {
 	struct spwd sp, *spp;
-	char buf[4096];
+	char buf[4096], iobuf[BUFSIZ];
 	FILE *f;
 
 	util_strlcpy(dummy, auth_dummy_hash, AUTH_DUMMY_SIZE);
 	f = fopen(path, "re");
 	if (f == NULL)
 		return;
+	/* The file's octets pass through a buffer that is wiped afterwards. */
+	(void)setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
 	/* Root cannot log in here: its hash may be older than the others. */
 	while (fgetspent_r(f, &sp, buf, sizeof(buf), &spp) == 0) {
 		if (strcmp(sp.sp_namp, "root") != 0 &&
@@ -178,9 +180,10 @@ auth_dummy_shadow(const char *path, char *dummy)
 			break;
 		}
 	}
+	(void)fclose(f);
+	util_wipe(iobuf, sizeof(iobuf));
 	util_wipe(buf, sizeof(buf));
 	util_wipe(&sp, sizeof(sp));
-	(void)fclose(f);
 }
 
 enum auth_result
