@@ -41,11 +41,37 @@
 
 #define JNL_MAGIC "POP2JNL2"
 #define JNL_MAGIC_LEN 8
+/* The header's fields, at these offsets (commit.h has the layout). */
 #define JNL_PHASE_OFF 8
-#define JNL_FIXED 112 /* magic, phase and padding, then 12 integers */
+#define JNL_MARK_OFF 9	    /* the mark octet */
+#define JNL_HMARK_OFF 10    /* 48 bits of the marked tail's hash */
+#define JNL_DEV_OFF 16
+#define JNL_INO_OFF 24
+#define JNL_D_OFF 32
+#define JNL_E_OFF 40
+#define JNL_N_OFF 48
+#define JNL_ROUND_OFF 56
+#define JNL_CAP_OFF 64
+#define JNL_NSEG_OFF 72
+#define JNL_HPREFIX_OFF 80
+#define JNL_HTAIL_OFF 88
+#define JNL_HTABLES_OFF 96
+#define JNL_PATHLEN_OFF 104
+#define JNL_FIXED 112 /* then the path, then the header's hash */
 #define JNL_PATH_MAX 4095
+/* A slot's header fields. */
+#define SLOT_R_OFF 8
+#define SLOT_W0_OFF 16
+#define SLOT_W1_OFF 24
+#define SLOT_LEN_OFF 32
+#define SLOT_HASH_OFF 40
+/* Phases: rounds being written; cutting, the tail marked (or, in a
+ * journal of an earlier build, not). */
 #define PHASE_COPY 'C'
+#define PHASE_MARKED 'M'
 #define PHASE_TRUNC 'T'
+/* The 48 bits of a hash that the header keeps of the marked tail. */
+#define HMARK_MASK (((uint64_t)1 << 48) - 1)
 /*
  * Rounds after the first start on the file's own 4 KiB pages, so that no
  * page is written by two rounds: whatever a power cut leaves of a page
@@ -78,6 +104,9 @@ struct jnl {
 	uint64_t nseg;	   /* pieces of output, in the table */
 	uint64_t h_prefix; /* the original [D - min(D, 64 KiB), D) */
 	uint64_t h_tail;   /* the original [N, E) */
+	unsigned char mark; /* what the cut's first step writes at N */
+	uint64_t h_mark;    /* 48 bits of the hash of [N, E) so marked; 0 in
+			       a journal of an earlier build (no mark) */
 	uint64_t h_tables; /* the segment and page tables */
 	char path[JNL_PATH_MAX + 1];
 	size_t pathlen;
@@ -389,23 +418,25 @@ slot_pos(const struct jnl *j, uint64_t r)
 static void
 jnl_encode(struct jnl *j, unsigned char *h)
 {
-	unsigned char *p;
+	unsigned char m[8];
 
 	memset(h, 0, (size_t)j->hdrlen);
 	memcpy(h, JNL_MAGIC, JNL_MAGIC_LEN);
-	p = h + 16;
-	put64(p, j->dev);
-	put64(p + 8, j->ino);
-	put64(p + 16, j->d);
-	put64(p + 24, j->e);
-	put64(p + 32, j->n);
-	put64(p + 40, j->round);
-	put64(p + 48, j->cap);
-	put64(p + 56, j->nseg);
-	put64(p + 64, j->h_prefix);
-	put64(p + 72, j->h_tail);
-	put64(p + 80, j->h_tables);
-	put64(p + 88, j->pathlen);
+	h[JNL_MARK_OFF] = j->mark;
+	put64(m, j->h_mark);
+	memcpy(h + JNL_HMARK_OFF, m, 6);
+	put64(h + JNL_DEV_OFF, j->dev);
+	put64(h + JNL_INO_OFF, j->ino);
+	put64(h + JNL_D_OFF, j->d);
+	put64(h + JNL_E_OFF, j->e);
+	put64(h + JNL_N_OFF, j->n);
+	put64(h + JNL_ROUND_OFF, j->round);
+	put64(h + JNL_CAP_OFF, j->cap);
+	put64(h + JNL_NSEG_OFF, j->nseg);
+	put64(h + JNL_HPREFIX_OFF, j->h_prefix);
+	put64(h + JNL_HTAIL_OFF, j->h_tail);
+	put64(h + JNL_HTABLES_OFF, j->h_tables);
+	put64(h + JNL_PATHLEN_OFF, j->pathlen);
 	memcpy(h + JNL_FIXED, j->path, j->pathlen);
 	j->h_hdr = XXH3_64bits(h, (size_t)(j->hdrlen - 8));
 	put64(h + j->hdrlen - 8, j->h_hdr);
@@ -629,19 +660,28 @@ jnl_read(int jfd, struct jnl *j, int tables, char *buf)
 	if (memcmp(fixed, JNL_MAGIC, JNL_MAGIC_LEN) != 0)
 		goto bad;
 	j->phase = (char)fixed[JNL_PHASE_OFF];
-	j->dev = get64(fixed + 16);
-	j->ino = get64(fixed + 24);
-	j->d = get64(fixed + 32);
-	j->e = get64(fixed + 40);
-	j->n = get64(fixed + 48);
-	j->round = get64(fixed + 56);
-	j->cap = get64(fixed + 64);
-	j->nseg = get64(fixed + 72);
-	j->h_prefix = get64(fixed + 80);
-	j->h_tail = get64(fixed + 88);
-	j->h_tables = get64(fixed + 96);
-	pathlen = get64(fixed + 104);
-	if ((j->phase != PHASE_COPY && j->phase != PHASE_TRUNC) ||
+	j->mark = fixed[JNL_MARK_OFF];
+	/* 48 bits, little-endian, then the dev field. */
+	j->h_mark = get64(fixed + JNL_HMARK_OFF) & HMARK_MASK;
+	j->dev = get64(fixed + JNL_DEV_OFF);
+	j->ino = get64(fixed + JNL_INO_OFF);
+	j->d = get64(fixed + JNL_D_OFF);
+	j->e = get64(fixed + JNL_E_OFF);
+	j->n = get64(fixed + JNL_N_OFF);
+	j->round = get64(fixed + JNL_ROUND_OFF);
+	j->cap = get64(fixed + JNL_CAP_OFF);
+	j->nseg = get64(fixed + JNL_NSEG_OFF);
+	j->h_prefix = get64(fixed + JNL_HPREFIX_OFF);
+	j->h_tail = get64(fixed + JNL_HTAIL_OFF);
+	j->h_tables = get64(fixed + JNL_HTABLES_OFF);
+	pathlen = get64(fixed + JNL_PATHLEN_OFF);
+	/* An earlier build's journal has no mark, and never phase M. */
+	if (j->h_mark == 0 ? j->mark != 0 || (j->phase != PHASE_COPY &&
+					      j->phase != PHASE_TRUNC)
+			   : (j->mark != 0 && j->mark != '\n') ||
+		    (j->phase != PHASE_COPY && j->phase != PHASE_MARKED))
+		goto bad;
+	if (
 	    j->d > j->n || j->n > j->e || j->e > (uint64_t)INT64_MAX / 4 ||
 	    j->round < PAGE || j->round % PAGE != 0 ||
 	    j->round > (uint64_t)1 << 40 || j->cap > j->round ||
@@ -810,10 +850,10 @@ slot_read(int jfd, const struct jnl *j, uint64_t r, struct segcur *c, char *buf,
 		return -1;
 	if (memcmp(h, SLOT_MAGIC, 8) != 0)
 		return 0;
-	s->r = get64(h + 8);
-	s->w0 = get64(h + 16);
-	s->w1 = get64(h + 24);
-	s->len = get64(h + 32);
+	s->r = get64(h + SLOT_R_OFF);
+	s->w0 = get64(h + SLOT_W0_OFF);
+	s->w1 = get64(h + SLOT_W1_OFF);
+	s->len = get64(h + SLOT_LEN_OFF);
 	s->data = pos + SLOT_HDR;
 	if (s->r % 2 != r % 2 || s->w0 < j->d || s->w0 >= j->n ||
 	    (s->w0 != j->d && s->w0 % PAGE != 0) || s->w1 != next_w(j, s->w0) ||
@@ -821,7 +861,7 @@ slot_read(int jfd, const struct jnl *j, uint64_t r, struct segcur *c, char *buf,
 		return 0;
 	if (slot_hash(jfd, j, s, buf, xs, &hv) == -1)
 		return -1;
-	if (hv != get64(h + 40))
+	if (hv != get64(h + SLOT_HASH_OFF))
 		return 0;
 	if (risk_of(c, s->w0, s->w1, &risk) == -1)
 		return -1;
@@ -861,11 +901,11 @@ slot_save(int fd, int jfd, const struct jnl *j, struct segcur *c,
 	if (slot_hash(jfd, j, s, buf, xs, &hv) == -1)
 		return -1;
 	memcpy(h, SLOT_MAGIC, 8);
-	put64(h + 8, s->r);
-	put64(h + 16, s->w0);
-	put64(h + 24, s->w1);
-	put64(h + 32, s->len);
-	put64(h + 40, hv);
+	put64(h + SLOT_R_OFF, s->r);
+	put64(h + SLOT_W0_OFF, s->w0);
+	put64(h + SLOT_W1_OFF, s->w1);
+	put64(h + SLOT_LEN_OFF, s->len);
+	put64(h + SLOT_HASH_OFF, hv);
 	if (write_full(jfd, h, sizeof(h), s->data - SLOT_HDR) == -1 ||
 	    sys_fdatasync(jfd) == -1)
 		return -1;
@@ -943,13 +983,30 @@ out:
 	return rc;
 }
 
-/* Phase T, the cut at N, the journal gone. */
+/*
+ * The cut at N, the journal gone. The cut is announced in two durable
+ * steps, so that a recovery never has to guess whether it happened: the
+ * first octet of [N, E) is overwritten with the mark (never "F", which
+ * every delivery starts with, nor the octet it covers) and synced, then
+ * phase M is recorded. A tail that is not the marked one has then been
+ * cut, and what lies at N arrived later, even when it is the old tail
+ * octet for octet. A journal of an earlier build has no mark: phase T.
+ */
 static int
 finish(int statefd, int jfd, const struct jnl *j, int fd)
 {
-	static const char phase = PHASE_TRUNC;
+	char phase;
 
-	if (j->phase != PHASE_TRUNC) {
+	if (j->phase == PHASE_COPY) {
+		phase = PHASE_TRUNC;
+		if (j->h_mark != 0) {
+			if (j->n < j->e &&
+			    (write_full(fd, &j->mark, 1, j->n) == -1 ||
+				sys_fdatasync(fd) == -1))
+				return -1;
+			seam_point("marked");
+			phase = PHASE_MARKED;
+		}
 		if (write_full(jfd, &phase, 1, JNL_PHASE_OFF) == -1 ||
 		    sys_fdatasync(jfd) == -1)
 			return -1;
@@ -1134,6 +1191,13 @@ plan_segments(struct plan *pl, struct jnl *j, int jfd)
 	return 0;
 }
 
+/* The 48 bits the header keeps of a marked tail's hash H: never 0. */
+static uint64_t
+mark_hash(uint64_t h)
+{
+	return (h & HMARK_MASK) != 0 ? h & HMARK_MASK : 1;
+}
+
 /*
  * Reads [D, E) once: checks the indexed messages there against their
  * hashes, and writes the hashes of each round's range [w0, w1) as it is
@@ -1146,7 +1210,7 @@ plan_scan(
     int fd, int jfd, struct jnl *j, struct plan *pl, char *buf, struct tick *t)
 {
 	struct pager op, ip;
-	XXH3_state_t *ts, *ms, *ps;
+	XXH3_state_t *ts, *ks, *ms, *ps;
 	uint64_t off, a, b, end, pre;
 	size_t len, i;
 	int rc;
@@ -1157,10 +1221,11 @@ plan_scan(
 	op.xs = XXH3_createState();
 	ip.xs = XXH3_createState();
 	ts = XXH3_createState();
+	ks = XXH3_createState();
 	ms = XXH3_createState();
 	ps = XXH3_createState();
-	if (op.xs == NULL || ip.xs == NULL || ts == NULL || ms == NULL ||
-	    ps == NULL) {
+	if (op.xs == NULL || ip.xs == NULL || ts == NULL || ks == NULL ||
+	    ms == NULL || ps == NULL) {
 		errno = ENOMEM;
 		goto out;
 	}
@@ -1170,6 +1235,7 @@ plan_scan(
 	(void)XXH3_64bits_reset(op.xs);
 	(void)XXH3_64bits_reset(ip.xs);
 	(void)XXH3_64bits_reset(ts);
+	(void)XXH3_64bits_reset(ks);
 	(void)XXH3_64bits_reset(ms);
 	op.j = ip.j = j;
 	op.at = ip.at = j->d;
@@ -1190,6 +1256,14 @@ plan_scan(
 			a = off > j->n ? off : j->n;
 			(void)XXH3_64bits_update(
 			    ts, buf + (a - off), (size_t)(off + len - a));
+			if (a == j->n) {
+				/* The mark differs from the octet it covers. */
+				j->mark = buf[a - off] == 0 ? '\n' : 0;
+				(void)XXH3_64bits_update(ks, &j->mark, 1);
+				a++;
+			}
+			(void)XXH3_64bits_update(
+			    ks, buf + (a - off), (size_t)(off + len - a));
 		}
 		if (pl->mb != NULL &&
 		    feed_msgs(pl->mb, ms, &i, buf, off, len) == -1)
@@ -1213,11 +1287,13 @@ plan_scan(
 		goto out;
 	}
 	j->h_tail = XXH3_64bits_digest(ts);
+	j->h_mark = mark_hash(XXH3_64bits_digest(ks));
 	rc = 0;
 out:
 	XXH3_freeState(op.xs);
 	XXH3_freeState(ip.xs);
 	XXH3_freeState(ts);
+	XXH3_freeState(ks);
 	XXH3_freeState(ms);
 	XXH3_freeState(ps);
 	return rc;
@@ -1511,19 +1587,20 @@ tab_get(int jfd, uint64_t tab, uint64_t nent, uint64_t k, unsigned char *b,
  * each round after it the original (every source the redo reads behind S
  * is thus intact; S's own are in its slot); S itself in any state (a
  * crash or a power cut in the middle of it leaves any mix of old and new
- * pages, and it is written over); [N, E) intact, or in phase T possibly
- * cut off. In phase T every round is the new contents. Sets *FROM to where
- * mail that arrived after the crash begins. Returns 1, 0 when another
- * program changed the file, or -1 with errno.
+ * pages, and it is written over); [N, E) intact or marked, or after phase
+ * M (T) possibly cut off. A marked tail, and phase M or T, mean that every
+ * round was written and synced: each must be its new contents, and *DONE
+ * is set. Sets *FROM to where mail that arrived after the crash begins.
+ * Returns 1, 0 when another program changed the file, or -1 with errno.
  */
 static int
 explained(int fd, int jfd, const struct jnl *j, const struct stat *st, int have,
-    const struct slot *s, char *buf, uint64_t *from)
+    const struct slot *s, char *buf, uint64_t *from, int *done)
 {
 	unsigned char ob[BATCH * 8], ib[BATCH * 8];
 	XXH3_state_t *xs;
 	uint64_t size, k, w0, w1, h, want, ob0, obn, ib0, ibn, pre;
-	int rc;
+	int rc, tail; /* [N, E): 0 not there, 1 original, 2 marked */
 
 	if (!S_ISREG(st->st_mode) || (uint64_t)st->st_dev != j->dev ||
 	    (uint64_t)st->st_ino != j->ino || st->st_size < 0)
@@ -1544,12 +1621,32 @@ explained(int fd, int jfd, const struct jnl *j, const struct stat *st, int have,
 		rc = 0;
 		goto out;
 	}
+	tail = 0;
+	if (size >= j->e) {
+		if (hash_range(fd, j->n, j->e - j->n, buf, xs, &h) == -1)
+			goto out;
+		if (h == j->h_tail)
+			tail = 1;
+		else if (j->h_mark != 0 && mark_hash(h) == j->h_mark)
+			tail = 2;
+	}
+	if (j->phase == PHASE_COPY && tail == 0) {
+		rc = 0;
+		goto out;
+	}
+	*done = j->phase != PHASE_COPY || tail == 2;
+	/*
+	 * Past phase M, a tail that is not the marked one was cut, and what
+	 * lies at N arrived since. An earlier build's phase T has no mark.
+	 */
+	*from = tail == 2 || (tail == 1 && j->phase != PHASE_MARKED) ? j->e
+								     : j->n;
 	ob0 = obn = ib0 = ibn = 0;
 	for (k = 0, w0 = j->d; w0 < j->n; k++, w0 = w1) {
 		w1 = next_w(j, w0);
-		if (j->phase == PHASE_COPY && have && w0 == s->w0)
+		if (!*done && have && w0 == s->w0)
 			continue;
-		if (j->phase == PHASE_TRUNC || (have && w0 < s->w0)) {
+		if (*done || (have && w0 < s->w0)) {
 			if (tab_get(jfd, j->ipg_off, j->nrd, k, ib, &ib0, &ibn,
 				&want) == -1)
 				goto out;
@@ -1563,21 +1660,6 @@ explained(int fd, int jfd, const struct jnl *j, const struct stat *st, int have,
 			goto out;
 		}
 	}
-	if (size >= j->e) {
-		if (hash_range(fd, j->n, j->e - j->n, buf, xs, &h) == -1)
-			goto out;
-		if (h == j->h_tail) {
-			*from = j->e;
-			rc = 1;
-			goto out;
-		}
-	}
-	if (j->phase == PHASE_COPY) {
-		rc = 0;
-		goto out;
-	}
-	/* Cut at N already; what follows arrived after the crash. */
-	*from = j->n;
 	rc = 1;
 out:
 	XXH3_freeState(xs);
@@ -1614,13 +1696,13 @@ rebuild(int fd, int jfd, const struct jnl *j, int have, const struct slot *s,
 	cp.dfd = ofd;
 	cp.doff = j->d;
 	cp.buf = buf;
-	done = j->phase == PHASE_TRUNC ? j->n : have ? s->w0 : j->d;
+	done = j->phase != PHASE_COPY ? j->n : have ? s->w0 : j->d;
 	cp.noslot = 1;
 	if (copy_piece(&cp, 0, j->d, 0, j->d, done - j->d) == -1)
 		return -1;
 	if (seg_init(&c, jfd, j) == -1)
 		return -1;
-	if (have && j->phase != PHASE_TRUNC) {
+	if (have && j->phase == PHASE_COPY) {
 		cp.noslot = 0;
 		cp.sdata = s->data;
 		if (walk(&c, s->w0, s->w1, s->w0, s->w1, copy_piece, &cp) == -1)
@@ -1738,7 +1820,7 @@ commit_recover(int statefd, int fd, commit_tick_fn *tick, void *tick_arg)
 	sigset_t old;
 	char *buf;
 	uint64_t from, size;
-	int jfd, njfd, have, r, rc, saved;
+	int jfd, njfd, have, done, r, rc, saved;
 
 	/* Never renamed, so never used: leftovers of a killed write. */
 	(void)state_remove_leftovers(statefd, geteuid());
@@ -1779,7 +1861,8 @@ commit_recover(int statefd, int fd, commit_tick_fn *tick, void *tick_arg)
 	if (check_writable(fd) == -1 || fstat(fd, &st) == -1)
 		goto out;
 	from = 0;
-	if ((r = explained(fd, jfd, &j, &st, have, &s, buf, &from)) == -1)
+	if ((r = explained(fd, jfd, &j, &st, have, &s, buf, &from, &done)) ==
+	    -1)
 		goto out;
 	if (r == 0) {
 		if (orphan(statefd, jfd, &j,
@@ -1792,7 +1875,7 @@ commit_recover(int statefd, int fd, commit_tick_fn *tick, void *tick_arg)
 		goto out;
 	}
 	size = (uint64_t)st.st_size;
-	if (j.phase == PHASE_COPY) {
+	if (!done) {
 		/* Redo the last journaled round, then go on. */
 		if (!have) {
 			s.r = 0;

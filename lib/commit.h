@@ -23,16 +23,20 @@
  *
  * Journal layout; integers are unsigned 64-bit little-endian, hashes XXH3-64:
  *     0  magic "POP2JNL2"
- *     8  phase, one octet: 'C' (rounds being written) or 'T' (every round
- *        written and synced; cutting at N), then 7 zero octets
+ *     8  phase, one octet: 'C' (rounds being written) or 'M' (every round
+ *        written and synced, the octet at N overwritten with the mark and
+ *        synced; cutting at N); 'T' in a journal of the build before the
+ *        mark (cutting at N, no mark)
+ *     9  the mark, one octet: 0, or '\n' where the octet at N was 0
+ *    10  the low 48 bits of the hash of [N, E) with the mark at N (never
+ *        all zero; zero in a journal of the build before the mark)
  *    16  dev, ino of the maildrop
  *    32  D, E, N
  *    56  R, the round size (a multiple of the 4096-octet page)
  *    64  K, the capacity of a slot: the most any round journals
  *    72  NS, the number of segments
  *    80  hash of the original [D - min(D, 64 KiB), D)
- *    88  hash of the original [N, E) (tells in phase T whether the cut at N
- *        happened: it did unless [N, E) still hashes the same)
+ *    88  hash of the original [N, E)
  *    96  hash of the tables below
  *   104  P, the length of the maildrop's path
  *   112  P octets: the path (no NUL)

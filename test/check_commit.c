@@ -1093,6 +1093,7 @@ static const char *const seams[] = {
     "journal-synced",
     "mid-write",
     "written",
+    "marked",
     "phase-t",
     "truncated",
     "unlinked",
@@ -1325,6 +1326,80 @@ START_TEST(test_crash_recover)
 	expect_no_journal(statefd);
 	free(m1);
 	free(m2);
+	buf_free(&want);
+	box_free(&bx);
+}
+END_TEST
+
+/*
+ * The last messages are deleted, the commit is killed around its cut, and
+ * the very octets it cut off are delivered again (the same messages sent
+ * twice): the delivery is mail like any other, kept whether the cut
+ * happened before the crash or not. A recovery that told a cut from an
+ * uncut file by the tail's hash alone took the delivery for the old tail
+ * after "truncated" and cut it off.
+ */
+START_TEST(test_cut_same_tail)
+{
+	static const char *const steps[] = {
+	    "journal-synced", "marked", "phase-t", "truncated"};
+	int del[MAXMSG] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1};
+	struct buf want = {NULL, 0, 0}, tail = {NULL, 0, 0};
+	struct box bx;
+	struct mbox mb;
+	int fd;
+
+	box_init(&bx, 10, 3000, 2000);
+	if (_i >= 4)
+		del[2] = 1; /* rounds to write before the cut, too */
+	box_write(&bx, mpath);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del);
+	crash_commit(&mb, steps[_i % 4]);
+	mbox_free(&mb);
+	(void)close(fd);
+	buf_add(&tail, bx.txt[8], bx.len[8]);
+	buf_add(&tail, bx.txt[9], bx.len[9]);
+	append_path(mpath, tail.p, tail.len);
+	ck_assert_int_eq(recover_now(), 0);
+	box_text(&bx, del, &want);
+	buf_add(&want, tail.p, tail.len);
+	expect_file(mpath, &want);
+	expect_no_journal(statefd);
+	buf_free(&want);
+	buf_free(&tail);
+	box_free(&bx);
+}
+END_TEST
+
+/*
+ * The mark overwrites the octet at N, which the last round may have read
+ * as a source: a small first message deleted, a large one moved over it.
+ * A recovery after the mark must not write that round again.
+ */
+START_TEST(test_marked_source)
+{
+	int del[MAXMSG] = {1, 0};
+	struct buf want = {NULL, 0, 0};
+	struct box bx;
+	struct mbox mb;
+	int fd;
+
+	box_init(&bx, 2, 200, 0);
+	free(bx.txt[1]);
+	bx.txt[1] = msg_make(2, 9000, 1, &bx.len[1]);
+	box_write(&bx, mpath);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del);
+	crash_commit(&mb, "marked");
+	mbox_free(&mb);
+	(void)close(fd);
+	if (_i == 1)
+		ck_assert(crash_recover("phase-t"));
+	ck_assert_int_eq(recover_now(), 0);
+	box_text(&bx, del, &want);
+	expect_file(mpath, &want);
+	expect_no_journal(statefd);
 	buf_free(&want);
 	box_free(&bx);
 }
@@ -2417,6 +2492,8 @@ commit_suite(void)
 	tcase_add_loop_test(tc, test_crash_recover, 0, 5 * NSEAMS);
 	tcase_add_loop_test(tc, test_crash_recover_quiet, 0, NSEAMS);
 	tcase_add_test(tc, test_trailing_journal_header_only);
+	tcase_add_loop_test(tc, test_cut_same_tail, 0, 8);
+	tcase_add_loop_test(tc, test_marked_source, 0, 2);
 	tcase_add_loop_test(tc, test_torn_journal, 0, 5);
 	tcase_add_test(tc, test_busy_after_crash);
 	tcase_add_loop_test(tc, test_old_journal, 0, 2);

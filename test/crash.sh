@@ -13,7 +13,7 @@
 # The commit steps with a crash point (lib/commit.c), in order: with the
 # default rounds (one round here), then JMAX:STEP, rounds of JMAX/2 octets
 # (POP2_JOURNAL_MAX), so that a commit takes several.
-CRASH_STEPS='journal-written journal-synced mid-write written phase-t truncated unlinked
+CRASH_STEPS='journal-written journal-synced mid-write written marked phase-t truncated unlinked
 	16384:round-saved@1 16384:mid-write@2 16384:written@1'
 
 # append_locked FILE: appends standard input to FILE the way procmail does
