@@ -39,6 +39,11 @@
 #include "seam.h"
 #include "state.h"
 
+/* The journal's names in the state directory. */
+#define COMMIT_JOURNAL "commit.jnl"
+#define COMMIT_JOURNAL_TMP "commit.jnl.tmp"
+#define COMMIT_ORPHAN "commit.jnl.orphan"
+
 #define JNL_MAGIC "POP2JNL2"
 #define JNL_MAGIC_LEN 8
 /* The header's fields, at these offsets (commit.h has the layout). */
@@ -1452,8 +1457,12 @@ round_for(uint64_t max)
 	return r < PAGE ? PAGE : r;
 }
 
-int
-commit_mbox_bounded(const struct mbox *mb, const char *path, int statefd,
+/*
+ * The commit: 0 when done, 1 when the maildrop began to change and the
+ * journal stays, -1 with errno when nothing changed.
+ */
+static int
+commit_run(const struct mbox *mb, const char *path, int statefd,
     uint64_t journal_max, commit_tick_fn *tick, void *tick_arg)
 {
 	struct tick t;
@@ -1541,7 +1550,7 @@ commit_mbox_bounded(const struct mbox *mb, const char *path, int statefd,
 	if (rounds(mb->fd, jfd, &j, &s, 0, buf, &t) == -1 ||
 	    finish(statefd, jfd, &j, mb->fd) == -1) {
 		/* The maildrop may have begun to change: the journal stays. */
-		errno = EIO;
+		rc = 1;
 		goto out;
 	}
 	rc = 0;
@@ -1555,7 +1564,35 @@ out:
 	return rc;
 }
 
-int
+/* The result for a commit that failed with errno E, nothing changed. */
+static enum commit_result
+failed(int e)
+{
+	switch (e) {
+	case ESTALE:
+		return COMMIT_CHANGED;
+	case ENOSPC:
+	case EDQUOT:
+		return COMMIT_NO_SPACE;
+	case EFBIG:
+		return COMMIT_TOO_LARGE;
+	case EBUSY:
+		return COMMIT_PENDING;
+	default:
+		return COMMIT_FAILED;
+	}
+}
+
+enum commit_result
+commit_mbox_bounded(const struct mbox *mb, const char *path, int statefd,
+    uint64_t journal_max, commit_tick_fn *tick, void *tick_arg)
+{
+	int r = commit_run(mb, path, statefd, journal_max, tick, tick_arg);
+
+	return r == 0 ? COMMIT_DONE : r == 1 ? COMMIT_INTERRUPTED : failed(errno);
+}
+
+enum commit_result
 commit_mbox(const struct mbox *mb, const char *path, int statefd,
     commit_tick_fn *tick, void *tick_arg)
 {
@@ -1809,7 +1846,7 @@ last_round(int jfd, const struct jnl *j, char *buf, struct slot *s)
 	return 1;
 }
 
-int
+enum commit_recovery
 commit_recover(int statefd, int fd, commit_tick_fn *tick, void *tick_arg)
 {
 	struct tick t = { tick, tick_arg, 0 };
@@ -1934,37 +1971,84 @@ out:
 	return rc;
 }
 
-int
-commit_journal_path(int statefd, char *path, size_t size)
+/* Reads the maildrop path from the header of the journal open at JFD. */
+static int
+header_path(int jfd, char *path, size_t size)
 {
 	struct jnl j;
 	struct slot s;
 	char *buf;
-	int jfd, saved;
+	int saved;
 
-	jfd = sfile_open(statefd, COMMIT_JOURNAL, O_RDONLY);
-	if (jfd == -1)
-		return -1;
 	if (jnl_read(jfd, &j, 0, NULL) == -1) {
 		saved = errno;
 		if (saved == EINVAL && (buf = malloc(COPY_BUFSZ)) != NULL) {
-			/* A journal of the earlier format names a maildrop too.
-			 */
+			/* A journal of the earlier format names a maildrop too. */
 			if (jnl1_read(jfd, &j, &s, buf) == 0)
 				saved = 0;
 			free(buf);
 		}
 		if (saved != 0) {
-			(void)close(jfd);
 			errno = saved;
 			return -1;
 		}
 	}
-	(void)close(jfd);
 	if (j.pathlen >= size) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	memcpy(path, j.path, j.pathlen + 1);
 	return 0;
+}
+
+int
+commit_refuse(int statefd, struct commit_pending *p, const char *why)
+{
+	p->refused = why;
+	return state_set_aside(statefd, COMMIT_JOURNAL, p->aside, sizeof(p->aside));
+}
+
+enum commit_found
+commit_find(int statefd, uid_t uid, struct commit_pending *p)
+{
+	const char *why;
+	int jfd, r;
+
+	p->refused = NULL;
+	p->aside[0] = '\0';
+	p->path[0] = '\0';
+	if ((p->leftovers = state_remove_leftovers(statefd, uid)) == -1) {
+		p->leftovers = 0;
+		return COMMIT_FOUND_ERROR;
+	}
+	jfd = state_open_file(statefd, COMMIT_JOURNAL, O_RDONLY, 0, uid, &why);
+	if (jfd == -1 && errno == EPERM)
+		return commit_refuse(statefd, p, why) == 0 ? COMMIT_FOUND_REFUSED
+							   : COMMIT_FOUND_ERROR;
+	if (jfd == -1)
+		return errno == ENOENT ? COMMIT_FOUND_NONE : COMMIT_FOUND_ERROR;
+	r = header_path(jfd, p->path, sizeof(p->path));
+	(void)close(jfd);
+	if (r == 0)
+		return COMMIT_FOUND_JOURNAL;
+	p->path[0] = '\0';
+	if (errno != EINVAL)
+		return COMMIT_FOUND_ERROR;
+	/* Damaged, so never complete: the maildrop was not touched. */
+	return drop(statefd) == 0 ? COMMIT_FOUND_TORN : COMMIT_FOUND_ERROR;
+}
+
+int
+commit_journal_present(int statefd)
+{
+	struct stat st;
+
+	return fstatat(statefd, COMMIT_JOURNAL, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    errno != ENOENT;
+}
+
+const char *
+commit_journal_name(void)
+{
+	return COMMIT_JOURNAL;
 }

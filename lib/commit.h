@@ -61,18 +61,35 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "mbox.h"
 
-#define COMMIT_JOURNAL "commit.jnl"
-#define COMMIT_JOURNAL_TMP "commit.jnl.tmp"
-#define COMMIT_ORPHAN "commit.jnl.orphan"
+/*
+ * The file in which what an interrupted commit would have written is kept
+ * for the administrator when another program changed the maildrop (the
+ * first free name of it, then COMMIT_RECOVERED.1, ...). The journal's own
+ * names are private to the commit: only commit.c opens, renames or
+ * removes a journal.
+ */
 #define COMMIT_RECOVERED "recovered.mbox"
-/* The default bound on the journal's two round slots: rounds of 32 MiB. */
+/* The default bound on the journal's size: -J. */
 #define COMMIT_JOURNAL_MAX ((uint64_t)64 * 1024 * 1024)
 
 /* Called now and then during long copies, e.g. to refresh a dot-lock. */
 typedef void commit_tick_fn(void *arg);
+
+/* What commit_mbox() did. */
+enum commit_result {
+	COMMIT_DONE = 0,   /* the deleted messages are gone (or none were) */
+	COMMIT_CHANGED,	   /* the maildrop is not the one indexed */
+	COMMIT_NO_SPACE,   /* no room for the journal (ENOSPC, EDQUOT) */
+	COMMIT_TOO_LARGE,  /* the journal would exceed its bound */
+	COMMIT_PENDING,	   /* an interrupted commit waits for recovery */
+	COMMIT_FAILED,	   /* another error (errno) before any change */
+	COMMIT_INTERRUPTED /* the maildrop began to change: the journal stays,
+			      and the next recovery completes the removal */
+};
 
 /*
  * Removes the messages marked MBOX_DELETED in MB from its file MB->fd,
@@ -84,53 +101,110 @@ typedef void commit_tick_fn(void *arg);
  * is never removed, even when marked. TICK (if not NULL) is called with
  * TICK_ARG every few MiB read or copied.
  *
- * Nothing deleted: returns 0 at once, without reading or writing anything.
- * Otherwise the indexed messages from the first deleted one on (those that
- * move and those removed) are read and checked against their hashes
- * first; the prefix before it is not read, except its last 64 KiB. The
- * memory used does not depend on the maildrop's size. Returns 0 when done, or -1 with errno, the maildrop left as it was:
- *   ESTALE  the file is not the one indexed (other inode, link count not 1,
- *           shorter than indexed, an indexed message changed, or what was
- *           appended does not start with "From "): nothing removed;
- *   EBUSY   a journal is waiting in STATEDIR (a commit interrupted earlier,
- *           maybe of another folder): run commit_recover() on the maildrop
- *           commit_journal_path() names first; nothing written;
- *   EBADF   MB->fd is not open for reading and writing;
- *   EINVAL  MB's index is not consistent; ENAMETOOLONG  PATH too long;
- *   ENOSPC, EDQUOT  the journal could not be written (it is removed);
- *   EEXIST  COMMIT_JOURNAL_TMP is in the way (a leftover that was not the
- *           user's regular file, so it was not removed at login);
- *   EIO and others  a read or write failed before the maildrop changed.
- * A failure after the maildrop began to change leaves the journal for
- * commit_recover() and also returns -1 (errno EIO): the deletions will be
- * completed by the next recovery.
+ * Nothing deleted: returns COMMIT_DONE at once, without reading or writing
+ * anything. Otherwise the indexed messages from the first deleted one on
+ * (those that move and those removed) are read and checked against their
+ * hashes first; the prefix before it is not read, except its last 64 KiB.
+ * The memory used does not depend on the maildrop's size. Returns
+ * COMMIT_DONE when done; else, with errno set and the maildrop as it was:
+ *   COMMIT_CHANGED    (ESTALE) the file is not the one indexed (other
+ *                     inode, link count not 1, shorter than indexed, an
+ *                     indexed message changed, or what was appended does
+ *                     not start with "From "): nothing removed;
+ *   COMMIT_PENDING    (EBUSY) a journal is waiting in STATEFD (a commit
+ *                     interrupted earlier, maybe of another folder):
+ *                     recover it first (commit_find()); nothing written;
+ *   COMMIT_NO_SPACE   (ENOSPC, EDQUOT) the journal could not be written
+ *                     (it is removed);
+ *   COMMIT_TOO_LARGE  (EFBIG) even with rounds of one page, the table of
+ *                     runs of kept messages does not fit the journal's
+ *                     bound: delete fewer scattered messages at a time;
+ *   COMMIT_FAILED     EBADF (MB->fd not open for reading and writing),
+ *                     EINVAL (MB's index not consistent), ENAMETOOLONG
+ *                     (PATH), EEXIST (a temporary journal in the way that
+ *                     was not the user's regular file), EIO and others: a
+ *                     read or write failed before the maildrop changed;
+ * or COMMIT_INTERRUPTED when a step failed after the maildrop began to
+ * change: the journal stays and the next recovery completes the removal.
  */
-int commit_mbox(const struct mbox *mb, const char *path, int statefd,
-    commit_tick_fn *tick, void *tick_arg);
+enum commit_result commit_mbox(const struct mbox *mb, const char *path,
+    int statefd, commit_tick_fn *tick, void *tick_arg);
 
 /*
- * commit_mbox() with the journal's round slots bounded by JOURNAL_MAX
- * octets (0: COMMIT_JOURNAL_MAX): rounds of JOURNAL_MAX / 2 octets, at
- * least one page. The journal also holds its header, 16 octets per segment
- * (a run of kept messages) and 16 octets per round.
+ * commit_mbox() with the journal bounded by JOURNAL_MAX octets (0:
+ * COMMIT_JOURNAL_MAX) in all: rounds of JOURNAL_MAX / 4 octets (at least
+ * one page), fewer when the tables (16 octets per run of kept messages and
+ * per round) need more than the rest.
  */
-int commit_mbox_bounded(const struct mbox *mb, const char *path, int statefd,
-    uint64_t journal_max, commit_tick_fn *tick, void *tick_arg);
+enum commit_result commit_mbox_bounded(const struct mbox *mb,
+    const char *path, int statefd, uint64_t journal_max, commit_tick_fn *tick,
+    void *tick_arg);
+
+/* What commit_find() found in a state directory. */
+enum commit_found {
+	COMMIT_FOUND_NONE,    /* no journal: no commit was interrupted */
+	COMMIT_FOUND_JOURNAL, /* one names the maildrop in PATH: recover it */
+	COMMIT_FOUND_TORN,    /* one never written whole (the maildrop was
+				 never touched): removed */
+	COMMIT_FOUND_REFUSED, /* one that is not the user's own lone regular
+				 file: set aside, never followed */
+	COMMIT_FOUND_ERROR    /* errno; anything found is left in place */
+};
+
+/* The details of what commit_find() found, for the caller's log. */
+struct commit_pending {
+	int leftovers;	     /* temporary journals removed */
+	const char *refused; /* why the journal was refused, or NULL */
+	char aside[64];	     /* the name a refused journal is kept under */
+	char path[4096];     /* the maildrop the journal names */
+};
+
+/*
+ * Looks for an interrupted commit in the state directory STATEFD of the
+ * user UID: first removes the temporary journals a killed commit leaves
+ * (state_remove_leftovers()), then opens the journal as state_open_file()
+ * does. One that is not a regular file of UID with one link is refused:
+ * set aside (state_set_aside()), with the reason in P->refused. A torn or
+ * damaged header means the journal was never renamed into place whole:
+ * it is removed. Otherwise P->path names the maildrop to lock and pass to
+ * commit_recover(); a journal naming a file the caller does not trust is
+ * set aside with commit_refuse().
+ */
+enum commit_found commit_find(int statefd, uid_t uid, struct commit_pending *p);
+
+/*
+ * Sets the journal in STATEFD aside, never followed, as commit_find() does
+ * with one it refuses: P->refused is set to WHY and P->aside to the name
+ * it is kept under. Returns 0, or -1 with errno.
+ */
+int commit_refuse(int statefd, struct commit_pending *p, const char *why);
+
+/* Whether anything is in the way of a journal in STATEFD (only looked at). */
+int commit_journal_present(int statefd);
+
+/* The journal's name, for messages only. */
+const char *commit_journal_name(void);
+
+/* What commit_recover() did. */
+enum commit_recovery {
+	COMMIT_RECOVERY_FAILED = -1,   /* errno; the journal stays */
+	COMMIT_RECOVERY_DONE = 0,      /* nothing to do, or complete now */
+	COMMIT_RECOVERY_SET_ASIDE = 1, /* the maildrop was changed: data aside */
+};
 
 /*
  * Finishes an interrupted commit recorded in STATEFD on the maildrop open
  * read-write at FD (the caller holds L1 and L2 on it): the last journaled
  * round is redone from the journal and the original octets behind it, and
- * the rounds after it follow. FD must be the
- * maildrop that commit_journal_path() names, which after a FOLD may be
- * another folder than INBOX: any other file is taken for a replaced
- * maildrop. A torn or damaged journal is deleted (the maildrop was never
- * touched). The journal is opened as state_open_file() does: one that is
- * not a regular file of the effective uid with one link is not opened
- * (EPERM, left in place for the caller to set aside). Leftovers such as
- * COMMIT_JOURNAL_TMP are removed first (state_remove_leftovers()). Mail
- * that arrived after the crash is kept. TERM, HUP, INT and ALRM are blocked while it
- * works. Every step may be interrupted and this function run again.
+ * the rounds after it follow. FD must be the maildrop that commit_find()
+ * named, which after a FOLD may be another folder than INBOX: any other
+ * file is taken for a replaced maildrop. A torn or damaged journal is
+ * deleted (the maildrop was never touched). The journal is opened as
+ * state_open_file() does (a refused one is left in place: EPERM).
+ * Leftovers such as a temporary journal are removed first. Mail that
+ * arrived after the crash is kept. TERM, HUP, INT and ALRM are blocked
+ * while it works. Every step may be interrupted and this function run
+ * again.
  *
  * FD is -1 when the maildrop the journal names no longer exists (or is no
  * longer a file that can be opened without following a symbolic link).
@@ -138,29 +212,21 @@ int commit_mbox_bounded(const struct mbox *mb, const char *path, int statefd,
  * copy, as by commit_mbox(), so that the caller can keep its dot-lock fresh
  * through a long recovery.
  *
- * Returns 0 when there was nothing to do or the commit is now complete; 1
- * when the maildrop was removed or rewritten by another program since the
- * crash (FD -1, other inode, the end of [0, D) changed, [N, E) changed or
- * cut before phase T, or a round before the last journaled one not its
- * new contents, or one after it not the original): what the commit would have written is saved in the first free
- * name of COMMIT_RECOVERED, COMMIT_RECOVERED.1, ... (rebuilt from the
+ * Returns COMMIT_RECOVERY_DONE when there was nothing to do or the commit
+ * is now complete; COMMIT_RECOVERY_SET_ASIDE when the maildrop was removed
+ * or rewritten by another program since the crash (FD -1, other inode, the
+ * end of [0, D) changed, [N, E) changed or cut before phase M, or a round
+ * before the last journaled one not its new contents, or one after it not
+ * the original): what the commit would have written is saved in the first
+ * free name of COMMIT_RECOVERED, COMMIT_RECOVERED.1, ... (rebuilt from the
  * journaled round and the maildrop as it is; when the maildrop is gone or
- * another file, the journaled round's octets alone) and the journal
- * renamed to COMMIT_ORPHAN with the same suffix, the maildrop not
- * touched; the caller must log it at LOG_CRIT. Or -1 with errno (EBADF: FD
- * not open read-write; the journal is kept for the next attempt).
+ * another file, the journaled round's octets alone) and the journal kept
+ * aside as an orphan with the same suffix, the maildrop not touched; the
+ * caller must log it at LOG_CRIT. Or COMMIT_RECOVERY_FAILED with errno
+ * (EBADF: FD not open read-write; the journal is kept for the next
+ * attempt).
  */
-int commit_recover(int statefd, int fd, commit_tick_fn *tick, void *tick_arg);
-
-/*
- * Copies the maildrop path recorded in the journal in STATEFD into PATH
- * (SIZE octets, NUL-terminated). Only the header is checked, not the tables or slots.
- * Returns 0, or -1 with errno ENOENT (no journal), EINVAL (a torn or
- * damaged header, which commit_recover() would delete as well),
- * ENAMETOOLONG (SIZE too small), EPERM (not a regular file of the
- * effective uid with one link: not opened, see state_open_file()) or a
- * read error.
- */
-int commit_journal_path(int statefd, char *path, size_t size);
+enum commit_recovery commit_recover(
+    int statefd, int fd, commit_tick_fn *tick, void *tick_arg);
 
 #endif

@@ -135,7 +135,7 @@ login_log_recovery(const char *state_dir, const char *tag, const char *user,
 		log_msg(LOG_CRIT,
 		    "%suser=%s journal %s/%s/%s refused (%s%s%s): kept "
 		    "as %s, not followed, nothing was changed",
-		    tag, user, state_dir, user, COMMIT_JOURNAL, rec->refused,
+		    tag, user, state_dir, user, commit_journal_name(), rec->refused,
 		    rec->path[0] != '\0' ? ": " : "",
 		    rec->path[0] != '\0' ? folder : "", rec->aside);
 	else if (r == -1)

@@ -141,16 +141,16 @@ user_account(const struct recover_config *o, const char *name,
 static bool
 has_journal(int top, const char *name)
 {
-	struct stat st;
-	int dfd, r;
+	int dfd;
+	bool r;
 
 	dfd =
 	    openat(top, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd == -1)
 		return errno != ENOENT;
-	r = fstatat(dfd, COMMIT_JOURNAL, &st, AT_SYMLINK_NOFOLLOW);
+	r = commit_journal_present(dfd) != 0;
 	close(dfd);
-	return r == 0 || errno != ENOENT;
+	return r;
 }
 
 /*

@@ -356,18 +356,33 @@ refresh_dot(void *arg)
 	lock_dot_refresh(arg);
 }
 
-/* The reply for a commit that failed with errno E. */
+/* The reply for a commit whose maildrop locks failed with errno E. */
 static const char *
-commit_failure(int e)
+lock_failure(int e)
 {
 	switch (e) {
 	case ETIMEDOUT:
 		return "Maildrop busy; nothing deleted";
 	case ESTALE:
 		return "Maildrop changed by another program; nothing deleted";
-	case ENOSPC:
-	case EDQUOT:
+	default:
+		return "Cannot lock maildrop; nothing deleted";
+	}
+}
+
+/* The reply for a commit that ended with R. */
+static const char *
+commit_failure(enum commit_result r)
+{
+	switch (r) {
+	case COMMIT_CHANGED:
+		return "Maildrop changed by another program; nothing deleted";
+	case COMMIT_NO_SPACE:
 		return "No space for the commit journal; nothing deleted";
+	case COMMIT_TOO_LARGE:
+		return "Too many scattered deletions for one commit; nothing deleted";
+	case COMMIT_INTERRUPTED:
+		return "Commit interrupted; it completes at the next login";
 	default:
 		return "Commit failed; nothing deleted";
 	}
@@ -376,6 +391,7 @@ commit_failure(int e)
 int
 store_commit(struct store *st, const char **why)
 {
+	enum commit_result cr;
 	struct lock_dot dot;
 	int r;
 
@@ -401,17 +417,14 @@ store_commit(struct store *st, const char **why)
 	    st->fd, st->path, st->helper, lock_wait(LOCK_WAIT_COMMIT), &dot);
 	st->lock_report = dot.report;
 	if (r == -1) {
-		*why = commit_failure(errno);
+		*why = lock_failure(errno);
 		return -1;
 	}
-	r = commit_mbox_bounded(&st->mb, st->path, st->statefd, journal_max(),
+	cr = commit_mbox_bounded(&st->mb, st->path, st->statefd, journal_max(),
 	    refresh_dot, &dot);
 	lock_maildrop_release(st->fd, &dot);
-	if (r == -1) {
-		*why = commit_failure(errno);
-		/* A journal left behind means the maildrop began to change. */
-		if (faccessat(st->statefd, COMMIT_JOURNAL, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-			*why = "Commit interrupted; it completes at the next login";
+	if (cr != COMMIT_DONE) {
+		*why = commit_failure(cr);
 		return -1;
 	}
 	count_committed(st);
@@ -448,23 +461,11 @@ open_journaled(const struct store *st, const char *path, bool *foreign)
 	return -1;
 }
 
-/* Keeps a refused journal aside for the administrator. */
-static int
-refuse(struct store *st, struct store_recovery *rep, const char *why)
-{
-	rep->refused = why;
-	if (state_set_aside(st->statefd, COMMIT_JOURNAL, rep->aside,
-	    sizeof(rep->aside)) == -1)
-		return -1;
-	return 2;
-}
-
 int
 store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 {
-	char *path = rep->path;
+	struct commit_pending p;
 	struct lock_dot dot;
-	const char *why;
 	struct stat sb;
 	bool foreign;
 	int fd, r;
@@ -474,27 +475,28 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 	rep->refused = NULL;
 	rep->aside[0] = '\0';
 	rep->path[0] = '\0';
-	if ((rep->leftovers = state_remove_leftovers(st->statefd, uid)) == -1)
-		return -1;
-	/* Only to say why it is refused: commit_journal_path() checks again. */
-	fd = state_open_file(st->statefd, COMMIT_JOURNAL, O_RDONLY, 0, uid, &why);
-	if (fd == -1 && errno == EPERM)
-		return refuse(st, rep, why);
-	if (fd == -1)
-		return errno == ENOENT ? 0 : -1;
-	close(fd);
-	if (commit_journal_path(st->statefd, path, sizeof(rep->path)) == -1) {
-		if (errno == ENOENT)
-			return 0;
-		if (errno != EINVAL)
-			return -1;
-		/* Damaged, so never complete: the maildrop was not touched. */
+	switch (commit_find(st->statefd, uid, &p)) {
+	case COMMIT_FOUND_NONE:
+		rep->leftovers = p.leftovers;
+		return 0;
+	case COMMIT_FOUND_TORN:
+		rep->leftovers = p.leftovers;
 		rep->torn = true;
-		return (seam_fail("store.unlink-journal") ||
-		    unlinkat(st->statefd, COMMIT_JOURNAL, 0) == -1) &&
-		    errno != ENOENT ? -1 : 0;
+		return 0;
+	case COMMIT_FOUND_REFUSED:
+		rep->leftovers = p.leftovers;
+		rep->refused = p.refused;
+		util_strlcpy(rep->aside, p.aside, sizeof(rep->aside));
+		return 2;
+	case COMMIT_FOUND_JOURNAL:
+		rep->leftovers = p.leftovers;
+		break;
+	default:
+		rep->leftovers = p.leftovers;
+		return -1;
 	}
-	fd = open_journaled(st, path, &foreign);
+	util_strlcpy(rep->path, p.path, sizeof(rep->path));
+	fd = open_journaled(st, p.path, &foreign);
 	/*
 	 * With the folder directory out of reach (a home not mounted yet),
 	 * a folder's journal cannot be told from a foreign one: keep it for
@@ -504,15 +506,21 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 		errno = st->folders_errno;
 		return -1;
 	}
-	if (foreign)
-		return refuse(st, rep, "names neither the maildrop nor a folder");
+	if (foreign) {
+		if (commit_refuse(st->statefd, &p,
+		    "names neither the maildrop nor a folder") == -1)
+			return -1;
+		rep->refused = p.refused;
+		util_strlcpy(rep->aside, p.aside, sizeof(rep->aside));
+		return 2;
+	}
 	if (fd == -1 && (errno == ENOENT || errno == ELOOP ||
 	    errno == ENOTDIR || errno == EXDEV || errno == EPERM))
 		return commit_recover(st->statefd, -1, NULL, NULL); /* removed: set aside */
 	if (fd == -1)
 		return -1;
 	r = lock_maildrop(
-	    fd, path, st->helper, lock_wait(LOCK_WAIT_SCAN), &dot);
+	    fd, p.path, st->helper, lock_wait(LOCK_WAIT_SCAN), &dot);
 	st->lock_report = dot.report;
 	if (r == -1) {
 		util_close_keep_errno(fd);
@@ -520,7 +528,7 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 	}
 	/* A long recovery keeps its dot-lock fresh, as a commit does. */
 	r = commit_recover(st->statefd, fd, refresh_dot, &dot);
-	if (r == 0 && fstat(fd, &sb) == 0)
+	if (r == COMMIT_RECOVERY_DONE && fstat(fd, &sb) == 0)
 		rep->size = (long long)sb.st_size;
 	lock_maildrop_release(fd, &dot);
 	util_close_keep_errno(fd);

@@ -38,6 +38,11 @@
 
 #define MAXMSG 64
 
+/* The journal's names in the state directory (doc/DESIGN). */
+#define COMMIT_JOURNAL "commit.jnl"
+#define COMMIT_JOURNAL_TMP "commit.jnl.tmp"
+#define COMMIT_ORPHAN "commit.jnl.orphan"
+
 static char dir[64];
 static char mpath[256]; /* the maildrop */
 static char spath[128]; /* the state directory */
@@ -755,7 +760,10 @@ refused(struct mbox *mb, int err)
 
 	snap_take(mpath, &s);
 	errno = 0;
-	ck_assert_int_eq(commit_mbox(mb, mpath, statefd, NULL, NULL), -1);
+	ck_assert_int_eq(commit_mbox(mb, mpath, statefd, NULL, NULL),
+	    err == ESTALE  ? COMMIT_CHANGED
+		: err == EBUSY ? COMMIT_PENDING
+			       : COMMIT_FAILED);
 	ck_assert_int_eq(errno, err);
 	snap_same(mpath, &s);
 }
@@ -884,7 +892,8 @@ START_TEST(test_replaced_by_rename)
 	/* The indexed inode is gone from the folder: its link count is 0. */
 	snap_take(mpath, &s);
 	errno = 0;
-	ck_assert_int_eq(commit_mbox(&mb, mpath, statefd, NULL, NULL), -1);
+	ck_assert_int_eq(
+	    commit_mbox(&mb, mpath, statefd, NULL, NULL), COMMIT_CHANGED);
 	ck_assert_int_eq(errno, ESTALE);
 	snap_same(mpath, &s);
 	expect_no_journal(statefd);
@@ -1016,7 +1025,7 @@ END_TEST
 START_TEST(test_recover_garbage)
 {
 	static const char junk[] = "POP2JNL1 but not a journal at all";
-	char path[64];
+	struct commit_pending p;
 	struct box bx;
 	struct snap s;
 	int fd, v;
@@ -1032,12 +1041,11 @@ START_TEST(test_recover_garbage)
 		ck_assert_int_eq(
 		    write(fd, junk, (size_t)v * 8), (ssize_t)(v * 8));
 		(void)close(fd);
-		if (v > 0) {
-			errno = 0;
-			ck_assert_int_eq(
-			    commit_journal_path(statefd, path, sizeof(path)),
-			    -1);
-			ck_assert_int_eq(errno, EINVAL);
+		if (v == 1) {
+			/* Found torn, and removed. */
+			ck_assert_int_eq(commit_find(statefd, geteuid(), &p),
+			    COMMIT_FOUND_TORN);
+			expect_no_journal(statefd);
 		}
 		snap_take(mpath, &s);
 		fd = open(mpath, O_RDWR | O_CLOEXEC);
@@ -1053,11 +1061,12 @@ END_TEST
 
 START_TEST(test_journal_path_none)
 {
-	char path[64];
+	struct commit_pending p;
 
-	errno = 0;
-	ck_assert_int_eq(commit_journal_path(statefd, path, sizeof(path)), -1);
-	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_int_eq(
+	    commit_find(statefd, geteuid(), &p), COMMIT_FOUND_NONE);
+	ck_assert_int_eq(p.leftovers, 0);
+	ck_assert_ptr_null(p.refused);
 }
 END_TEST
 
@@ -1451,7 +1460,7 @@ START_TEST(test_trailing_journal_header_only)
 	struct box bx;
 	struct mbox mb;
 	struct stat st;
-	char path[sizeof(mpath)];
+	struct commit_pending p;
 	int fd;
 
 	box_init(&bx, 8, 30000, 5000);
@@ -1465,11 +1474,9 @@ START_TEST(test_trailing_journal_header_only)
 	 * segments, no page hashes, no journaled octets.
 	 */
 	ck_assert_int_le(st.st_size, 112 + (off_t)strlen(mpath) + 8 + 2 * 64);
-	ck_assert_int_eq(commit_journal_path(statefd, path, sizeof(path)), 0);
-	ck_assert_str_eq(path, mpath);
-	errno = 0;
-	ck_assert_int_eq(commit_journal_path(statefd, path, 4), -1);
-	ck_assert_int_eq(errno, ENAMETOOLONG);
+	ck_assert_int_eq(
+	    commit_find(statefd, geteuid(), &p), COMMIT_FOUND_JOURNAL);
+	ck_assert_str_eq(p.path, mpath);
 	ck_assert_int_eq(recover_now(), 0);
 	box_text(&bx, del, &want);
 	expect_file(mpath, &want);
@@ -1557,7 +1564,7 @@ START_TEST(test_old_journal)
 	unsigned char f[104];
 	struct box bx;
 	struct snap s;
-	char path[sizeof(mpath)];
+	struct commit_pending p;
 	uint64_t d;
 	size_t k;
 
@@ -1582,10 +1589,10 @@ START_TEST(test_old_journal)
 	j.p[8] = 'C';
 	buf_add(&j, want.p, want.len);
 	write_path(spath_file(COMMIT_JOURNAL), j.p, j.len);
-	ck_assert_int_eq(commit_journal_path(statefd, path, sizeof(path)),
-	    _i == 0 ? 0 : -1);
+	ck_assert_int_eq(commit_find(statefd, geteuid(), &p),
+	    _i == 0 ? COMMIT_FOUND_JOURNAL : COMMIT_FOUND_TORN);
 	if (_i == 0)
-		ck_assert_str_eq(path, mpath);
+		ck_assert_str_eq(p.path, mpath);
 	snap_take(mpath, &s);
 	ck_assert_int_eq(recover_now(), _i == 0 ? 1 : 0);
 	snap_same(mpath, &s);
@@ -2133,7 +2140,7 @@ START_TEST(test_fail_matrix)
 	struct box bx;
 	struct mbox mb;
 	pid_t pid;
-	int fd, st, err;
+	int fd, st, err, r;
 
 	rounds_box(&bx, RP_HALF, del);
 	box_write(&bx, mpath);
@@ -2148,10 +2155,11 @@ START_TEST(test_fail_matrix)
 	if (pid == 0) {
 		if (setenv("POP2_FAIL_AT", spec, 1) == -1)
 			_exit(100);
-		_exit(commit_mbox_bounded(&mb, mpath, statefd, JMAX_TINY, NULL,
-			  NULL) == 0 ?
-			0 :
-			errno);
+		r = commit_mbox_bounded(
+		    &mb, mpath, statefd, JMAX_TINY, NULL, NULL);
+		_exit(r == COMMIT_DONE		 ? 0
+			: r == COMMIT_INTERRUPTED ? 200
+						  : errno);
 	}
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFEXITED(st));
@@ -2163,7 +2171,7 @@ START_TEST(test_fail_matrix)
 		expect_no_journal(statefd);
 	} else if (exists_at(statefd, COMMIT_JOURNAL)) {
 		/* The maildrop began to change: the journal finishes it. */
-		ck_assert_int_eq(err, EIO);
+		ck_assert_int_eq(err, 200);
 		ck_assert_int_eq(recover_now(), 0);
 		expect_file(mpath, &want);
 		expect_no_journal(statefd);
@@ -2228,7 +2236,8 @@ START_TEST(test_state_full)
 	mark(&mb, del);
 	snap_take(mpath, &s);
 	errno = 0;
-	ck_assert_int_eq(commit_mbox(&mb, mpath, sfd, NULL, NULL), -1);
+	ck_assert_int_eq(
+	    commit_mbox(&mb, mpath, sfd, NULL, NULL), COMMIT_NO_SPACE);
 	ck_assert_int_eq(errno, ENOSPC);
 	snap_same(mpath, &s);
 	expect_no_journal(sfd);

@@ -26,6 +26,9 @@
 #include "seam.h"
 #include "store.h"
 
+/* The journal's name in the state directory (doc/DESIGN). */
+#define COMMIT_JOURNAL "commit.jnl"
+
 #define MSG(subject)                                                           \
 	"From a@example.org Mon Nov 16 09:12:44 2026\n"                        \
 	"Subject: " subject "\n\nbody of " subject "\n\n"
@@ -288,7 +291,7 @@ START_TEST(fault_unlink_damaged_journal)
 	ck_assert_int_ne(fd, -1);
 	ck_assert_int_eq(write(fd, "garbage\n", 8), 8);
 	close(fd);
-	setenv("POP2_FAIL_AT", "store.unlink-journal:EIO", 1);
+	setenv("POP2_FAIL_AT", "commit.unlink:EIO", 1);
 	open_store(&st);
 	ck_assert_int_eq(store_recover(&st, geteuid(), &rec), -1);
 	ck_assert_int_eq(errno, EIO);
@@ -325,6 +328,8 @@ START_TEST(fault_commit_lock)
 	ck_assert_int_eq(store_commit(&st, &why), -1);
 	ck_assert_ptr_nonnull(why);
 	ck_assert_ptr_nonnull(strstr(why, "; nothing deleted"));
+	/* The lock failed, not the journal. */
+	ck_assert_ptr_null(strstr(why, "journal"));
 	store_close(&st);
 	text = read_file(inbox);
 	ck_assert_str_eq(text, MSG("one") MSG("two") MSG("three"));

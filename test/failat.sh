@@ -128,14 +128,14 @@ check "lock.unlink: the next login breaks it and commits" \
 fresh
 mkdir -p "$state/alice"
 echo garbage >"$state/alice/commit.jnl"
-pop2 POP2_FAIL_AT=store.unlink-journal:EIO -- "$HELO" QUIT
-check "store.unlink-journal: - Cannot open maildrop" [ "$(reply)" = "- Cannot open maildrop" ]
-check "store.unlink-journal: logged" \
+pop2 POP2_FAIL_AT=commit.unlink:EIO -- "$HELO" QUIT
+check "commit.unlink (a damaged journal): - Cannot open maildrop" [ "$(reply)" = "- Cannot open maildrop" ]
+check "commit.unlink (a damaged journal): logged" \
 	grep -q 'user=alice reason=cannot finish an interrupted commit: Input/output error' "$scratch/err"
-check "store.unlink-journal: the journal is kept" [ -e "$state/alice/commit.jnl" ]
-check "store.unlink-journal: the maildrop is unchanged" cmp -s "$scratch/before" "$mbox"
-then_works "store.unlink-journal"
-check "store.unlink-journal: the next login removed the damaged journal" \
+check "commit.unlink (a damaged journal): the journal is kept" [ -e "$state/alice/commit.jnl" ]
+check "commit.unlink (a damaged journal): the maildrop is unchanged" cmp -s "$scratch/before" "$mbox"
+then_works "commit.unlink (a damaged journal)"
+check "commit.unlink (a damaged journal): the next login removed the damaged journal" \
 	[ ! -e "$state/alice/commit.jnl" ]
 
 # --- The commit's own steps, each failed at its first call.
