@@ -389,15 +389,19 @@ next_w(const struct jnl *j, uint64_t w0)
 	return min64((w0 + j->round) / PAGE * PAGE, j->n);
 }
 
-/* The number of rounds from D to N. */
+/*
+ * The number of rounds from D to N: the first ends on the page boundary
+ * at most R past D, every other is R long, the last shorter.
+ */
 static uint64_t
 rounds_of(const struct jnl *j)
 {
-	uint64_t w, k;
+	uint64_t w1;
 
-	for (w = j->d, k = 0; w < j->n; w = next_w(j, w))
-		k++;
-	return k;
+	if (j->d >= j->n)
+		return 0;
+	w1 = next_w(j, j->d);
+	return 1 + (j->n - w1 + j->round - 1) / j->round;
 }
 
 /* Fills the offsets that follow from the header's fields. */
@@ -1325,14 +1329,42 @@ plan_cap(int jfd, struct jnl *j)
 }
 
 /*
+ * Chooses the round size of journal J (its segments counted) so that the
+ * whole journal, slots at their largest, takes at most MAX octets (0:
+ * COMMIT_JOURNAL_MAX): a quarter of MAX, or half of that, and so on down
+ * to a page. Returns 0, or -1 with errno EFBIG when even rounds of a page
+ * leave too little room for the tables.
+ */
+static int
+fit_round(struct jnl *j, uint64_t max)
+{
+	uint64_t r;
+
+	if (max == 0)
+		max = COMMIT_JOURNAL_MAX;
+	for (r = max / 4 / PAGE * PAGE; r >= PAGE; r = r / 2 / PAGE * PAGE) {
+		j->round = r;
+		j->cap = r;
+		layout(j);
+		if (j->size <= max) {
+			j->cap = 0;
+			layout(j);
+			return 0;
+		}
+	}
+	errno = EFBIG;
+	return -1;
+}
+
+/*
  * Writes journal J for plan PL on the maildrop FD (j->d, e, n, round and
  * the path set) under COMMIT_JOURNAL through COMMIT_JOURNAL_TMP, with its
  * full size reserved, durably, and leaves it open in *JFDP. On failure no
  * new journal is left, and an older one of the same name is untouched.
  */
 static int
-jnl_create(int statefd, int fd, struct jnl *j, struct plan *pl, char *buf,
-    struct tick *t, int *jfdp)
+jnl_create(int statefd, int fd, struct jnl *j, struct plan *pl, uint64_t max,
+    char *buf, struct tick *t, int *jfdp)
 {
 	unsigned char *h;
 	XXH3_state_t *xs;
@@ -1340,10 +1372,8 @@ jnl_create(int statefd, int fd, struct jnl *j, struct plan *pl, char *buf,
 
 	h = NULL;
 	xs = NULL;
-	if (plan_segments(pl, j, -1) == -1)
+	if (plan_segments(pl, j, -1) == -1 || fit_round(j, max) == -1)
 		return -1;
-	j->cap = 0;
-	layout(j);
 	/* A leftover is removed at login, never reused: O_EXCL. */
 	jfd =
 	    sfile_open(statefd, COMMIT_JOURNAL_TMP, O_RDWR | O_CREAT | O_EXCL);
@@ -1445,17 +1475,6 @@ same_file(const struct mbox *mb, const struct stat *st)
 	    (uint64_t)st->st_size >= mb->size;
 }
 
-/* The round size for a journal of at most MAX octets of round slots. */
-static uint64_t
-round_for(uint64_t max)
-{
-	uint64_t r;
-
-	if (max == 0)
-		max = COMMIT_JOURNAL_MAX;
-	r = max / 2 / PAGE * PAGE;
-	return r < PAGE ? PAGE : r;
-}
 
 /*
  * The commit: 0 when done, 1 when the maildrop began to change and the
@@ -1526,7 +1545,6 @@ commit_run(const struct mbox *mb, const char *path, int statefd,
 		if (!is_deleted(&mb->msg[i]))
 			kept += mbox_stored_end(mb, i) - mb->msg[i].start;
 	j.n = j.d + kept + (j.e - mb->size);
-	j.round = round_for(journal_max);
 	j.pathlen = strlen(path);
 	memcpy(j.path, path, j.pathlen + 1);
 	memset(&pl, 0, sizeof(pl));
@@ -1543,7 +1561,8 @@ commit_run(const struct mbox *mb, const char *path, int statefd,
 		return -1;
 	}
 	signals_block(&old);
-	if (jnl_create(statefd, mb->fd, &j, &pl, buf, &t, &jfd) == -1)
+	if (jnl_create(statefd, mb->fd, &j, &pl, journal_max, buf, &t, &jfd) ==
+	    -1)
 		goto out;
 	memset(&s, 0, sizeof(s));
 	s.w0 = j.d;
@@ -1849,6 +1868,13 @@ last_round(int jfd, const struct jnl *j, char *buf, struct slot *s)
 enum commit_recovery
 commit_recover(int statefd, int fd, commit_tick_fn *tick, void *tick_arg)
 {
+	return commit_recover_bounded(statefd, fd, 0, tick, tick_arg);
+}
+
+enum commit_recovery
+commit_recover_bounded(int statefd, int fd, uint64_t journal_max,
+    commit_tick_fn *tick, void *tick_arg)
+{
 	struct tick t = { tick, tick_arg, 0 };
 	struct stat st;
 	struct jnl j, nj;
@@ -1948,12 +1974,12 @@ commit_recover(int statefd, int fd, commit_tick_fn *tick, void *tick_arg)
 	nj.d = j.n;
 	nj.e = size;
 	nj.n = j.n + (size - from);
-	nj.round = j.round;
 	nj.pathlen = j.pathlen;
 	memcpy(nj.path, j.path, j.pathlen + 1);
 	memset(&pl, 0, sizeof(pl));
 	pl.g = from;
-	if (jnl_create(statefd, fd, &nj, &pl, buf, &t, &njfd) == -1)
+	if (jnl_create(statefd, fd, &nj, &pl, journal_max, buf, &t, &njfd) ==
+	    -1)
 		goto out;
 	memset(&s, 0, sizeof(s));
 	s.w0 = nj.d;

@@ -51,7 +51,8 @@
  *        L, hash (of the header's hash, those four fields and the L
  *        octets), zero octets up to 64, then the L journaled octets.
  * The journal's size is fixed when it is created (its space reserved), so
- * no round can fail for lack of space. A header that is short, damaged or
+ * no round can fail for lack of space, and bounded: the round size is
+ * chosen so that the whole journal fits the bound (commit_mbox_bounded()). A header that is short, damaged or
  * inconsistent, or tables that do not match their hash, make a journal
  * "torn": it was never renamed into place complete, so the maildrop was
  * never touched. A slot that does not match its hash holds no round.
@@ -228,5 +229,13 @@ enum commit_recovery {
  */
 enum commit_recovery commit_recover(
     int statefd, int fd, commit_tick_fn *tick, void *tick_arg);
+
+/*
+ * commit_recover() with JOURNAL_MAX (0: COMMIT_JOURNAL_MAX) bounding the
+ * journal it writes when mail arrived after the crash, as
+ * commit_mbox_bounded() does.
+ */
+enum commit_recovery commit_recover_bounded(int statefd, int fd,
+    uint64_t journal_max, commit_tick_fn *tick, void *tick_arg);
 
 #endif

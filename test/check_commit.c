@@ -1749,8 +1749,8 @@ END_TEST
  * rounds: tiny rounds (two pages), so that a commit of a few hundred KiB
  * runs many of them and the crash tests stop it in the middle of several.
  */
-#define JMAX_TINY ((uint64_t)4 * 4096)
-#define ROUND_TINY (JMAX_TINY / 2)
+#define JMAX_TINY ((uint64_t)8 * 4096)
+#define ROUND_TINY (JMAX_TINY / 4)
 
 /* Where round K starts and ends, for a commit from D to N. */
 static void
@@ -2059,7 +2059,7 @@ START_TEST(test_journal_bounded)
 	}
 	fixed = 112 + strlen(mpath) + 8 + 16 + 16 * (uint64_t)(k + 1) + 2 * 64;
 	if (_i == 0)
-		ck_assert_uint_le((uint64_t)st.st_size, fixed + JMAX_TINY);
+		ck_assert_uint_le((uint64_t)st.st_size, JMAX_TINY);
 	else
 		ck_assert_uint_eq((uint64_t)st.st_size, fixed);
 	ck_assert_int_eq(recover_now(), 0);
@@ -2104,6 +2104,68 @@ START_TEST(test_many_segments)
 	ck_assert_int_eq(recover_now(), 0);
 	expect_file(mpath, &want);
 	expect_no_journal(statefd);
+	buf_free(&all);
+	buf_free(&want);
+}
+END_TEST
+
+/*
+ * Many runs of kept messages (every other one of 6000 deleted: 3000
+ * segments, 48000 octets of table) against a bound of 128 KiB: the rounds
+ * shrink so that the journal, tables included, stays within it, at every
+ * round; then the commit, killed and recovered, keeps exactly the kept
+ * messages. With a bound the table alone exceeds, nothing is written.
+ */
+START_TEST(test_many_runs_bounded)
+{
+	/* Rounds of 24 KiB would not fit 96 KiB: rounds of 12 KiB. */
+	const uint64_t jmax = _i == 0 ? 96 * 1024 : 40 * 1024;
+	struct buf all = {NULL, 0, 0}, want = {NULL, 0, 0};
+	struct snap sn;
+	struct mbox mb;
+	struct stat st;
+	char *t;
+	size_t k, len;
+	int fd;
+
+	for (k = 0; k < 6000; k++) {
+		t = msg_make((int)k + 1, 60 + (k * 37) % 200, 1, &len);
+		buf_add(&all, t, len);
+		if (k % 2 == 0)
+			buf_add(&want, t, len);
+		free(t);
+	}
+	write_path(mpath, all.p, all.len);
+	fd = open(mpath, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(mbox_index(&mb, fd), 0);
+	ck_assert_uint_eq(mb.nmsg, 6000);
+	for (k = 1; k < mb.nmsg; k += 2)
+		mb.msg[k].flags |= MBOX_DELETED;
+	if (_i == 1) {
+		snap_take(mpath, &sn);
+		errno = 0;
+		ck_assert_int_eq(commit_mbox_bounded(&mb, mpath, statefd, jmax,
+				     NULL, NULL),
+		    COMMIT_TOO_LARGE);
+		ck_assert_int_eq(errno, EFBIG);
+		snap_same(mpath, &sn);
+		expect_no_journal(statefd);
+		goto done;
+	}
+	/* The journal's size is reserved whole when it is created. */
+	ck_assert(crash_commit_bounded(&mb, "round-saved@3", jmax));
+	ck_assert_int_eq(stat(spath_file(COMMIT_JOURNAL), &st), 0);
+	ck_assert_uint_le((uint64_t)st.st_size, jmax);
+	/* The table of segments is all there, and the slots besides. */
+	ck_assert_uint_gt((uint64_t)st.st_size, 3000 * 16 + 2 * 4096);
+	ck_assert(crash_recover("mid-write@20"));
+	ck_assert_int_eq(recover_now(), 0);
+	expect_file(mpath, &want);
+	expect_no_journal(statefd);
+done:
+	mbox_free(&mb);
+	(void)close(fd);
 	buf_free(&all);
 	buf_free(&want);
 }
@@ -2513,6 +2575,7 @@ commit_suite(void)
 	    tc, test_rounds_crash, 0, NRSTEPS * NRP * NAFTER);
 	tcase_add_test(tc, test_torn_slot);
 	tcase_add_loop_test(tc, test_many_segments, 0, 2);
+	tcase_add_loop_test(tc, test_many_runs_bounded, 0, 2);
 	tcase_add_loop_test(
 	    tc, test_fail_matrix, 0, NFAIL_CALLS * NFAIL_NTH * 2);
 	tcase_add_loop_test(tc, test_journal_bounded, 0, 2);
