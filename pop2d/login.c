@@ -298,6 +298,7 @@ open_store(struct login *l, const struct auth_user *u, size_t *count)
 	if (store_init(&l->store, inbox, folders[0] != '\0' ? folders : NULL,
 		l->statefd, cfg->lock_helper) == -1)
 		return LOGIN_MAILDROP_UNUSABLE;
+	l->store.journal_max = cfg->journal_max;
 	l->have_store = true;
 	r = store_recover(&l->store, geteuid(), &rec);
 	e = errno;

@@ -26,6 +26,7 @@ struct login_config {
 	const char *maildrop;	 /* -m template */
 	const char *folder_dir;	 /* -F template */
 	const char *lock_helper; /* -L */
+	uint64_t journal_max;	 /* -J */
 	const struct auth_source *auth;
 	/* Its passwd_fd is closed (and set to -1) once the identity changed. */
 	struct auth_source_config *auth_cfg;

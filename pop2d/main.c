@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "auth_source.h"
+#include "commit.h"
 #include "io.h"
 #include "line.h"
 #include "log.h"
@@ -56,6 +57,7 @@ struct options {
 	const char *proxy_list; /* -H, parsed with the other configuration */
 	unsigned long idle_seconds;
 	unsigned long login_seconds;
+	uint64_t journal_max; /* -J */
 	bool lock_helper_given;
 	bool debug;
 	bool recover_all;
@@ -98,7 +100,7 @@ usage(FILE *f)
 	    "usage: pop2d [-p passwd-file] [-P pam-service] [-m maildrop-template]\n"
 	    "             [-F folder-dir-template] [-S state-dir] [-t idle-seconds]\n"
 	    "             [-T login-seconds] [-n hostname] [-L lock-helper]\n"
-	    "             [-H proxy-networks] [-d] [-V] [-h]\n"
+	    "             [-H proxy-networks] [-J journal-size] [-d] [-V] [-h]\n"
 	    "       pop2d --recover-all [-d] [-p passwd-file] [-m maildrop-template]\n"
 	    "             [-F folder-dir-template] [-S state-dir] [-L lock-helper]\n"
 	    "             [-t seconds]\n");
@@ -163,6 +165,33 @@ parse_seconds(struct options *o, const char *arg, char opt)
 		return 60;
 	}
 	return v;
+}
+
+/* -J: octets, or K, M or G of them (binary); 1M to 1024G. */
+static uint64_t
+parse_size(struct options *o, const char *arg, char opt, uint64_t dflt)
+{
+	char num[32];
+	size_t len = strlen(arg);
+	unsigned long v;
+	int shift = 0;
+
+	if (len > 0 && len < sizeof(num)) {
+		switch (arg[len - 1]) {
+		case 'K': case 'k': shift = 10; break;
+		case 'M': case 'm': shift = 20; break;
+		case 'G': case 'g': shift = 30; break;
+		default: break;
+		}
+		memcpy(num, arg, len - (shift != 0));
+		num[len - (shift != 0)] = '\0';
+		if (util_parse_ulong(num, 1, (1UL << 40) >> shift, &v) == 0 &&
+		    (uint64_t)v << shift >= (uint64_t)1 << 20)
+			return (uint64_t)v << shift;
+	}
+	bad_config(o, true, "-%c %s: not a size from 1M to 1024G (octets, or a "
+	    "number followed by K, M or G)", opt, arg);
+	return dflt;
 }
 
 static const char *
@@ -260,7 +289,8 @@ parse_options(int argc, char **argv, struct options *o)
 	o->idle_seconds = 600;
 	o->login_seconds = 60;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":p:P:m:F:S:t:T:n:L:H:dVh", longopts,
+	o->journal_max = COMMIT_JOURNAL_MAX;
+	while ((ch = getopt_long(argc, argv, ":p:P:m:F:S:t:T:n:L:H:J:dVh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'p':
@@ -293,6 +323,9 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'H':
 			o->proxy_list = optarg;
+			break;
+		case 'J':
+			o->journal_max = parse_size(o, optarg, 'J', o->journal_max);
 			break;
 		case 'd':
 			o->debug = true;
@@ -973,6 +1006,7 @@ main(int argc, char **argv)
 		    .lock_helper = sv.opt.lock_helper,
 		    .seconds = sv.opt.idle_seconds,
 		    .passwd_fd = sv.auth_cfg.passwd_fd,
+		    .journal_max = sv.opt.journal_max,
 		});
 	if (sv.auth_cfg.passwd_fd != -1)
 		report_passwd_file(&sv);
@@ -987,6 +1021,7 @@ main(int argc, char **argv)
 		.maildrop = sv.opt.maildrop,
 		.folder_dir = sv.opt.folder_dir,
 		.lock_helper = sv.opt.lock_helper,
+		.journal_max = sv.opt.journal_max,
 		.auth = auth_source_choose(&sv.auth_cfg),
 		.auth_cfg = &sv.auth_cfg,
 		.peer = sv.peer,

@@ -201,6 +201,7 @@ recover_child(const struct recover_config *o, const char *name,
 		    strerror(errno));
 		_exit(RECOVERY_FAILED);
 	}
+	st.journal_max = o->journal_max;
 	r = store_recover(&st, geteuid(), &rec);
 	login_log_recovery(o->state_dir, "recover ", name, &st, &rec, r, errno);
 	switch (r) {

@@ -6,6 +6,8 @@
 #ifndef POP2_RECOVER_H
 #define POP2_RECOVER_H
 
+#include <stdint.h>
+
 struct recover_config {
 	const char *state_dir;	 /* -S */
 	const char *maildrop;	 /* -m template */
@@ -13,6 +15,7 @@ struct recover_config {
 	const char *lock_helper; /* -L */
 	unsigned long seconds;	 /* -t: the bound on each user's recovery */
 	int passwd_fd; /* -p's file, open; -1: the system's accounts */
+	uint64_t journal_max; /* -J */
 };
 
 /*

@@ -31,14 +31,14 @@ lock_wait(int seconds)
 }
 
 /*
- * The bound on the commit journal's round slots (0: the default). Test
- * builds may set it (POP2_JOURNAL_MAX octets) so that the fault tests see
- * commits of many rounds on small maildrops.
+ * The bound on the commit journal (-J; 0: the default). Test builds may
+ * set it below -J's minimum (POP2_JOURNAL_MAX octets) so that the fault
+ * tests see commits of many rounds on small maildrops.
  */
 static uint64_t
-journal_max(void)
+journal_max(const struct store *st)
 {
-	return seam_number("POP2_JOURNAL_MAX", 0, 4096, 1UL << 30);
+	return seam_number("POP2_JOURNAL_MAX", st->journal_max, 4096, 1UL << 40);
 }
 
 /* How long RETR waits for a delivery agent to finish appending. */
@@ -57,6 +57,7 @@ store_init(struct store *st, const char *inbox, const char *folder_dir,
 	st->dirfd = -1;
 	st->statefd = statefd;
 	st->helper = helper;
+	st->journal_max = 0;
 	st->fd = -1;
 	st->path[0] = '\0';
 	st->writable = false;
@@ -420,7 +421,7 @@ store_commit(struct store *st, const char **why)
 		*why = lock_failure(errno);
 		return -1;
 	}
-	cr = commit_mbox_bounded(&st->mb, st->path, st->statefd, journal_max(),
+	cr = commit_mbox_bounded(&st->mb, st->path, st->statefd, journal_max(st),
 	    refresh_dot, &dot);
 	lock_maildrop_release(st->fd, &dot);
 	if (cr != COMMIT_DONE) {
@@ -516,7 +517,8 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 	}
 	if (fd == -1 && (errno == ENOENT || errno == ELOOP ||
 	    errno == ENOTDIR || errno == EXDEV || errno == EPERM))
-		return commit_recover(st->statefd, -1, NULL, NULL); /* removed: set aside */
+		return commit_recover_bounded(st->statefd, -1, journal_max(st),
+		    NULL, NULL); /* removed: set aside */
 	if (fd == -1)
 		return -1;
 	r = lock_maildrop(
@@ -527,7 +529,8 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 		return -1;
 	}
 	/* A long recovery keeps its dot-lock fresh, as a commit does. */
-	r = commit_recover(st->statefd, fd, refresh_dot, &dot);
+	r = commit_recover_bounded(
+	    st->statefd, fd, journal_max(st), refresh_dot, &dot);
 	if (r == COMMIT_RECOVERY_DONE && fstat(fd, &sb) == 0)
 		rep->size = (long long)sb.st_size;
 	lock_maildrop_release(fd, &dot);

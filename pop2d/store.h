@@ -32,6 +32,7 @@ struct store {
 	int folders_errno;  /* why a folder directory given could not be used, or 0 */
 	int statefd;       /* the user's state directory (journal), not owned */
 	const char *helper; /* pop2-lock, for dot-locks we may not make */
+	uint64_t journal_max; /* -J, the commit journal's bound (0: default) */
 	int fd;            /* the selected folder, or -1 */
 	char path[4096];   /* its name, for the locks and the journal */
 	bool writable;     /* fd is open read-write */

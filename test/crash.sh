@@ -11,7 +11,7 @@
 . "$(dirname "$0")/tenmsgs.sh"
 
 # The commit steps with a crash point (lib/commit.c), in order: with the
-# default rounds (one round here), then JMAX:STEP, rounds of JMAX/2 octets
+# default rounds (one round here), then JMAX:STEP, rounds of JMAX/4 octets
 # (POP2_JOURNAL_MAX), so that a commit takes several.
 CRASH_STEPS='journal-written journal-synced mid-write written marked phase-t truncated unlinked
 	16384:round-saved@1 16384:mid-write@2 16384:written@1'
@@ -87,7 +87,7 @@ crash_matrix() {
 				cmds+=(QUIT)
 				POP2_CRASH_AT=$seam POP2_JOURNAL_MAX=$jmax pop2 "${cmds[@]}"
 				status=$?
-				label="kill -9 at $seam${jmax:+ (rounds of $((jmax / 2)))}, delete $pattern, then $extra mail"
+				label="kill -9 at $seam${jmax:+ (rounds of $((jmax / 4)))}, delete $pattern, then $extra mail"
 				if [ "$pattern" = all ] && { [ "$seam" = mid-write ] || [ "$seam" = written ]; }; then
 					# Deleting everything moves nothing: the commit has no rounds.
 					check "$label: pop2d had nothing to write" [ "$status" -eq 0 ]
