@@ -44,7 +44,9 @@
 #define COMMIT_JOURNAL_TMP "commit.jnl.tmp"
 #define COMMIT_ORPHAN "commit.jnl.orphan"
 
-#define JNL_MAGIC "POP2JNL2"
+#define JNL_MAGIC "POP2JNL3"
+/* The build before sector tables: its journals are still recovered. */
+#define JNL_MAGIC_V2 "POP2JNL2"
 #define JNL_MAGIC_LEN 8
 /* The header's fields, at these offsets (commit.h has the layout). */
 #define JNL_PHASE_OFF 8
@@ -84,8 +86,15 @@
  */
 #define PAGE 4096
 /* A round slot: its header, then up to the journal's slot capacity. */
-#define SLOT_MAGIC "POP2RND1"
+#define SLOT_MAGIC "POP2RND2"
+#define SLOT_MAGIC_V2 "POP2RND1"
 #define SLOT_HDR 64
+/*
+ * A slot also holds the hashes of its round's destination, sector by
+ * sector, as it was and as it will be: a recovery vouches for every
+ * sector before writing over it. Sectors are written whole by the disk.
+ */
+#define SECTOR 512
 /* How much of the untouched prefix a recovery compares: its last 64 KiB. */
 #define PREFIX_CHECK (64 * 1024)
 
@@ -99,6 +108,7 @@
 #define BATCH 512
 
 struct jnl {
+	int v2; /* a journal of the build before sector tables */
 	char phase;
 	uint64_t dev, ino;
 	uint64_t d;	   /* first octet that changes */
@@ -118,6 +128,7 @@ struct jnl {
 	/* Derived from the above by layout(). */
 	uint64_t h_hdr; /* the header's hash: binds the slots to it */
 	uint64_t hdrlen, seg_off, opg_off, ipg_off, nrd, slot_off, size;
+	uint64_t spr; /* sector hashes in each of a slot's two tables */
 };
 
 struct tick {
@@ -131,7 +142,8 @@ struct slot {
 	uint64_t r;	 /* round number, from 0 */
 	uint64_t w0, w1; /* its output range */
 	uint64_t len;	 /* journaled octets */
-	uint64_t data;	 /* where they are in the journal */
+	uint64_t tab;	 /* where its sector hashes are in the journal */
+	uint64_t data;	 /* where its octets are */
 };
 
 /* Reads the segment table of a journal in batches, forward. */
@@ -145,18 +157,27 @@ struct segcur {
 	unsigned char b[BATCH * 16];
 };
 
-/* Hashes [D, N) round by round and writes the hashes to a table. */
+/*
+ * Hashes a range unit by unit (the rounds of [D, N), or the sectors of a
+ * round) and writes the hashes to a table: a unit that starts at A ends at
+ * (A + STEP) rounded down to ALIGN, or at LIMIT.
+ */
 struct pager {
 	XXH3_state_t *xs;
-	const struct jnl *j;
+	uint64_t step, align, limit;
 	uint64_t at; /* the next octet it expects */
-	uint64_t w1; /* where the current round ends */
+	uint64_t w1; /* where the current unit ends */
 	uint64_t k;  /* rounds written */
 	int jfd;
 	uint64_t tab; /* where the table starts in the journal */
 	size_t nout;
 	unsigned char out[BATCH * 8];
 };
+
+static void pager_start(struct pager *pg, uint64_t step, uint64_t align,
+    uint64_t a, uint64_t limit, int jfd, uint64_t tab);
+static int pager_feed(struct pager *pg, const char *p, uint64_t len);
+static int pager_flush(struct pager *pg);
 
 static void
 put64(unsigned char *p, uint64_t v)
@@ -404,6 +425,19 @@ rounds_of(const struct jnl *j)
 	return 1 + (j->n - w1 + j->round - 1) / j->round;
 }
 
+/* A round slot: header, two tables of sector hashes, journaled octets. */
+static uint64_t
+slot_size(const struct jnl *j)
+{
+	return SLOT_HDR + 16 * j->spr + j->cap;
+}
+
+static uint64_t
+slot_pos(const struct jnl *j, uint64_t r)
+{
+	return j->slot_off + (r % 2) * slot_size(j);
+}
+
 /* Fills the offsets that follow from the header's fields. */
 static void
 layout(struct jnl *j)
@@ -414,13 +448,11 @@ layout(struct jnl *j)
 	j->opg_off = j->seg_off + 16 * j->nseg;
 	j->ipg_off = j->opg_off + 8 * j->nrd;
 	j->slot_off = j->ipg_off + 8 * j->nrd;
-	j->size = j->slot_off + 2 * (SLOT_HDR + j->cap);
-}
-
-static uint64_t
-slot_pos(const struct jnl *j, uint64_t r)
-{
-	return j->slot_off + (r % 2) * (SLOT_HDR + j->cap);
+	/* A range of L octets spans at most L / SECTOR + 2 sectors. */
+	j->spr = j->v2 || j->nrd == 0
+	    ? 0
+	    : min64(j->round, j->n - j->d) / SECTOR + 2;
+	j->size = j->slot_off + 2 * slot_size(j);
 }
 
 /* The header of J with its hash; the phase octet is not hashed. */
@@ -666,7 +698,9 @@ jnl_read(int jfd, struct jnl *j, int tables, char *buf)
 		goto bad;
 	if (read_full(jfd, fixed, sizeof(fixed), 0) == -1)
 		return errno == ESTALE ? (errno = EINVAL, -1) : -1;
-	if (memcmp(fixed, JNL_MAGIC, JNL_MAGIC_LEN) != 0)
+	if (memcmp(fixed, JNL_MAGIC_V2, JNL_MAGIC_LEN) == 0)
+		j->v2 = 1;
+	else if (memcmp(fixed, JNL_MAGIC, JNL_MAGIC_LEN) != 0)
 		goto bad;
 	j->phase = (char)fixed[JNL_PHASE_OFF];
 	j->mark = fixed[JNL_MARK_OFF];
@@ -685,9 +719,9 @@ jnl_read(int jfd, struct jnl *j, int tables, char *buf)
 	j->h_tables = get64(fixed + JNL_HTABLES_OFF);
 	pathlen = get64(fixed + JNL_PATHLEN_OFF);
 	/* An earlier build's journal has no mark, and never phase M. */
-	if (j->h_mark == 0 ? j->mark != 0 || (j->phase != PHASE_COPY &&
-					      j->phase != PHASE_TRUNC)
-			   : (j->mark != 0 && j->mark != '\n') ||
+	if (j->v2 ? j->h_mark != 0 || j->mark != 0 ||
+		    (j->phase != PHASE_COPY && j->phase != PHASE_TRUNC)
+		  : j->h_mark == 0 || (j->mark != 0 && j->mark != '\n') ||
 		    (j->phase != PHASE_COPY && j->phase != PHASE_MARKED))
 		goto bad;
 	if (
@@ -832,7 +866,8 @@ slot_hash(int jfd, const struct jnl *j, const struct slot *s, char *buf,
 	put64(f + 32, s->len);
 	(void)XXH3_64bits_reset(xs);
 	(void)XXH3_64bits_update(xs, f, sizeof(f));
-	for (off = s->data, len = s->len; len > 0; off += n, len -= n) {
+	for (off = s->tab, len = s->data - s->tab + s->len; len > 0;
+	     off += n, len -= n) {
 		n = len < COPY_BUFSZ ? (size_t)len : COPY_BUFSZ;
 		if (read_full(jfd, buf, n, off) == -1)
 			return -1;
@@ -857,13 +892,14 @@ slot_read(int jfd, const struct jnl *j, uint64_t r, struct segcur *c, char *buf,
 	pos = slot_pos(j, r);
 	if (read_full(jfd, h, sizeof(h), pos) == -1)
 		return -1;
-	if (memcmp(h, SLOT_MAGIC, 8) != 0)
+	if (memcmp(h, j->v2 ? SLOT_MAGIC_V2 : SLOT_MAGIC, 8) != 0)
 		return 0;
 	s->r = get64(h + SLOT_R_OFF);
 	s->w0 = get64(h + SLOT_W0_OFF);
 	s->w1 = get64(h + SLOT_W1_OFF);
 	s->len = get64(h + SLOT_LEN_OFF);
-	s->data = pos + SLOT_HDR;
+	s->tab = pos + SLOT_HDR;
+	s->data = s->tab + 16 * j->spr;
 	if (s->r % 2 != r % 2 || s->w0 < j->d || s->w0 >= j->n ||
 	    (s->w0 != j->d && s->w0 % PAGE != 0) || s->w1 != next_w(j, s->w0) ||
 	    s->len > j->cap)
@@ -875,6 +911,81 @@ slot_read(int jfd, const struct jnl *j, uint64_t r, struct segcur *c, char *buf,
 	if (risk_of(c, s->w0, s->w1, &risk) == -1)
 		return -1;
 	return risk == s->len;
+}
+
+/* What hash_piece() needs. */
+struct hasher {
+	int fd;
+	struct pager *pg;
+	char *buf;
+	struct tick *t;
+};
+
+/* Feeds the original octets of a piece of output to the pager. */
+static int
+hash_piece(void *arg, int from_slot, uint64_t src, uint64_t roff,
+    uint64_t out, uint64_t len)
+{
+	struct hasher *hs = arg;
+	size_t n;
+
+	(void)from_slot;
+	(void)roff;
+	(void)out;
+	for (; len > 0; src += n, len -= n) {
+		n = len < COPY_BUFSZ ? (size_t)len : COPY_BUFSZ;
+		if (read_full(hs->fd, hs->buf, n, src) == -1 ||
+		    pager_feed(hs->pg, hs->buf, n) == -1)
+			return -1;
+		tick_add(hs->t, n);
+	}
+	return 0;
+}
+
+/*
+ * Writes the sector hashes of round S's destination into its slot: as it
+ * is (the original) and as the round will write it (from its sources, all
+ * still original before the round is written).
+ */
+static int
+sector_hashes(int fd, int jfd, const struct jnl *j, struct segcur *c,
+    const struct slot *s, char *buf, struct tick *t)
+{
+	struct hasher hs;
+	struct pager pg;
+	uint64_t off;
+	size_t len;
+	int rc;
+
+	memset(&pg, 0, sizeof(pg));
+	if ((pg.xs = XXH3_createState()) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	rc = -1;
+	pager_start(&pg, SECTOR, SECTOR, s->w0, s->w1, jfd, s->tab);
+	for (off = s->w0; off < s->w1; off += len) {
+		len = (size_t)min64(s->w1 - off, COPY_BUFSZ);
+		if (read_full(fd, buf, len, off) == -1 ||
+		    pager_feed(&pg, buf, len) == -1)
+			goto out;
+		tick_add(t, len);
+	}
+	if (pager_flush(&pg) == -1)
+		goto out;
+	pager_start(&pg, SECTOR, SECTOR, s->w0, s->w1, jfd,
+	    s->tab + 8 * j->spr);
+	hs.fd = fd;
+	hs.pg = &pg;
+	hs.buf = buf;
+	hs.t = t;
+	if (walk(c, s->w0, s->w1, s->w0, s->w1, hash_piece, &hs) == -1 ||
+	    pager_flush(&pg) == -1)
+		goto out;
+	rc = 0;
+out:
+	XXH3_freeState(pg.xs);
+	return rc;
 }
 
 /*
@@ -889,10 +1000,13 @@ slot_save(int fd, int jfd, const struct jnl *j, struct segcur *c,
 	struct copier cp;
 	uint64_t hv;
 
-	s->data = slot_pos(j, s->r) + SLOT_HDR;
+	s->tab = slot_pos(j, s->r) + SLOT_HDR;
+	s->data = s->tab + 16 * j->spr;
 	/* The old header goes first: a torn slot must never look whole. */
 	memset(h, 0, sizeof(h));
-	if (write_full(jfd, h, sizeof(h), s->data - SLOT_HDR) == -1)
+	if (write_full(jfd, h, sizeof(h), s->tab - SLOT_HDR) == -1)
+		return -1;
+	if (!j->v2 && sector_hashes(fd, jfd, j, c, s, buf, t) == -1)
 		return -1;
 	memset(&cp, 0, sizeof(cp));
 	cp.fd = fd;
@@ -909,13 +1023,13 @@ slot_save(int fd, int jfd, const struct jnl *j, struct segcur *c,
 		return -1;
 	if (slot_hash(jfd, j, s, buf, xs, &hv) == -1)
 		return -1;
-	memcpy(h, SLOT_MAGIC, 8);
+	memcpy(h, j->v2 ? SLOT_MAGIC_V2 : SLOT_MAGIC, 8);
 	put64(h + SLOT_R_OFF, s->r);
 	put64(h + SLOT_W0_OFF, s->w0);
 	put64(h + SLOT_W1_OFF, s->w1);
 	put64(h + SLOT_LEN_OFF, s->len);
 	put64(h + SLOT_HASH_OFF, hv);
-	if (write_full(jfd, h, sizeof(h), s->data - SLOT_HDR) == -1 ||
+	if (write_full(jfd, h, sizeof(h), s->tab - SLOT_HDR) == -1 ||
 	    sys_fdatasync(jfd) == -1)
 		return -1;
 	return 0;
@@ -923,8 +1037,9 @@ slot_save(int fd, int jfd, const struct jnl *j, struct segcur *c,
 
 /*
  * Writes the output of the journaled round S over the maildrop and makes
- * it durable. Two pieces, the first not ending on a page boundary, so that
- * a crash test stopping in between meets a torn write front.
+ * it durable. Two pieces, the first ending on a sector boundary that is
+ * not a page boundary, so that a crash test stopping in between meets a
+ * torn page at the write front.
  */
 static int
 round_write(int fd, int jfd, struct segcur *c, const struct slot *s, char *buf,
@@ -940,9 +1055,11 @@ round_write(int fd, int jfd, struct segcur *c, const struct slot *s, char *buf,
 	cp.sdata = s->data;
 	cp.buf = buf;
 	cp.t = t;
-	half = s->w0 + (s->w1 - s->w0) / 2;
-	if (half > s->w0 && half % PAGE == 0)
-		half--;
+	half = (s->w0 + (s->w1 - s->w0) / 2) / SECTOR * SECTOR;
+	if (half % PAGE == 0 && half >= s->w0 + SECTOR)
+		half -= SECTOR;
+	if (half < s->w0)
+		half = s->w0;
 	if (walk(c, s->w0, s->w1, s->w0, half, copy_piece, &cp) == -1)
 		return -1;
 	round_seam("mid-write", s->r);
@@ -1074,6 +1191,29 @@ feed_msgs(const struct mbox *mb, XXH3_state_t *xs, size_t *i, const char *buf,
 	return 0;
 }
 
+static uint64_t
+pager_next(const struct pager *pg, uint64_t a)
+{
+	return min64((a + pg->step) / pg->align * pg->align, pg->limit);
+}
+
+/* Starts PG on [A, LIMIT) with its table at TAB of the journal JFD. */
+static void
+pager_start(struct pager *pg, uint64_t step, uint64_t align, uint64_t a,
+    uint64_t limit, int jfd, uint64_t tab)
+{
+	(void)XXH3_64bits_reset(pg->xs);
+	pg->step = step;
+	pg->align = align;
+	pg->limit = limit;
+	pg->at = a;
+	pg->w1 = pager_next(pg, a);
+	pg->k = 0;
+	pg->jfd = jfd;
+	pg->tab = tab;
+	pg->nout = 0;
+}
+
 static int
 pager_flush(struct pager *pg)
 {
@@ -1104,7 +1244,7 @@ pager_feed(struct pager *pg, const char *p, uint64_t len)
 			    XXH3_64bits_digest(pg->xs));
 			(void)XXH3_64bits_reset(pg->xs);
 			pg->k++;
-			pg->w1 = next_w(pg->j, pg->at);
+			pg->w1 = pager_next(pg, pg->at);
 			if (pg->nout == BATCH && pager_flush(pg) == -1)
 				return -1;
 		}
@@ -1241,17 +1381,11 @@ plan_scan(
 	pre = min64(j->d, PREFIX_CHECK);
 	if (hash_range(fd, j->d - pre, pre, buf, ps, &j->h_prefix) == -1)
 		goto out;
-	(void)XXH3_64bits_reset(op.xs);
-	(void)XXH3_64bits_reset(ip.xs);
 	(void)XXH3_64bits_reset(ts);
 	(void)XXH3_64bits_reset(ks);
 	(void)XXH3_64bits_reset(ms);
-	op.j = ip.j = j;
-	op.at = ip.at = j->d;
-	op.w1 = ip.w1 = next_w(j, j->d);
-	op.jfd = ip.jfd = jfd;
-	op.tab = j->opg_off;
-	ip.tab = j->ipg_off;
+	pager_start(&op, j->round, PAGE, j->d, j->n, jfd, j->opg_off);
+	pager_start(&ip, j->round, PAGE, j->d, j->n, jfd, j->ipg_off);
 	pl->k = pl->first;
 	i = pl->first;
 	for (off = j->d; off < j->e; off += len) {
@@ -1637,13 +1771,49 @@ tab_get(int jfd, uint64_t tab, uint64_t nent, uint64_t k, unsigned char *b,
 }
 
 /*
+ * Tells whether every sector of round S's destination in the maildrop at
+ * FD is either as it was or as the round writes it: a crash or a power
+ * cut leaves any mix of the two, another program anything else. Returns
+ * 1 when it is so, 0 when not, -1 with errno.
+ */
+static int
+sectors_vouched(
+    int fd, int jfd, const struct jnl *j, const struct slot *s, char *buf)
+{
+	unsigned char ob[BATCH * 8], nb[BATCH * 8];
+	uint64_t off, end, a, b, k, ho, hn, h;
+	uint64_t ob0 = 0, obn = 0, nb0 = 0, nbn = 0;
+
+	k = 0;
+	for (off = s->w0; off < s->w1; off = end) {
+		/* Whole sectors per read, as the tables have them. */
+		end = min64(s->w1, (off + COPY_BUFSZ) / SECTOR * SECTOR);
+		if (read_full(fd, buf, (size_t)(end - off), off) == -1)
+			return -1;
+		for (a = off; a < end; a = b, k++) {
+			b = min64((a / SECTOR + 1) * SECTOR, end);
+			h = XXH3_64bits(buf + (a - off), (size_t)(b - a));
+			if (tab_get(jfd, s->tab, j->spr, k, ob, &ob0, &obn,
+				&ho) == -1 ||
+			    tab_get(jfd, s->tab + 8 * j->spr, j->spr, k, nb,
+				&nb0, &nbn, &hn) == -1)
+				return -1;
+			if (h != ho && h != hn)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+/*
  * Tells whether the maildrop at FD (status ST) is in a state that journal
  * J explains, S being its last journaled round when HAVE: the same file;
  * the end of the prefix intact; each round before S the new contents,
  * each round after it the original (every source the redo reads behind S
- * is thus intact; S's own are in its slot); S itself in any state (a
- * crash or a power cut in the middle of it leaves any mix of old and new
- * pages, and it is written over); [N, E) intact or marked, or after phase
+ * is thus intact; S's own are in its slot); in S each sector old or new
+ * (a crash or a power cut in the middle of it leaves any mix, and it is
+ * written over; a journal of the build before sector tables cannot tell,
+ * and S may hold anything); [N, E) intact or marked, or after phase
  * M (T) possibly cut off. A marked tail, and phase M or T, mean that every
  * round was written and synced: each must be its new contents, and *DONE
  * is set. Sets *FROM to where mail that arrived after the crash begins.
@@ -1700,8 +1870,13 @@ explained(int fd, int jfd, const struct jnl *j, const struct stat *st, int have,
 	ob0 = obn = ib0 = ibn = 0;
 	for (k = 0, w0 = j->d; w0 < j->n; k++, w0 = w1) {
 		w1 = next_w(j, w0);
-		if (!*done && have && w0 == s->w0)
+		if (!*done && have && w0 == s->w0) {
+			if (!j->v2 &&
+			    (rc = sectors_vouched(fd, jfd, j, s, buf)) != 1)
+				goto out;
+			rc = -1;
 			continue;
+		}
 		if (*done || (have && w0 < s->w0)) {
 			if (tab_get(jfd, j->ipg_off, j->nrd, k, ib, &ib0, &ibn,
 				&want) == -1)
