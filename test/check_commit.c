@@ -1550,6 +1550,108 @@ put64_le(unsigned char *p, uint64_t v)
 		p[i] = (unsigned char)(v >> (8 * i));
 }
 
+static uint64_t
+get64_le(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/*
+ * Puts the fixture NAME of test/data/journal-v2 in place: a maildrop as a
+ * crash of the build before sector tables left it, its journal (magic
+ * POP2JNL2), and into WANT what that build's recovery made of them. The
+ * journal names the device and inode of the maildrop it was made for:
+ * they are changed to the copy's, and the hashes that cover them (the
+ * header's, each whole slot's) taken again, as that build took them.
+ */
+static void
+v2_fixture(const char *name, struct buf *want)
+{
+	char p[512], *m;
+	unsigned char *j, f[8];
+	XXH3_state_t *xs;
+	struct stat st;
+	uint64_t hdrlen, cap, slots, pos, len, hh;
+	size_t jlen, mlen;
+	char phase;
+	int k;
+
+	snprintf(p, sizeof(p), "%s/journal-v2/%s.mbox", TEST_DATA, name);
+	m = slurp(p, &mlen);
+	write_path(mpath, m, mlen);
+	free(m);
+	snprintf(p, sizeof(p), "%s/journal-v2/%s.want", TEST_DATA, name);
+	m = slurp(p, &mlen);
+	buf_add(want, m, mlen);
+	free(m);
+	snprintf(p, sizeof(p), "%s/journal-v2/%s.jnl", TEST_DATA, name);
+	j = (unsigned char *)slurp(p, &jlen);
+	ck_assert_uint_gt(jlen, 120);
+	ck_assert(memcmp(j, "POP2JNL2", 8) == 0);
+	ck_assert_int_eq(stat(mpath, &st), 0);
+	put64_le(j + 16, (uint64_t)st.st_dev);
+	put64_le(j + 24, (uint64_t)st.st_ino);
+	hdrlen = 112 + get64_le(j + 104) + 8;
+	phase = (char)j[8];
+	j[8] = 0;
+	hh = XXH3_64bits(j, (size_t)(hdrlen - 8));
+	j[8] = (unsigned char)phase;
+	put64_le(j + hdrlen - 8, hh);
+	cap = get64_le(j + 64);
+	slots = jlen - 2 * (64 + cap);
+	xs = XXH3_createState();
+	ck_assert_ptr_nonnull(xs);
+	for (k = 0; k < 2; k++) {
+		pos = slots + (uint64_t)k * (64 + cap);
+		if (memcmp(j + pos, "POP2RND1", 8) != 0)
+			continue;
+		len = get64_le(j + pos + 32);
+		put64_le(f, hh);
+		(void)XXH3_64bits_reset(xs);
+		(void)XXH3_64bits_update(xs, f, 8);
+		(void)XXH3_64bits_update(xs, j + pos + 8, 32);
+		(void)XXH3_64bits_update(xs, j + pos + 64, (size_t)len);
+		put64_le(j + pos + 40, XXH3_64bits_digest(xs));
+	}
+	XXH3_freeState(xs);
+	write_path(spath_file(COMMIT_JOURNAL), j, jlen);
+	free(j);
+}
+
+/*
+ * Journals written by the build before sector tables (POP2JNL2), made by
+ * that build's pop2d killed after its third round's slot ("round", phase
+ * C) and after phase T ("cut"), are recovered byte for byte as that
+ * build recovered them: at once, after the recovery is killed in turn,
+ * and with mail delivered after the crash.
+ */
+START_TEST(test_v2_journal)
+{
+	struct buf want = {NULL, 0, 0};
+	char *late;
+	size_t llen;
+
+	v2_fixture(_i < 2 ? "round" : "cut", &want);
+	if (_i == 1)
+		ck_assert(crash_recover("written@5"));
+	if (_i == 3) {
+		late = msg_make(77, 9000, 1, &llen);
+		append_path(mpath, late, llen);
+		buf_add(&want, late, llen);
+		free(late);
+	}
+	ck_assert_int_eq(recover_now(), 0);
+	expect_file(mpath, &want);
+	expect_no_journal(statefd);
+	buf_free(&want);
+}
+END_TEST
+
 /*
  * A journal of the format before rounds, left by a crash before an
  * upgrade: its new contents are set aside (recovered.mbox, the journal
@@ -2566,6 +2668,7 @@ commit_suite(void)
 	tcase_add_loop_test(tc, test_torn_journal, 0, 5);
 	tcase_add_test(tc, test_busy_after_crash);
 	tcase_add_loop_test(tc, test_old_journal, 0, 2);
+	tcase_add_loop_test(tc, test_v2_journal, 0, 4);
 	tcase_add_loop_test(tc, test_orphan, 0, NORPH);
 	tcase_add_loop_test(tc, test_one_mixed_block, 0, 2);
 	tcase_add_loop_test(tc, test_power_cut_pages, 0, 2);
