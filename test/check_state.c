@@ -397,6 +397,163 @@ START_TEST(prepare)
 }
 END_TEST
 
+/* The refusals that need no other uid: names, paths, descriptors. */
+START_TEST(refusals)
+{
+	char bad[PATH_MAX], p[PATH_MAX], name[NAME_MAX + 1], aside[64];
+	const char *why;
+	int fd;
+
+	/* A relative state directory, though it exists. */
+	errno = 0;
+	ck_assert_int_eq(state_dir_safe(".", geteuid(), bad, sizeof(bad), &why),
+	    -1);
+	ck_assert_int_eq(errno, EINVAL);
+	/* A file, a link, nothing at all. */
+	put("file", "x");
+	at(p, statedir, "file");
+	errno = 0;
+	ck_assert_int_eq(
+	    state_dir_safe(p, geteuid(), bad, sizeof(bad), &why), -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	at(p, statedir, "none");
+	errno = 0;
+	ck_assert_int_eq(
+	    state_dir_safe(p, geteuid(), bad, sizeof(bad), &why), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	/* A user's folder name is one plain name. */
+	errno = 0;
+	ck_assert_int_eq(state_open(statedir, ""), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	errno = 0;
+	ck_assert_int_eq(state_open(statedir, "a/b"), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	errno = 0;
+	ck_assert_int_eq(state_open(statedir, "."), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	/* The state directory itself missing. */
+	at(p, statedir, "none");
+	errno = 0;
+	ck_assert_int_eq(state_open(p, "u"), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	/* A name in the way of its folder. */
+	errno = 0;
+	ck_assert_int_eq(state_open(statedir, "file"), -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	/* state_make_dir() never adopts what exists. */
+	errno = 0;
+	ck_assert_int_eq(state_make_dir(statedir), -1);
+	ck_assert_int_eq(errno, EEXIST);
+	/* O_EXCL on an existing file of the user's: open's own error. */
+	errno = 0;
+	ck_assert_int_eq(state_open_file(dfd, "file",
+			     O_RDWR | O_CREAT | O_EXCL, 0600, geteuid(), &why),
+	    -1);
+	ck_assert_int_eq(errno, EEXIST);
+	ck_assert_ptr_null(why);
+	/* Missing, without O_CREAT. */
+	errno = 0;
+	ck_assert_int_eq(
+	    state_open_file(dfd, "none", O_RDONLY, 0, geteuid(), &why), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	/* A name too long to take the refused suffix. */
+	memset(name, 'j', NAME_MAX - 4);
+	name[NAME_MAX - 4] = '\0';
+	put(name, "x");
+	errno = 0;
+	ck_assert_int_eq(state_set_aside(dfd, name, aside, sizeof(aside)), -1);
+	ck_assert_int_eq(errno, ENAMETOOLONG);
+	/* Leftovers looked for in what is not a directory. */
+	fd = openat(dfd, "file", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ne(fd, -1);
+	errno = 0;
+	ck_assert_int_eq(state_remove_leftovers(fd, geteuid()), -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	close(fd);
+}
+END_TEST
+
+/* A new file made for another uid than ours is refused once open. */
+START_TEST(open_made_for_other)
+{
+	struct stat st;
+	const char *why;
+
+	errno = 0;
+	ck_assert_int_eq(state_open_file(dfd, "made", O_RDWR | O_CREAT, 0600,
+			     geteuid() + 1, &why),
+	    -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_str_eq(why, "owned by another uid");
+	/* It was made (by us), and is left for the caller to judge. */
+	ck_assert_int_eq(fstatat(dfd, "made", &st, AT_SYMLINK_NOFOLLOW), 0);
+}
+END_TEST
+
+/* A user's folder of another uid, or writable by others: never ours. */
+START_TEST(open_user_refused)
+{
+	char p[PATH_MAX];
+	int fd;
+
+	at(p, statedir, "mine");
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	fd = state_open(statedir, "mine");
+	ck_assert_int_ne(fd, -1);
+	close(fd);
+	ck_assert_int_eq(chmod(p, 0770), 0);
+	errno = 0;
+	ck_assert_int_eq(state_open(statedir, "mine"), -1);
+	ck_assert_int_eq(errno, EPERM);
+	if (geteuid() != 0)
+		return;
+	ck_assert_int_eq(chmod(p, 0700), 0);
+	ck_assert_int_eq(chown(p, OTHER, OTHER), 0);
+	errno = 0;
+	ck_assert_int_eq(state_open(statedir, "mine"), -1);
+	ck_assert_int_eq(errno, EPERM);
+}
+END_TEST
+
+#ifdef POP2_TEST_SEAMS
+/* Each system call of the state folders fails in turn. */
+static const char *const state_faults[] = {
+    "state.open:EIO",
+    "state.mkdir:EIO",
+    "state.open-user:EIO",
+    "state.fchown:EIO",
+};
+
+START_TEST(faults)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	ck_assert_int_eq(setenv("POP2_FAIL_AT", state_faults[_i], 1), 0);
+	errno = 0;
+	if (_i < 3)
+		ck_assert_int_eq(state_open(statedir, "u"), -1);
+	else if (geteuid() == 0) {
+		ck_assert_int_eq(state_prepare(statedir, "u", OTHER, OTHER), -1);
+		/* Made, but still root's: the next attempt gives it away. */
+		at(p, statedir, "u");
+		ck_assert_int_eq(lstat(p, &st), 0);
+		ck_assert_int_eq(st.st_uid, 0);
+	} else {
+		unsetenv("POP2_FAIL_AT");
+		return;
+	}
+	ck_assert_int_eq(errno, EIO);
+	unsetenv("POP2_FAIL_AT");
+	if (_i == 3) {
+		ck_assert_int_eq(state_prepare(statedir, "u", OTHER, OTHER), 0);
+		ck_assert_int_eq(lstat(p, &st), 0);
+		ck_assert_int_eq(st.st_uid, OTHER);
+	}
+}
+END_TEST
+#endif
+
 static Suite *
 state_suite(void)
 {
@@ -413,6 +570,13 @@ state_suite(void)
 	tcase_add_test(tc, set_aside);
 	tcase_add_test(tc, leftovers);
 	tcase_add_test(tc, prepare);
+	tcase_add_test(tc, refusals);
+	tcase_add_test(tc, open_made_for_other);
+	tcase_add_test(tc, open_user_refused);
+#ifdef POP2_TEST_SEAMS
+	tcase_add_loop_test(tc, faults, 0,
+	    (int)(sizeof(state_faults) / sizeof(state_faults[0])));
+#endif
 	suite_add_tcase(s, tc);
 	return s;
 }
