@@ -2210,6 +2210,114 @@ START_TEST(test_many_segments)
 END_TEST
 
 /*
+ * A journal whose header holds what no commit writes, its hash taken
+ * again over the damage, is torn all the same: removed, the maildrop not
+ * touched. Each case breaks one rule of the header.
+ */
+enum {
+	HD_PHASE,
+	HD_PHASE_T,
+	HD_MARK,
+	HD_NO_HMARK,
+	HD_V2_HMARK,
+	HD_V2_MARK,
+	HD_V2_PHASE_M,
+	HD_D_PAST_N,
+	HD_N_PAST_E,
+	HD_E_HUGE,
+	HD_R_ODD,
+	HD_R_ZERO,
+	HD_R_HUGE,
+	HD_CAP,
+	HD_NSEG,
+	HD_PATHLEN,
+	HD_SIZE,
+	HD_HASH,
+	HD_MAGIC,
+	HD_SHORT,
+	HD_N
+};
+
+START_TEST(test_header_damaged)
+{
+	int del[MAXMSG];
+	struct commit_pending cp;
+	struct box bx;
+	struct mbox mb;
+	struct snap sn;
+	unsigned char *j;
+	size_t jlen;
+	uint64_t hdrlen, d, e, n, r;
+	int fd;
+
+	rounds_box(&bx, RP_HALF, del);
+	box_write(&bx, mpath);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del);
+	ck_assert(crash_commit_bounded(&mb, "journal-synced", JMAX_TINY));
+	mbox_free(&mb);
+	(void)close(fd);
+	j = (unsigned char *)slurp(spath_file(COMMIT_JOURNAL), &jlen);
+	ck_assert(memcmp(j, "POP2JNL3", 8) == 0);
+	hdrlen = 112 + get64_le(j + 104) + 8;
+	d = get64_le(j + 32);
+	e = get64_le(j + 40);
+	n = get64_le(j + 48);
+	r = get64_le(j + 56);
+	switch (_i) {
+	case HD_PHASE: j[8] = 'X'; break;
+	case HD_PHASE_T: j[8] = 'T'; break;
+	case HD_MARK: j[9] = 'Q'; break;
+	case HD_NO_HMARK: memset(j + 10, 0, 6); break;
+	case HD_V2_HMARK: memcpy(j, "POP2JNL2", 8); break;
+	case HD_V2_MARK:
+		memcpy(j, "POP2JNL2", 8);
+		memset(j + 10, 0, 6);
+		j[9] = 'Q';
+		break;
+	case HD_V2_PHASE_M:
+		memcpy(j, "POP2JNL2", 8);
+		memset(j + 9, 0, 7);
+		j[8] = 'M';
+		break;
+	case HD_D_PAST_N: put64_le(j + 32, n + 1); break;
+	case HD_N_PAST_E: put64_le(j + 48, e + 1); break;
+	case HD_E_HUGE: put64_le(j + 40, (uint64_t)1 << 62); break;
+	case HD_R_ODD: put64_le(j + 56, 100); break;
+	case HD_R_ZERO: put64_le(j + 56, 0); break;
+	case HD_R_HUGE: put64_le(j + 56, (uint64_t)1 << 41); break;
+	case HD_CAP: put64_le(j + 64, r + 1); break;
+	case HD_NSEG: put64_le(j + 72, n - d + 1); break;
+	case HD_PATHLEN: put64_le(j + 104, 5000); break;
+	case HD_SIZE: put64_le(j + 56, 2 * r); break;
+	case HD_MAGIC: j[3] = 'X'; break;
+	default: break;
+	}
+	if (_i != HD_HASH && _i != HD_SHORT) {
+		unsigned char phase = j[8];
+
+		j[8] = 0;
+		put64_le(j + hdrlen - 8, XXH3_64bits(j, (size_t)(hdrlen - 8)));
+		j[8] = phase;
+	} else if (_i == HD_HASH)
+		j[hdrlen - 1] ^= 1;
+	write_path(spath_file(COMMIT_JOURNAL), j, _i == HD_SHORT ? 100 : jlen);
+	free(j);
+	snap_take(mpath, &sn);
+	if (_i % 2 == 0) {
+		ck_assert_int_eq(recover_now(), COMMIT_RECOVERY_DONE);
+	} else {
+		ck_assert_int_eq(
+		    commit_find(statefd, geteuid(), &cp), COMMIT_FOUND_TORN);
+		ck_assert_str_eq(cp.path, "");
+	}
+	snap_same(mpath, &sn);
+	expect_no_journal(statefd);
+	box_free(&bx);
+}
+END_TEST
+
+/*
  * Many runs of kept messages (every other one of 6000 deleted: 3000
  * segments, 48000 octets of table) against a bound of 128 KiB: the rounds
  * shrink so that the journal, tables included, stays within it, at every
@@ -2669,6 +2777,7 @@ commit_suite(void)
 	tcase_add_test(tc, test_busy_after_crash);
 	tcase_add_loop_test(tc, test_old_journal, 0, 2);
 	tcase_add_loop_test(tc, test_v2_journal, 0, 4);
+	tcase_add_loop_test(tc, test_header_damaged, 0, HD_N);
 	tcase_add_loop_test(tc, test_orphan, 0, NORPH);
 	tcase_add_loop_test(tc, test_one_mixed_block, 0, 2);
 	tcase_add_loop_test(tc, test_power_cut_pages, 0, 2);
