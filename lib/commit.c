@@ -50,8 +50,8 @@
 #define JNL_MAGIC_LEN 8
 /* The header's fields, at these offsets (commit.h has the layout). */
 #define JNL_PHASE_OFF 8
-#define JNL_MARK_OFF 9	    /* the mark octet */
-#define JNL_HMARK_OFF 10    /* 48 bits of the marked tail's hash */
+#define JNL_MARK_OFF 9	 /* the mark octet */
+#define JNL_HMARK_OFF 10 /* 48 bits of the marked tail's hash */
 #define JNL_DEV_OFF 16
 #define JNL_INO_OFF 24
 #define JNL_D_OFF 32
@@ -111,18 +111,18 @@ struct jnl {
 	int v2; /* a journal of the build before sector tables */
 	char phase;
 	uint64_t dev, ino;
-	uint64_t d;	   /* first octet that changes */
-	uint64_t e;	   /* the maildrop's size when the commit began */
-	uint64_t n;	   /* its size afterwards */
-	uint64_t round;	   /* octets of output per round, a multiple of PAGE */
-	uint64_t cap;	   /* octets a round slot holds */
-	uint64_t nseg;	   /* pieces of output, in the table */
-	uint64_t h_prefix; /* the original [D - min(D, 64 KiB), D) */
-	uint64_t h_tail;   /* the original [N, E) */
+	uint64_t d;	    /* first octet that changes */
+	uint64_t e;	    /* the maildrop's size when the commit began */
+	uint64_t n;	    /* its size afterwards */
+	uint64_t round;	    /* octets of output per round, a multiple of PAGE */
+	uint64_t cap;	    /* octets a round slot holds */
+	uint64_t nseg;	    /* pieces of output, in the table */
+	uint64_t h_prefix;  /* the original [D - min(D, 64 KiB), D) */
+	uint64_t h_tail;    /* the original [N, E) */
 	unsigned char mark; /* what the cut's first step writes at N */
 	uint64_t h_mark;    /* 48 bits of the hash of [N, E) so marked; 0 in
 			       a journal of an earlier build (no mark) */
-	uint64_t h_tables; /* the segment and page tables */
+	uint64_t h_tables;  /* the segment and page tables */
 	char path[JNL_PATH_MAX + 1];
 	size_t pathlen;
 	/* Derived from the above by layout(). */
@@ -724,8 +724,7 @@ jnl_read(int jfd, struct jnl *j, int tables, char *buf)
 		  : j->h_mark == 0 || (j->mark != 0 && j->mark != '\n') ||
 		    (j->phase != PHASE_COPY && j->phase != PHASE_MARKED))
 		goto bad;
-	if (
-	    j->d > j->n || j->n > j->e || j->e > (uint64_t)INT64_MAX / 4 ||
+	if (j->d > j->n || j->n > j->e || j->e > (uint64_t)INT64_MAX / 4 ||
 	    j->round < PAGE || j->round % PAGE != 0 ||
 	    j->round > (uint64_t)1 << 40 || j->cap > j->round ||
 	    j->nseg > j->n - j->d || pathlen > JNL_PATH_MAX)
@@ -923,8 +922,8 @@ struct hasher {
 
 /* Feeds the original octets of a piece of output to the pager. */
 static int
-hash_piece(void *arg, int from_slot, uint64_t src, uint64_t roff,
-    uint64_t out, uint64_t len)
+hash_piece(void *arg, int from_slot, uint64_t src, uint64_t roff, uint64_t out,
+    uint64_t len)
 {
 	struct hasher *hs = arg;
 	size_t n;
@@ -973,8 +972,8 @@ sector_hashes(int fd, int jfd, const struct jnl *j, struct segcur *c,
 	}
 	if (pager_flush(&pg) == -1)
 		goto out;
-	pager_start(&pg, SECTOR, SECTOR, s->w0, s->w1, jfd,
-	    s->tab + 8 * j->spr);
+	pager_start(
+	    &pg, SECTOR, SECTOR, s->w0, s->w1, jfd, s->tab + 8 * j->spr);
 	hs.fd = fd;
 	hs.pg = &pg;
 	hs.buf = buf;
@@ -1609,7 +1608,6 @@ same_file(const struct mbox *mb, const struct stat *st)
 	    (uint64_t)st->st_size >= mb->size;
 }
 
-
 /*
  * The commit: 0 when done, 1 when the maildrop began to change and the
  * journal stays, -1 with errno when nothing changed.
@@ -1742,7 +1740,9 @@ commit_mbox_bounded(const struct mbox *mb, const char *path, int statefd,
 {
 	int r = commit_run(mb, path, statefd, journal_max, tick, tick_arg);
 
-	return r == 0 ? COMMIT_DONE : r == 1 ? COMMIT_INTERRUPTED : failed(errno);
+	return r == 0 ? COMMIT_DONE
+	    : r == 1  ? COMMIT_INTERRUPTED
+		      : failed(errno);
 }
 
 enum commit_result
@@ -1865,8 +1865,8 @@ explained(int fd, int jfd, const struct jnl *j, const struct stat *st, int have,
 	 * Past phase M, a tail that is not the marked one was cut, and what
 	 * lies at N arrived since. An earlier build's phase T has no mark.
 	 */
-	*from = tail == 2 || (tail == 1 && j->phase != PHASE_MARKED) ? j->e
-								     : j->n;
+	*from =
+	    tail == 2 || (tail == 1 && j->phase != PHASE_MARKED) ? j->e : j->n;
 	ob0 = obn = ib0 = ibn = 0;
 	for (k = 0, w0 = j->d; w0 < j->n; k++, w0 = w1) {
 		w1 = next_w(j, w0);
@@ -2050,7 +2050,7 @@ enum commit_recovery
 commit_recover_bounded(int statefd, int fd, uint64_t journal_max,
     commit_tick_fn *tick, void *tick_arg)
 {
-	struct tick t = { tick, tick_arg, 0 };
+	struct tick t = {tick, tick_arg, 0};
 	struct stat st;
 	struct jnl j, nj;
 	struct plan pl;
@@ -2184,7 +2184,8 @@ header_path(int jfd, char *path, size_t size)
 	if (jnl_read(jfd, &j, 0, NULL) == -1) {
 		saved = errno;
 		if (saved == EINVAL && (buf = malloc(COPY_BUFSZ)) != NULL) {
-			/* A journal of the earlier format names a maildrop too. */
+			/* A journal of the earlier format names a maildrop too.
+			 */
 			if (jnl1_read(jfd, &j, &s, buf) == 0)
 				saved = 0;
 			free(buf);
@@ -2206,7 +2207,8 @@ int
 commit_refuse(int statefd, struct commit_pending *p, const char *why)
 {
 	p->refused = why;
-	return state_set_aside(statefd, COMMIT_JOURNAL, p->aside, sizeof(p->aside));
+	return state_set_aside(
+	    statefd, COMMIT_JOURNAL, p->aside, sizeof(p->aside));
 }
 
 enum commit_found
@@ -2224,8 +2226,9 @@ commit_find(int statefd, uid_t uid, struct commit_pending *p)
 	}
 	jfd = state_open_file(statefd, COMMIT_JOURNAL, O_RDONLY, 0, uid, &why);
 	if (jfd == -1 && errno == EPERM)
-		return commit_refuse(statefd, p, why) == 0 ? COMMIT_FOUND_REFUSED
-							   : COMMIT_FOUND_ERROR;
+		return commit_refuse(statefd, p, why) == 0
+		    ? COMMIT_FOUND_REFUSED
+		    : COMMIT_FOUND_ERROR;
 	if (jfd == -1)
 		return errno == ENOENT ? COMMIT_FOUND_NONE : COMMIT_FOUND_ERROR;
 	r = header_path(jfd, p->path, sizeof(p->path));
@@ -2244,7 +2247,8 @@ commit_journal_present(int statefd)
 {
 	struct stat st;
 
-	return fstatat(statefd, COMMIT_JOURNAL, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+	return fstatat(statefd, COMMIT_JOURNAL, &st, AT_SYMLINK_NOFOLLOW) ==
+	    0 ||
 	    errno != ENOENT;
 }
 

@@ -6,8 +6,8 @@
  * unlinked file. Before any octet of the maildrop changes, the original
  * octets that the change destroys and that are still needed are made
  * durable in a journal in the user's state directory, so that a crash at
- * any instant is finished by commit_recover(): forward, never backward. See MAILDROP.md and
- * doc/DESIGN for the steps and why each exists.
+ * any instant is finished by commit_recover(): forward, never backward. See
+ * MAILDROP.md and doc/DESIGN for the steps and why each exists.
  *
  * D is the first octet that changes (the start of the first deleted
  * message), E the maildrop's size when the commit began, and the new
@@ -57,10 +57,11 @@
  *        round, else min(R, N - D) / 512 + 2.
  * The journal's size is fixed when it is created (its space reserved), so
  * no round can fail for lack of space, and bounded: the round size is
- * chosen so that the whole journal fits the bound (commit_mbox_bounded()). A header that is short, damaged or
- * inconsistent, or tables that do not match their hash, make a journal
- * "torn": it was never renamed into place complete, so the maildrop was
- * never touched. A slot that does not match its hash holds no round.
+ * chosen so that the whole journal fits the bound (commit_mbox_bounded()). A
+ * header that is short, damaged or inconsistent, or tables that do not match
+ * their hash, make a journal "torn": it was never renamed into place complete,
+ * so the maildrop was never touched. A slot that does not match its hash holds
+ * no round.
  */
 #ifndef POP2_COMMIT_H
 #define POP2_COMMIT_H
@@ -142,9 +143,8 @@ enum commit_result commit_mbox(const struct mbox *mb, const char *path,
  * one page), fewer when the tables (16 octets per run of kept messages and
  * per round) need more than the rest.
  */
-enum commit_result commit_mbox_bounded(const struct mbox *mb,
-    const char *path, int statefd, uint64_t journal_max, commit_tick_fn *tick,
-    void *tick_arg);
+enum commit_result commit_mbox_bounded(const struct mbox *mb, const char *path,
+    int statefd, uint64_t journal_max, commit_tick_fn *tick, void *tick_arg);
 
 /* What commit_find() found in a state directory. */
 enum commit_found {
@@ -193,9 +193,9 @@ const char *commit_journal_name(void);
 
 /* What commit_recover() did. */
 enum commit_recovery {
-	COMMIT_RECOVERY_FAILED = -1,   /* errno; the journal stays */
-	COMMIT_RECOVERY_DONE = 0,      /* nothing to do, or complete now */
-	COMMIT_RECOVERY_SET_ASIDE = 1, /* the maildrop was changed: data aside */
+	COMMIT_RECOVERY_FAILED = -1,  /* errno; the journal stays */
+	COMMIT_RECOVERY_DONE = 0,     /* nothing to do, or complete now */
+	COMMIT_RECOVERY_SET_ASIDE = 1 /* maildrop changed: data set aside */
 };
 
 /*

@@ -761,7 +761,7 @@ refused(struct mbox *mb, int err)
 	snap_take(mpath, &s);
 	errno = 0;
 	ck_assert_int_eq(commit_mbox(mb, mpath, statefd, NULL, NULL),
-	    err == ESTALE  ? COMMIT_CHANGED
+	    err == ESTALE      ? COMMIT_CHANGED
 		: err == EBUSY ? COMMIT_PENDING
 			       : COMMIT_FAILED);
 	ck_assert_int_eq(errno, err);
@@ -1146,10 +1146,10 @@ crash_commit_bounded(struct mbox *mb, const char *step, uint64_t jmax)
 	if (pid == 0) {
 		if (setenv("POP2_CRASH_AT", step, 1) == -1)
 			_exit(3);
-		_exit(commit_mbox_bounded(mb, mpath, statefd, jmax, NULL,
-			  NULL) == 0 ?
-			0 :
-			1);
+		_exit(commit_mbox_bounded(
+			  mb, mpath, statefd, jmax, NULL, NULL) == 0
+			? 0
+			: 1);
 	}
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
@@ -1930,7 +1930,8 @@ START_TEST(test_rounds_crash)
 {
 	int step = _i % NRSTEPS, pat = (_i / NRSTEPS) % NRP;
 	int after = _i / (NRSTEPS * NRP);
-	const char *cstep = rsteps[step], *rstep = rsteps[(_i * 7 + 3) % NRSTEPS];
+	const char *cstep = rsteps[step],
+		   *rstep = rsteps[(_i * 7 + 3) % NRSTEPS];
 	int del[MAXMSG];
 	struct buf want = {NULL, 0, 0};
 	struct box bx;
@@ -1949,8 +1950,8 @@ START_TEST(test_rounds_crash)
 	}
 	/* Every commit here has at least two rounds. */
 	if (!crash_commit_bounded(&mb, cstep, JMAX_TINY))
-		ck_assert_msg(strchr(cstep, '@') != NULL &&
-			strchr(cstep, '@')[1] >= '2',
+		ck_assert_msg(
+		    strchr(cstep, '@') != NULL && strchr(cstep, '@')[1] >= '2',
 		    "commit was not killed at %s", cstep);
 	mbox_free(&mb);
 	(void)close(fd);
@@ -2008,8 +2009,8 @@ START_TEST(test_power_cut_pages)
 	fd = open_index(mpath, &bx, &mb);
 	mark(&mb, del);
 	d = mb.msg[1].start;
-	crash_commit_bounded(&mb, _i == 0 ? "mid-write@2" : "written@2",
-	    JMAX_TINY);
+	crash_commit_bounded(
+	    &mb, _i == 0 ? "mid-write@2" : "written@2", JMAX_TINY);
 	mbox_free(&mb);
 	(void)close(fd);
 	box_text(&bx, del, &want);
@@ -2265,11 +2266,21 @@ START_TEST(test_header_damaged)
 	n = get64_le(j + 48);
 	r = get64_le(j + 56);
 	switch (_i) {
-	case HD_PHASE: j[8] = 'X'; break;
-	case HD_PHASE_T: j[8] = 'T'; break;
-	case HD_MARK: j[9] = 'Q'; break;
-	case HD_NO_HMARK: memset(j + 10, 0, 6); break;
-	case HD_V2_HMARK: memcpy(j, "POP2JNL2", 8); break;
+	case HD_PHASE:
+		j[8] = 'X';
+		break;
+	case HD_PHASE_T:
+		j[8] = 'T';
+		break;
+	case HD_MARK:
+		j[9] = 'Q';
+		break;
+	case HD_NO_HMARK:
+		memset(j + 10, 0, 6);
+		break;
+	case HD_V2_HMARK:
+		memcpy(j, "POP2JNL2", 8);
+		break;
 	case HD_V2_MARK:
 		memcpy(j, "POP2JNL2", 8);
 		memset(j + 10, 0, 6);
@@ -2280,18 +2291,41 @@ START_TEST(test_header_damaged)
 		memset(j + 9, 0, 7);
 		j[8] = 'M';
 		break;
-	case HD_D_PAST_N: put64_le(j + 32, n + 1); break;
-	case HD_N_PAST_E: put64_le(j + 48, e + 1); break;
-	case HD_E_HUGE: put64_le(j + 40, (uint64_t)1 << 62); break;
-	case HD_R_ODD: put64_le(j + 56, 100); break;
-	case HD_R_ZERO: put64_le(j + 56, 0); break;
-	case HD_R_HUGE: put64_le(j + 56, (uint64_t)1 << 41); break;
-	case HD_CAP: put64_le(j + 64, r + 1); break;
-	case HD_NSEG: put64_le(j + 72, n - d + 1); break;
-	case HD_PATHLEN: put64_le(j + 104, 5000); break;
-	case HD_SIZE: put64_le(j + 56, 2 * r); break;
-	case HD_MAGIC: j[3] = 'X'; break;
-	default: break;
+	case HD_D_PAST_N:
+		put64_le(j + 32, n + 1);
+		break;
+	case HD_N_PAST_E:
+		put64_le(j + 48, e + 1);
+		break;
+	case HD_E_HUGE:
+		put64_le(j + 40, (uint64_t)1 << 62);
+		break;
+	case HD_R_ODD:
+		put64_le(j + 56, 100);
+		break;
+	case HD_R_ZERO:
+		put64_le(j + 56, 0);
+		break;
+	case HD_R_HUGE:
+		put64_le(j + 56, (uint64_t)1 << 41);
+		break;
+	case HD_CAP:
+		put64_le(j + 64, r + 1);
+		break;
+	case HD_NSEG:
+		put64_le(j + 72, n - d + 1);
+		break;
+	case HD_PATHLEN:
+		put64_le(j + 104, 5000);
+		break;
+	case HD_SIZE:
+		put64_le(j + 56, 2 * r);
+		break;
+	case HD_MAGIC:
+		j[3] = 'X';
+		break;
+	default:
+		break;
 	}
 	if (_i != HD_HASH && _i != HD_SHORT) {
 		unsigned char phase = j[8];
@@ -2353,8 +2387,8 @@ START_TEST(test_many_runs_bounded)
 	if (_i == 1) {
 		snap_take(mpath, &sn);
 		errno = 0;
-		ck_assert_int_eq(commit_mbox_bounded(&mb, mpath, statefd, jmax,
-				     NULL, NULL),
+		ck_assert_int_eq(
+		    commit_mbox_bounded(&mb, mpath, statefd, jmax, NULL, NULL),
 		    COMMIT_TOO_LARGE);
 		ck_assert_int_eq(errno, EFBIG);
 		snap_same(mpath, &sn);
@@ -2427,7 +2461,7 @@ START_TEST(test_fail_matrix)
 			_exit(100);
 		r = commit_mbox_bounded(
 		    &mb, mpath, statefd, JMAX_TINY, NULL, NULL);
-		_exit(r == COMMIT_DONE		 ? 0
+		_exit(r == COMMIT_DONE		  ? 0
 			: r == COMMIT_INTERRUPTED ? 200
 						  : errno);
 	}
@@ -2447,8 +2481,8 @@ START_TEST(test_fail_matrix)
 		expect_no_journal(statefd);
 	} else {
 		/* Failed before the maildrop changed: the failure is told. */
-		ck_assert_msg(err == (nospc ? ENOSPC : EIO), "%s: errno %d",
-		    spec, err);
+		ck_assert_msg(
+		    err == (nospc ? ENOSPC : EIO), "%s: errno %d", spec, err);
 		expect_file(mpath, &orig);
 		expect_no_journal(statefd);
 	}
@@ -2781,8 +2815,7 @@ commit_suite(void)
 	tcase_add_loop_test(tc, test_orphan, 0, NORPH);
 	tcase_add_loop_test(tc, test_one_mixed_block, 0, 2);
 	tcase_add_loop_test(tc, test_power_cut_pages, 0, 2);
-	tcase_add_loop_test(
-	    tc, test_rounds_crash, 0, NRSTEPS * NRP * NAFTER);
+	tcase_add_loop_test(tc, test_rounds_crash, 0, NRSTEPS * NRP * NAFTER);
 	tcase_add_test(tc, test_torn_slot);
 	tcase_add_loop_test(tc, test_many_segments, 0, 2);
 	tcase_add_loop_test(tc, test_many_runs_bounded, 0, 2);

@@ -406,8 +406,8 @@ START_TEST(refusals)
 
 	/* A relative state directory, though it exists. */
 	errno = 0;
-	ck_assert_int_eq(state_dir_safe(".", geteuid(), bad, sizeof(bad), &why),
-	    -1);
+	ck_assert_int_eq(
+	    state_dir_safe(".", geteuid(), bad, sizeof(bad), &why), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	/* A file, a link, nothing at all. */
 	put("file", "x");
@@ -446,8 +446,8 @@ START_TEST(refusals)
 	ck_assert_int_eq(errno, EEXIST);
 	/* O_EXCL on an existing file of the user's: open's own error. */
 	errno = 0;
-	ck_assert_int_eq(state_open_file(dfd, "file",
-			     O_RDWR | O_CREAT | O_EXCL, 0600, geteuid(), &why),
+	ck_assert_int_eq(state_open_file(dfd, "file", O_RDWR | O_CREAT | O_EXCL,
+			     0600, geteuid(), &why),
 	    -1);
 	ck_assert_int_eq(errno, EEXIST);
 	ck_assert_ptr_null(why);
@@ -534,7 +534,8 @@ START_TEST(faults)
 	if (_i < 3)
 		ck_assert_int_eq(state_open(statedir, "u"), -1);
 	else if (geteuid() == 0) {
-		ck_assert_int_eq(state_prepare(statedir, "u", OTHER, OTHER), -1);
+		ck_assert_int_eq(
+		    state_prepare(statedir, "u", OTHER, OTHER), -1);
 		/* Made, but still root's: the next attempt gives it away. */
 		at(p, statedir, "u");
 		ck_assert_int_eq(lstat(p, &st), 0);
