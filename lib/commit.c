@@ -66,6 +66,17 @@
 #define JNL_PATHLEN_OFF 104
 #define JNL_FIXED 112 /* then the path, then the header's hash */
 #define JNL_PATH_MAX 4095
+/*
+ * The header of a journal of the format before rounds ("POP2JNL1"): the
+ * fields it shares with the current one, then these; the block hashes
+ * follow at JNL1_FIXED, then the path and the header's hash, then IMAGE.
+ */
+#define JNL1_HIMAGE_OFF 56
+#define JNL1_HPREFIX_OFF 64
+#define JNL1_HTAIL_OFF 72
+#define JNL1_NBLK_OFF 88
+#define JNL1_PATHLEN_OFF 96
+#define JNL1_FIXED 104
 /* A slot's header fields. */
 #define SLOT_R_OFF 8
 #define SLOT_W0_OFF 16
@@ -129,6 +140,7 @@ struct jnl {
 	uint64_t h_hdr; /* the header's hash: binds the slots to it */
 	uint64_t hdrlen, seg_off, opg_off, ipg_off, nrd, slot_off, size;
 	uint64_t spr; /* sector hashes in each of a slot's two tables */
+	uint64_t nblk; /* POP2JNL1: hashes of the original pages of [D, N) */
 };
 
 struct tick {
@@ -790,7 +802,7 @@ bad:
 static int
 jnl1_read(int jfd, struct jnl *j, struct slot *s, char *buf)
 {
-	unsigned char f[104], *h;
+	unsigned char f[JNL1_FIXED], *h;
 	XXH3_state_t *xs;
 	struct stat st;
 	uint64_t d, n, nblk, pathlen, hdrlen, hv;
@@ -804,32 +816,34 @@ jnl1_read(int jfd, struct jnl *j, struct slot *s, char *buf)
 	    read_full(jfd, f, sizeof(f), 0) == -1 ||
 	    memcmp(f, "POP2JNL1", 8) != 0)
 		goto bad;
-	d = get64(f + 32);
-	n = get64(f + 48);
-	nblk = get64(f + 88);
-	pathlen = get64(f + 96);
-	if (d > n || n - d > (uint64_t)INT64_MAX || nblk > (uint64_t)1 << 40 ||
+	d = get64(f + JNL_D_OFF);
+	n = get64(f + JNL_N_OFF);
+	nblk = get64(f + JNL1_NBLK_OFF);
+	pathlen = get64(f + JNL1_PATHLEN_OFF);
+	j->e = get64(f + JNL_E_OFF);
+	if (d > n || n > j->e || j->e > (uint64_t)INT64_MAX / 4 ||
+	    nblk != (n == d ? 0 : (n - 1) / PAGE - d / PAGE + 1) ||
 	    pathlen > JNL_PATH_MAX)
 		goto bad;
-	hdrlen = 104 + 8 * nblk + pathlen + 8;
+	hdrlen = JNL1_FIXED + 8 * nblk + pathlen + 8;
 	if ((uint64_t)st.st_size != hdrlen + (n - d) || buf == NULL)
 		goto bad;
 	if ((h = malloc((size_t)hdrlen)) == NULL)
 		return -1;
 	rc = read_full(jfd, h, (size_t)hdrlen, 0);
 	if (rc == 0) {
-		j->phase = (char)h[8];
-		h[8] = 0;
+		j->phase = (char)h[JNL_PHASE_OFF];
+		h[JNL_PHASE_OFF] = 0;
 		rc = XXH3_64bits(h, (size_t)(hdrlen - 8)) ==
 			get64(h + hdrlen - 8)
 		    ? 0
 		    : 1;
 		j->pathlen = (size_t)pathlen;
-		memcpy(j->path, h + 104 + 8 * nblk, j->pathlen);
+		memcpy(j->path, h + JNL1_FIXED + 8 * nblk, j->pathlen);
 		j->path[j->pathlen] = '\0';
 	}
 	free(h);
-	if (rc != 0)
+	if (rc != 0 || (j->phase != PHASE_COPY && j->phase != PHASE_TRUNC))
 		goto bad;
 	if ((xs = XXH3_createState()) == NULL) {
 		errno = ENOMEM;
@@ -837,10 +851,15 @@ jnl1_read(int jfd, struct jnl *j, struct slot *s, char *buf)
 	}
 	rc = hash_range(jfd, hdrlen, n - d, buf, xs, &hv);
 	XXH3_freeState(xs);
-	if (rc == -1 || hv != get64(f + 56))
+	if (rc == -1 || hv != get64(f + JNL1_HIMAGE_OFF))
 		goto bad;
+	j->dev = get64(f + JNL_DEV_OFF);
+	j->ino = get64(f + JNL_INO_OFF);
 	j->d = d;
 	j->n = n;
+	j->h_prefix = get64(f + JNL1_HPREFIX_OFF);
+	j->h_tail = get64(f + JNL1_HTAIL_OFF);
+	j->nblk = nblk;
 	s->data = hdrlen;
 	s->len = n - d;
 	return 0;
@@ -2040,6 +2059,157 @@ last_round(int jfd, const struct jnl *j, char *buf, struct slot *s)
 	return 1;
 }
 
+/*
+ * Tells whether the maildrop at FD (status ST) is in a state that the
+ * POP2JNL1 journal J (IMAGE at S) explains, as the build that wrote it
+ * judged: the same file with its prefix [0, D) intact; each page of
+ * [D, N) either the original or IMAGE, except one that may mix them (the
+ * write front of a killed pwrite); [N, E) intact, or in phase T possibly
+ * cut off. Sets *FROM to where mail that arrived after the crash begins.
+ * Returns 1, 0 when another program rewrote the file, or -1 with errno.
+ */
+static int
+explained1(int fd, int jfd, const struct jnl *j, const struct slot *s,
+    const struct stat *st, char *buf, uint64_t *from)
+{
+	unsigned char tb[BATCH * 8];
+	XXH3_state_t *xs;
+	uint64_t size, k, b0, b1, h, want, tb0, tbn;
+	char *img;
+	int mixed, rc;
+
+	if (!S_ISREG(st->st_mode) || (uint64_t)st->st_dev != j->dev ||
+	    (uint64_t)st->st_ino != j->ino || st->st_size < 0)
+		return 0;
+	size = (uint64_t)st->st_size;
+	if (size < (j->phase == PHASE_COPY ? j->e : j->n))
+		return 0;
+	xs = XXH3_createState();
+	img = malloc(PAGE);
+	rc = -1;
+	if (xs == NULL || img == NULL) {
+		errno = ENOMEM;
+		goto out;
+	}
+	if (hash_range(fd, 0, j->d, buf, xs, &h) == -1)
+		goto out;
+	if (h != j->h_prefix) {
+		rc = 0;
+		goto out;
+	}
+	mixed = 0;
+	tb0 = tbn = 0;
+	for (k = 0; k < j->nblk; k++) {
+		b0 = k == 0 ? j->d : (j->d / PAGE + k) * PAGE;
+		b1 = min64((j->d / PAGE + k + 1) * PAGE, j->n);
+		if (read_full(fd, buf, (size_t)(b1 - b0), b0) == -1 ||
+		    read_full(jfd, img, (size_t)(b1 - b0),
+			s->data + (b0 - j->d)) == -1 ||
+		    tab_get(jfd, JNL1_FIXED, j->nblk, k, tb, &tb0, &tbn,
+			&want) == -1)
+			goto out;
+		if (memcmp(buf, img, (size_t)(b1 - b0)) == 0 ||
+		    XXH3_64bits(buf, (size_t)(b1 - b0)) == want)
+			continue;
+		if (++mixed > 1) {
+			rc = 0;
+			goto out;
+		}
+	}
+	rc = 1;
+	if (size >= j->e) {
+		if (hash_range(fd, j->n, j->e - j->n, buf, xs, &h) == -1) {
+			rc = -1;
+			goto out;
+		}
+		if (h == j->h_tail) {
+			*from = j->e;
+			goto out;
+		}
+	}
+	if (j->phase == PHASE_COPY)
+		rc = 0;
+	/* Cut at N already; what follows arrived after the crash. */
+	*from = j->n;
+out:
+	free(img);
+	XXH3_freeState(xs);
+	return rc;
+}
+
+/*
+ * Finishes the commit of a journal of the format before rounds
+ * ("POP2JNL1", header in J, its new contents of [D, N) at S), left by a
+ * crash before an upgrade, on the maildrop at FD (-1: gone): IMAGE is
+ * written over [D, N) and synced, as that build did; what is left -
+ * removing [N, E) and keeping what arrived past E - is a commit of the
+ * current format, whose journal replaces this one. A maildrop that the
+ * journal does not explain keeps nothing but IMAGE set aside. Returns 0,
+ * 1 when set aside, -1 with errno.
+ */
+static int
+replay1(int statefd, int jfd, int fd, const struct jnl *j,
+    const struct slot *s, char *buf, struct tick *t, uint64_t max)
+{
+	struct copier cp;
+	struct stat st;
+	struct plan pl;
+	struct jnl nj;
+	struct slot ns;
+	uint64_t from, size;
+	int r, njfd, saved;
+
+	if (fd != -1 && (check_writable(fd) == -1 || fstat(fd, &st) == -1))
+		return -1;
+	from = 0;
+	r = fd == -1 ? 0 : explained1(fd, jfd, j, s, &st, buf, &from);
+	if (r == -1)
+		return -1;
+	if (r == 0)
+		return orphan(statefd, jfd, j, -1, 1, s, buf) == 0 ? 1 : -1;
+	memset(&cp, 0, sizeof(cp));
+	cp.fd = jfd;
+	cp.dfd = fd;
+	cp.buf = buf;
+	cp.t = t;
+	cp.noslot = 1;
+	if (copy_piece(&cp, 0, s->data, 0, j->d, s->len) == -1 ||
+	    sys_fsync(fd) == -1)
+		return -1;
+	seam_point("v1-written");
+	size = (uint64_t)st.st_size;
+	if (from == j->n) {
+		/* Cut already: what follows arrived since, in place. */
+		if (sys_unlink(statefd, COMMIT_JOURNAL) == -1 && errno != ENOENT)
+			return -1;
+		(void)fsync(statefd);
+		return 0;
+	}
+	memset(&nj, 0, sizeof(nj));
+	nj.phase = PHASE_COPY;
+	nj.dev = j->dev;
+	nj.ino = j->ino;
+	nj.d = j->n;
+	nj.e = size;
+	nj.n = j->n + (size - from);
+	nj.pathlen = j->pathlen;
+	memcpy(nj.path, j->path, j->pathlen + 1);
+	memset(&pl, 0, sizeof(pl));
+	pl.g = from;
+	if (jnl_create(statefd, fd, &nj, &pl, max, buf, t, &njfd) == -1)
+		return -1;
+	memset(&ns, 0, sizeof(ns));
+	ns.w0 = nj.d;
+	r = rounds(fd, njfd, &nj, &ns, 0, buf, t) == 0 &&
+		finish(statefd, njfd, &nj, fd) == 0
+	    ? 0
+	    : -1;
+	saved = errno;
+	(void)close(njfd);
+	errno = saved;
+	return r;
+}
+
 enum commit_recovery
 commit_recover(int statefd, int fd, commit_tick_fn *tick, void *tick_arg)
 {
@@ -2077,10 +2247,10 @@ commit_recover_bounded(int statefd, int fd, uint64_t journal_max,
 	if (jnl_read(jfd, &j, 1, buf) == -1) {
 		if (errno != EINVAL)
 			goto out;
-		/* A journal of the earlier format: set aside, never redone. */
+		/* A journal of the format before rounds. */
 		if (jnl1_read(jfd, &j, &s, buf) == 0) {
-			if (orphan(statefd, jfd, &j, -1, 1, &s, buf) == 0)
-				rc = 1;
+			rc = replay1(statefd, jfd, fd, &j, &s, buf, &t,
+			    journal_max);
 			goto out;
 		}
 		if (errno == EINVAL)

@@ -1585,7 +1585,7 @@ v2_fixture(const char *name, struct buf *want)
 	m = slurp(p, &mlen);
 	write_path(mpath, m, mlen);
 	free(m);
-	snprintf(p, sizeof(p), "%s/journal-v2/%s.want", TEST_DATA, name);
+	snprintf(p, sizeof(p), "%s/journal-v2/want", TEST_DATA);
 	m = slurp(p, &mlen);
 	buf_add(want, m, mlen);
 	free(m);
@@ -1624,6 +1624,88 @@ v2_fixture(const char *name, struct buf *want)
 }
 
 /*
+ * Puts the fixture NAME of test/data/journal-v1 in place, as v2_fixture()
+ * does: a journal of the format before rounds (POP2JNL1) holds no slots,
+ * only its header's hash covers the device and inode.
+ */
+static void
+v1_fixture(const char *name, struct buf *want)
+{
+	char p[512], *m;
+	unsigned char *j;
+	struct stat st;
+	uint64_t hdrlen;
+	size_t jlen, mlen;
+	char phase;
+
+	snprintf(p, sizeof(p), "%s/journal-v1/%s.mbox", TEST_DATA, name);
+	m = slurp(p, &mlen);
+	write_path(mpath, m, mlen);
+	free(m);
+	snprintf(p, sizeof(p), "%s/journal-v1/want", TEST_DATA);
+	m = slurp(p, &mlen);
+	buf_add(want, m, mlen);
+	free(m);
+	snprintf(p, sizeof(p), "%s/journal-v1/%s.jnl", TEST_DATA, name);
+	j = (unsigned char *)slurp(p, &jlen);
+	ck_assert_uint_gt(jlen, 112);
+	ck_assert(memcmp(j, "POP2JNL1", 8) == 0);
+	ck_assert_int_eq(stat(mpath, &st), 0);
+	put64_le(j + 16, (uint64_t)st.st_dev);
+	put64_le(j + 24, (uint64_t)st.st_ino);
+	hdrlen = 104 + 8 * get64_le(j + 88) + get64_le(j + 96) + 8;
+	phase = (char)j[8];
+	j[8] = 0;
+	put64_le(j + hdrlen - 8, XXH3_64bits(j, (size_t)(hdrlen - 8)));
+	j[8] = (unsigned char)phase;
+	write_path(spath_file(COMMIT_JOURNAL), j, jlen);
+	free(j);
+}
+
+/*
+ * Journals of the format before rounds (POP2JNL1), made by that build's
+ * pop2d killed half way through writing the new contents ("write", phase
+ * C) and after phase T ("cut"), are replayed byte for byte as that build
+ * replayed them: at once, after the replay is killed once its new
+ * contents are written or in the commit that follows them, and with mail
+ * delivered after the crash. A maildrop changed since keeps nothing but
+ * the journal's new contents set aside.
+ */
+START_TEST(test_v1_journal)
+{
+	struct buf want = {NULL, 0, 0};
+	struct snap sn;
+	char *late;
+	size_t llen;
+
+	v1_fixture(_i % 2 == 0 ? "write" : "cut", &want);
+	if (_i == 2)
+		ck_assert(crash_recover("v1-written"));
+	if (_i == 3)
+		ck_assert(crash_recover("phase-t"));
+	if (_i == 4 || _i == 5) {
+		late = msg_make(77, 9000, 1, &llen);
+		append_path(mpath, late, llen);
+		buf_add(&want, late, llen);
+		free(late);
+	}
+	if (_i == 6) {
+		poke(mpath, 10);
+		snap_take(mpath, &sn);
+		ck_assert_int_eq(recover_now(), COMMIT_RECOVERY_SET_ASIDE);
+		snap_same(mpath, &sn);
+		ck_assert(exists_at(statefd, COMMIT_ORPHAN));
+		ck_assert(exists_at(statefd, COMMIT_RECOVERED));
+	} else {
+		ck_assert_int_eq(recover_now(), 0);
+		expect_file(mpath, &want);
+	}
+	expect_no_journal(statefd);
+	buf_free(&want);
+}
+END_TEST
+
+/*
  * Journals written by the build before sector tables (POP2JNL2), made by
  * that build's pop2d killed after its third round's slot ("round", phase
  * C) and after phase T ("cut"), are recovered byte for byte as that
@@ -1654,10 +1736,11 @@ END_TEST
 
 /*
  * A journal of the format before rounds, left by a crash before an
- * upgrade: its new contents are set aside (recovered.mbox, the journal
- * kept as the orphan), the maildrop not touched, and the caller told to
- * log it (1). One whose contents fail their hash was never complete: it
- * is deleted (0).
+ * upgrade, that does not explain the maildrop (here, another inode): its
+ * new contents are set aside (recovered.mbox, the journal kept as the
+ * orphan), the maildrop not touched, and the caller told to log it (1).
+ * One whose contents fail their hash was never complete: it is deleted
+ * (0). test_v1_journal replays real ones.
  */
 START_TEST(test_old_journal)
 {
@@ -1683,8 +1766,12 @@ START_TEST(test_old_journal)
 	put64_le(f + 48, d + want.len);
 	put64_le(f + 56, XXH3_64bits(want.p, want.len) ^ (uint64_t)_i);
 	put64_le(f + 80, 4096);
+	put64_le(f + 88, (d + want.len - 1) / 4096 - d / 4096 + 1);
 	put64_le(f + 96, strlen(mpath));
 	buf_add(&j, f, sizeof(f));
+	/* Page hashes that no page has: the maildrop is not explained. */
+	for (k = 0; k < (d + want.len - 1) / 4096 - d / 4096 + 1; k++)
+		buf_add(&j, "\1\2\3\4\5\6\7\10", 8);
 	buf_add(&j, mpath, strlen(mpath));
 	put64_le(f, XXH3_64bits(j.p, j.len));
 	buf_add(&j, f, 8);
@@ -2811,6 +2898,7 @@ commit_suite(void)
 	tcase_add_test(tc, test_busy_after_crash);
 	tcase_add_loop_test(tc, test_old_journal, 0, 2);
 	tcase_add_loop_test(tc, test_v2_journal, 0, 4);
+	tcase_add_loop_test(tc, test_v1_journal, 0, 7);
 	tcase_add_loop_test(tc, test_header_damaged, 0, HD_N);
 	tcase_add_loop_test(tc, test_orphan, 0, NORPH);
 	tcase_add_loop_test(tc, test_one_mixed_block, 0, 2);
