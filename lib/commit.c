@@ -139,7 +139,7 @@ struct jnl {
 	/* Derived from the above by layout(). */
 	uint64_t h_hdr; /* the header's hash: binds the slots to it */
 	uint64_t hdrlen, seg_off, opg_off, ipg_off, nrd, slot_off, size;
-	uint64_t spr; /* sector hashes in each of a slot's two tables */
+	uint64_t spr;  /* sector hashes in each of a slot's two tables */
 	uint64_t nblk; /* POP2JNL1: hashes of the original pages of [D, N) */
 };
 
@@ -294,6 +294,8 @@ read_full(int fd, void *buf, size_t len, uint64_t off)
 	ssize_t r;
 
 	for (got = 0; got < len; got += (size_t)r) {
+		if (seam_fail("commit.pread"))
+			return -1;
 		r = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
 		if (r == -1) {
 			if (errno != EINTR)
@@ -642,17 +644,35 @@ struct copier {
 	uint64_t sdata; /* where the slot's octets are in the journal */
 	int save;	/* journal the sources rather than write output */
 	int noslot;	/* no slot: every source is read from the maildrop */
-	XXH3_state_t *xs;
 	char *buf;
 	struct tick *t;
+	/*
+	 * Output waiting in BUF: BL octets for BO on. It is written in whole
+	 * sectors of the destination (but at the ends of what is copied), so
+	 * that a crash between two writes leaves no sector half written.
+	 */
+	uint64_t bo;
+	size_t bl;
 };
+
+/* Writes the output the copier holds. */
+static int
+copier_flush(struct copier *cp)
+{
+	if (cp->bl == 0)
+		return 0;
+	if (write_full(cp->dfd, cp->buf, cp->bl, cp->bo) == -1)
+		return -1;
+	cp->bl = 0;
+	return 0;
+}
 
 static int
 copy_piece(void *arg, int from_slot, uint64_t src, uint64_t roff, uint64_t out,
     uint64_t len)
 {
 	struct copier *cp = arg;
-	size_t n;
+	size_t n, cap;
 	int sfd, dfd;
 	uint64_t soff, doff;
 
@@ -672,18 +692,35 @@ copy_piece(void *arg, int from_slot, uint64_t src, uint64_t roff, uint64_t out,
 		dfd = cp->dfd;
 		doff = out - cp->doff;
 	}
+	if (cp->save) {
+		for (; len > 0; soff += n, doff += n, len -= n) {
+			n = len < COPY_BUFSZ ? (size_t)len : COPY_BUFSZ;
+			if (read_full(sfd, cp->buf, n, soff) == -1 ||
+			    write_full(dfd, cp->buf, n, doff) == -1)
+				return -1;
+			tick_add(cp->t, n);
+		}
+		return 0;
+	}
 	while (len > 0) {
-		n = len < COPY_BUFSZ ? (size_t)len : COPY_BUFSZ;
-		if (read_full(sfd, cp->buf, n, soff) == -1)
+		if (cp->bl > 0 && doff != cp->bo + cp->bl &&
+		    copier_flush(cp) == -1)
 			return -1;
-		if (cp->xs != NULL)
-			(void)XXH3_64bits_update(cp->xs, cp->buf, n);
-		if (write_full(dfd, cp->buf, n, doff) == -1)
+		if (cp->bl == 0)
+			cp->bo = doff;
+		/* Up to the last sector boundary within the buffer's size. */
+		cap =
+		    (size_t)((cp->bo + COPY_BUFSZ) / SECTOR * SECTOR - cp->bo);
+		n = (size_t)min64(len, cap - cp->bl);
+		if (read_full(sfd, cp->buf + cp->bl, n, soff) == -1)
 			return -1;
+		cp->bl += n;
 		soff += n;
 		doff += n;
 		len -= n;
 		tick_add(cp->t, n);
+		if (cp->bl == cap && copier_flush(cp) == -1)
+			return -1;
 	}
 	return 0;
 }
@@ -812,9 +849,12 @@ jnl1_read(int jfd, struct jnl *j, struct slot *s, char *buf)
 	memset(s, 0, sizeof(*s));
 	if (fstat(jfd, &st) == -1)
 		return -1;
-	if (st.st_size < (off_t)sizeof(f) ||
-	    read_full(jfd, f, sizeof(f), 0) == -1 ||
-	    memcmp(f, "POP2JNL1", 8) != 0)
+	if (st.st_size < (off_t)sizeof(f))
+		goto bad;
+	/* A read that fails says nothing about the journal. */
+	if (read_full(jfd, f, sizeof(f), 0) == -1)
+		return -1;
+	if (memcmp(f, "POP2JNL1", 8) != 0)
 		goto bad;
 	d = get64(f + JNL_D_OFF);
 	n = get64(f + JNL_N_OFF);
@@ -830,18 +870,17 @@ jnl1_read(int jfd, struct jnl *j, struct slot *s, char *buf)
 		goto bad;
 	if ((h = malloc((size_t)hdrlen)) == NULL)
 		return -1;
-	rc = read_full(jfd, h, (size_t)hdrlen, 0);
-	if (rc == 0) {
-		j->phase = (char)h[JNL_PHASE_OFF];
-		h[JNL_PHASE_OFF] = 0;
-		rc = XXH3_64bits(h, (size_t)(hdrlen - 8)) ==
-			get64(h + hdrlen - 8)
-		    ? 0
-		    : 1;
-		j->pathlen = (size_t)pathlen;
-		memcpy(j->path, h + JNL1_FIXED + 8 * nblk, j->pathlen);
-		j->path[j->pathlen] = '\0';
+	if (read_full(jfd, h, (size_t)hdrlen, 0) == -1) {
+		free(h);
+		return -1;
 	}
+	j->phase = (char)h[JNL_PHASE_OFF];
+	h[JNL_PHASE_OFF] = 0;
+	rc = XXH3_64bits(h, (size_t)(hdrlen - 8)) == get64(h + hdrlen - 8) ? 0
+									   : 1;
+	j->pathlen = (size_t)pathlen;
+	memcpy(j->path, h + JNL1_FIXED + 8 * nblk, j->pathlen);
+	j->path[j->pathlen] = '\0';
 	free(h);
 	if (rc != 0 || (j->phase != PHASE_COPY && j->phase != PHASE_TRUNC))
 		goto bad;
@@ -851,7 +890,9 @@ jnl1_read(int jfd, struct jnl *j, struct slot *s, char *buf)
 	}
 	rc = hash_range(jfd, hdrlen, n - d, buf, xs, &hv);
 	XXH3_freeState(xs);
-	if (rc == -1 || hv != get64(f + JNL1_HIMAGE_OFF))
+	if (rc == -1)
+		return -1;
+	if (hv != get64(f + JNL1_HIMAGE_OFF))
 		goto bad;
 	j->dev = get64(f + JNL_DEV_OFF);
 	j->ino = get64(f + JNL_INO_OFF);
@@ -1078,10 +1119,12 @@ round_write(int fd, int jfd, struct segcur *c, const struct slot *s, char *buf,
 		half -= SECTOR;
 	if (half < s->w0)
 		half = s->w0;
-	if (walk(c, s->w0, s->w1, s->w0, half, copy_piece, &cp) == -1)
+	if (walk(c, s->w0, s->w1, s->w0, half, copy_piece, &cp) == -1 ||
+	    copier_flush(&cp) == -1)
 		return -1;
 	round_seam("mid-write", s->r);
-	if (walk(c, s->w0, s->w1, half, s->w1, copy_piece, &cp) == -1)
+	if (walk(c, s->w0, s->w1, half, s->w1, copy_piece, &cp) == -1 ||
+	    copier_flush(&cp) == -1)
 		return -1;
 	if (sys_fsync(fd) == -1)
 		return -1;
@@ -1939,6 +1982,7 @@ rebuild(int fd, int jfd, const struct jnl *j, int have, const struct slot *s,
 	struct copier cp;
 	struct segcur c;
 	uint64_t done;
+	int r, saved;
 
 	memset(&cp, 0, sizeof(cp));
 	cp.fd = fd;
@@ -1948,19 +1992,24 @@ rebuild(int fd, int jfd, const struct jnl *j, int have, const struct slot *s,
 	cp.buf = buf;
 	done = j->phase != PHASE_COPY ? j->n : have ? s->w0 : j->d;
 	cp.noslot = 1;
-	if (copy_piece(&cp, 0, j->d, 0, j->d, done - j->d) == -1)
-		return -1;
-	if (seg_init(&c, jfd, j) == -1)
-		return -1;
-	if (have && j->phase == PHASE_COPY) {
+	r = copy_piece(&cp, 0, j->d, 0, j->d, done - j->d);
+	if (r == 0)
+		r = seg_init(&c, jfd, j);
+	if (r == 0 && have && j->phase == PHASE_COPY) {
 		cp.noslot = 0;
 		cp.sdata = s->data;
-		if (walk(&c, s->w0, s->w1, s->w0, s->w1, copy_piece, &cp) == -1)
-			return -1;
+		r = walk(&c, s->w0, s->w1, s->w0, s->w1, copy_piece, &cp);
 		done = s->w1;
 		cp.noslot = 1;
 	}
-	return walk(&c, done, j->n, done, j->n, copy_piece, &cp);
+	if (r == 0)
+		r = walk(&c, done, j->n, done, j->n, copy_piece, &cp);
+	/* What was read before the maildrop ended is kept too. */
+	saved = errno;
+	if (copier_flush(&cp) == -1)
+		return -1;
+	errno = saved;
+	return r;
 }
 
 /*
@@ -1997,7 +2046,10 @@ orphan(int statefd, int jfd, const struct jnl *j, int fd, int have,
 		cp.dfd = ofd;
 		cp.buf = buf;
 		cp.noslot = 1;
-		r = copy_piece(&cp, 0, s->data, 0, 0, s->len);
+		r = copy_piece(&cp, 0, s->data, 0, 0, s->len) == -1 ||
+			copier_flush(&cp) == -1
+		    ? -1
+		    : 0;
 	} else
 		r = 0;
 	if (r == -1 && errno != ESTALE)
@@ -2045,7 +2097,10 @@ last_round(int jfd, const struct jnl *j, char *buf, struct slot *s)
 		return -1;
 	}
 	ok[0] = ok[1] = 0;
-	if (seg_init(&c, jfd, j) == 0)
+	/* A read that fails must not pass for slots that hold nothing. */
+	if (seg_init(&c, jfd, j) == -1)
+		ok[0] = -1;
+	else
 		for (k = 0; k < 2; k++)
 			if ((ok[k] = slot_read(jfd, j, (uint64_t)k, &c, buf, xs,
 				 &a[k])) == -1)
@@ -2148,8 +2203,8 @@ out:
  * 1 when set aside, -1 with errno.
  */
 static int
-replay1(int statefd, int jfd, int fd, const struct jnl *j,
-    const struct slot *s, char *buf, struct tick *t, uint64_t max)
+replay1(int statefd, int jfd, int fd, const struct jnl *j, const struct slot *s,
+    char *buf, struct tick *t, uint64_t max)
 {
 	struct copier cp;
 	struct stat st;
@@ -2174,13 +2229,14 @@ replay1(int statefd, int jfd, int fd, const struct jnl *j,
 	cp.t = t;
 	cp.noslot = 1;
 	if (copy_piece(&cp, 0, s->data, 0, j->d, s->len) == -1 ||
-	    sys_fsync(fd) == -1)
+	    copier_flush(&cp) == -1 || sys_fsync(fd) == -1)
 		return -1;
 	seam_point("v1-written");
 	size = (uint64_t)st.st_size;
 	if (from == j->n) {
 		/* Cut already: what follows arrived since, in place. */
-		if (sys_unlink(statefd, COMMIT_JOURNAL) == -1 && errno != ENOENT)
+		if (sys_unlink(statefd, COMMIT_JOURNAL) == -1 &&
+		    errno != ENOENT)
 			return -1;
 		(void)fsync(statefd);
 		return 0;
@@ -2249,8 +2305,8 @@ commit_recover_bounded(int statefd, int fd, uint64_t journal_max,
 			goto out;
 		/* A journal of the format before rounds. */
 		if (jnl1_read(jfd, &j, &s, buf) == 0) {
-			rc = replay1(statefd, jfd, fd, &j, &s, buf, &t,
-			    journal_max);
+			rc = replay1(
+			    statefd, jfd, fd, &j, &s, buf, &t, journal_max);
 			goto out;
 		}
 		if (errno == EINVAL)
