@@ -45,7 +45,7 @@
 #define COMMIT_ORPHAN "commit.jnl.orphan"
 
 #define JNL_MAGIC "POP2JNL3"
-/* The build before sector tables: its journals are still recovered. */
+/* The build before page tables: its journals are still recovered. */
 #define JNL_MAGIC_V2 "POP2JNL2"
 #define JNL_MAGIC_LEN 8
 /* The header's fields, at these offsets (commit.h has the layout). */
@@ -101,11 +101,11 @@
 #define SLOT_MAGIC_V2 "POP2RND1"
 #define SLOT_HDR 64
 /*
- * A slot also holds the hashes of its round's destination, sector by
- * sector, as it was and as it will be: a recovery vouches for every
- * sector before writing over it. Sectors are written whole by the disk.
+ * A slot also holds the hashes of its round's destination, page by page,
+ * as it was and as it will be: a recovery vouches for every page before
+ * writing over it. A power cut leaves each page old or new, and a round
+ * is written in whole pages, which a kill cannot tear either.
  */
-#define SECTOR 512
 /* How much of the untouched prefix a recovery compares: its last 64 KiB. */
 #define PREFIX_CHECK (64 * 1024)
 
@@ -119,7 +119,7 @@
 #define BATCH 512
 
 struct jnl {
-	int v2; /* a journal of the build before sector tables */
+	int v2; /* a journal of the build before page tables */
 	char phase;
 	uint64_t dev, ino;
 	uint64_t d;	    /* first octet that changes */
@@ -139,7 +139,7 @@ struct jnl {
 	/* Derived from the above by layout(). */
 	uint64_t h_hdr; /* the header's hash: binds the slots to it */
 	uint64_t hdrlen, seg_off, opg_off, ipg_off, nrd, slot_off, size;
-	uint64_t spr;  /* sector hashes in each of a slot's two tables */
+	uint64_t spr;  /* page hashes in each of a slot's two tables */
 	uint64_t nblk; /* POP2JNL1: hashes of the original pages of [D, N) */
 };
 
@@ -154,7 +154,7 @@ struct slot {
 	uint64_t r;	 /* round number, from 0 */
 	uint64_t w0, w1; /* its output range */
 	uint64_t len;	 /* journaled octets */
-	uint64_t tab;	 /* where its sector hashes are in the journal */
+	uint64_t tab;	 /* where its page hashes are in the journal */
 	uint64_t data;	 /* where its octets are */
 };
 
@@ -170,7 +170,7 @@ struct segcur {
 };
 
 /*
- * Hashes a range unit by unit (the rounds of [D, N), or the sectors of a
+ * Hashes a range unit by unit (the rounds of [D, N), or the pages of a
  * round) and writes the hashes to a table: a unit that starts at A ends at
  * (A + STEP) rounded down to ALIGN, or at LIMIT.
  */
@@ -439,7 +439,7 @@ rounds_of(const struct jnl *j)
 	return 1 + (j->n - w1 + j->round - 1) / j->round;
 }
 
-/* A round slot: header, two tables of sector hashes, journaled octets. */
+/* A round slot: header, two tables of page hashes, journaled octets. */
 static uint64_t
 slot_size(const struct jnl *j)
 {
@@ -462,10 +462,9 @@ layout(struct jnl *j)
 	j->opg_off = j->seg_off + 16 * j->nseg;
 	j->ipg_off = j->opg_off + 8 * j->nrd;
 	j->slot_off = j->ipg_off + 8 * j->nrd;
-	/* A range of L octets spans at most L / SECTOR + 2 sectors. */
-	j->spr = j->v2 || j->nrd == 0
-	    ? 0
-	    : min64(j->round, j->n - j->d) / SECTOR + 2;
+	/* A range of L octets spans at most L / PAGE + 2 pages. */
+	j->spr =
+	    j->v2 || j->nrd == 0 ? 0 : min64(j->round, j->n - j->d) / PAGE + 2;
 	j->size = j->slot_off + 2 * slot_size(j);
 }
 
@@ -648,8 +647,8 @@ struct copier {
 	struct tick *t;
 	/*
 	 * Output waiting in BUF: BL octets for BO on. It is written in whole
-	 * sectors of the destination (but at the ends of what is copied), so
-	 * that a crash between two writes leaves no sector half written.
+	 * pages of the destination (but at the ends of what is copied), so
+	 * that a crash between two writes leaves no page half written.
 	 */
 	uint64_t bo;
 	size_t bl;
@@ -708,9 +707,8 @@ copy_piece(void *arg, int from_slot, uint64_t src, uint64_t roff, uint64_t out,
 			return -1;
 		if (cp->bl == 0)
 			cp->bo = doff;
-		/* Up to the last sector boundary within the buffer's size. */
-		cap =
-		    (size_t)((cp->bo + COPY_BUFSZ) / SECTOR * SECTOR - cp->bo);
+		/* Up to the last page boundary within the buffer's size. */
+		cap = (size_t)((cp->bo + COPY_BUFSZ) / PAGE * PAGE - cp->bo);
 		n = (size_t)min64(len, cap - cp->bl);
 		if (read_full(sfd, cp->buf + cp->bl, n, soff) == -1)
 			return -1;
@@ -1002,12 +1000,12 @@ hash_piece(void *arg, int from_slot, uint64_t src, uint64_t roff, uint64_t out,
 }
 
 /*
- * Writes the sector hashes of round S's destination into its slot: as it
+ * Writes the page hashes of round S's destination into its slot: as it
  * is (the original) and as the round will write it (from its sources, all
  * still original before the round is written).
  */
 static int
-sector_hashes(int fd, int jfd, const struct jnl *j, struct segcur *c,
+page_hashes(int fd, int jfd, const struct jnl *j, struct segcur *c,
     const struct slot *s, char *buf, struct tick *t)
 {
 	struct hasher hs;
@@ -1022,7 +1020,7 @@ sector_hashes(int fd, int jfd, const struct jnl *j, struct segcur *c,
 		return -1;
 	}
 	rc = -1;
-	pager_start(&pg, SECTOR, SECTOR, s->w0, s->w1, jfd, s->tab);
+	pager_start(&pg, PAGE, PAGE, s->w0, s->w1, jfd, s->tab);
 	for (off = s->w0; off < s->w1; off += len) {
 		len = (size_t)min64(s->w1 - off, COPY_BUFSZ);
 		if (read_full(fd, buf, len, off) == -1 ||
@@ -1032,8 +1030,7 @@ sector_hashes(int fd, int jfd, const struct jnl *j, struct segcur *c,
 	}
 	if (pager_flush(&pg) == -1)
 		goto out;
-	pager_start(
-	    &pg, SECTOR, SECTOR, s->w0, s->w1, jfd, s->tab + 8 * j->spr);
+	pager_start(&pg, PAGE, PAGE, s->w0, s->w1, jfd, s->tab + 8 * j->spr);
 	hs.fd = fd;
 	hs.pg = &pg;
 	hs.buf = buf;
@@ -1065,7 +1062,7 @@ slot_save(int fd, int jfd, const struct jnl *j, struct segcur *c,
 	memset(h, 0, sizeof(h));
 	if (write_full(jfd, h, sizeof(h), s->tab - SLOT_HDR) == -1)
 		return -1;
-	if (!j->v2 && sector_hashes(fd, jfd, j, c, s, buf, t) == -1)
+	if (!j->v2 && page_hashes(fd, jfd, j, c, s, buf, t) == -1)
 		return -1;
 	memset(&cp, 0, sizeof(cp));
 	cp.fd = fd;
@@ -1096,9 +1093,8 @@ slot_save(int fd, int jfd, const struct jnl *j, struct segcur *c,
 
 /*
  * Writes the output of the journaled round S over the maildrop and makes
- * it durable. Two pieces, the first ending on a sector boundary that is
- * not a page boundary, so that a crash test stopping in between meets a
- * torn page at the write front.
+ * it durable, in whole pages. Two pieces, so that a crash test stopping
+ * in between meets a write front inside the round.
  */
 static int
 round_write(int fd, int jfd, struct segcur *c, const struct slot *s, char *buf,
@@ -1114,9 +1110,7 @@ round_write(int fd, int jfd, struct segcur *c, const struct slot *s, char *buf,
 	cp.sdata = s->data;
 	cp.buf = buf;
 	cp.t = t;
-	half = (s->w0 + (s->w1 - s->w0) / 2) / SECTOR * SECTOR;
-	if (half % PAGE == 0 && half >= s->w0 + SECTOR)
-		half -= SECTOR;
+	half = (s->w0 + (s->w1 - s->w0) / 2) / PAGE * PAGE;
 	if (half < s->w0)
 		half = s->w0;
 	if (walk(c, s->w0, s->w1, s->w0, half, copy_piece, &cp) == -1 ||
@@ -1833,13 +1827,13 @@ tab_get(int jfd, uint64_t tab, uint64_t nent, uint64_t k, unsigned char *b,
 }
 
 /*
- * Tells whether every sector of round S's destination in the maildrop at
+ * Tells whether every page of round S's destination in the maildrop at
  * FD is either as it was or as the round writes it: a crash or a power
  * cut leaves any mix of the two, another program anything else. Returns
  * 1 when it is so, 0 when not, -1 with errno.
  */
 static int
-sectors_vouched(
+pages_vouched(
     int fd, int jfd, const struct jnl *j, const struct slot *s, char *buf)
 {
 	unsigned char ob[BATCH * 8], nb[BATCH * 8];
@@ -1848,12 +1842,12 @@ sectors_vouched(
 
 	k = 0;
 	for (off = s->w0; off < s->w1; off = end) {
-		/* Whole sectors per read, as the tables have them. */
-		end = min64(s->w1, (off + COPY_BUFSZ) / SECTOR * SECTOR);
+		/* Whole pages per read, as the tables have them. */
+		end = min64(s->w1, (off + COPY_BUFSZ) / PAGE * PAGE);
 		if (read_full(fd, buf, (size_t)(end - off), off) == -1)
 			return -1;
 		for (a = off; a < end; a = b, k++) {
-			b = min64((a / SECTOR + 1) * SECTOR, end);
+			b = min64((a / PAGE + 1) * PAGE, end);
 			h = XXH3_64bits(buf + (a - off), (size_t)(b - a));
 			if (tab_get(jfd, s->tab, j->spr, k, ob, &ob0, &obn,
 				&ho) == -1 ||
@@ -1872,9 +1866,9 @@ sectors_vouched(
  * J explains, S being its last journaled round when HAVE: the same file;
  * the end of the prefix intact; each round before S the new contents,
  * each round after it the original (every source the redo reads behind S
- * is thus intact; S's own are in its slot); in S each sector old or new
+ * is thus intact; S's own are in its slot); in S each page old or new
  * (a crash or a power cut in the middle of it leaves any mix, and it is
- * written over; a journal of the build before sector tables cannot tell,
+ * written over; a journal of the build before page tables cannot tell,
  * and S may hold anything); [N, E) intact or marked, or after phase
  * M (T) possibly cut off. A marked tail, and phase M or T, mean that every
  * round was written and synced: each must be its new contents, and *DONE
@@ -1934,7 +1928,7 @@ explained(int fd, int jfd, const struct jnl *j, const struct stat *st, int have,
 		w1 = next_w(j, w0);
 		if (!*done && have && w0 == s->w0) {
 			if (!j->v2 &&
-			    (rc = sectors_vouched(fd, jfd, j, s, buf)) != 1)
+			    (rc = pages_vouched(fd, jfd, j, s, buf)) != 1)
 				goto out;
 			rc = -1;
 			continue;

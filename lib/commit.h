@@ -22,7 +22,7 @@
  * round before stays whole until this one is durable.
  *
  * Journal layout; integers are unsigned 64-bit little-endian, hashes XXH3-64:
- *     0  magic "POP2JNL3" ("POP2JNL2": the build before sector tables,
+ *     0  magic "POP2JNL3" ("POP2JNL2": the build before page tables,
  *        whose slots have none and whose magic is "POP2RND1")
  *     8  phase, one octet: 'C' (rounds being written) or 'M' (every round
  *        written and synced, the octet at N overwritten with the mark and
@@ -51,10 +51,10 @@
  *        two slots of 64 + 16 SP + K octets: magic "POP2RND2", round
  *        number, w0, w1, L, hash (of the header's hash, those four fields,
  *        the tables and the L octets), zero octets up to 64; SP hashes of
- *        the 512-octet sectors of [w0, w1) (the first and last may be
+ *        the 4096-octet pages of [w0, w1) (the first and last may be
  *        partial) as they were, SP hashes of them as the round writes
  *        them, then the L journaled octets. SP is 0 when there is no
- *        round, else min(R, N - D) / 512 + 2.
+ *        round, else min(R, N - D) / 4096 + 2.
  * The journal's size is fixed when it is created (its space reserved), so
  * no round can fail for lack of space, and bounded: the round size is
  * chosen so that the whole journal fits the bound (commit_mbox_bounded()). A

@@ -1584,7 +1584,7 @@ get64_le(const unsigned char *p)
 
 /*
  * Puts the fixture NAME of test/data/journal-v2 in place: a maildrop as a
- * crash of the build before sector tables left it, its journal (magic
+ * crash of the build before page tables left it, its journal (magic
  * POP2JNL2), and into WANT what that build's recovery made of them. The
  * journal names the device and inode of the maildrop it was made for:
  * they are changed to the copy's, and the hashes that cover them (the
@@ -1727,7 +1727,7 @@ START_TEST(test_v1_journal)
 END_TEST
 
 /*
- * Journals written by the build before sector tables (POP2JNL2), made by
+ * Journals written by the build before page tables (POP2JNL2), made by
  * that build's pop2d killed after its third round's slot ("round", phase
  * C) and after phase T ("cut"), are recovered byte for byte as that
  * build recovered them: at once, after the recovery is killed in turn,
@@ -2186,10 +2186,10 @@ START_TEST(test_torn_slot)
 END_TEST
 
 /*
- * After a crash in round 1, each sector of its destination is old or new
- * (a power cut leaves any mix of pages, a killed pwrite a torn one), and
- * the slot's sector hashes tell which. Anything else there, as in a round
- * after it, whose octets are still to be read, is another program's: the
+ * After a crash in round 1, each page of its destination is old or new
+ * (a power cut leaves any mix of pages, and a round is written in whole
+ * pages), and the slot's page hashes tell which. Anything else there, as in a
+ * round after it, whose octets are still to be read, is another program's: the
  * orphan path, nothing touched. A recovery that let the journaled round
  * hold anything wrote over that program's octets.
  */
@@ -2264,9 +2264,9 @@ START_TEST(test_journal_bounded)
 		if (w1 >= n)
 			break;
 	}
-	/* ... and two tables of sector hashes in each slot. */
+	/* ... and two tables of page hashes in each slot. */
 	fixed = 112 + strlen(mpath) + 8 + 16 + 16 * (uint64_t)(k + 1) + 2 * 64 +
-	    2 * 16 * (ROUND_TINY / 512 + 2);
+	    2 * 16 * (ROUND_TINY / 4096 + 2);
 	if (_i == 0)
 		ck_assert_uint_le((uint64_t)st.st_size, JMAX_TINY);
 	else
