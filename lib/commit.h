@@ -139,9 +139,10 @@ enum commit_result commit_mbox(const struct mbox *mb, const char *path,
 
 /*
  * commit_mbox() with the journal bounded by JOURNAL_MAX octets (0:
- * COMMIT_JOURNAL_MAX) in all: rounds of JOURNAL_MAX / 4 octets (at least
- * one page), fewer when the tables (16 octets per run of kept messages and
- * per round) need more than the rest.
+ * COMMIT_JOURNAL_MAX) in all: rounds of JOURNAL_MAX / 4 octets, halved
+ * (down to one page) while the journal - its header, 16 octets per run of
+ * kept messages and per round, and two slots, each a round's octets and 16
+ * per page of its destination - would not fit.
  */
 enum commit_result commit_mbox_bounded(const struct mbox *mb, const char *path,
     int statefd, uint64_t journal_max, commit_tick_fn *tick, void *tick_arg);
