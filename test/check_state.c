@@ -473,6 +473,27 @@ START_TEST(refusals)
 }
 END_TEST
 
+/* Every name a refused file may be kept under is taken: EEXIST. */
+START_TEST(set_aside_full)
+{
+	char aside[64], name[64];
+	int k;
+
+	put("commit.jnl.refused", "");
+	for (k = 1; k < 100; k++) {
+		snprintf(name, sizeof(name), "commit.jnl.refused.%d", k);
+		put(name, "");
+	}
+	put("commit.jnl", "kept");
+	errno = 0;
+	ck_assert_int_eq(
+	    state_set_aside(dfd, "commit.jnl", aside, sizeof(aside)), -1);
+	ck_assert_int_eq(errno, EEXIST);
+	/* Nothing was replaced, and the refused file is where it was. */
+	ck_assert_int_eq(faccessat(dfd, "commit.jnl", F_OK, 0), 0);
+}
+END_TEST
+
 /* A new file made for another uid than ours is refused once open. */
 START_TEST(open_made_for_other)
 {
@@ -522,6 +543,7 @@ static const char *const state_faults[] = {
     "state.mkdir:EIO",
     "state.open-user:EIO",
     "state.fchown:EIO",
+    "state.unlink:EIO",
 };
 
 START_TEST(faults)
@@ -531,6 +553,16 @@ START_TEST(faults)
 
 	ck_assert_int_eq(setenv("POP2_FAIL_AT", state_faults[_i], 1), 0);
 	errno = 0;
+	if (_i == 4) {
+		/* A leftover that cannot be removed is not counted, and stays.
+		 */
+		put("commit.jnl.tmp", "half");
+		ck_assert_int_eq(state_remove_leftovers(dfd, geteuid()), 0);
+		ck_assert_int_eq(faccessat(dfd, "commit.jnl.tmp", F_OK, 0), 0);
+		unsetenv("POP2_FAIL_AT");
+		ck_assert_int_eq(state_remove_leftovers(dfd, geteuid()), 1);
+		return;
+	}
 	if (_i < 3)
 		ck_assert_int_eq(state_open(statedir, "u"), -1);
 	else if (geteuid() == 0) {
@@ -573,6 +605,7 @@ state_suite(void)
 	tcase_add_test(tc, prepare);
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, open_made_for_other);
+	tcase_add_test(tc, set_aside_full);
 	tcase_add_test(tc, open_user_refused);
 #ifdef POP2_TEST_SEAMS
 	tcase_add_loop_test(tc, faults, 0,
