@@ -14,7 +14,6 @@
 #include "folder.h"
 #include "lock.h"
 #include "seam.h"
-#include "state.h"
 #include "store.h"
 #include "util.h"
 
@@ -465,6 +464,7 @@ open_journaled(const struct store *st, const char *path, bool *foreign)
 int
 store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 {
+	enum commit_found found;
 	struct commit_pending p;
 	struct lock_dot dot;
 	struct stat sb;
@@ -476,24 +476,22 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 	rep->refused = NULL;
 	rep->aside[0] = '\0';
 	rep->path[0] = '\0';
-	switch (commit_find(st->statefd, uid, &p)) {
+	found = commit_find(st->statefd, uid, &p);
+	rep->leftovers = p.leftovers;
+	switch (found) {
 	case COMMIT_FOUND_NONE:
-		rep->leftovers = p.leftovers;
 		return 0;
 	case COMMIT_FOUND_TORN:
-		rep->leftovers = p.leftovers;
+		/* Never complete, so the maildrop was not touched: removed. */
 		rep->torn = true;
 		return 0;
 	case COMMIT_FOUND_REFUSED:
-		rep->leftovers = p.leftovers;
 		rep->refused = p.refused;
 		util_strlcpy(rep->aside, p.aside, sizeof(rep->aside));
 		return 2;
 	case COMMIT_FOUND_JOURNAL:
-		rep->leftovers = p.leftovers;
 		break;
 	default:
-		rep->leftovers = p.leftovers;
 		return -1;
 	}
 	util_strlcpy(rep->path, p.path, sizeof(rep->path));
