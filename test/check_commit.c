@@ -44,8 +44,7 @@
  * ran. The test process has nothing else registered to run at exit, and
  * its output is written before each fork.
  */
-static void __attribute__((noreturn))
-child_exit(int code)
+static void __attribute__((noreturn)) child_exit(int code)
 {
 	exit(code);
 }
