@@ -2472,6 +2472,112 @@ START_TEST(test_header_damaged)
 END_TEST
 
 /*
+ * The interface's refusals: an index that does not describe ascending
+ * ranges, a path too long for the journal, a state directory that is not
+ * one, a journal that is not a regular file, a maildrop not open for
+ * writing; and a commit without a path, whose journal names none.
+ */
+START_TEST(test_api_edges)
+{
+	char longpath[5000], p[sizeof(spath) + 32];
+	struct commit_pending cp;
+	struct snap sn;
+	struct box bx;
+	struct mbox mb;
+	uint64_t start;
+	int fd, ro;
+
+	fd = verify_setup(&bx, &mb);
+	snap_take(mpath, &sn);
+	start = mb.msg[1].start;
+	mb.msg[1].start = mb.msg[0].start;
+	errno = 0;
+	ck_assert_int_eq(
+	    commit_mbox(&mb, mpath, statefd, NULL, NULL), COMMIT_FAILED);
+	ck_assert_int_eq(errno, EINVAL);
+	mb.msg[1].start = start;
+	memset(longpath, 'p', sizeof(longpath) - 1);
+	longpath[sizeof(longpath) - 1] = '\0';
+	errno = 0;
+	ck_assert_int_eq(
+	    commit_mbox(&mb, longpath, statefd, NULL, NULL), COMMIT_FAILED);
+	ck_assert_int_eq(errno, ENAMETOOLONG);
+	snap_same(mpath, &sn);
+	expect_no_journal(statefd);
+	/* Not a directory: nothing can be found there. */
+	ck_assert_int_eq(commit_find(fd, geteuid(), &cp), COMMIT_FOUND_ERROR);
+	ck_assert_int_eq(commit_journal_present(statefd), 0);
+	ck_assert_int_ne(commit_journal_present(-1), 0);
+	/* A FIFO in the journal's place: refused, set aside, not opened. */
+	snprintf(p, sizeof(p), "%s/%s", spath, COMMIT_JOURNAL);
+	ck_assert_int_eq(mkfifo(p, 0600), 0);
+	ck_assert_int_ne(commit_journal_present(statefd), 0);
+	ck_assert_int_eq(
+	    commit_find(statefd, geteuid(), &cp), COMMIT_FOUND_REFUSED);
+	ck_assert_str_eq(cp.refused, "not a regular file");
+	ck_assert_str_eq(cp.aside, COMMIT_JOURNAL ".refused");
+	ck_assert(!exists_at(statefd, COMMIT_JOURNAL));
+	ck_assert_str_eq(commit_journal_name(), COMMIT_JOURNAL);
+	/* A maildrop open read-only cannot be recovered: the journal stays. */
+	ck_assert(crash_commit_bounded(&mb, "journal-synced", JMAX_TINY));
+	ro = open(mpath, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(ro, 0);
+	errno = 0;
+	ck_assert_int_eq(
+	    commit_recover(statefd, ro, NULL, NULL), COMMIT_RECOVERY_FAILED);
+	ck_assert_int_eq(errno, EBADF);
+	(void)close(ro);
+	ck_assert(exists_at(statefd, COMMIT_JOURNAL));
+	ck_assert_int_eq(recover_now(), COMMIT_RECOVERY_DONE);
+	expect_no_journal(statefd);
+	/* No path: the journal names none, and the commit is whole. */
+	mbox_free(&mb);
+	(void)close(fd);
+	fd = verify_setup(&bx, &mb);
+	ck_assert_int_eq(
+	    commit_mbox(&mb, NULL, statefd, NULL, NULL), COMMIT_DONE);
+	expect_no_journal(statefd);
+	mbox_free(&mb);
+	(void)close(fd);
+	box_free(&bx);
+}
+END_TEST
+
+/*
+ * A journal of the format before rounds whose maildrop is gone keeps its
+ * new contents set aside; one whose header cannot be read is neither
+ * removed nor followed.
+ */
+START_TEST(test_v1_gone)
+{
+	struct buf want = {NULL, 0, 0};
+	struct commit_pending cp;
+
+	v1_fixture("write", &want);
+	if (_i == 0) {
+		ck_assert_int_eq(commit_recover(statefd, -1, NULL, NULL),
+		    COMMIT_RECOVERY_SET_ASIDE);
+		ck_assert(exists_at(statefd, COMMIT_ORPHAN));
+		ck_assert(exists_at(statefd, COMMIT_RECOVERED));
+	} else {
+		ck_assert_int_eq(
+		    setenv("POP2_FAIL_AT", "commit.pread:EIO", 1), 0);
+		ck_assert_int_eq(
+		    commit_find(statefd, geteuid(), &cp), COMMIT_FOUND_ERROR);
+		ck_assert_int_eq(errno, EIO);
+		ck_assert(unsetenv("POP2_FAIL_AT") == 0);
+		ck_assert(exists_at(statefd, COMMIT_JOURNAL));
+		ck_assert_int_eq(
+		    commit_find(statefd, geteuid(), &cp), COMMIT_FOUND_JOURNAL);
+		ck_assert_int_eq(recover_now(), COMMIT_RECOVERY_DONE);
+		expect_file(mpath, &want);
+	}
+	expect_no_journal(statefd);
+	buf_free(&want);
+}
+END_TEST
+
+/*
  * Many runs of kept messages (every other one of 6000 deleted: 3000
  * segments, 48000 octets of table) against a bound of 128 KiB: the rounds
  * shrink so that the journal, tables included, stays within it, at every
@@ -3052,6 +3158,8 @@ commit_suite(void)
 	tcase_add_loop_test(tc, test_old_journal, 0, 2);
 	tcase_add_loop_test(tc, test_v2_journal, 0, 4);
 	tcase_add_loop_test(tc, test_v1_journal, 0, 7);
+	tcase_add_loop_test(tc, test_v1_gone, 0, 2);
+	tcase_add_test(tc, test_api_edges);
 
 	tcase_add_loop_test(tc, test_header_damaged, 0, HD_N);
 	tcase_add_loop_test(tc, test_orphan, 0, NORPH);
