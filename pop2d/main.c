@@ -103,7 +103,7 @@ usage(FILE *f)
 	    "             [-H proxy-networks] [-J journal-size] [-d] [-V] [-h]\n"
 	    "       pop2d --recover-all [-d] [-p passwd-file] [-m maildrop-template]\n"
 	    "             [-F folder-dir-template] [-S state-dir] [-L lock-helper]\n"
-	    "             [-t seconds]\n");
+	    "             [-t seconds] [-J journal-size]\n");
 }
 
 /*
