@@ -2544,17 +2544,39 @@ START_TEST(test_api_edges)
 END_TEST
 
 /*
- * A journal of the format before rounds whose maildrop is gone keeps its
- * new contents set aside; one whose header cannot be read is neither
- * removed nor followed.
+ * A journal of the format before rounds whose maildrop is gone, or has
+ * two pages of its rewritten range that are neither old nor new (that
+ * build tolerated one, a torn write front), keeps its new contents set
+ * aside; one whose header cannot be read, or whose maildrop is open
+ * read-only, is neither removed nor followed.
  */
 START_TEST(test_v1_gone)
 {
 	struct buf want = {NULL, 0, 0};
 	struct commit_pending cp;
 
+	struct snap sn;
+	int ro;
+
 	v1_fixture("write", &want);
-	if (_i == 0) {
+	if (_i == 2) {
+		poke(mpath, 9000);
+		poke(mpath, 30000);
+		snap_take(mpath, &sn);
+		ck_assert_int_eq(recover_now(), COMMIT_RECOVERY_SET_ASIDE);
+		snap_same(mpath, &sn);
+	} else if (_i == 3) {
+		ro = open(mpath, O_RDONLY | O_CLOEXEC);
+		ck_assert_int_ge(ro, 0);
+		errno = 0;
+		ck_assert_int_eq(commit_recover(statefd, ro, NULL, NULL),
+		    COMMIT_RECOVERY_FAILED);
+		ck_assert_int_eq(errno, EBADF);
+		(void)close(ro);
+		ck_assert(exists_at(statefd, COMMIT_JOURNAL));
+		ck_assert_int_eq(recover_now(), COMMIT_RECOVERY_DONE);
+		expect_file(mpath, &want);
+	} else if (_i == 0) {
 		ck_assert_int_eq(commit_recover(statefd, -1, NULL, NULL),
 		    COMMIT_RECOVERY_SET_ASIDE);
 		ck_assert(exists_at(statefd, COMMIT_ORPHAN));
@@ -3158,7 +3180,7 @@ commit_suite(void)
 	tcase_add_loop_test(tc, test_old_journal, 0, 2);
 	tcase_add_loop_test(tc, test_v2_journal, 0, 4);
 	tcase_add_loop_test(tc, test_v1_journal, 0, 7);
-	tcase_add_loop_test(tc, test_v1_gone, 0, 2);
+	tcase_add_loop_test(tc, test_v1_gone, 0, 4);
 	tcase_add_test(tc, test_api_edges);
 
 	tcase_add_loop_test(tc, test_header_damaged, 0, HD_N);
