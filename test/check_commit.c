@@ -2533,6 +2533,7 @@ START_TEST(test_api_edges)
 	/* No path: the journal names none, and the commit is whole. */
 	mbox_free(&mb);
 	(void)close(fd);
+	box_free(&bx);
 	fd = verify_setup(&bx, &mb);
 	ck_assert_int_eq(
 	    commit_mbox(&mb, NULL, statefd, NULL, NULL), COMMIT_DONE);
