@@ -394,9 +394,9 @@ round_seam(const char *step, uint64_t r)
 }
 
 static int
-is_deleted(const struct mbox_msg *m)
+is_deleted(const struct wire_msg *m)
 {
-	return (m->flags & MBOX_DELETED) && !(m->flags & MBOX_PSEUDO);
+	return (m->flags & WIRE_DELETED) && !(m->flags & WIRE_PSEUDO);
 }
 
 /* Writing needs the maildrop open for writing; find out before. */

@@ -99,7 +99,7 @@ enum commit_result {
 };
 
 /*
- * Removes the messages marked MBOX_DELETED in MB from its file MB->fd,
+ * Removes the messages marked WIRE_DELETED in MB from its file MB->fd,
  * which the caller opened read-write and holds L1 and L2 on. PATH is the
  * maildrop's name (kept in the journal for pop2d --recover-all; at most
  * 4095 octets); STATEFD is the user's state directory. TERM, HUP, INT and

@@ -1,6 +1,6 @@
 /*
  * maildir: index a Maildir's new/ and cur/, stream its messages through
- * the mbox conversion, and remove the deleted ones.
+ * the wire conversion, and remove the deleted ones.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -274,7 +274,7 @@ index_msg(int fd, struct maildir_msg *m)
 		/* Gone, or not a file we serve (a symbolic link, a FIFO). */
 		return errno == ENOENT || errno == ELOOP || errno == ENXIO ? 1
 									   : -1;
-	r = mbox_index_file(mfd, &m->m);
+	r = wire_index_file(mfd, NULL, &m->m);
 	saved = errno;
 	close(mfd);
 	if (r == -1) {
@@ -359,7 +359,7 @@ maildir_get(const struct maildir *md, size_t n)
 }
 
 int
-maildir_send(struct maildir *md, size_t n, const struct mbox_sink *sink)
+maildir_send(struct maildir *md, size_t n, const struct wire_sink *sink)
 {
 	struct maildir_msg *m;
 	int mfd, r, saved;
@@ -374,7 +374,7 @@ maildir_send(struct maildir *md, size_t n, const struct mbox_sink *sink)
 			errno = ESTALE;
 		return -1;
 	}
-	r = mbox_send_file(mfd, &m->m, sink);
+	r = wire_send_file(mfd, &m->m, NULL, sink);
 	saved = errno;
 	close(mfd);
 	errno = saved;
@@ -428,7 +428,7 @@ maildir_commit(struct maildir *md)
 	int touched = 0, r = 0, saved = 0;
 
 	for (i = 0; i < md->nmsg; i++)
-		if (md->msg[i].m.flags & MBOX_DELETED)
+		if (md->msg[i].m.flags & WIRE_DELETED)
 			marked++;
 	if (marked == 0)
 		return 0;
@@ -441,7 +441,7 @@ maildir_commit(struct maildir *md)
 			return -1;
 		}
 	for (i = 0; i < md->nmsg && r == 0; i++)
-		if ((md->msg[i].m.flags & MBOX_DELETED) &&
+		if ((md->msg[i].m.flags & WIRE_DELETED) &&
 		    remove_msg(md->fd, &md->msg[i], &touched) == -1) {
 			saved = errno;
 			r = -1;

@@ -12,23 +12,23 @@
  * Messages are ordered by delivery time: the decimal number the name
  * starts with (names without one come last), then the unique part, then
  * the whole name. Each file is one message without a "From " line; its
- * wire octets are what mbox_index_file() counts and mbox_send_file()
- * sends, the same conversion as for an mbox message.
+ * wire octets are what wire_index_file() counts and wire_send_file()
+ * sends, the same conversion as for an mbox message (wire.h).
  *
  * No lock is taken: Maildir needs none. Files are opened only while they
  * are indexed or sent, so the memory kept per message is its name and a
- * struct mbox_msg.
+ * struct wire_msg.
  */
 #ifndef POP2_MAILDIR_H
 #define POP2_MAILDIR_H
 
 #include <stddef.h>
 
-#include "mbox.h"
+#include "wire.h"
 
 struct maildir_msg {
 	char *name;	   /* "new/NAME" or "cur/NAME" as last seen; owned */
-	struct mbox_msg m; /* end = file size, wire, hash; MBOX_DELETED */
+	struct wire_msg m; /* end = file size, wire, hash; WIRE_DELETED */
 };
 
 struct maildir {
@@ -63,13 +63,13 @@ struct maildir_msg *maildir_get(const struct maildir *md, size_t n);
  * part when another program renamed it; its octets are checked against the
  * hash taken at index time. Returns 0, or -1 with errno: ENOENT (no such
  * message), ESTALE (the file is gone or its octets changed since the
- * index; nothing has been written), or as mbox_send_file(). After a
+ * index; nothing has been written), or as wire_send_file(). After a
  * failure part of the message may have been written.
  */
-int maildir_send(struct maildir *md, size_t n, const struct mbox_sink *sink);
+int maildir_send(struct maildir *md, size_t n, const struct wire_sink *sink);
 
 /*
- * Removes the files of the messages marked MBOX_DELETED, each found by its
+ * Removes the files of the messages marked WIRE_DELETED, each found by its
  * name or, when another program renamed it, by its unique part; a file
  * that is already gone is not an error. Then new/ and cur/ are fsync'd.
  * Files delivered after the index are never touched. Nothing marked:

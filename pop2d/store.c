@@ -307,7 +307,7 @@ store_select(struct store *st, const char *name, size_t *count)
 }
 
 /* Message N of the selection, whichever kind, or NULL. */
-static struct mbox_msg *
+static struct wire_msg *
 store_msg(const struct store *st, uint32_t n)
 {
 	struct maildir_msg *dm;
@@ -323,9 +323,9 @@ store_msg(const struct store *st, uint32_t n)
 uint64_t
 store_size(const struct store *st, uint32_t n)
 {
-	const struct mbox_msg *m;
+	const struct wire_msg *m;
 
-	if ((m = store_msg(st, n)) == NULL || (m->flags & MBOX_DELETED))
+	if ((m = store_msg(st, n)) == NULL || (m->flags & WIRE_DELETED))
 		return 0;
 	return m->wire;
 }
@@ -333,11 +333,11 @@ store_size(const struct store *st, uint32_t n)
 void
 store_mark_deleted(struct store *st, uint32_t n)
 {
-	struct mbox_msg *m;
+	struct wire_msg *m;
 
-	if ((m = store_msg(st, n)) == NULL || (m->flags & MBOX_DELETED))
+	if ((m = store_msg(st, n)) == NULL || (m->flags & WIRE_DELETED))
 		return;
-	m->flags |= MBOX_DELETED;
+	m->flags |= WIRE_DELETED;
 	st->deleted++;
 	st->deleted_octets += m->wire;
 }
@@ -557,8 +557,8 @@ read_unlock(void *arg)
 int
 store_send(struct store *st, uint32_t n, struct io *io)
 {
-	struct mbox_sink sink = { store_sink_write, io };
-	struct mbox_guard guard = { read_lock, read_unlock, &st->fd };
+	struct wire_sink sink = { store_sink_write, io };
+	struct wire_guard guard = { read_lock, read_unlock, &st->fd };
 
 	if (!st->indexed) {
 		errno = ENOENT;

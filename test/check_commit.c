@@ -353,7 +353,7 @@ mark(struct mbox *mb, const int *del)
 
 	for (k = 0; k < mb->nmsg; k++)
 		if (del[k])
-			mb->msg[k].flags |= MBOX_DELETED;
+			mb->msg[k].flags |= WIRE_DELETED;
 }
 
 /*
@@ -529,7 +529,7 @@ START_TEST(test_pseudo_kept)
 	box_set(&bx, 0, pseudo, sizeof(pseudo) - 1);
 	box_write(&bx, mpath);
 	fd = open_index(mpath, &bx, &mb);
-	ck_assert(mb.msg[0].flags & MBOX_PSEUDO);
+	ck_assert(mb.msg[0].flags & WIRE_PSEUDO);
 	mark(&mb, del);
 	ck_assert_int_eq(commit_mbox(&mb, mpath, statefd, NULL, NULL), 0);
 	box_text(&bx, want_del, &want);
@@ -2315,7 +2315,7 @@ START_TEST(test_many_segments)
 	ck_assert_int_eq(mbox_index(&mb, fd), 0);
 	ck_assert_uint_eq(mb.nmsg, 1500);
 	for (k = 1; k < mb.nmsg; k += 2)
-		mb.msg[k].flags |= MBOX_DELETED;
+		mb.msg[k].flags |= WIRE_DELETED;
 	ck_assert(crash_commit_bounded(
 	    &mb, _i == 0 ? "mid-write@20" : "round-saved@3", JMAX_TINY));
 	mbox_free(&mb);
@@ -2915,8 +2915,8 @@ START_TEST(test_state_full)
 	snap_same(mpath, &s);
 	expect_no_journal(sfd);
 	/* The trailing-only shortcut needs just a header: it still works. */
-	mb.msg[0].flags &= ~(uint32_t)MBOX_DELETED;
-	mb.msg[39].flags |= MBOX_DELETED;
+	mb.msg[0].flags &= ~(uint32_t)WIRE_DELETED;
+	mb.msg[39].flags |= WIRE_DELETED;
 	ck_assert_int_eq(commit_mbox(&mb, mpath, sfd, NULL, NULL), 0);
 	expect_no_journal(sfd);
 	mbox_free(&mb);

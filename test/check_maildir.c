@@ -128,7 +128,7 @@ exists(const char *name)
 static void
 send_ok(struct maildir *md, size_t n, struct memsink *m)
 {
-	struct mbox_sink sink = {mem_write, m};
+	struct wire_sink sink = {mem_write, m};
 
 	memset(m, 0, sizeof(*m));
 	ck_assert_msg(maildir_send(md, n, &sink) == 0, "send %zu: %s", n,
@@ -240,7 +240,7 @@ same_as_mbox(const char *text, size_t len)
 {
 	static const char from[] =
 	    "From a@b.example Mon Jan  1 00:00:00 2024\n";
-	struct mbox_sink sink;
+	struct wire_sink sink;
 	struct memsink a, b;
 	struct maildir md;
 	struct mbox mb;
@@ -332,7 +332,7 @@ END_TEST
 
 START_TEST(test_vanished)
 {
-	struct mbox_sink sink;
+	struct wire_sink sink;
 	struct memsink m;
 	struct maildir md;
 
@@ -348,8 +348,8 @@ START_TEST(test_vanished)
 	ck_assert_int_eq(errno, ESTALE);
 	ck_assert_uint_eq(m.len, 0);
 	/* Deleting what is already gone is no error. */
-	maildir_get(&md, 1)->m.flags |= MBOX_DELETED;
-	maildir_get(&md, 2)->m.flags |= MBOX_DELETED;
+	maildir_get(&md, 1)->m.flags |= WIRE_DELETED;
+	maildir_get(&md, 2)->m.flags |= WIRE_DELETED;
 	ck_assert_int_eq(unlinkat(dirfd_, "cur/2.b.host:2,S", 0), 0);
 	ck_assert_int_eq(maildir_commit(&md), 0);
 	maildir_free(&md);
@@ -379,8 +379,8 @@ START_TEST(test_renamed)
 	ck_assert_int_eq(
 	    renameat(dirfd_, "cur/1.a.host:2,S", dirfd_, "cur/1.a.host:2,FS"),
 	    0);
-	maildir_get(&md, 1)->m.flags |= MBOX_DELETED;
-	maildir_get(&md, 2)->m.flags |= MBOX_DELETED;
+	maildir_get(&md, 1)->m.flags |= WIRE_DELETED;
+	maildir_get(&md, 2)->m.flags |= WIRE_DELETED;
 	ck_assert_int_eq(maildir_commit(&md), 0);
 	ck_assert(!exists("cur/1.a.host:2,FS"));
 	ck_assert(!exists("cur/2.b.host:2,RS"));
@@ -403,7 +403,7 @@ START_TEST(test_commit_keeps_new_mail)
 	put_str("new/3.c.host", "Subject: c\n\nc\n");
 	put_str("tmp/4.d.host", "Subject: d\n");
 	for (i = 1; i <= maildir_count(&md); i++)
-		maildir_get(&md, i)->m.flags |= MBOX_DELETED;
+		maildir_get(&md, i)->m.flags |= WIRE_DELETED;
 	ck_assert_int_eq(maildir_commit(&md), 0);
 	ck_assert(!exists("new/1.a.host"));
 	ck_assert(!exists("cur/2.b.host:2,S"));
@@ -431,7 +431,7 @@ END_TEST
 
 START_TEST(test_hash_mismatch)
 {
-	struct mbox_sink sink;
+	struct wire_sink sink;
 	struct memsink m;
 	struct maildir md;
 
@@ -456,11 +456,11 @@ END_TEST
 
 START_TEST(test_index_file_not_regular)
 {
-	struct mbox_msg m;
+	struct wire_msg m;
 	int fd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(mbox_index_file(fd, &m), -1);
+	ck_assert_int_eq(wire_index_file(fd, NULL, &m), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	close(fd);
 }
@@ -475,8 +475,8 @@ START_TEST(test_commit_read_only)
 	put_str("new/1.a.host", "Subject: a\n\na\n");
 	put_str("cur/2.b.host:2,S", "Subject: b\n\nb\n");
 	ck_assert_int_eq(maildir_index(&md, dirfd_), 0);
-	maildir_get(&md, 1)->m.flags |= MBOX_DELETED;
-	maildir_get(&md, 2)->m.flags |= MBOX_DELETED;
+	maildir_get(&md, 1)->m.flags |= WIRE_DELETED;
+	maildir_get(&md, 2)->m.flags |= WIRE_DELETED;
 	chmod_sub("cur", 0500);
 	ck_assert_int_eq(maildir_commit(&md), -1);
 	ck_assert_int_eq(errno, EACCES);

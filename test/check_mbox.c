@@ -121,7 +121,7 @@ put_file(const void *data, size_t len)
 static void
 send_into(const struct mbox *mb, size_t n, struct memsink *m)
 {
-	struct mbox_sink sink = {mem_write, m};
+	struct wire_sink sink = {mem_write, m};
 
 	ck_assert_msg(
 	    mbox_send(mb, n, &sink) == 0, "send %zu: %s", n, strerror(errno));
@@ -197,7 +197,7 @@ static void
 expect_bounds(const struct mbox *mb, size_t n, uint64_t start, uint64_t body,
     uint64_t end)
 {
-	const struct mbox_msg *m;
+	const struct wire_msg *m;
 
 	m = mbox_get(mb, n);
 	ck_assert_ptr_nonnull(m);
@@ -1267,8 +1267,8 @@ START_TEST(test_send_one_pass)
 {
 	static const size_t sizes[] = {4096, 900 * 1024, 5 * 1024 * 1024};
 	struct countguard g;
-	struct mbox_guard mg = {cg_begin, cg_end, &g};
-	struct mbox_sink sink;
+	struct wire_guard mg = {cg_begin, cg_end, &g};
+	struct wire_sink sink;
 	struct memsink m;
 	struct mbox mb;
 	char *data;
@@ -1302,8 +1302,8 @@ END_TEST
 START_TEST(test_send_changed_under)
 {
 	struct countguard g;
-	struct mbox_guard mg = {cg_begin, cg_end, &g};
-	struct mbox_sink sink;
+	struct wire_guard mg = {cg_begin, cg_end, &g};
+	struct wire_sink sink;
 	struct memsink m;
 	struct mbox mb;
 	char *data;
@@ -1329,7 +1329,7 @@ START_TEST(test_send_changed_under)
 		 * chunk or after it went out (each 29-octet stored line is
 		 * 30 on the wire).
 		 */
-		ck_assert(mbox_get(&mb, 1)->flags & MBOX_CHUNKED);
+		ck_assert(mbox_get(&mb, 1)->flags & WIRE_CHUNKED);
 		ck_assert_uint_gt(m.len, 0);
 		ck_assert_uint_le(m.len, (size_t)4 * 1024 * 1024 / 29 * 30 + 64);
 	}
@@ -1370,8 +1370,8 @@ START_TEST(test_send_chunk_edges)
 	p += sprintf(p, "\n" SEP2 "small\n");
 	fd = index_data(&mb, data, (size_t)(p - data));
 	ck_assert_uint_eq(mbox_count(&mb), 2);
-	ck_assert(mbox_get(&mb, 1)->flags & MBOX_CHUNKED);
-	ck_assert(!(mbox_get(&mb, 2)->flags & MBOX_CHUNKED));
+	ck_assert(mbox_get(&mb, 1)->flags & WIRE_CHUNKED);
+	ck_assert(!(mbox_get(&mb, 2)->flags & WIRE_CHUNKED));
 	memset(&m, 0, sizeof(m));
 	send_into(&mb, 1, &m);
 	ck_assert_uint_eq(m.len, mbox_get(&mb, 1)->wire);
@@ -1409,7 +1409,7 @@ START_TEST(test_send_no_such_message)
 	static const char data[] = SEP1 "a\n";
 	struct mbox mb;
 	struct memsink m;
-	struct mbox_sink sink = {mem_write, &m};
+	struct wire_sink sink = {mem_write, &m};
 	int fd;
 
 	fd = index_data(&mb, LIT(data));
@@ -1445,7 +1445,7 @@ START_TEST(test_pseudo_hidden)
 	ck_assert_uint_eq(mb.nmsg, 3);
 	ck_assert_uint_eq(mb.first, 1);
 	ck_assert_uint_eq(mbox_count(&mb), 2);
-	ck_assert(mb.msg[0].flags & MBOX_PSEUDO);
+	ck_assert(mb.msg[0].flags & WIRE_PSEUDO);
 	ck_assert_ptr_eq(mbox_get(&mb, 1), &mb.msg[1]);
 	ck_assert_ptr_eq(mbox_get(&mb, 2), &mb.msg[2]);
 	ck_assert_ptr_null(mbox_get(&mb, 3));
@@ -1651,7 +1651,7 @@ START_TEST(test_fixture_pseudo)
 	fd = index_fixture(&mb, "pseudo.mbox", &data);
 	ck_assert_uint_eq(mb.nmsg, 3);
 	ck_assert_uint_eq(mb.first, 1);
-	ck_assert(mb.msg[0].flags & MBOX_PSEUDO);
+	ck_assert(mb.msg[0].flags & WIRE_PSEUDO);
 	ck_assert_uint_eq(mbox_count(&mb), 2);
 	expect_msg(&mb, 1, LIT("Subject: one\r\n\r\nfirst real message\r\n"));
 	expect_msg(&mb, 2, LIT("Subject: two\r\n\r\nsecond real message\r\n"));
@@ -1811,7 +1811,7 @@ START_TEST(test_faults_changed_byte)
 	static const char data[] = SEP1 "Subject: a\n\none\n\n" SEP2 "two\n";
 	struct mbox mb;
 	struct memsink m;
-	struct mbox_sink sink = {mem_write, &m};
+	struct wire_sink sink = {mem_write, &m};
 	int fd;
 
 	fd = index_data(&mb, LIT(data));
@@ -1833,7 +1833,7 @@ START_TEST(test_faults_changed_big)
 {
 	struct mbox mb;
 	struct memsink m;
-	struct mbox_sink sink = {mem_write, &m};
+	struct wire_sink sink = {mem_write, &m};
 	char *data, *p;
 	size_t i;
 	int fd;
@@ -1861,7 +1861,7 @@ START_TEST(test_faults_changed_separator)
 	static const char data[] = SEP1 "one\n\n" SEP2 "two\n";
 	struct mbox mb;
 	struct memsink m;
-	struct mbox_sink sink = {mem_write, &m};
+	struct wire_sink sink = {mem_write, &m};
 	size_t s;
 	int fd;
 
@@ -1883,7 +1883,7 @@ START_TEST(test_faults_truncated)
 	static const char data[] = SEP1 "one\n\n" SEP2 "two\n";
 	struct mbox mb;
 	struct memsink m;
-	struct mbox_sink sink = {mem_write, &m};
+	struct wire_sink sink = {mem_write, &m};
 	int fd;
 
 	fd = index_data(&mb, LIT(data));
@@ -1903,7 +1903,7 @@ START_TEST(test_faults_sink_first_call)
 	static const char data[] = SEP1 "one\n";
 	struct mbox mb;
 	struct memsink m;
-	struct mbox_sink sink = {mem_write, &m};
+	struct wire_sink sink = {mem_write, &m};
 	int fd;
 
 	fd = index_data(&mb, LIT(data));
@@ -1922,7 +1922,7 @@ START_TEST(test_faults_sink_midway)
 {
 	struct mbox mb;
 	struct memsink m;
-	struct mbox_sink sink = {mem_write, &m};
+	struct wire_sink sink = {mem_write, &m};
 	char *data, *p;
 	size_t i;
 	int fd;
