@@ -16,10 +16,11 @@
  * - the pseudo-message flag agrees with the first message's header;
  * - mbox_send() succeeds and sends exactly msg->wire octets (wire >= 2),
  *   every LF preceded by CR and the last two octets CRLF, and these octets
- *   are what a plain reimplementation of SPEC §2's conversion makes of the
- *   text [body, end);
- * - the builds without AVX2 and without any vector code (mbox_sse2.c,
- *   mbox_scalar.c) index and send exactly the same;
+ *   are what wire_ref.h, a per-octet reading of SPEC §2 written apart from
+ *   lib/wire.c, makes of the text [body, end); so are those of the whole
+ *   input sent as one Maildir message (wire_index_file, wire_send_file);
+ * - every scanner implementation this processor runs (scan_impls[]:
+ *   scalar, SSE2, AVX2) indexes and sends exactly the same;
  * - a sink that fails makes mbox_send() fail with its errno, or EIO.
  */
 #include "config.h"
@@ -32,18 +33,9 @@
 
 #include "fuzz.h"
 #include "mbox.h"
-
-/* The other builds of mbox.c (mbox_sse2.c, mbox_scalar.c). */
-int mbox_index_sse2(struct mbox *mb, int fd);
-void mbox_free_sse2(struct mbox *mb);
-int mbox_send_sse2(const struct mbox *mb, size_t n,
-    const struct mbox_sink *sink);
-int mbox_index_scalar(struct mbox *mb, int fd);
-void mbox_free_scalar(struct mbox *mb);
-int mbox_send_scalar(const struct mbox *mb, size_t n,
-    const struct mbox_sink *sink);
-
-#define HDR_LOOK 64
+#include "scan.h"
+#include "wire.h"
+#include "wire_ref.h"
 
 static const char pseudo_subject[] =
     "DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA";
@@ -90,61 +82,6 @@ sink_write(void *arg, const void *p, size_t n)
 	return 0;
 }
 
-/* The field name of header line P (N octets), as SPEC §2 describes it. */
-static size_t
-ref_hdr_name(const char *p, size_t n, size_t *colon)
-{
-	size_t i, len;
-
-	if (n > HDR_LOOK)
-		n = HDR_LOOK;
-	for (i = 0; i < n; i++)
-		if (p[i] == ':' || p[i] == ' ' || p[i] == '\t' ||
-		    p[i] == '\r' || p[i] == '\n')
-			break;
-	len = i;
-	while (i < n && (p[i] == ' ' || p[i] == '\t'))
-		i++;
-	if (len == 0 || i == n || p[i] != ':')
-		return 0;
-	*colon = i;
-	return len;
-}
-
-static bool
-ref_name_is(const char *p, size_t len, const char *name)
-{
-	size_t i;
-
-	if (strlen(name) != len)
-		return false;
-	for (i = 0; i < len; i++) {
-		char c = p[i];
-
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		if (c != name[i])
-			return false;
-	}
-	return true;
-}
-
-static bool
-ref_bookkeeping(const char *p, size_t n)
-{
-	static const char *const names[] = { "status", "x-status",
-		"x-keywords", "x-uid", "x-imap", "x-imapbase",
-		"content-length" };
-	size_t len, colon, i;
-
-	if ((len = ref_hdr_name(p, n, &colon)) == 0)
-		return false;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (ref_name_is(p, len, names[i]))
-			return true;
-	return false;
-}
-
 static bool
 is_empty_line(const char *p, size_t n)
 {
@@ -161,47 +98,10 @@ line_len(const char *p, size_t n)
 	return nl != NULL ? (size_t)(nl - p) + 1 : n;
 }
 
-/*
- * SPEC §2's conversion, written plainly, one line at a time: the wire
- * octets of the message text T (N octets) appended to OUT.
- */
 static void
-ref_conv(const char *t, size_t n, struct buf *out)
+ref_emit(void *arg, const char *p, size_t n)
 {
-	bool in_header = true, drop = false, line_drop = false;
-	char prev = '\n';
-	size_t pos, len, i, from, start = out->len;
-
-	for (pos = 0; pos < n; pos += len) {
-		const char *l = t + pos;
-
-		len = line_len(l, n - pos);
-		line_drop = false;
-		if (in_header) {
-			if (is_empty_line(l, len)) {
-				in_header = false;
-				drop = false;
-			} else if (l[0] != ' ' && l[0] != '\t')
-				drop = ref_bookkeeping(l, len);
-			line_drop = drop;
-		}
-		if (!line_drop) {
-			for (i = from = 0; i < len; i++) {
-				if (l[i] != '\n' ||
-				    (i > 0 ? l[i - 1] : prev) == '\r')
-					continue;
-				buf_add(out, l + from, i - from);
-				buf_add(out, "\r\n", 2);
-				from = i + 1;
-			}
-			buf_add(out, l + from, len - from);
-		}
-		prev = l[len - 1];
-	}
-	if (n > 0 && t[n - 1] != '\n' && !line_drop)
-		buf_add(out, "\r\n", 2);
-	if (out->len == start)
-		buf_add(out, "\r\n", 2);
+	buf_add(arg, p, n);
 }
 
 /*
@@ -232,7 +132,8 @@ static void
 ref_header(const char *t, size_t n, bool *content_length, bool *pseudo)
 {
 	bool imap = false, subject = false;
-	size_t pos, len, name, colon;
+	char name[WIRE_HDR_LOOK];
+	size_t pos, len, nlen, colon;
 
 	*content_length = false;
 	for (pos = 0; pos < n; pos += len) {
@@ -241,14 +142,14 @@ ref_header(const char *t, size_t n, bool *content_length, bool *pseudo)
 		len = line_len(l, n - pos);
 		if (is_empty_line(l, len))
 			break;
-		if ((name = ref_hdr_name(l, len, &colon)) == 0)
+		if ((nlen = ref_field(l, len, name, &colon)) == 0)
 			continue;
-		if (ref_name_is(l, name, "content-length"))
+		if (nlen == 14 && memcmp(name, "content-length", 14) == 0)
 			*content_length = true;
-		else if (ref_name_is(l, name, "x-imap") ||
-		    ref_name_is(l, name, "x-imapbase"))
+		else if ((nlen == 6 && memcmp(name, "x-imap", 6) == 0) ||
+		    (nlen == 10 && memcmp(name, "x-imapbase", 10) == 0))
 			imap = true;
-		else if (ref_name_is(l, name, "subject") &&
+		else if (nlen == 7 && memcmp(name, "subject", 7) == 0 &&
 		    memmem(l + colon, len - colon, pseudo_subject,
 		    sizeof(pseudo_subject) - 1) != NULL)
 			subject = true;
@@ -281,7 +182,7 @@ check_index(const struct mbox *mb, const uint8_t *data, size_t size)
 	FUZZ_CHECK(!ref_has_separator(d, mb->nmsg > 0 ? mb->msg[0].start :
 	    size, true));
 	for (i = 0; i < mb->nmsg; i++) {
-		const struct mbox_msg *m = &mb->msg[i];
+		const struct wire_msg *m = &mb->msg[i];
 
 		stored = mbox_stored_end(mb, i);
 		/* The stored ranges tile [msg[0].start, size) exactly. */
@@ -293,7 +194,7 @@ check_index(const struct mbox *mb, const uint8_t *data, size_t size)
 		FUZZ_CHECK(stored <= size);
 		FUZZ_CHECK(m->start < stored);
 		FUZZ_CHECK(m->wire >= 2);
-		FUZZ_CHECK((m->flags & ~(uint32_t)MBOX_PSEUDO) == 0);
+		FUZZ_CHECK((m->flags & ~(uint32_t)WIRE_PSEUDO) == 0);
 		prev_end = stored;
 
 		/* The From line: at a line start, whole, valid. */
@@ -326,13 +227,13 @@ check_index(const struct mbox *mb, const uint8_t *data, size_t size)
 			FUZZ_CHECK(!ref_has_separator(d + m->body,
 			    (size_t)(m->end - m->body), false));
 		if (i == 0)
-			FUZZ_CHECK(pseudo == ((m->flags & MBOX_PSEUDO) != 0));
+			FUZZ_CHECK(pseudo == ((m->flags & WIRE_PSEUDO) != 0));
 		else
-			FUZZ_CHECK(!(m->flags & MBOX_PSEUDO));
+			FUZZ_CHECK(!(m->flags & WIRE_PSEUDO));
 	}
 	FUZZ_CHECK(mb->nmsg == 0 || prev_end == size);
 	FUZZ_CHECK(mb->first == (mb->nmsg > 0 &&
-	    (mb->msg[0].flags & MBOX_PSEUDO) ? 1u : 0u));
+	    (mb->msg[0].flags & WIRE_PSEUDO) ? 1u : 0u));
 }
 
 static bool
@@ -340,8 +241,11 @@ same_index(const struct mbox *a, const struct mbox *b)
 {
 	return a->size == b->size && a->nmsg == b->nmsg &&
 	    a->first == b->first && a->dev == b->dev && a->ino == b->ino &&
+	    a->nchunk == b->nchunk &&
 	    (a->nmsg == 0 ||
-	    memcmp(a->msg, b->msg, a->nmsg * sizeof(*a->msg)) == 0);
+	    memcmp(a->msg, b->msg, a->nmsg * sizeof(*a->msg)) == 0) &&
+	    (a->nchunk == 0 ||
+	    memcmp(a->chunk, b->chunk, a->nchunk * sizeof(*a->chunk)) == 0);
 }
 
 static void
@@ -370,22 +274,20 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct buf sent, other, ref;
-	struct mbox mb, mb2, mb3;
-	struct mbox_sink sink = { sink_write, &sent };
-	struct mbox_sink sink2 = { sink_write, &other };
+	struct mbox mb, mbi;
+	struct wire_sink sink = { sink_write, &sent };
+	struct wire_sink sink2 = { sink_write, &other };
 	struct buf failing;
-	struct mbox_sink fsink = { sink_write, &failing };
-	size_t n, count;
+	struct wire_sink fsink = { sink_write, &failing };
+	struct wire_msg fm, fmi;
+	size_t n, count, i;
 
 	if (mbox_fd == -1)
 		mbox_fd = fuzz_memfd("fuzz_mbox");
 	fuzz_memfd_set(mbox_fd, data, size);
 
 	FUZZ_CHECK(mbox_index(&mb, mbox_fd) == 0);
-	FUZZ_CHECK(mbox_index_sse2(&mb2, mbox_fd) == 0);
-	FUZZ_CHECK(mbox_index_scalar(&mb3, mbox_fd) == 0);
-	FUZZ_CHECK(same_index(&mb, &mb2));
-	FUZZ_CHECK(same_index(&mb, &mb3));
+	FUZZ_CHECK(mb.scan == scan_best());
 	check_index(&mb, data, size);
 
 	count = mbox_count(&mb);
@@ -394,7 +296,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	errno = 0;
 	FUZZ_CHECK(mbox_send(&mb, count + 1, &sink) == -1 && errno == ENOENT);
 	for (n = 1; n <= count; n++) {
-		const struct mbox_msg *m = mbox_get(&mb, n);
+		const struct wire_msg *m = mbox_get(&mb, n);
 
 		FUZZ_CHECK(m == &mb.msg[mb.first + n - 1]);
 		sent.len = sent.writes = sent.fail_at = 0;
@@ -402,32 +304,43 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_wire(&sent, m->wire);
 
 		ref.len = 0;
-		ref_conv((const char *)data + m->body,
-		    (size_t)(m->end - m->body), &ref);
+		ref_wire((const char *)data + m->body,
+		    (size_t)(m->end - m->body), ref_emit, &ref);
 		FUZZ_CHECK(ref.len == sent.len);
 		FUZZ_CHECK(memcmp(ref.p, sent.p, sent.len) == 0);
-
-		other.len = other.writes = other.fail_at = 0;
-		FUZZ_CHECK(mbox_send_sse2(&mb2, n, &sink2) == 0);
-		FUZZ_CHECK(other.len == sent.len &&
-		    memcmp(other.p, sent.p, sent.len) == 0);
-		other.len = other.writes = other.fail_at = 0;
-		FUZZ_CHECK(mbox_send_scalar(&mb3, n, &sink2) == 0);
-		FUZZ_CHECK(other.len == sent.len &&
-		    memcmp(other.p, sent.p, sent.len) == 0);
 	}
 	/* The whole input as one Maildir message: the same conversion. */
-	{
-		struct mbox_msg fm;
+	FUZZ_CHECK(wire_index_file(mbox_fd, NULL, &fm) == 0);
+	sent.len = sent.writes = sent.fail_at = 0;
+	FUZZ_CHECK(wire_send_file(mbox_fd, &fm, NULL, &sink) == 0);
+	check_wire(&sent, fm.wire);
+	ref.len = 0;
+	ref_wire((const char *)data, size, ref_emit, &ref);
+	FUZZ_CHECK(ref.len == sent.len);
+	FUZZ_CHECK(memcmp(ref.p, sent.p, sent.len) == 0);
 
-		FUZZ_CHECK(mbox_index_file(mbox_fd, &fm) == 0);
-		sent.len = sent.writes = sent.fail_at = 0;
-		FUZZ_CHECK(mbox_send_file(mbox_fd, &fm, &sink) == 0);
-		check_wire(&sent, fm.wire);
-		ref.len = 0;
-		ref_conv((const char *)data, size, &ref);
-		FUZZ_CHECK(ref.len == sent.len);
-		FUZZ_CHECK(memcmp(ref.p, sent.p, sent.len) == 0);
+	/* Every other scanner: the same index, the same octets. */
+	for (i = 0; scan_impls[i] != NULL; i++) {
+		if (scan_impls[i] == mb.scan || !scan_impls[i]->usable())
+			continue;
+		FUZZ_CHECK(mbox_index_with(&mbi, mbox_fd, scan_impls[i]) == 0);
+		FUZZ_CHECK(same_index(&mb, &mbi));
+		for (n = 1; n <= count; n++) {
+			sent.len = sent.writes = sent.fail_at = 0;
+			FUZZ_CHECK(mbox_send(&mb, n, &sink) == 0);
+			other.len = other.writes = other.fail_at = 0;
+			FUZZ_CHECK(mbox_send(&mbi, n, &sink2) == 0);
+			FUZZ_CHECK(other.len == sent.len &&
+			    memcmp(other.p, sent.p, sent.len) == 0);
+		}
+		mbox_free(&mbi);
+		FUZZ_CHECK(wire_index_file(mbox_fd, scan_impls[i], &fmi) == 0);
+		FUZZ_CHECK(memcmp(&fm, &fmi, sizeof(fm)) == 0);
+		other.len = other.writes = other.fail_at = 0;
+		FUZZ_CHECK(wire_send_file(mbox_fd, &fmi, scan_impls[i],
+		    &sink2) == 0);
+		FUZZ_CHECK(other.len == ref.len &&
+		    memcmp(other.p, ref.p, ref.len) == 0);
 	}
 	if (count > 0) {
 		/* A sink's failure reaches the caller, with a reason. */
@@ -443,7 +356,5 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(failing.p);
 	}
 	mbox_free(&mb);
-	mbox_free_sse2(&mb2);
-	mbox_free_scalar(&mb3);
 	return 0;
 }
