@@ -167,10 +167,14 @@ rss "$rss_login" 0 login
 row login "HELO on an empty maildrop" "$(ms "$best_login")" "-" "-" "-" "-" \
 	"$cell"
 
-# --- stream: RETR of one big message
+# --- stream: RETR of one big message. Each try takes a tenth of a second,
+# and the other work on a shared machine moves a single figure by a third:
+# at least 7 tries, alternating, the best of each side kept.
 echo "stream ..." >&2
 best_pop=; best_cat=; rss_stream=0; octets=0
-for _ in $(seq "$reps"); do
+stream_reps=$((reps > 7 ? reps : 7))
+[ "$scale" -gt 1 ] && stream_reps=$reps
+for _ in $(seq "$stream_reps"); do
 	timed cat_pipe "$scratch/stream.mbox"
 	best_cat=$(min "${best_cat:-$us}" "$us")
 	session retr:1 "$scratch/stream.mbox"

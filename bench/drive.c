@@ -23,7 +23,8 @@
  * "#N" read), the work (after "#N" to QUIT sent), the QUIT (QUIT sent to
  * its reply read) and the whole session; the octets and messages received;
  * pop2d's peak resident set (KiB) and the octets it caused to be written
- * to storage (/proc/PID/io write_bytes), and its exit status. Exits 1 if a
+ * to storage (/proc/PID/io write_bytes), its exit status, and the CPU time
+ * it used (user and system, microseconds). Exits 1 if a
  * reply is negative or the session breaks.
  */
 #define _GNU_SOURCE
@@ -346,11 +347,14 @@ main(int argc, char **argv)
 	if (wait4(pid, &status, 0, &ru) == -1)
 		die_errno("wait4");
 	printf("login_us=%llu work_us=%llu quit_us=%llu total_us=%llu "
-	       "octets=%llu msgs=%llu rss_kib=%ld write_bytes=%lld status=%d\n",
+	       "octets=%llu msgs=%llu rss_kib=%ld write_bytes=%lld status=%d "
+	       "cpu_us=%lld\n",
 	    (unsigned long long)(t2 - t1), (unsigned long long)(t3 - t2),
 	    (unsigned long long)(t4 - t3), (unsigned long long)(t4 - t0),
 	    (unsigned long long)octets, (unsigned long long)msgs, ru.ru_maxrss,
 	    wb == UINT64_MAX ? -1LL : (long long)wb,
-	    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+	    (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+		ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
