@@ -90,12 +90,12 @@ scalar_crlf(char *dst, const char *p, size_t n, char before)
 }
 
 static const struct scan_impl scan_scalar = {
-	"scalar",
-	scalar_usable,
-	scalar_run,
-	scalar_bare_lf,
-	scalar_lf_next,
-	scalar_crlf,
+    "scalar",
+    scalar_usable,
+    scalar_run,
+    scalar_bare_lf,
+    scalar_lf_next,
+    scalar_crlf,
 };
 
 #ifdef SCAN_SSE2
@@ -305,12 +305,12 @@ sse2_crlf(char *dst, const char *p, size_t n, char before)
 }
 
 static const struct scan_impl scan_sse2 = {
-	"sse2",
-	sse2_usable,
-	sse2_run,
-	sse2_bare_lf,
-	sse2_lf_next,
-	sse2_crlf,
+    "sse2",
+    sse2_usable,
+    sse2_run,
+    sse2_bare_lf,
+    sse2_lf_next,
+    sse2_crlf,
 };
 #endif /* SCAN_SSE2 */
 
@@ -377,45 +377,44 @@ avx2_crlf(char *dst, const char *p, size_t n, char before)
 }
 
 static const struct scan_impl scan_avx2 = {
-	"avx2",
-	avx2_usable,
-	avx2_run,
-	avx2_bare_lf,
-	avx2_lf_next,
-	avx2_crlf,
+    "avx2",
+    avx2_usable,
+    avx2_run,
+    avx2_bare_lf,
+    avx2_lf_next,
+    avx2_crlf,
 };
 #endif /* SCAN_AVX2 */
 
 const struct scan_impl *const scan_impls[] = {
-	&scan_scalar,
+    &scan_scalar,
 #ifdef SCAN_SSE2
-	&scan_sse2,
+    &scan_sse2,
 #endif
 #ifdef SCAN_AVX2
-	&scan_avx2,
+    &scan_avx2,
 #endif
-	NULL,
+    NULL,
 };
 
 const struct scan_impl *
 scan_best(void)
 {
-	const struct scan_impl *best = &scan_scalar;
-	size_t i;
+	const struct scan_impl *const *pp, *best = &scan_scalar;
 
-	for (i = 1; scan_impls[i] != NULL; i++)
-		if (scan_impls[i]->usable())
-			best = scan_impls[i];
+	for (pp = scan_impls; *pp != NULL; pp++)
+		if ((*pp)->usable())
+			best = *pp;
 	return best;
 }
 
 const struct scan_impl *
 scan_find(const char *name)
 {
-	size_t i;
+	const struct scan_impl *const *pp;
 
-	for (i = 0; scan_impls[i] != NULL; i++)
-		if (strcmp(scan_impls[i]->name, name) == 0)
-			return scan_impls[i];
+	for (pp = scan_impls; *pp != NULL; pp++)
+		if (strcmp((*pp)->name, name) == 0)
+			return *pp;
 	return NULL;
 }

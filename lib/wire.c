@@ -46,14 +46,14 @@
 _Static_assert(sizeof(struct wire_msg) == 48, "struct wire_msg grew");
 
 const char *const wire_hidden[] = {
-	"status",
-	"x-status",
-	"x-keywords",
-	"x-uid",
-	"x-imap",
-	"x-imapbase",
-	"content-length",
-	NULL,
+    "status",
+    "x-status",
+    "x-keywords",
+    "x-uid",
+    "x-imap",
+    "x-imapbase",
+    "content-length",
+    NULL,
 };
 
 static int
@@ -256,7 +256,8 @@ wire_conv(struct wire_conv *c, const char *p, size_t n, struct wire_out *o)
 			len = (size_t)left;
 		if (len == 0)
 			break; /* near the promised end: out_put() checks */
-		w = c->sc->crlf(o->buf + o->len, p, len, p > s ? p[-1] : c->last);
+		w = c->sc->crlf(
+		    o->buf + o->len, p, len, p > s ? p[-1] : c->last);
 		p += len;
 		o->len += w;
 		o->total += w;
@@ -298,6 +299,7 @@ wire_count_run(
 		c->last = '\n';
 		c->bol = 1;
 	}
+	/* cppcheck-suppress returnDanglingLifetime ; END lies in [p, e] */
 	return end;
 }
 
@@ -305,7 +307,7 @@ const char *
 wire_count_header_run(struct wire_conv *c, const char *p, const char *e,
     const char *stop, struct wire_out *o)
 {
-	struct scan_cursor cur = { NULL, 0 };
+	struct scan_cursor cur = {NULL, 0};
 	const char *nl, *q;
 	uint64_t n = 0;
 
@@ -335,7 +337,8 @@ wire_count_header_run(struct wire_conv *c, const char *p, const char *e,
  * a short file is a changed file.
  */
 static ssize_t
-raw_read(int fd, char *buf, size_t len, uint64_t off, const struct wire_guard *g)
+raw_read(
+    int fd, char *buf, size_t len, uint64_t off, const struct wire_guard *g)
 {
 	ssize_t r;
 	int saved;
@@ -368,8 +371,8 @@ struct src {
 	const struct wire_guard *g;
 	const uint64_t *chunk;
 	uint64_t start, to;
-	char *buf;    /* WIRE_CHUNK octets, with CHUNK */
-	uint64_t k;   /* the chunk in buf; UINT64_MAX: none */
+	char *buf;  /* WIRE_CHUNK octets, with CHUNK */
+	uint64_t k; /* the chunk in buf; UINT64_MAX: none */
 };
 
 /*
@@ -377,15 +380,14 @@ struct src {
  * its hash. Returns 0, or -1 with errno (ESTALE: changed or cut short).
  */
 static int
-read_chunk(const struct src *s, char *dst, uint64_t k, uint64_t c0,
-    size_t clen)
+read_chunk(const struct src *s, char *dst, uint64_t k, uint64_t c0, size_t clen)
 {
 	size_t got;
 	ssize_t r;
 
 	for (got = 0; got < clen; got += (size_t)r)
-		if ((r = raw_read(s->fd, dst + got, clen - got, c0 + got,
-			 s->g)) == -1)
+		if ((r = raw_read(
+			 s->fd, dst + got, clen - got, c0 + got, s->g)) == -1)
 			return -1;
 	if (XXH3_64bits(dst, clen) != s->chunk[k]) {
 		errno = ESTALE;
@@ -530,8 +532,7 @@ conv_whole(const char *text, size_t len, const struct scan_impl *sc,
 	wire_conv_init(&cv, sc);
 	for (pos = 0; pos < len; pos += n) {
 		n = len - pos;
-		if (cv.in_header &&
-		    (nl = memchr(text + pos, '\n', n)) != NULL)
+		if (cv.in_header && (nl = memchr(text + pos, '\n', n)) != NULL)
 			n = (size_t)(nl - (text + pos)) + 1;
 		if (wire_conv(&cv, text + pos, n, o) == -1)
 			return -1;
@@ -566,8 +567,8 @@ send_whole(int fd, const struct wire_msg *m, uint64_t to,
 	if (buf == NULL || o.buf == NULL)
 		goto out;
 	for (got = 0; got < len; got += (size_t)r)
-		if ((r = raw_read(fd, buf + got, len - got, m->start + got, g)) ==
-		    -1) {
+		if ((r = raw_read(
+			 fd, buf + got, len - got, m->start + got, g)) == -1) {
 			saved = errno;
 			goto out;
 		}
@@ -598,9 +599,9 @@ out:
 }
 
 int
-wire_send(int fd, const struct wire_msg *m, uint64_t to,
-    const uint64_t *chunk, const struct scan_impl *sc,
-    const struct wire_sink *sink, const struct wire_guard *g)
+wire_send(int fd, const struct wire_msg *m, uint64_t to, const uint64_t *chunk,
+    const struct scan_impl *sc, const struct wire_sink *sink,
+    const struct wire_guard *g)
 {
 	XXH3_state_t *xs;
 	struct src sr;

@@ -208,7 +208,7 @@ int wire_index_file(int fd, const struct scan_impl *sc, struct wire_msg *m);
  * now open at FD, as wire_send() does; a file whose size is no longer
  * m->end is a changed file (ESTALE, nothing written).
  */
-int wire_send_file(int fd, const struct wire_msg *m,
-    const struct scan_impl *sc, const struct wire_sink *sink);
+int wire_send_file(int fd, const struct wire_msg *m, const struct scan_impl *sc,
+    const struct wire_sink *sink);
 
 #endif

@@ -113,8 +113,9 @@ slow_run(const char *p, const char *e, uint64_t *bare)
 	const char *q, *end = p, *line = p;
 
 	for (q = p; q < e; q++) {
-		if (q == line && (q[0] == '\n' ||
-		    (q[0] == '\r' && q + 1 < e && q[1] == '\n')))
+		if (q == line &&
+		    (q[0] == '\n' ||
+			(q[0] == '\r' && q + 1 < e && q[1] == '\n')))
 			return end;
 		if (q[0] == '\n') {
 			if (q > line && q[-1] != '\r')
@@ -159,19 +160,22 @@ check_scanners(const char *p, size_t n, size_t starts, size_t ends)
 				bare = 0;
 				ok = impl[i]->run(q, e, &bare) == want_end &&
 				    bare == want_bare;
-				ok = ok && impl[i]->bare_lf(q, len, before) == lfs;
+				ok = ok &&
+				    impl[i]->bare_lf(q, len, before) == lfs;
 				/* Every LF, found in order. */
 				for (x = q; ok; x = nl + 1) {
 					nl = impl[i]->lf_next(&c, x, e);
-					ok = nl == (x < e ? memchr(x, '\n',
-							       (size_t)(e - x))
-							  : NULL);
+					ok = nl ==
+					    (x < e ? memchr(x, '\n',
+							 (size_t)(e - x))
+						   : NULL);
 					if (nl == NULL)
 						break;
 				}
 				w = impl[i]->crlf(dst, q, len, before);
 				ok = ok && w == len + lfs;
-				/* The octets: the input, a CR before bare LFs. */
+				/* The octets: the input, a CR before bare LFs.
+				 */
 				for (k = 0, x = q; ok && x < e; x++) {
 					if (*x == '\n' &&
 					    (x > q ? x[-1] : before) != '\r')
@@ -213,8 +217,7 @@ same_msgs(const struct mbox *a, const struct mbox *b)
 	    (a->nmsg == 0 ||
 		memcmp(a->msg, b->msg, a->nmsg * sizeof(*a->msg)) == 0) &&
 	    (a->nchunk == 0 ||
-		memcmp(a->chunk, b->chunk, a->nchunk * sizeof(*a->chunk)) ==
-		    0);
+		memcmp(a->chunk, b->chunk, a->nchunk * sizeof(*a->chunk)) == 0);
 }
 
 /*
@@ -247,16 +250,16 @@ check_text(const char *p, size_t n, const char *what)
 	for (k = 1; k <= count; k++) {
 		m = mbox_get(&mb[0], k);
 		ref.len = 0;
-		ref_wire(p + m->body, (size_t)(m->end - m->body), ref_emit,
-		    &ref);
+		ref_wire(
+		    p + m->body, (size_t)(m->end - m->body), ref_emit, &ref);
 		ck_assert_msg(ref.len == m->wire,
 		    "%s: message %zu: =%llu announced, %zu by SPEC", what, k,
 		    (unsigned long long)m->wire, ref.len);
 		for (i = 0; i < nimpl; i++) {
 			got.len = 0;
 			ck_assert_msg(mbox_send(&mb[i], k, &sink) == 0,
-			    "%s: send %zu with %s: %s", what, k,
-			    impl[i]->name, strerror(errno));
+			    "%s: send %zu with %s: %s", what, k, impl[i]->name,
+			    strerror(errno));
 			ck_assert_msg(got.len == ref.len &&
 				memcmp(got.p, ref.p, ref.len) == 0,
 			    "%s: message %zu sent by %s differs", what, k,
@@ -274,8 +277,8 @@ check_text(const char *p, size_t n, const char *what)
 		    impl[i]->name, (unsigned long long)fm[i].wire, ref.len);
 		got.len = 0;
 		ck_assert_int_eq(wire_send_file(fd, &fm[i], impl[i], &sink), 0);
-		ck_assert_msg(got.len == ref.len &&
-			memcmp(got.p, ref.p, ref.len) == 0,
+		ck_assert_msg(
+		    got.len == ref.len && memcmp(got.p, ref.p, ref.len) == 0,
 		    "%s: the file sent by %s differs", what, impl[i]->name);
 	}
 	for (i = 0; i < nimpl; i++)
@@ -297,34 +300,34 @@ rnd(uint64_t *s)
 }
 
 static const char *const pieces[] = {
-	"From a@b Thu Jan  1 00:00:00 1970\n",
-	"From a@b Thu Jan  1 00:00:00 1970\r\n",
-	"From nobody\n",
-	"\n",
-	"\r\n",
-	"\r",
-	"\n\n",
-	"\r\n\r\n",
-	"Status: RO\n",
-	"X-Status: F\r\n",
-	"x-uid: 7\n",
-	"X-IMAPbase: 1 2\n",
-	"X-IMAP: 1\n",
-	"X-Keywords:\n",
-	"Content-Length: 3\n",
-	"Content-Length: 0\n",
-	"CONTENT-LENGTH :\t12\n",
-	"Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n",
-	"Subject: hello\n",
-	"X-UIDs: not hidden\n",
-	"Statusbar: kept\n",
-	" continued\n",
-	"\tcontinued\r\n",
-	":no name\n",
-	"Received: from x\n",
-	"body text\n",
-	">From quoted\n",
-	"a\0b\n",
+    "From a@b Thu Jan  1 00:00:00 1970\n",
+    "From a@b Thu Jan  1 00:00:00 1970\r\n",
+    "From nobody\n",
+    "\n",
+    "\r\n",
+    "\r",
+    "\n\n",
+    "\r\n\r\n",
+    "Status: RO\n",
+    "X-Status: F\r\n",
+    "x-uid: 7\n",
+    "X-IMAPbase: 1 2\n",
+    "X-IMAP: 1\n",
+    "X-Keywords:\n",
+    "Content-Length: 3\n",
+    "Content-Length: 0\n",
+    "CONTENT-LENGTH :\t12\n",
+    "Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n",
+    "Subject: hello\n",
+    "X-UIDs: not hidden\n",
+    "Statusbar: kept\n",
+    " continued\n",
+    "\tcontinued\r\n",
+    ":no name\n",
+    "Received: from x\n",
+    "body text\n",
+    ">From quoted\n",
+    "a\0b\n",
 };
 
 /*
@@ -416,12 +419,12 @@ START_TEST(test_hidden_fields)
 	size_t i, len, colon;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		ck_assert_msg(wire_is_hidden(t[i].line, strlen(t[i].line)) ==
-			t[i].hidden,
+		ck_assert_msg(
+		    wire_is_hidden(t[i].line, strlen(t[i].line)) == t[i].hidden,
 		    "%s", t[i].line);
 		len = ref_field(t[i].line, strlen(t[i].line), name, &colon);
-		ck_assert_int_eq(len > 0 && ref_name_hidden(name, len),
-		    t[i].hidden);
+		ck_assert_int_eq(
+		    len > 0 && ref_name_hidden(name, len), t[i].hidden);
 	}
 	/* The ':' must come within the first WIRE_HDR_LOOK octets. */
 	for (len = 6; len < WIRE_HDR_LOOK + 4; len++) {
@@ -440,8 +443,8 @@ END_TEST
 /* An LF, a CR, CRLF, "\n\n" or "\r\n\r\n" at every offset of 3 blocks. */
 START_TEST(test_scanners_offsets)
 {
-	static const char *const marks[] = {"\n", "\r", "\r\n", "\n\n",
-	    "\r\n\r\n", "\n\r\n", "\r\r\n", "\n\r"};
+	static const char *const marks[] = {
+	    "\n", "\r", "\r\n", "\n\n", "\r\n\r\n", "\n\r\n", "\r\r\n", "\n\r"};
 	char t[200];
 	size_t off, m;
 
