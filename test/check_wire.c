@@ -606,11 +606,20 @@ wire_suite(void)
 int
 main(void)
 {
+	static const char *const vector[] = {"sse2", "avx2"};
 	SRunner *sr;
 	size_t i, skipped = 0;
 	int failed;
 
 	find_impls();
+	/* The vector scanners exist only in an x86 build. */
+	for (i = 0; i < sizeof(vector) / sizeof(vector[0]); i++)
+		if (scan_find(vector[i]) == NULL) {
+			printf("SKIP: scanner %s: not built for this "
+			       "architecture\n",
+			    vector[i]);
+			skipped++;
+		}
 	for (i = 0; scan_impls[i] != NULL; i++)
 		if (!scan_impls[i]->usable()) {
 			printf("SKIP: scanner %s: this processor lacks it\n",
