@@ -205,35 +205,37 @@ t_lf_next(struct scan_cursor *c, const char *q, const char *e,
 }
 
 /*
- * The converter: per 64 octets, one copy of 64 octets from each point
- * where a CR goes in (and from the start), each copy landing where the
- * octets belong; what a copy writes past its part is overwritten by the
- * next one. A copy reads up to 63 octets past the block, so blocks are
- * taken while 128 octets remain; the rest goes the scalar way.
+ * The converter, a vector of WIDTH octets (16 or 32) at a time: the vector
+ * is stored where it belongs, and at each LF that needs a CR the CR is
+ * stored over the LF's place and the rest of the vector again one octet
+ * further on, read afresh from the input. A vector without such an LF, the
+ * common case, costs one load and one store. A copy reads up to WIDTH - 1
+ * octets past its vector, so vectors are taken while 2 WIDTH octets
+ * remain; the rest goes the scalar way.
  */
 static inline __attribute__((always_inline)) size_t
-t_crlf(char *dst, const char *p, size_t n, char before,
-    void (*masks)(const char *, uint64_t *, uint64_t *),
-    void (*copy64)(char *, const char *))
+t_crlf(char *dst, const char *p, size_t n, char before, unsigned width,
+    uint32_t (*masks)(const char *, uint32_t *),
+    void (*copy)(char *, const char *))
 {
-	uint64_t lf, cr, bare, carry = before == '\r';
+	uint32_t lf, cr, bare, carry = before == '\r';
 	char *w = dst;
 	size_t i;
 	unsigned j, from;
 
-	for (i = 0; n - i >= 128; i += 64) {
-		masks(p + i, &lf, &cr);
+	for (i = 0; n - i >= 2 * (size_t)width; i += width) {
+		lf = masks(p + i, &cr);
 		bare = lf & ~(cr << 1 | carry);
-		carry = cr >> 63;
+		carry = cr >> (width - 1);
+		copy(w, p + i);
 		for (from = 0; bare != 0; bare &= bare - 1) {
-			j = (unsigned)__builtin_ctzll(bare);
-			copy64(w, p + i + from);
+			j = (unsigned)__builtin_ctz(bare);
 			w += j - from;
 			*w++ = '\r';
 			from = j;
+			copy(w, p + i + from);
 		}
-		copy64(w, p + i + from);
-		w += 64 - from;
+		w += width - from;
 	}
 	return (size_t)(w - dst) +
 	    scalar_crlf(w, p + i, n - i, i > 0 ? p[i - 1] : before);
@@ -265,19 +267,23 @@ sse2_masks(const char *p, uint64_t *lf, uint64_t *cr)
 	    (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(d, r)) << 48;
 }
 
-static inline void
-sse2_copy64(char *dst, const char *p)
+/* Bit i of the result (of *CR) set when P[i] is LF (CR), for 16 octets. */
+static inline uint32_t
+sse2_masks16(const char *p, uint32_t *cr)
 {
-	__m128i a, b, c, d;
+	__m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
 
-	a = _mm_loadu_si128((const __m128i *)(const void *)p);
-	b = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
-	c = _mm_loadu_si128((const __m128i *)(const void *)(p + 32));
-	d = _mm_loadu_si128((const __m128i *)(const void *)(p + 48));
-	_mm_storeu_si128((__m128i *)(void *)dst, a);
-	_mm_storeu_si128((__m128i *)(void *)(dst + 16), b);
-	_mm_storeu_si128((__m128i *)(void *)(dst + 32), c);
-	_mm_storeu_si128((__m128i *)(void *)(dst + 48), d);
+	*cr =
+	    (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(a, _mm_set1_epi8('\r')));
+	return (uint32_t)_mm_movemask_epi8(
+	    _mm_cmpeq_epi8(a, _mm_set1_epi8('\n')));
+}
+
+static inline void
+sse2_copy16(char *dst, const char *p)
+{
+	_mm_storeu_si128((__m128i *)(void *)dst,
+	    _mm_loadu_si128((const __m128i *)(const void *)p));
 }
 
 static const char *
@@ -301,7 +307,7 @@ sse2_lf_next(struct scan_cursor *c, const char *q, const char *e)
 static size_t
 sse2_crlf(char *dst, const char *p, size_t n, char before)
 {
-	return t_crlf(dst, p, n, before, sse2_masks, sse2_copy64);
+	return t_crlf(dst, p, n, before, 16, sse2_masks16, sse2_copy16);
 }
 
 static const struct scan_impl scan_sse2 = {
@@ -341,15 +347,23 @@ avx2_masks(const char *p, uint64_t *lf, uint64_t *cr)
 		<< 32;
 }
 
-__attribute__((target("avx2"))) static inline void
-avx2_copy64(char *dst, const char *p)
+/* Bit i of the result (of *CR) set when P[i] is LF (CR), for 32 octets. */
+__attribute__((target("avx2"))) static inline uint32_t
+avx2_masks32(const char *p, uint32_t *cr)
 {
-	__m256i a, b;
+	__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
 
-	a = _mm256_loadu_si256((const __m256i *)(const void *)p);
-	b = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
-	_mm256_storeu_si256((__m256i *)(void *)dst, a);
-	_mm256_storeu_si256((__m256i *)(void *)(dst + 32), b);
+	*cr = (uint32_t)_mm256_movemask_epi8(
+	    _mm256_cmpeq_epi8(a, _mm256_set1_epi8('\r')));
+	return (uint32_t)_mm256_movemask_epi8(
+	    _mm256_cmpeq_epi8(a, _mm256_set1_epi8('\n')));
+}
+
+__attribute__((target("avx2"))) static inline void
+avx2_copy32(char *dst, const char *p)
+{
+	_mm256_storeu_si256((__m256i *)(void *)dst,
+	    _mm256_loadu_si256((const __m256i *)(const void *)p));
 }
 
 __attribute__((target("avx2,popcnt"))) static const char *
@@ -373,7 +387,7 @@ avx2_lf_next(struct scan_cursor *c, const char *q, const char *e)
 __attribute__((target("avx2"))) static size_t
 avx2_crlf(char *dst, const char *p, size_t n, char before)
 {
-	return t_crlf(dst, p, n, before, avx2_masks, avx2_copy64);
+	return t_crlf(dst, p, n, before, 32, avx2_masks32, avx2_copy32);
 }
 
 static const struct scan_impl scan_avx2 = {
