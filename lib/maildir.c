@@ -359,7 +359,7 @@ maildir_get(const struct maildir *md, size_t n)
 }
 
 int
-maildir_send(struct maildir *md, size_t n, const struct wire_sink *sink)
+maildir_send(struct maildir *md, size_t n, const struct sink *sink)
 {
 	struct maildir_msg *m;
 	int mfd, r, saved;

@@ -66,7 +66,7 @@ struct maildir_msg *maildir_get(const struct maildir *md, size_t n);
  * index; nothing has been written), or as wire_send_file(). After a
  * failure part of the message may have been written.
  */
-int maildir_send(struct maildir *md, size_t n, const struct wire_sink *sink);
+int maildir_send(struct maildir *md, size_t n, const struct sink *sink);
 
 /*
  * Removes the files of the messages marked WIRE_DELETED, each found by its

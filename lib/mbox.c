@@ -877,7 +877,7 @@ mbox_stored_end(const struct mbox *mb, size_t i)
 
 int
 mbox_send_guarded(const struct mbox *mb, size_t n,
-    const struct wire_sink *sink, const struct wire_guard *g)
+    const struct sink *sink, const struct wire_guard *g)
 {
 	const struct wire_msg *m;
 	const uint64_t *chunk;
@@ -899,7 +899,7 @@ mbox_send_guarded(const struct mbox *mb, size_t n,
 }
 
 int
-mbox_send(const struct mbox *mb, size_t n, const struct wire_sink *sink)
+mbox_send(const struct mbox *mb, size_t n, const struct sink *sink)
 {
 	return mbox_send_guarded(mb, n, sink, NULL);
 }

@@ -97,11 +97,11 @@ uint64_t mbox_stored_end(const struct mbox *mb, size_t i);
  * is sent. Returns 0, or -1 with errno: ENOENT (no such message), or as
  * wire_send() (ESTALE: the stored octets changed since the index).
  */
-int mbox_send(const struct mbox *mb, size_t n, const struct wire_sink *sink);
+int mbox_send(const struct mbox *mb, size_t n, const struct sink *sink);
 
 /* mbox_send() with every read of the file inside G (NULL: none). */
 int mbox_send_guarded(const struct mbox *mb, size_t n,
-    const struct wire_sink *sink, const struct wire_guard *g);
+    const struct sink *sink, const struct wire_guard *g);
 
 /*
  * Tells whether LINE (LEN octets, no terminator, CR allowed at the end)

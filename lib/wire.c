@@ -546,7 +546,7 @@ conv_whole(const char *text, size_t len, const struct scan_impl *sc,
  */
 static int
 send_whole(int fd, const struct wire_msg *m, uint64_t to,
-    const struct scan_impl *sc, const struct wire_sink *sink,
+    const struct scan_impl *sc, const struct sink *sink,
     const struct wire_guard *g)
 {
 	struct wire_out o;
@@ -600,7 +600,7 @@ out:
 
 int
 wire_send(int fd, const struct wire_msg *m, uint64_t to, const uint64_t *chunk,
-    const struct scan_impl *sc, const struct wire_sink *sink,
+    const struct scan_impl *sc, const struct sink *sink,
     const struct wire_guard *g)
 {
 	XXH3_state_t *xs;
@@ -709,7 +709,7 @@ out:
 
 int
 wire_send_file(int fd, const struct wire_msg *m, const struct scan_impl *sc,
-    const struct wire_sink *sink)
+    const struct sink *sink)
 {
 	struct stat st;
 

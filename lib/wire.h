@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "scan.h"
+#include "sink.h"
 
 enum {
 	WIRE_PSEUDO = 1 << 0,  /* the UW pseudo-message: hidden, always kept */
@@ -67,12 +68,6 @@ struct wire_msg {
 	uint64_t hash;	/* XXH3-64 of the stored octets [start, next start) */
 	uint32_t flags;
 	uint32_t chunk0; /* with WIRE_CHUNKED: its first chunk hash */
-};
-
-/* Where a send writes: returns 0, or -1 with errno set. */
-struct wire_sink {
-	int (*write)(void *arg, const void *buf, size_t len);
-	void *arg;
 };
 
 /*
@@ -115,7 +110,7 @@ int wire_is_hidden(const char *p, size_t n);
 struct wire_out {
 	uint64_t total;
 	uint64_t limit;
-	const struct wire_sink *sink;
+	const struct sink *sink;
 	char *buf;
 	size_t len;
 	size_t cap;
@@ -189,7 +184,7 @@ const char *wire_count_header_run(struct wire_conv *c, const char *p,
  */
 int wire_send(int fd, const struct wire_msg *m, uint64_t to,
     const uint64_t *chunk, const struct scan_impl *sc,
-    const struct wire_sink *sink, const struct wire_guard *g);
+    const struct sink *sink, const struct wire_guard *g);
 
 /*
  * Indexes the regular file open at FD as one whole message without
@@ -209,6 +204,6 @@ int wire_index_file(int fd, const struct scan_impl *sc, struct wire_msg *m);
  * m->end is a changed file (ESTALE, nothing written).
  */
 int wire_send_file(int fd, const struct wire_msg *m, const struct scan_impl *sc,
-    const struct wire_sink *sink);
+    const struct sink *sink);
 
 #endif

@@ -557,7 +557,7 @@ read_unlock(void *arg)
 int
 store_send(struct store *st, uint32_t n, struct io *io)
 {
-	struct wire_sink sink = { store_sink_write, io };
+	struct sink sink = { store_sink_write, io };
 	struct wire_guard guard = { read_lock, read_unlock, &st->fd };
 
 	if (!st->indexed) {

@@ -128,7 +128,7 @@ exists(const char *name)
 static void
 send_ok(struct maildir *md, size_t n, struct memsink *m)
 {
-	struct wire_sink sink = {mem_write, m};
+	struct sink sink = {mem_write, m};
 
 	memset(m, 0, sizeof(*m));
 	ck_assert_msg(maildir_send(md, n, &sink) == 0, "send %zu: %s", n,
@@ -240,7 +240,7 @@ same_as_mbox(const char *text, size_t len)
 {
 	static const char from[] =
 	    "From a@b.example Mon Jan  1 00:00:00 2024\n";
-	struct wire_sink sink;
+	struct sink sink;
 	struct memsink a, b;
 	struct maildir md;
 	struct mbox mb;
@@ -332,7 +332,7 @@ END_TEST
 
 START_TEST(test_vanished)
 {
-	struct wire_sink sink;
+	struct sink sink;
 	struct memsink m;
 	struct maildir md;
 
@@ -431,7 +431,7 @@ END_TEST
 
 START_TEST(test_hash_mismatch)
 {
-	struct wire_sink sink;
+	struct sink sink;
 	struct memsink m;
 	struct maildir md;
 

@@ -121,7 +121,7 @@ put_file(const void *data, size_t len)
 static void
 send_into(const struct mbox *mb, size_t n, struct memsink *m)
 {
-	struct wire_sink sink = {mem_write, m};
+	struct sink sink = {mem_write, m};
 
 	ck_assert_msg(
 	    mbox_send(mb, n, &sink) == 0, "send %zu: %s", n, strerror(errno));
@@ -1268,7 +1268,7 @@ START_TEST(test_send_one_pass)
 	static const size_t sizes[] = {4096, 900 * 1024, 5 * 1024 * 1024};
 	struct countguard g;
 	struct wire_guard mg = {cg_begin, cg_end, &g};
-	struct wire_sink sink;
+	struct sink sink;
 	struct memsink m;
 	struct mbox mb;
 	char *data;
@@ -1303,7 +1303,7 @@ START_TEST(test_send_changed_under)
 {
 	struct countguard g;
 	struct wire_guard mg = {cg_begin, cg_end, &g};
-	struct wire_sink sink;
+	struct sink sink;
 	struct memsink m;
 	struct mbox mb;
 	char *data;
@@ -1409,7 +1409,7 @@ START_TEST(test_send_no_such_message)
 	static const char data[] = SEP1 "a\n";
 	struct mbox mb;
 	struct memsink m;
-	struct wire_sink sink = {mem_write, &m};
+	struct sink sink = {mem_write, &m};
 	int fd;
 
 	fd = index_data(&mb, LIT(data));
@@ -1811,7 +1811,7 @@ START_TEST(test_faults_changed_byte)
 	static const char data[] = SEP1 "Subject: a\n\none\n\n" SEP2 "two\n";
 	struct mbox mb;
 	struct memsink m;
-	struct wire_sink sink = {mem_write, &m};
+	struct sink sink = {mem_write, &m};
 	int fd;
 
 	fd = index_data(&mb, LIT(data));
@@ -1833,7 +1833,7 @@ START_TEST(test_faults_changed_big)
 {
 	struct mbox mb;
 	struct memsink m;
-	struct wire_sink sink = {mem_write, &m};
+	struct sink sink = {mem_write, &m};
 	char *data, *p;
 	size_t i;
 	int fd;
@@ -1861,7 +1861,7 @@ START_TEST(test_faults_changed_separator)
 	static const char data[] = SEP1 "one\n\n" SEP2 "two\n";
 	struct mbox mb;
 	struct memsink m;
-	struct wire_sink sink = {mem_write, &m};
+	struct sink sink = {mem_write, &m};
 	size_t s;
 	int fd;
 
@@ -1883,7 +1883,7 @@ START_TEST(test_faults_truncated)
 	static const char data[] = SEP1 "one\n\n" SEP2 "two\n";
 	struct mbox mb;
 	struct memsink m;
-	struct wire_sink sink = {mem_write, &m};
+	struct sink sink = {mem_write, &m};
 	int fd;
 
 	fd = index_data(&mb, LIT(data));
@@ -1903,7 +1903,7 @@ START_TEST(test_faults_sink_first_call)
 	static const char data[] = SEP1 "one\n";
 	struct mbox mb;
 	struct memsink m;
-	struct wire_sink sink = {mem_write, &m};
+	struct sink sink = {mem_write, &m};
 	int fd;
 
 	fd = index_data(&mb, LIT(data));
@@ -1922,7 +1922,7 @@ START_TEST(test_faults_sink_midway)
 {
 	struct mbox mb;
 	struct memsink m;
-	struct wire_sink sink = {mem_write, &m};
+	struct sink sink = {mem_write, &m};
 	char *data, *p;
 	size_t i;
 	int fd;

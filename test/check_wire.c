@@ -230,7 +230,7 @@ check_text(const char *p, size_t n, const char *what)
 {
 	struct mbox mb[8];
 	struct buf ref = {NULL, 0, 0}, got = {NULL, 0, 0};
-	struct wire_sink sink = {sink_write, &got};
+	struct sink sink = {sink_write, &got};
 	struct wire_msg fm[8];
 	const struct wire_msg *m;
 	size_t i, k, count;

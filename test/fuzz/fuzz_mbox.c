@@ -275,10 +275,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct buf sent, other, ref;
 	struct mbox mb, mbi;
-	struct wire_sink sink = { sink_write, &sent };
-	struct wire_sink sink2 = { sink_write, &other };
+	struct sink sink = { sink_write, &sent };
+	struct sink sink2 = { sink_write, &other };
 	struct buf failing;
-	struct wire_sink fsink = { sink_write, &failing };
+	struct sink fsink = { sink_write, &failing };
 	struct wire_msg fm, fmi;
 	size_t n, count, i;
 
