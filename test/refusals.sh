@@ -123,7 +123,7 @@ kinds=(
 # The deadline: long enough for every hash here to be done before it even
 # on a loaded machine (a sample where it was not is left out, see below).
 if [ "${SEAMS:-no}" = yes ]; then
-	deadline=500
+	deadline=200
 else
 	deadline=2000
 fi
