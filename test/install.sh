@@ -32,7 +32,9 @@ configured() {
 	local dir=$1
 	shift
 	tree "$dir" || return 1
-	if ! (cd "$dir" && ./configure -q "$@" >"$dir/configure.out" 2>&1); then
+	# One cache for the three: the later ones skip the compiler's checks.
+	if ! (cd "$dir" && ./configure -q --cache-file="$scratch/config.cache" "$@" \
+		>"$dir/configure.out" 2>&1); then
 		cat "$dir/configure.out" >&2
 		return 1
 	fi
