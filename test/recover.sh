@@ -1,0 +1,159 @@
+#!/bin/bash
+# pop2d --recover-all at boot, beyond test/state.sh's hostile journals:
+# what else a state directory may hold (files, dotfiles, a former user's
+# folder, a folder nobody owns), a user whose session is running, a
+# recovery process that dies, a state folder that became unusable, a
+# maildrop template too long to expand, and a summary that cannot be
+# written. Each outcome must be logged, summed up and reflected in the
+# exit status. Real users with real identity changes, in private
+# namespaces (test/ns.sh); the crashed commits need --enable-test-seams.
+set -u
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/ns.sh"
+. "$(dirname "$0")/sessions.sh"
+[ "${SEAMS:-no}" = yes ] || skip_all "the crashed commits need ./configure --enable-test-seams"
+ns_enter "$@"
+
+chmod 755 "$scratch"
+S=$scratch/S
+mkdir -m 755 "$S" "$scratch/home"
+ns_add_group rina 2101
+ns_add_group sam 2102
+ns_add_user rina 2101 2101 "$scratch/home/rina" "$(ns_hash '$y$' rina-pw)"
+ns_add_user sam 2102 2102 "$scratch/home/sam" "$(ns_hash '$y$' sam-pw)"
+passwd=$scratch/passwd
+{
+	printf 'rina:%s:2101:2101::%s\n' "$(ns_hash '$y$' rina-pw)" "$scratch/home/rina"
+	printf 'sam:%s:2102:2102::%s\n' "$(ns_hash '$y$' sam-pw)" "$scratch/home/sam"
+} >"$passwd"
+chmod 600 "$passwd"
+
+# fresh_user NAME: a home with an INBOX of three messages at ~/mbox.
+fresh_user() {
+	local h=$scratch/home/$1 i
+	rm -rf "$h"
+	mkdir -p "$h"
+	for i in 1 2 3; do
+		printf 'From x@example.org Mon Nov 16 09:12:44 2026\nSubject: m%s\n\nbody %s\n\n' \
+			"$i" "$i"
+	done >"$h/mbox"
+	chown -R "$1:$1" "$h"
+	chmod 700 "$h"
+}
+
+# crashed NAME: NAME's session deletes the first message and is killed
+# once its journal is durable: a commit for --recover-all to finish.
+crashed() {
+	fresh_user "$1"
+	(printf '%s\r\n' "HELO $1 $1-pw" "READ 1" RETR ACKD QUIT |
+		POP2_CRASH_AT=journal-synced "$POP2D" -n t -p "$passwd" -S "$S" -m '%h/mbox') \
+		>/dev/null 2>&1
+	rm -f "$scratch/home/$1/mbox.lock"
+	[ -f "$S/$1/commit.jnl" ]
+}
+
+# recover [OPTIONS...]: pop2d --recover-all on $S; the summary in
+# $scratch/out, the log (-d) in $scratch/err, the exit status in $status.
+recover() {
+	timeout 60 "$POP2D" -d --recover-all -m '%h/mbox' -S "$S" "$@" \
+		>"$scratch/out" 2>"$scratch/err"
+	status=$?
+}
+
+count() {
+	grep -c '^Subject: ' "$1"
+}
+
+# --- Things in the state directory that are no user's folder.
+check "rina's commit was cut short" crashed rina
+echo 'not a folder' >"$S/stray-file"
+mkdir -m 700 "$S/.hidden"
+# A former user's folder without a journal, and one with a journal.
+mkdir -m 700 "$S/gone" "$S/gone-jnl"
+cp "$S/rina/commit.jnl" "$S/gone-jnl/commit.jnl"
+recover -p "$passwd"
+check "a stray file, a dotfile and a former user's folder: exit 1 for the journal alone ($status)" \
+	[ "$status" -eq 1 ]
+check "rina's commit finished" [ "$(count "$scratch/home/rina/mbox")" -eq 2 -a ! -e "$S/rina/commit.jnl" ]
+check "a former user's journal is left alone, and logged" \
+	grep -q "recover user=gone-jnl: journal left alone: no such user in the passwd-file" "$scratch/err"
+check "... and kept" [ -f "$S/gone-jnl/commit.jnl" ]
+check "a former user's folder without a journal is no failure" bash -c "! grep -q 'user=gone[: ]' '$scratch/err'"
+check "the summary counts every entry but the dotfile" \
+	grep -q '^pop2d: recovery: 4 users, 1 commits finished, 0 set aside, 0 refused, 1 failed, 0 skipped' "$scratch/out"
+check "the failure is named on standard error" grep -q "pop2d: $S/gone-jnl: recovery failed" "$scratch/err"
+rm -rf "$S/stray-file" "$S/.hidden" "$S/gone"
+
+# The system's accounts (no -p): the same journal of no account.
+recover
+check "system accounts: a folder of no account with a journal is left alone" \
+	grep -q "recover user=gone-jnl: journal left alone: no such account" "$scratch/err"
+check "system accounts: exit 1 ($status)" [ "$status" -eq 1 ]
+rm -rf "$S/gone-jnl"
+
+# A folder that its user does not own: someone else may have made it.
+check "sam's commit was cut short" crashed sam
+chown rina "$S/sam"
+recover -p "$passwd"
+check "a state folder not owned by its user: left alone, exit 1 ($status)" [ "$status" -eq 1 ]
+check "... logged" grep -q "recover user=sam: journal left alone: the directory's owner is not the account's uid" "$scratch/err"
+check "... and nothing of sam's deleted" [ "$(count "$scratch/home/sam/mbox")" -eq 3 ]
+chown sam "$S/sam"
+
+# The same folder made unusable (writable by its group): the recovery
+# cannot trust it.
+chmod 770 "$S/sam"
+recover -p "$passwd"
+check "a group-writable state folder: the recovery fails, exit 1 ($status)" [ "$status" -eq 1 ]
+check "... logged as unusable" grep -q "recover user=sam outcome=failed: state directory $S/sam unusable" "$scratch/err"
+check "... the journal stays" [ -f "$S/sam/commit.jnl" ]
+chmod 700 "$S/sam"
+
+# A maildrop template too long to expand for this user.
+long=$(printf '%0300d' 0)
+recover -p "$passwd" -m "/$long/$long/$long/$long/$long/$long/$long/$long/$long/$long/$long/$long/$long/$long/%h/%u"
+check "a maildrop template too long to expand: exit 1 ($status)" [ "$status" -eq 1 ]
+check "... logged" grep -q "recover user=sam: journal left alone: the maildrop template cannot be expanded" "$scratch/err"
+
+# --- A session that is running: it recovered at its login, and holds
+# the session lock; --recover-all skips its user.
+session_start live "%h/mbox" -p "$passwd" -S "$S"
+session_send live "HELO sam sam-pw"
+check "sam's session recovers at its login and runs" session_wait live '#2 messages in INBOX' 30
+check "rina's commit was cut short again" crashed rina
+recover -p "$passwd"
+check "a running session's user is skipped, exit 0 ($status)" [ "$status" -eq 0 ]
+check "... logged" grep -q "recover user=sam outcome=skipped: a session is running" "$scratch/err"
+check "... and summed up" \
+	grep -q '^pop2d: recovery: 2 users, 1 commits finished, 0 set aside, 0 refused, 0 failed, 1 skipped' "$scratch/out"
+session_send live QUIT
+session_end live
+check "the running session ends normally" [ $? -eq 0 ]
+
+# --- A recovery process that dies: the journal stays for the next login.
+check "rina's commit was cut short once more" crashed rina
+POP2_CRASH_AT=truncated recover -p "$passwd"
+check "a recovery killed midway: exit 1 ($status)" [ "$status" -eq 1 ]
+check "... logged as ended abnormally" \
+	grep -q "recover user=rina outcome=failed: the recovery process ended abnormally" "$scratch/err"
+check "... the journal stays" [ -f "$S/rina/commit.jnl" ]
+recover -p "$passwd"
+check "the next --recover-all finishes it (exit $status)" \
+	[ "$status" -eq 0 -a "$(count "$scratch/home/rina/mbox")" -eq 2 -a ! -e "$S/rina/commit.jnl" ]
+
+# --- A summary that cannot be written (a full disk): exit 1.
+"$POP2D" --recover-all -p "$passwd" -m '%h/mbox' -S "$S" >/dev/full 2>"$scratch/err"
+status=$?
+check "a summary that cannot be written: exit 1 ($status)" [ "$status" -eq 1 ]
+
+# --- A configuration error: exit 2, and nothing for a client to read.
+"$POP2D" --recover-all -S "$S" -t 0 >"$scratch/out" 2>"$scratch/err"
+status=$?
+check "--recover-all with a bad -t: exit 2 ($status)" [ "$status" -eq 2 ]
+check "... the error on standard error" grep -q -- '-t 0: not a number of seconds' "$scratch/err"
+check "... and no reply on standard output" [ ! -s "$scratch/out" ]
+"$POP2D" --recover-all -S "$passwd/state" >"$scratch/out" 2>"$scratch/err"
+status=$?
+check "--recover-all with a state directory beneath a file: exit 2 ($status)" [ "$status" -eq 2 ]
+
+finish
