@@ -1,0 +1,102 @@
+#!/bin/bash
+# Maildrops and folders a user may read but not change: a file the user
+# cannot write, a Maildir whose messages the user cannot remove, and a
+# file system mounted read-only. Messages are listed and retrieved as
+# usual; deletions are refused at QUIT or FOLD with a reply that says so,
+# nothing changes, and no journal is left behind. A real user with a real
+# identity change, in private namespaces (test/ns.sh). On a read-only
+# mount no dot-lock can be taken, so the login is refused there.
+set -u
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/ns.sh"
+ns_enter "$@"
+
+chmod 755 "$scratch"
+home=$scratch/home
+mkdir -m 755 "$home"
+ns_add_group reader 2201
+ns_add_user reader 2201 2201 "$home" "$(ns_hash '$y$' reader-pw)"
+passwd=$scratch/passwd
+printf 'reader:%s:2201:2201::%s\n' "$(ns_hash '$y$' reader-pw)" "$home" >"$passwd"
+chmod 600 "$passwd"
+
+# three FILE: an mbox of three messages, m1 m2 m3.
+three() {
+	local i
+	for i in 1 2 3; do
+		printf 'From x@example.org Mon Nov 16 09:12:44 2026\nSubject: m%s\n\nbody %s\n\n' \
+			"$i" "$i"
+	done >"$1"
+}
+
+# pop2 MAILDROP LINES...: one session of reader's; replies in
+# $scratch/out without CRs, the log (-d) in $scratch/err.
+pop2() {
+	local md=$1
+	shift
+	printf '%s\r\n' "$@" |
+		timeout 60 "$POP2D" -d -n t -p "$passwd" -S "$state" -m "$md" -F "$home" \
+			-L "$top_builddir/pop2d/pop2-lock" 2>"$scratch/err" | tr -d '\r' >"$scratch/out"
+}
+last() {
+	tail -n 1 "$scratch/out"
+}
+
+# --- An mbox INBOX the user may read, in a folder where the user may
+# create its dot-lock: not its file, mode 644.
+mkdir -m 777 "$scratch/spool"
+three "$scratch/spool/inbox"
+chmod 644 "$scratch/spool/inbox"
+cp "$scratch/spool/inbox" "$scratch/before"
+pop2 "$scratch/spool/inbox" "HELO reader reader-pw" "READ 1" RETR ACKD QUIT
+check "a read-only mbox INBOX: logged in with its 3 messages" grep -qx '#3 messages in INBOX' "$scratch/out"
+check "a read-only mbox INBOX: a message retrieved" grep -qx 'Subject: m1' "$scratch/out"
+check "a read-only mbox INBOX: QUIT after ACKD says nothing was deleted" \
+	[ "$(last)" = "- Maildrop is read-only; nothing deleted" ]
+check "a read-only mbox INBOX: unchanged" cmp -s "$scratch/before" "$scratch/spool/inbox"
+check "a read-only mbox INBOX: no journal left" [ ! -e "$state/reader/commit.jnl" ]
+pop2 "$scratch/spool/inbox" "HELO reader reader-pw" "READ 2" RETR ACKS QUIT
+check "a read-only mbox INBOX: a session that deletes nothing ends well" [ "$(last)" = "+ OK Sayonara" ]
+
+# A folder the user may read but not write, in the user's own folder
+# directory (where its dot-lock can be made): FOLD, then ACKD, then FOLD
+# back commits nothing there.
+chown reader: "$home"
+three "$home/ro-folder"
+chmod 644 "$home/ro-folder"
+cp "$home/ro-folder" "$scratch/before"
+pop2 "$scratch/spool/inbox" "HELO reader reader-pw" "FOLD ro-folder" "READ 1" RETR ACKD "FOLD INBOX" QUIT
+check "a read-only folder: selected with its 3 messages" grep -qx '#3 messages in ro-folder' "$scratch/out"
+check "a read-only folder: FOLD away after ACKD says nothing was deleted" \
+	grep -qx -- '- Maildrop is read-only; nothing deleted' "$scratch/out"
+check "a read-only folder: unchanged" cmp -s "$scratch/before" "$home/ro-folder"
+
+# --- A Maildir INBOX whose messages the user may read but not remove.
+md=$scratch/Maildir
+mkdir -p "$md/new" "$md/cur" "$md/tmp"
+for i in 1 2; do
+	printf 'Subject: d%s\n\nbody %s\n' "$i" "$i" >"$md/new/100000000$i.M1P1.host"
+done
+chmod 644 "$md"/new/*
+find "$md" >"$scratch/before"
+pop2 "maildir:$md" "HELO reader reader-pw" "READ 1" RETR ACKD QUIT
+check "a read-only Maildir: logged in with its 2 messages" grep -qx '#2 messages in INBOX' "$scratch/out"
+check "a read-only Maildir: QUIT after ACKD says nothing was deleted" \
+	[ "$(last)" = "- Maildrop is read-only; nothing deleted" ]
+check "a read-only Maildir: every message kept" cmp -s "$scratch/before" <(find "$md")
+
+# --- A file system mounted read-only: no dot-lock can be made there, so
+# the maildrop cannot be read safely; the login is refused and says why.
+mkdir "$scratch/ro"
+ns_tmpfs "$scratch/ro" mode=0777
+three "$scratch/ro/inbox"
+chmod 666 "$scratch/ro/inbox"
+cp "$scratch/ro/inbox" "$scratch/before"
+mount -o remount,ro "$scratch/ro"
+pop2 "$scratch/ro/inbox" "HELO reader reader-pw" "READ 1" RETR ACKD QUIT
+check "a read-only mount: - Cannot open maildrop" [ "$(last)" = "- Cannot open maildrop" ]
+check "a read-only mount: the log says why" \
+	grep -q "user=reader reason=cannot read maildrop $scratch/ro/inbox: Read-only file system" "$scratch/err"
+check "a read-only mount: unchanged" cmp -s "$scratch/before" "$scratch/ro/inbox"
+
+finish
