@@ -7,28 +7,11 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sessions.sh"
+# The ten-message maildrop $mbox, $HELO, and the one-shot session pop2.
+. "$(dirname "$0")/tenmsgs.sh"
 
 [ "${SEAMS:-no}" = yes ] || skip_all "POP2_LOCK_WAIT needs ./configure --enable-test-seams"
 command -v dotlockfile >/dev/null || skip_all "dotlockfile is not installed (Debian: liblockfile-bin)"
-
-mbox=$scratch/maildrop
-HELO='HELO alice wonderland'
-
-# ten messages: m1 .. m10
-fresh_maildrop() {
-	local i
-	for i in $(seq 1 10); do message "m$i"; done >"$mbox"
-}
-
-# pop2 INPUT-LINES...: one session over a pipe; replies in $scratch/pop2.out.
-pop2() {
-	printf '%s\r\n' "$@" | "$POP2D" -n t -p "$data/passwd" -S "$state" -m "$mbox" \
-		>"$scratch/pop2.out" 2>"$scratch/pop2.err"
-}
-
-last_reply() {
-	tail -n 1 "$scratch/pop2.out" | tr -d '\r'
-}
 
 export POP2_LOCK_WAIT=1
 

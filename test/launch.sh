@@ -37,11 +37,8 @@ mkdir "$scratch/home"
 # shellcheck disable=SC2034 # used by the scripts that source this
 pop2d_args=(-n pop2.test -p "$data/passwd" -S "$state" -m "$scratch/maildrop" -F "$scratch/home" -d)
 
-# listening PORT: whether a TCP socket listens on PORT, IPv4 or IPv6.
-listening() {
-	grep -q -E "^ *[0-9]+: [0-9A-F]+:$(printf %04X "$1") [0-9A-F]+:[0-9A-F]+ 0A " \
-		/proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
+# listening PORT and free_port, shared with the tests behind proxies.
+. "$top_srcdir/test/net.sh"
 
 # launch NAME COMMAND...: starts COMMAND, in which @PORT@ stands for a
 # free port, in the background; tries other ports while the chosen one
@@ -50,8 +47,7 @@ launch() {
 	local name=$1 attempt i
 	shift
 	for ((attempt = 0; attempt < 10; attempt++)); do
-		port=$((20000 + RANDOM % 40000))
-		listening "$port" && continue
+		port=$(free_port)
 		"${@//@PORT@/$port}" >"$scratch/$name.launcher" 2>&1 &
 		launcher=$!
 		for ((i = 0; i < 50; i++)); do

@@ -1,7 +1,8 @@
 # shellcheck shell=bash disable=SC2154
 # Sourced after lib.sh by the tests that run pop2d behind a real launcher
 # and talk to it over loopback TCP: free ports, background programs, and a
-# client that can choose its source address and speak TLS.
+# client that can choose its source address and speak TLS. test/launch.sh
+# takes listening and free_port from here.
 
 # listening PORT: whether a TCP socket listens on PORT, IPv4 or IPv6.
 listening() {
