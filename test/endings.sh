@@ -1,0 +1,106 @@
+#!/bin/bash
+# Ways a session ends that the transcripts cannot show: a signal while a
+# failed login waits for its deadline, a signal while a message is sent
+# to a client that stopped reading, a maildrop template too long to
+# expand, a maildrop that is a folder; and command lines whose first
+# error is the one reported. Each ends through one log line with its
+# reason, and nothing of the maildrop changes. The long login deadline
+# needs --enable-test-seams (POP2_LOGIN_DELAY_MS).
+set -u
+. "$(dirname "$0")/lib.sh"
+[ "${SEAMS:-no}" = yes ] || skip_all "POP2_LOGIN_DELAY_MS needs ./configure --enable-test-seams"
+
+passwd=$data/passwd
+maildrop=$scratch/maildrop
+cp "$data/mbox/basic.mbox" "$maildrop"
+
+# ended PID: waits (at most 60 s, a guard against a hang) until PID exits;
+# its exit status in $status.
+ended() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$1"
+	status=$?
+}
+
+# --- SIGTERM while a refused login waits for its deadline (an hour here):
+# the wait ends at once, and so does the session, with its refusal.
+mkfifo "$scratch/in1"
+POP2_LOGIN_DELAY_MS=3600000 "$POP2D" -d -n t -p "$passwd" -S "$state" -m "$maildrop" \
+	<"$scratch/in1" >"$scratch/out1" 2>"$scratch/err1" &
+pid=$!
+exec {w}>"$scratch/in1"
+printf 'HELO alice wrong\r\n' >&"$w"
+check "a refused login waits for its deadline" \
+	wait_for 30 grep -q 'login failed user=alice' "$scratch/err1"
+kill -TERM "$pid"
+ended "$pid"
+exec {w}>&-
+check "SIGTERM during the deadline: the session ends, exit 1 ($status)" [ "$status" -eq 1 ]
+check "... with the refusal, sent at once" [ "$(tail -n 1 "$scratch/out1" | tr -d '\r')" = "- Bad login" ]
+check "... and logged as a refused login" grep -q 'session end user=- reason=bad login' "$scratch/err1"
+
+# --- SIGTERM while RETR is blocked on a client that stopped reading.
+{
+	printf 'From a@b Mon Nov 16 09:12:44 2026\nSubject: big\n\n'
+	head -c 4000000 /dev/zero | tr '\0' 'x' | fold -w 70
+	printf '\n'
+} >"$scratch/big"
+cp "$scratch/big" "$scratch/big.before"
+mkfifo "$scratch/in2" "$scratch/out2"
+"$POP2D" -d -n t -p "$passwd" -S "$state" -m "$scratch/big" \
+	<"$scratch/in2" >"$scratch/out2" 2>"$scratch/err2" &
+pid=$!
+exec {w}>"$scratch/in2"
+exec {r}<"$scratch/out2"
+printf 'HELO alice wonderland\r\nREAD 1\r\nRETR\r\nACKD\r\nQUIT\r\n' >&"$w"
+# pop2d has written what the pipe holds and waits to write more.
+written() {
+	local n
+	n=$(sed -n 's/^wchar: //p' "/proc/$pid/io" 2>/dev/null)
+	[ -n "$n" ] && [ "$n" -ge 60000 ]
+}
+check "RETR to a client that does not read: pop2d waits to write" wait_for 30 written
+kill -TERM "$pid"
+ended "$pid"
+exec {r}<&- {w}>&-
+check "SIGTERM during RETR: the session ends, exit 1 ($status)" [ "$status" -eq 1 ]
+check "... logged as ended by a signal" grep -q 'session end user=alice reason=signal' "$scratch/err2"
+check "... and the maildrop is unchanged" cmp -s "$scratch/big.before" "$scratch/big"
+
+# --- A maildrop template that expands beyond any path's length.
+long=$(printf '%04000d' 0)
+printf 'HELO alice wonderland\r\nQUIT\r\n' |
+	"$POP2D" -d -n t -p "$passwd" -S "$state" -m "/$long/%u/%u/%u/%u/%u/%u/%u/%u/%u/%u/%u/%u/%u/%u/%u/%u/%u/%u/%u" \
+		>"$scratch/out" 2>"$scratch/err"
+status=$?
+check "a maildrop template too long to expand: - Cannot open maildrop" \
+	[ "$(sed -n 2p "$scratch/out" | tr -d '\r')" = "- Cannot open maildrop" ]
+check "... exit 1 ($status)" [ "$status" -eq 1 ]
+check "... logged" grep -q 'user=alice reason=maildrop template cannot be expanded' "$scratch/err"
+
+# --- A maildrop that is a folder.
+mkdir "$scratch/folder"
+printf 'HELO alice wonderland\r\nQUIT\r\n' |
+	"$POP2D" -d -n t -p "$passwd" -S "$state" -m "$scratch/folder" >"$scratch/out" 2>"$scratch/err"
+check "a maildrop that is a folder: - Cannot open maildrop" \
+	[ "$(sed -n 2p "$scratch/out" | tr -d '\r')" = "- Cannot open maildrop" ]
+check "... logged with the maildrop's path" grep -q "user=alice reason=cannot read maildrop $scratch/folder" "$scratch/err"
+
+# --- Command lines with more than one error: the first is reported.
+"$POP2D" -S "$state" -p "$passwd" -t 0 -T 0 -n '' </dev/null >/dev/null 2>"$scratch/err"
+status=$?
+check "several errors: exit 2 ($status)" [ "$status" -eq 2 ]
+check "... the first one (-t 0) is reported" grep -q -- '-t 0: not a number of seconds' "$scratch/err"
+check "... and only that one" bash -c "! grep -q -- '-T 0' '$scratch/err'"
+"$POP2D" -S "$state" -p "$passwd" -n "$(printf '%0256d' 0)" </dev/null >/dev/null 2>"$scratch/err"
+check "a host name of 256 characters: exit 2" [ $? -eq 2 ]
+check "... reported" grep -q 'a host name of 1 to 255 characters is needed' "$scratch/err"
+"$POP2D" -S "$state" -p "$passwd" -L "$scratch/folder" </dev/null >/dev/null 2>"$scratch/err"
+check "a lock helper that is a folder: exit 2" [ $? -eq 2 ]
+check "... reported with its path" grep -q -- "$scratch/folder" "$scratch/err"
+
+finish
