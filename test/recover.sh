@@ -141,6 +141,46 @@ recover -p "$passwd"
 check "the next --recover-all finishes it (exit $status)" \
 	[ "$status" -eq 0 -a "$(count "$scratch/home/rina/mbox")" -eq 2 -a ! -e "$S/rina/commit.jnl" ]
 
+# --- A folder's commit cut short, then the folder replaced by a symbolic
+# link: the journal's path is no longer followed, so nothing is written
+# through the link; the journal's data is set aside. With the folder
+# directory itself out of reach (a file in its place, as an unmounted
+# home would be), the journal is kept for a later recovery instead.
+folder_crash() {
+	fresh_user rina
+	mkdir -p "$scratch/home/rina/mail"
+	cp "$scratch/home/rina/mbox" "$scratch/home/rina/mail/saved"
+	chown -R rina: "$scratch/home/rina/mail"
+	(printf '%s\r\n' "HELO rina rina-pw" "FOLD saved" "READ 1" RETR ACKD "FOLD INBOX" QUIT |
+		POP2_CRASH_AT=journal-synced "$POP2D" -n t -p "$passwd" -S "$S" -m '%h/mbox' \
+			-F '%h/mail') >/dev/null 2>&1
+	rm -f "$scratch/home/rina/mail/saved.lock"
+	[ -f "$S/rina/commit.jnl" ]
+}
+check "a folder's commit was cut short" folder_crash
+mv "$scratch/home/rina/mail/saved" "$scratch/home/rina/elsewhere"
+ln -s ../elsewhere "$scratch/home/rina/mail/saved"
+recover -p "$passwd" -F '%h/mail'
+check "the folder now a symbolic link: its data set aside (exit $status)" \
+	grep -q "recover user=rina maildrop=$scratch/home/rina/mail/saved outcome=set-aside" "$scratch/err"
+check "... summed up" grep -q ', 1 set aside, ' "$scratch/out"
+check "... the journal is gone" [ ! -e "$S/rina/commit.jnl" ]
+check "... and the file behind the link is untouched" [ "$(count "$scratch/home/rina/elsewhere")" -eq 3 ]
+rm -f "$S/rina/recovered.mbox"
+
+check "a folder's commit was cut short again" folder_crash
+mv "$scratch/home/rina/mail" "$scratch/home/rina/mail.away"
+echo 'not a folder' >"$scratch/home/rina/mail"
+recover -p "$passwd" -F '%h/mail'
+check "the folder directory out of reach: the recovery fails (exit $status)" \
+	grep -q "recover user=rina maildrop=$scratch/home/rina/mail/saved outcome=failed: Not a directory" "$scratch/err"
+check "... and keeps the journal" [ -f "$S/rina/commit.jnl" ]
+rm "$scratch/home/rina/mail"
+mv "$scratch/home/rina/mail.away" "$scratch/home/rina/mail"
+recover -p "$passwd" -F '%h/mail'
+check "back in reach: the folder's commit is finished (exit $status)" \
+	[ "$status" -eq 0 -a "$(count "$scratch/home/rina/mail/saved")" -eq 2 -a ! -e "$S/rina/commit.jnl" ]
+
 # --- A summary that cannot be written (a full disk): exit 1.
 "$POP2D" --recover-all -p "$passwd" -m '%h/mbox' -S "$S" >/dev/full 2>"$scratch/err"
 status=$?
