@@ -65,9 +65,18 @@ recover() {
 	esac
 }
 
+# The mail delivered after a crash: less or more than what was deleted.
+for extra in small:10 large:60000; do
+	{
+		printf 'From late@example.org Mon Nov 16 10:00:00 2026\nSubject: late\n\n'
+		head -c "${extra#*:}" /dev/zero | tr '\0' 'b' | fold -w 70
+		printf '\n'
+	} >"$scratch/late-${extra%:*}"
+done
+
 # crash_matrix HOW: every step x pattern x late mail, recovered by HOW.
 crash_matrix() {
-	local how=$1 seam pattern extra del cmds n status label size kept gone i d jmax
+	local how=$1 seam pattern extra del cmds n status label kept gone i d jmax
 	for seam in $CRASH_STEPS; do
 		jmax=
 		case $seam in
@@ -96,15 +105,10 @@ crash_matrix() {
 				check "$label: pop2d was killed" [ "$status" -eq 137 ]
 				check "$label: its dot-lock is left behind" [ -e "$mbox.lock" ]
 				# Mail delivered after the crash: less or more than what was deleted.
-				if [ "$extra" = small ]; then size=10; else size=60000; fi
-				{
-					printf 'From late@example.org Mon Nov 16 10:00:00 2026\nSubject: late\n\n'
-					head -c "$size" /dev/zero | tr '\0' 'b' | fold -w 70
-					printf '\n'
-				} | append_locked "$mbox"
+				append_locked "$mbox" <"$scratch/late-$extra"
 				recover "$how"
 				kept=() gone=()
-				for i in $(seq 1 10); do
+				for ((i = 1; i <= 10; i++)); do
 					d=0
 					for n in "${del[@]}"; do [ "$n" -eq "$i" ] && d=1; done
 					# Before the journal is durable the commit never happened.

@@ -6,14 +6,17 @@
 mbox=$scratch/maildrop
 HELO='HELO alice wonderland'
 
-# ten messages of different sizes: m1 .. m10
+# ten messages of different sizes: m1 .. m10, made once and copied.
 fresh_maildrop() {
 	local i body
-	body=$(head -c 7000 /dev/zero | tr '\0' 'a' | fold -w 70)
-	for i in $(seq 1 10); do
-		printf 'From sender@example.org Mon Nov 16 09:12:44 2026\nSubject: m%s\n\n%s\n\n' \
-			"$i" "${body:0:$((i * 710 - 1))}"
-	done >"$mbox"
+	if [ ! -f "$scratch/tenmsgs" ]; then
+		body=$(head -c 7000 /dev/zero | tr '\0' 'a' | fold -w 70)
+		for ((i = 1; i <= 10; i++)); do
+			printf 'From sender@example.org Mon Nov 16 09:12:44 2026\nSubject: m%s\n\n%s\n\n' \
+				"$i" "${body:0:$((i * 710 - 1))}"
+		done >"$scratch/tenmsgs"
+	fi
+	cp "$scratch/tenmsgs" "$mbox"
 }
 
 # pop2 INPUT-LINES...: one session over a pipe; replies in $scratch/pop2.out.
