@@ -114,8 +114,7 @@ run_maildir_case() {
 		maildir_from "$source" "$md"
 	fi
 	[ -f "$dir/$name.args" ] && read -r -a args <"$dir/$name.args"
-	sed "s/@VERSION@/$VERSION/" "$dir/$name.out" >"$scratch/$name.expected"
-	expected=$scratch/$name.expected
+	expected=$scratch/expected/$name
 
 	timeout 30 "$POP2D" -n pop2.test -p "$data/passwd" \
 		-m "maildir:$md" -S "$scratch/state" \
@@ -143,7 +142,7 @@ run_maildir_case() {
 		return
 	fi
 	local want=1
-	[ "$(tail -c 200 "$expected" | tail -n 1 | cut -c1-4)" = "+ OK" ] && want=0
+	[ -n "${ends_ok[$name]:-}" ] && want=0
 	if [ "$status" -ne "$want" ]; then
 		fail "$name (Maildir): exit status $status, expected $want"
 		return
@@ -166,8 +165,7 @@ run_case() {
 	[ -f "$dir/$name.nomaildrop" ] && source=
 	[ -n "$source" ] && cp "$source" "$spool/maildrop"
 	[ -f "$dir/$name.args" ] && read -r -a args <"$dir/$name.args"
-	sed "s/@VERSION@/$VERSION/" "$dir/$name.out" >"$scratch/$name.expected"
-	expected=$scratch/$name.expected
+	expected=$scratch/expected/$name
 
 	timeout 30 "$POP2D" -n pop2.test -p "$data/passwd" \
 		-m "$spool/maildrop" -F "$scratch/home/%u" -S "$scratch/state" \
@@ -200,13 +198,27 @@ run_case() {
 	fi
 	# Only a session closed by QUIT's positive reply exits 0.
 	local want=1
-	[ "$(tail -c 200 "$expected" | tail -n 1 | cut -c1-4)" = "+ OK" ] && want=0
+	[ -n "${ends_ok[$name]:-}" ] && want=0
 	if [ "$status" -ne "$want" ]; then
 		fail "$name: exit status $status, expected $want"
 		return
 	fi
 	pass "$name"
 }
+
+# The expected outputs with @VERSION@ filled in, made in one pass, and the
+# cases whose last reply is QUIT's "+ OK" (only those exit 0).
+mkdir "$scratch/expected"
+awk -v v="$VERSION" -v dir="$scratch/expected" '
+	FNR == 1 {
+		if (f != "") close(f)
+		n = FILENAME; sub(/.*\//, "", n); sub(/\.out$/, "", n); f = dir "/" n
+	}
+	{ line = $0; gsub(/@VERSION@/, v, line); print line >f; last[n] = line }
+	END { for (k in last) if (substr(last[k], 1, 4) == "+ OK") print k >(dir "/.ends-ok") }
+' "$top_srcdir"/test/session/*.out
+declare -A ends_ok=()
+while read -r name; do ends_ok[$name]=1; done <"$scratch/expected/.ends-ok"
 
 # test/session.sh replays the mbox cases, test/session-maildir.sh the
 # Maildir ones, so that make -j runs them side by side; SESSION_KINDS="mbox
