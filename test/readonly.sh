@@ -5,7 +5,8 @@
 # usual; deletions are refused at QUIT or FOLD with a reply that says so,
 # nothing changes, and no journal is left behind. A real user with a real
 # identity change, in private namespaces (test/ns.sh). On a read-only
-# mount no dot-lock can be taken, so the login is refused there.
+# mount no dot-lock can be taken, so the login is refused there; nor can
+# the missing default state directory be made on one.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ns.sh"
@@ -98,5 +99,20 @@ check "a read-only mount: - Cannot open maildrop" [ "$(last)" = "- Cannot open m
 check "a read-only mount: the log says why" \
 	grep -q "user=reader reason=cannot read maildrop $scratch/ro/inbox: Read-only file system" "$scratch/err"
 check "a read-only mount: unchanged" cmp -s "$scratch/before" "$scratch/ro/inbox"
+
+# --- The default state directory, missing where it cannot be made (a
+# read-only /var/lib): a configuration error that says how to fix it.
+if mount -t tmpfs -o ro,mode=755 pop2d-test /var/lib 2>/dev/null; then
+	"$POP2D" -d -n t -p "$passwd" </dev/null >"$scratch/out" 2>"$scratch/err"
+	status=$?
+	check "a default state directory that cannot be made: exit 2 ($status)" [ "$status" -eq 2 ]
+	check "... the client gets only - POP2 server unavailable" \
+		[ "$(tr -d '\r' <"$scratch/out")" = "- POP2 server unavailable" ]
+	check "... logged with the path and the fix" \
+		grep -q "configuration error: -S /var/lib/pop2d: cannot make it: Read-only file system: make its parent directory" "$scratch/err"
+	umount /var/lib
+else
+	skip "cannot mount a private tmpfs on /var/lib"
+fi
 
 finish
