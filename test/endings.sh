@@ -2,7 +2,8 @@
 # Ways a session ends that the transcripts cannot show: a signal while a
 # failed login waits for its deadline, a signal while a message is sent
 # to a client that stopped reading, a maildrop template too long to
-# expand, a maildrop that is a folder; and command lines whose first
+# expand, a maildrop that is a folder; a client of a dual-stack socket
+# named by its IPv4 address; and command lines whose first
 # error is the one reported. Each ends through one log line with its
 # reason, and nothing of the maildrop changes. The long login deadline
 # needs --enable-test-seams (POP2_LOGIN_DELAY_MS).
@@ -89,6 +90,40 @@ printf 'HELO alice wonderland\r\nQUIT\r\n' |
 check "a maildrop that is a folder: - Cannot open maildrop" \
 	[ "$(sed -n 2p "$scratch/out" | tr -d '\r')" = "- Cannot open maildrop" ]
 check "... logged with the maildrop's path" grep -q "user=alice reason=cannot read maildrop $scratch/folder" "$scratch/err"
+
+# --- A client of a dual-stack socket (as systemd's ListenStream=109
+# gives): 127.0.0.1 is accepted as ::ffff:127.0.0.1 and named as the IPv4
+# address it is.
+if perl -MIO::Socket::IP -e 'IO::Socket::IP->new(LocalHost => "::", LocalPort => 0,
+	Listen => 1, V6Only => 0) or exit 1' 2>/dev/null; then
+	perl -MIO::Socket::IP -e '
+		my ($portfile, $outfile, @cmd) = @ARGV;
+		my $l = IO::Socket::IP->new(LocalHost => "::", LocalPort => 0, Listen => 1,
+			V6Only => 0) or die "listen: $@\n";
+		my $port = $l->sockport;
+		defined(my $pid = fork) or die "fork: $!\n";
+		if ($pid == 0) {
+			my $c = IO::Socket::IP->new(PeerHost => "127.0.0.1", PeerPort => $port)
+				or die "connect: $@\n";
+			open(my $pf, ">", $portfile) or die; print $pf $c->sockport, "\n"; close($pf);
+			print $c "HELO alice wonderland\r\nQUIT\r\n";
+			open(my $o, ">", $outfile) or die;
+			my $buf; print $o $buf while sysread($c, $buf, 4096);
+			exit 0;
+		}
+		my $a = $l->accept or die "accept: $!\n";
+		close($l);
+		open(STDIN, "<&", $a) or die; open(STDOUT, ">&", $a) or die;
+		close($a);
+		exec @cmd or die "exec: $!\n";
+	' "$scratch/v4port" "$scratch/v4out" "$POP2D" -d -n t -p "$passwd" -S "$state" \
+		-m "$maildrop" 2>"$scratch/err"
+	wait_for 30 grep -q Sayonara "$scratch/v4out"
+	check "a dual-stack socket's IPv4 client is logged as peer=127.0.0.1 port N" \
+		grep -q "session start peer=127.0.0.1 port $(cat "$scratch/v4port" 2>/dev/null)\$" "$scratch/err"
+else
+	skip "no dual-stack IPv6 socket here"
+fi
 
 # --- Command lines with more than one error: the first is reported.
 "$POP2D" -S "$state" -p "$passwd" -t 0 -T 0 -n '' </dev/null >/dev/null 2>"$scratch/err"
