@@ -86,6 +86,14 @@ check "a read-only Maildir: QUIT after ACKD says nothing was deleted" \
 	[ "$(last)" = "- Maildrop is read-only; nothing deleted" ]
 check "a read-only Maildir: every message kept" cmp -s "$scratch/before" <(find "$md")
 
+# A Maildir whose cur/ the user may not even read: it cannot be listed.
+chmod 700 "$md/cur"
+pop2 "maildir:$md" "HELO reader reader-pw" QUIT
+check "a Maildir the user may not list: - Cannot open maildrop" \
+	[ "$(last)" = "- Cannot open maildrop" ]
+check "... logged" grep -q "user=reader reason=cannot read maildrop maildir:$md: Permission denied" "$scratch/err"
+chmod 755 "$md/cur"
+
 # --- A file system mounted read-only: no dot-lock can be made there, so
 # the maildrop cannot be read safely; the login is refused and says why.
 mkdir "$scratch/ro"

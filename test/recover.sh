@@ -181,6 +181,29 @@ recover -p "$passwd" -F '%h/mail'
 check "back in reach: the folder's commit is finished (exit $status)" \
 	[ "$status" -eq 0 -a "$(count "$scratch/home/rina/mail/saved")" -eq 2 -a ! -e "$S/rina/commit.jnl" ]
 
+# --- At login, a cut-short commit whose maildrop another program holds
+# locked (a live dot-lock): the login gives up after the lock wait with
+# - Maildrop busy, and the journal stays for later.
+check "rina's commit was cut short for a busy login" crashed rina
+sleep 300 &
+holder=$!
+echo "$holder" >"$scratch/home/rina/mbox.lock"
+printf '%s\r\n' "HELO rina rina-pw" QUIT |
+	POP2_LOCK_WAIT=1 timeout 60 "$POP2D" -d -n t -p "$passwd" -S "$S" -m '%h/mbox' \
+		>"$scratch/out" 2>"$scratch/err"
+kill "$holder"
+wait "$holder" 2>/dev/null
+rm -f "$scratch/home/rina/mbox.lock"
+check "a login whose recovery finds the maildrop locked: - Maildrop busy" \
+	[ "$(sed -n 2p "$scratch/out" | tr -d '\r')" = "- Maildrop busy" ]
+check "... logged" grep -q "user=rina reason=cannot finish an interrupted commit" "$scratch/err"
+check "... the journal stays, nothing deleted yet" \
+	[ -f "$S/rina/commit.jnl" -a "$(count "$scratch/home/rina/mbox")" -eq 3 ]
+printf '%s\r\n' "HELO rina rina-pw" QUIT |
+	"$POP2D" -n t -p "$passwd" -S "$S" -m '%h/mbox' >"$scratch/out" 2>/dev/null
+check "the next login, with the lock gone, finishes the commit" \
+	[ "$(sed -n 2p "$scratch/out" | tr -d '\r')" = "#2 messages in INBOX" -a ! -e "$S/rina/commit.jnl" ]
+
 # --- A summary that cannot be written (a full disk): exit 1.
 "$POP2D" --recover-all -p "$passwd" -m '%h/mbox' -S "$S" >/dev/full 2>"$scratch/err"
 status=$?
