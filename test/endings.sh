@@ -1,12 +1,12 @@
 #!/bin/bash
 # Ways a session ends that the transcripts cannot show: a signal while a
 # failed login waits for its deadline, a signal while a message is sent
-# to a client that stopped reading, a maildrop template too long to
-# expand, a maildrop that is a folder; a client of a dual-stack socket
-# named by its IPv4 address; and command lines whose first
-# error is the one reported. Each ends through one log line with its
-# reason, and nothing of the maildrop changes. The long login deadline
-# needs --enable-test-seams (POP2_LOGIN_DELAY_MS).
+# to a client that stopped reading, a client gone after the greeting, a
+# maildrop template too long to expand, a maildrop that is a folder; a
+# client of a dual-stack socket named by its IPv4 address; and command
+# lines whose first error is the one reported. Each ends through one log
+# line with its reason, and nothing of the maildrop changes. The long
+# login deadline needs --enable-test-seams (POP2_LOGIN_DELAY_MS).
 set -u
 . "$(dirname "$0")/lib.sh"
 [ "${SEAMS:-no}" = yes ] || skip_all "POP2_LOGIN_DELAY_MS needs ./configure --enable-test-seams"
@@ -71,6 +71,24 @@ exec {r}<&- {w}>&-
 check "SIGTERM during RETR: the session ends, exit 1 ($status)" [ "$status" -eq 1 ]
 check "... logged as ended by a signal" grep -q 'session end user=alice reason=signal' "$scratch/err2"
 check "... and the maildrop is unchanged" cmp -s "$scratch/big.before" "$scratch/big"
+
+# --- A client that closed its side after the greeting: the next reply
+# cannot be written, and the session ends on that.
+mkfifo "$scratch/in3" "$scratch/out3"
+"$POP2D" -d -n t -p "$passwd" -S "$state" -m "$maildrop" \
+	<"$scratch/in3" >"$scratch/out3" 2>"$scratch/err3" &
+pid=$!
+exec {w}>"$scratch/in3"
+exec {r}<"$scratch/out3"
+IFS= read -r -u "$r" greeting
+exec {r}<&-
+printf 'HELO alice wonderland\r\n' >&"$w"
+ended "$pid"
+exec {w}>&-
+check "the greeting reached the client" [ "${greeting%$'\r'}" = "+ POP2 t pop2d $VERSION server ready" ]
+check "a client gone after the greeting: exit 1 ($status)" [ "$status" -eq 1 ]
+check "... logged as a write error" grep -q 'session end user=alice reason=write error' "$scratch/err3"
+check "... and the maildrop is unchanged" cmp -s "$data/mbox/basic.mbox" "$maildrop"
 
 # --- A maildrop template that expands beyond any path's length.
 long=$(printf '%04000d' 0)

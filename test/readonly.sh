@@ -6,7 +6,8 @@
 # nothing changes, and no journal is left behind. A real user with a real
 # identity change, in private namespaces (test/ns.sh). On a read-only
 # mount no dot-lock can be taken, so the login is refused there; nor can
-# the missing default state directory be made on one.
+# the missing default state directory be made on one. And pop2d started
+# as the user itself serves only entries of that user's uid.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ns.sh"
@@ -107,6 +108,35 @@ check "a read-only mount: - Cannot open maildrop" [ "$(last)" = "- Cannot open m
 check "a read-only mount: the log says why" \
 	grep -q "user=reader reason=cannot read maildrop $scratch/ro/inbox: Read-only file system" "$scratch/err"
 check "a read-only mount: unchanged" cmp -s "$scratch/before" "$scratch/ro/inbox"
+
+# --- pop2d started as the user itself, not as root (a user's own
+# launcher): an entry with the user's own uid and gid logs in; one with
+# another's is refused like a wrong password, and says why in the log.
+mkdir -m 700 "$scratch/own-state"
+chown reader: "$scratch/own-state"
+{
+	printf 'reader:%s:2201:2201::%s\n' "$(ns_hash '$y$' reader-pw)" "$home"
+	printf 'other:%s:2202:2202::%s\n' "$(ns_hash '$y$' other-pw)" "$home"
+} >"$scratch/own-passwd"
+chown reader "$scratch/own-passwd"
+three "$home/own-inbox"
+chown reader: "$home/own-inbox"
+# as_reader USER PASSWORD: a session of pop2d run as reader.
+as_reader() {
+	printf 'HELO %s %s\r\nQUIT\r\n' "$1" "$2" |
+		setpriv --reuid=reader --regid=reader --clear-groups \
+			timeout 60 "$POP2D" -d -n t -p "$scratch/own-passwd" -S "$scratch/own-state" \
+			-m "$home/own-inbox" 2>"$scratch/err" | tr -d '\r' >"$scratch/out"
+}
+if command -v setpriv >/dev/null; then
+	as_reader reader reader-pw
+	check "pop2d as the user: its own entry logs in" grep -qx '#3 messages in INBOX' "$scratch/out"
+	as_reader other other-pw
+	check "pop2d as the user: another uid's entry gets - Bad login" grep -qx -- '- Bad login' "$scratch/out"
+	check "... logged" grep -q "login failed user=other peer=local reason=cannot take the entry's uid and gid" "$scratch/err"
+else
+	skip "setpriv is not installed (Debian: util-linux)"
+fi
 
 # --- The default state directory, missing where it cannot be made (a
 # read-only /var/lib): a configuration error that says how to fix it.

@@ -204,6 +204,23 @@ printf '%s\r\n' "HELO rina rina-pw" QUIT |
 check "the next login, with the lock gone, finishes the commit" \
 	[ "$(sed -n 2p "$scratch/out" | tr -d '\r')" = "#2 messages in INBOX" -a ! -e "$S/rina/commit.jnl" ]
 
+# --- A passwd-file user without a uid: its sessions keep root's identity,
+# so its state folder is root's, and so is its recovery.
+printf 'keeper:%s::::%s\n' "$(ns_hash '$y$' keeper-pw)" "$scratch/home/keeper" >>"$passwd"
+mkdir -p "$scratch/home/keeper"
+for i in 1 2 3; do
+	printf 'From x@example.org Mon Nov 16 09:12:44 2026\nSubject: k%s\n\nbody\n\n' "$i"
+done >"$scratch/home/keeper/mbox"
+(printf '%s\r\n' "HELO keeper keeper-pw" "READ 1" RETR ACKD QUIT |
+	POP2_CRASH_AT=journal-synced "$POP2D" -n t -p "$passwd" -S "$S" -m '%h/mbox') \
+	>/dev/null 2>&1
+rm -f "$scratch/home/keeper/mbox.lock"
+check "keeper's commit was cut short, its state folder root's" \
+	[ -f "$S/keeper/commit.jnl" -a "$(stat -c %u "$S/keeper")" -eq 0 ]
+recover -p "$passwd"
+check "--recover-all finishes a root-owned user's commit (exit $status)" \
+	[ "$status" -eq 0 -a "$(count "$scratch/home/keeper/mbox")" -eq 2 -a ! -e "$S/keeper/commit.jnl" ]
+
 # --- A summary that cannot be written (a full disk): exit 1.
 "$POP2D" --recover-all -p "$passwd" -m '%h/mbox' -S "$S" >/dev/full 2>"$scratch/err"
 status=$?
