@@ -221,6 +221,25 @@ recover -p "$passwd"
 check "--recover-all finishes a root-owned user's commit (exit $status)" \
 	[ "$status" -eq 0 -a "$(count "$scratch/home/keeper/mbox")" -eq 2 -a ! -e "$S/keeper/commit.jnl" ]
 
+# --- A damaged journal, written before the maildrop changed: discarded,
+# also when it turns out to be gone already as it is removed.
+for how in removed vanished; do
+	fresh_user rina
+	mkdir -p "$S/rina"
+	echo garbage >"$S/rina/commit.jnl"
+	chown rina: "$S/rina/commit.jnl"
+	if [ "$how" = removed ]; then
+		recover -p "$passwd"
+	else
+		POP2_FAIL_AT=store.unlink-journal:ENOENT recover -p "$passwd"
+	fi
+	check "a torn journal, $how: --recover-all discards it (exit $status)" \
+		grep -q "recover user=rina outcome=discarded: a torn journal" "$scratch/err"
+	check "... the maildrop untouched" [ "$(count "$scratch/home/rina/mbox")" -eq 3 ]
+	[ "$how" = removed ] && check "... and the journal gone" [ ! -e "$S/rina/commit.jnl" ]
+done
+rm -f "$S/rina/commit.jnl"
+
 # --- A summary that cannot be written (a full disk): exit 1.
 "$POP2D" --recover-all -p "$passwd" -m '%h/mbox' -S "$S" >/dev/full 2>"$scratch/err"
 status=$?
