@@ -1,12 +1,13 @@
 #!/bin/bash
 # Ways a session ends that the transcripts cannot show: a signal while a
 # failed login waits for its deadline, a signal while a message is sent
-# to a client that stopped reading, a client gone after the greeting, a
-# maildrop template too long to expand, a maildrop that is a folder; a
-# client of a dual-stack socket named by its IPv4 address; and command
-# lines whose first error is the one reported. Each ends through one log
-# line with its reason, and nothing of the maildrop changes. The long
-# login deadline needs --enable-test-seams (POP2_LOGIN_DELAY_MS).
+# to a client that stopped reading, a client gone after the greeting, one
+# that reads no reply, input that cannot be read, a maildrop template too
+# long to expand, a maildrop that is a folder; a client of a dual-stack
+# socket named by its IPv4 address; and command lines whose first error
+# is the one reported. Each ends through one log line with its reason,
+# and nothing of the maildrop changes. The long login deadline needs
+# --enable-test-seams (POP2_LOGIN_DELAY_MS).
 set -u
 . "$(dirname "$0")/lib.sh"
 [ "${SEAMS:-no}" = yes ] || skip_all "POP2_LOGIN_DELAY_MS needs ./configure --enable-test-seams"
@@ -90,6 +91,26 @@ check "a client gone after the greeting: exit 1 ($status)" [ "$status" -eq 1 ]
 check "... logged as a write error" grep -q 'session end user=alice reason=write error' "$scratch/err3"
 check "... and the maildrop is unchanged" cmp -s "$data/mbox/basic.mbox" "$maildrop"
 
+# --- A client that sends command after command but reads no reply: once
+# the connection holds no more, the reply cannot be written within -t.
+mkfifo "$scratch/out4"
+exec {r}<>"$scratch/out4"
+{ printf 'HELO alice wonderland\r\n'; for ((i = 0; i < 6000; i++)); do printf 'READ 1\r\n'; done; } |
+	"$POP2D" -d -n t -p "$passwd" -S "$state" -m "$maildrop" -t 1 \
+		>"$scratch/out4" 2>"$scratch/err4"
+status=$?
+exec {r}<&-
+check "a client that reads no reply: exit 1 ($status)" [ "$status" -eq 1 ]
+check "... the session ends at -t, logged as a timeout" \
+	grep -q 'session end user=alice reason=timeout' "$scratch/err4"
+
+# --- Standard input that cannot be read at all (a folder, not a
+# connection): the session ends on the read error.
+"$POP2D" -d -n t -p "$passwd" -S "$state" -m "$maildrop" <"$scratch" >"$scratch/out" 2>"$scratch/err"
+status=$?
+check "unreadable standard input: exit 1 ($status)" [ "$status" -eq 1 ]
+check "... logged as a read error" grep -q 'session end user=- reason=read error' "$scratch/err"
+
 # --- A maildrop template that expands beyond any path's length.
 long=$(printf '%04000d' 0)
 printf 'HELO alice wonderland\r\nQUIT\r\n' |
@@ -152,6 +173,14 @@ check "... and only that one" bash -c "! grep -q -- '-T 0' '$scratch/err'"
 "$POP2D" -S "$state" -p "$passwd" -n "$(printf '%0256d' 0)" </dev/null >/dev/null 2>"$scratch/err"
 check "a host name of 256 characters: exit 2" [ $? -eq 2 ]
 check "... reported" grep -q 'a host name of 1 to 255 characters is needed' "$scratch/err"
+if [ "${PAM:-}" = yes ]; then
+	"$POP2D" -S "$state" -P "$(printf 'p%0255d' 0)" </dev/null >/dev/null 2>"$scratch/err"
+	check "a PAM service name of 256 characters: exit 2" [ $? -eq 2 ]
+	check "... reported" grep -q 'a PAM service name of 1 to 255 characters' "$scratch/err"
+	"$POP2D" -S "$state" -P 'pop2/x' </dev/null >/dev/null 2>"$scratch/err"
+	check "a PAM service name with a slash: exit 2" [ $? -eq 2 ]
+	check "... reported" grep -q "a PAM service name has only letters, digits" "$scratch/err"
+fi
 "$POP2D" -S "$state" -p "$passwd" -L "$scratch/folder" </dev/null >/dev/null 2>"$scratch/err"
 check "a lock helper that is a folder: exit 2" [ $? -eq 2 ]
 check "... reported with its path" grep -q -- "$scratch/folder" "$scratch/err"
