@@ -3,7 +3,8 @@
 # failed login waits for its deadline, a signal while a message is sent
 # to a client that stopped reading, a client gone after the greeting, one
 # that reads no reply, input that cannot be read, a maildrop template too
-# long to expand, a maildrop that is a folder; a client of a dual-stack
+# long to expand, a maildrop that is a folder, a Maildir moved away
+# during the session; a client of a dual-stack
 # socket named by its IPv4 address; and command lines whose first error
 # is the one reported. Each ends through one log line with its reason,
 # and nothing of the maildrop changes. The long login deadline needs
@@ -110,6 +111,28 @@ check "... the session ends at -t, logged as a timeout" \
 status=$?
 check "unreadable standard input: exit 1 ($status)" [ "$status" -eq 1 ]
 check "... logged as a read error" grep -q 'session end user=- reason=read error' "$scratch/err"
+
+# --- A Maildir INBOX moved away during the session (an administrator
+# tidying up): its folders can no longer be found, and FOLD says so with
+# #0, logged; the session ends normally.
+md=$scratch/Maildir
+mkdir -p "$md/new" "$md/cur" "$md/tmp" "$md/.saved/new" "$md/.saved/cur" "$md/.saved/tmp"
+printf 'Subject: a\n\nbody\n' >"$md/new/1.M1P1.host"
+printf 'Subject: b\n\nbody\n' >"$md/.saved/new/2.M1P1.host"
+mkfifo "$scratch/in5"
+"$POP2D" -d -n t -p "$passwd" -S "$state" -m "maildir:$md" \
+	<"$scratch/in5" >"$scratch/out5" 2>"$scratch/err5" &
+pid=$!
+exec {w}>"$scratch/in5"
+printf 'HELO alice wonderland\r\n' >&"$w"
+check "a Maildir INBOX: logged in" wait_for 30 grep -q '^#1 messages in INBOX' "$scratch/out5"
+mv "$md" "$scratch/Maildir.away"
+printf 'FOLD saved\r\nQUIT\r\n' >&"$w"
+ended "$pid"
+exec {w}>&-
+check "the Maildir moved away: FOLD saved selects nothing" grep -q '^#0 messages in saved' "$scratch/out5"
+check "... logged" grep -q 'user=alice folder=saved refused or unreadable: No such file or directory' "$scratch/err5"
+check "... and the session ends normally (exit $status)" [ "$status" -eq 0 ]
 
 # --- A maildrop template that expands beyond any path's length.
 long=$(printf '%04000d' 0)

@@ -87,6 +87,14 @@ check "a read-only Maildir: QUIT after ACKD says nothing was deleted" \
 	[ "$(last)" = "- Maildrop is read-only; nothing deleted" ]
 check "a read-only Maildir: every message kept" cmp -s "$scratch/before" <(find "$md")
 
+# A Maildir++ folder the user may not list: FOLD selects nothing, logged.
+mkdir -p "$md/.private/new" "$md/.private/cur" "$md/.private/tmp"
+chmod 700 "$md/.private/cur"
+pop2 "maildir:$md" "HELO reader reader-pw" "FOLD private" QUIT
+check "a Maildir++ folder the user may not list: #0" grep -qx '#0 messages in private' "$scratch/out"
+check "... logged" grep -q "user=reader folder=private refused or unreadable: Permission denied" "$scratch/err"
+rm -rf "$md/.private"
+
 # A Maildir whose cur/ the user may not even read: it cannot be listed.
 chmod 700 "$md/cur"
 pop2 "maildir:$md" "HELO reader reader-pw" QUIT
