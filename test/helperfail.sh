@@ -12,7 +12,9 @@ command -v setpriv >/dev/null || skip_all "setpriv is not installed (Debian: uti
 
 HELO='HELO alice wonderland'
 chmod 755 "$scratch"
-spool=$scratch/spool
+# A spool named by the user (%u), so that the helper is met at login, not
+# checked at startup (pop2d(8) -L).
+spool=$scratch/alice.spool
 mkdir -m 755 "$spool"
 cp "$data/mbox/basic.mbox" "$spool/nobody"
 mkdir -m 700 "$scratch/nstate"
@@ -31,7 +33,7 @@ as_nobody() {
 	printf '%s\r\n' "$HELO" QUIT |
 		setpriv --reuid=nobody --regid=nogroup --clear-groups \
 			timeout 60 "$POP2D" -d -n t -p "$data/passwd" -S "$scratch/nstate" \
-			-m "$spool/nobody" -L "$scratch/bin/$1" >"$scratch/out" 2>"$scratch/err"
+			-m "$scratch/%u.spool/nobody" -L "$scratch/bin/$1" >"$scratch/out" 2>"$scratch/err"
 }
 
 logged() {
