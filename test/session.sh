@@ -67,13 +67,21 @@ make_maildir_home() {
 	mkfifo "$md/.fifo"
 }
 
+# key_of FILE: a number for FILE in $REPLY, the same for the same name
+# (no process per call).
+declare -A file_keys=()
+key_of() {
+	[ -n "${file_keys[$1]:-}" ] || file_keys[$1]=${#file_keys[@]}
+	REPLY=${file_keys[$1]}
+}
+
 # maildir_from MBOX MD: MD made from MBOX with the Maildir++ folders, as
 # make_maildir_home leaves them; each distinct MBOX is converted once (the
 # converter is a perl process per folder) and copied afterwards.
 maildir_from() {
-	local key tmpl
-	key=$(printf '%s' "$1" | cksum | cut -d' ' -f1)
-	tmpl=$scratch/maildir-templates/$key
+	local tmpl
+	key_of "$1"
+	tmpl=$scratch/maildir-templates/$REPLY
 	if [ ! -d "$tmpl" ]; then
 		mkdir -p "$tmpl"
 		$conv split "$1" "$tmpl/Maildir"
@@ -88,7 +96,8 @@ maildir_from() {
 # Compares the messages of mbox WANT with those of the Maildir GOT.
 same_messages() {
 	local key
-	key=$scratch/dumps/$(printf '%s' "$1" | cksum | cut -d' ' -f1)
+	key_of "$1"
+	key=$scratch/dumps/$REPLY
 	# Each expected mbox is dumped once.
 	[ -f "$key" ] || { mkdir -p "$scratch/dumps" && $conv dump-mbox "$1" >"$key"; }
 	cmp -s "$key" <($conv dump-maildir "$2")
