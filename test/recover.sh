@@ -221,6 +221,35 @@ recover -p "$passwd"
 check "--recover-all finishes a root-owned user's commit (exit $status)" \
 	[ "$status" -eq 0 -a "$(count "$scratch/home/keeper/mbox")" -eq 2 -a ! -e "$S/keeper/commit.jnl" ]
 
+# --- The same user's folder, but its sessions ran as a uid of no account
+# (pop2d started by a service uid without a passwd entry): the recovery
+# takes that uid, and the folder's group.
+(printf '%s\r\n' "HELO keeper keeper-pw" "READ 1" RETR ACKD QUIT |
+	POP2_CRASH_AT=journal-synced "$POP2D" -n t -p "$passwd" -S "$S" -m '%h/mbox') \
+	>/dev/null 2>&1
+rm -f "$scratch/home/keeper/mbox.lock"
+chown -R 4242:4243 "$S/keeper" "$scratch/home/keeper"
+recover -p "$passwd"
+check "a uid of no account: --recover-all finishes the commit as that uid (exit $status)" \
+	[ "$status" -eq 0 -a "$(count "$scratch/home/keeper/mbox")" -eq 1 -a ! -e "$S/keeper/commit.jnl" ]
+check "... and the maildrop is still that uid's" [ "$(stat -c %u:%g "$scratch/home/keeper/mbox")" = 4242:4243 ]
+rm -rf "$S/keeper"
+
+# --- A state folder whose session lock is not a file: the recovery
+# cannot tell whether a session runs, so it fails and keeps the journal.
+check "rina's commit was cut short before a broken session lock" crashed rina
+rm -f "$S/rina/session"
+mkdir "$S/rina/session"
+chown rina: "$S/rina/session"
+recover -p "$passwd"
+check "a session lock that is a folder: the recovery fails (exit $status)" \
+	grep -q "recover user=rina outcome=failed: session lock: " "$scratch/err"
+check "... and the journal stays" [ -f "$S/rina/commit.jnl" ]
+rmdir "$S/rina/session"
+recover -p "$passwd"
+check "with the lock mended, --recover-all finishes it (exit $status)" \
+	[ "$status" -eq 0 -a ! -e "$S/rina/commit.jnl" ]
+
 # --- A damaged journal, written before the maildrop changed: discarded,
 # also when it turns out to be gone already as it is removed.
 for how in removed vanished; do
