@@ -146,6 +146,23 @@ else
 	skip "setpriv is not installed (Debian: util-linux)"
 fi
 
+# A Maildir needs no lock: on a read-only mount it is served, and a
+# deletion is refused at QUIT as read-only, with every message kept.
+mkdir "$scratch/romd"
+ns_tmpfs "$scratch/romd" mode=0755
+mkdir -p "$scratch/romd/Maildir/new" "$scratch/romd/Maildir/cur" "$scratch/romd/Maildir/tmp"
+printf 'Subject: r1\n\nbody\n' >"$scratch/romd/Maildir/new/1000000001.M1P1.host"
+printf 'Subject: r2\n\nbody\n' >"$scratch/romd/Maildir/new/1000000002.M1P1.host"
+chown -R reader: "$scratch/romd/Maildir"
+find "$scratch/romd" >"$scratch/before"
+mount -o remount,ro "$scratch/romd"
+pop2 "maildir:$scratch/romd/Maildir" "HELO reader reader-pw" "READ 1" RETR ACKD QUIT
+check "a Maildir on a read-only mount: logged in with its 2 messages" \
+	grep -qx '#2 messages in INBOX' "$scratch/out"
+check "... QUIT after ACKD says nothing was deleted" \
+	[ "$(last)" = "- Maildrop is read-only; nothing deleted" ]
+check "... every message kept" cmp -s "$scratch/before" <(find "$scratch/romd")
+
 # --- The default state directory, missing where it cannot be made (a
 # read-only /var/lib): a configuration error that says how to fix it.
 if mount -t tmpfs -o ro,mode=755 pop2d-test /var/lib 2>/dev/null; then
