@@ -181,6 +181,22 @@ recover -p "$passwd" -F '%h/mail'
 check "back in reach: the folder's commit is finished (exit $status)" \
 	[ "$status" -eq 0 -a "$(count "$scratch/home/rina/mail/saved")" -eq 2 -a ! -e "$S/rina/commit.jnl" ]
 
+# A folder made read-only for its user after the crash: opened read-only,
+# the commit cannot be finished; the journal stays until the folder is
+# writable again.
+check "a folder's commit was cut short before it was made read-only" folder_crash
+chown root: "$scratch/home/rina/mail/saved"
+chmod 644 "$scratch/home/rina/mail/saved"
+recover -p "$passwd" -F '%h/mail'
+check "a read-only folder: the recovery fails (exit $status)" \
+	grep -q "recover user=rina maildrop=$scratch/home/rina/mail/saved outcome=failed" "$scratch/err"
+check "... the folder unchanged and the journal kept" \
+	[ "$(count "$scratch/home/rina/mail/saved")" -eq 3 -a -f "$S/rina/commit.jnl" ]
+chown rina: "$scratch/home/rina/mail/saved"
+recover -p "$passwd" -F '%h/mail'
+check "writable again: the folder's commit is finished (exit $status)" \
+	[ "$status" -eq 0 -a "$(count "$scratch/home/rina/mail/saved")" -eq 2 -a ! -e "$S/rina/commit.jnl" ]
+
 # --- At login, a cut-short commit whose maildrop another program holds
 # locked (a live dot-lock): the login gives up after the lock wait with
 # - Maildrop busy, and the journal stays for later.
