@@ -41,8 +41,8 @@ backend() {
 }
 backend main 127.0.0.1
 main_port=$port main_pid=$started
-# The same with -T 2, for the headers that never end.
-backend slow 127.0.0.1 -T 2
+# The same with -T 1, for the headers that never end.
+backend slow 127.0.0.1 -T 1
 slow_port=$port slow_pid=$started
 trap 'stop "$main_pid"; stop "$slow_pid"; rm -rf "$scratch"' EXIT
 
