@@ -285,6 +285,30 @@ for how in removed vanished; do
 done
 rm -f "$S/rina/commit.jnl"
 
+# A journal its user cannot read, and a torn one that cannot be removed
+# (its state folder made read-only): the recovery fails, nothing changes,
+# and the journal stays for the administrator.
+for how in unreadable unremovable; do
+	mkdir -p "$S/rina"
+	if [ "$how" = unreadable ]; then
+		check "rina's commit was cut short ($how journal)" crashed rina
+		chmod 000 "$S/rina/commit.jnl"
+	else
+		fresh_user rina
+		echo garbage >"$S/rina/commit.jnl"
+		chown rina: "$S/rina/commit.jnl"
+		chmod 500 "$S/rina"
+	fi
+	recover -p "$passwd"
+	check "a journal $how by its user: the recovery fails (exit $status)" \
+		grep -q "recover user=rina maildrop=- outcome=failed: Permission denied" "$scratch/err"
+	check "... nothing deleted, the journal kept" \
+		[ "$(count "$scratch/home/rina/mbox")" -eq 3 -a -e "$S/rina/commit.jnl" ]
+	chmod 700 "$S/rina"
+	chmod 600 "$S/rina/commit.jnl"
+	rm -f "$S/rina/commit.jnl"
+done
+
 # --- A summary that cannot be written (a full disk): exit 1.
 "$POP2D" --recover-all -p "$passwd" -m '%h/mbox' -S "$S" >/dev/full 2>"$scratch/err"
 status=$?
