@@ -285,10 +285,11 @@ for how in removed vanished; do
 done
 rm -f "$S/rina/commit.jnl"
 
-# A journal its user cannot read, and a torn one that cannot be removed
-# (its state folder made read-only): the recovery fails, nothing changes,
-# and the journal stays for the administrator.
-for how in unreadable unremovable; do
+# A journal its user cannot read, a torn one that cannot be removed, and
+# another's that cannot be set aside (the state folder made read-only):
+# the recovery fails, nothing changes, and the journal stays for the
+# administrator.
+for how in unreadable unremovable "set aside"; do
 	mkdir -p "$S/rina"
 	if [ "$how" = unreadable ]; then
 		check "rina's commit was cut short ($how journal)" crashed rina
@@ -297,10 +298,16 @@ for how in unreadable unremovable; do
 		fresh_user rina
 		echo garbage >"$S/rina/commit.jnl"
 		chown rina: "$S/rina/commit.jnl"
+		[ "$how" = unremovable ] || chown root: "$S/rina/commit.jnl"
 		chmod 500 "$S/rina"
 	fi
 	recover -p "$passwd"
-	check "a journal $how by its user: the recovery fails (exit $status)" \
+	case $how in
+	unreadable) what="a journal its user cannot read" ;;
+	unremovable) what="a torn journal its user cannot remove" ;;
+	*) what="another's journal its user cannot set aside" ;;
+	esac
+	check "$what: the recovery fails (exit $status)" \
 		grep -q "recover user=rina maildrop=- outcome=failed: Permission denied" "$scratch/err"
 	check "... nothing deleted, the journal kept" \
 		[ "$(count "$scratch/home/rina/mbox")" -eq 3 -a -e "$S/rina/commit.jnl" ]
