@@ -2632,7 +2632,7 @@ START_TEST(test_many_runs_bounded)
 	ck_assert_int_eq(mbox_index(&mb, fd), 0);
 	ck_assert_uint_eq(mb.nmsg, 6000);
 	for (k = 1; k < mb.nmsg; k += 2)
-		mb.msg[k].flags |= MBOX_DELETED;
+		mb.msg[k].flags |= WIRE_DELETED;
 	if (_i == 1) {
 		snap_take(mpath, &sn);
 		errno = 0;
