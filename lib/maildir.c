@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "maildir.h"
+#include "wire.h"
 
 /* The subfolders that hold messages, in the order they are read. */
 static const char *const subdirs[] = {"new", "cur"};
@@ -96,14 +97,49 @@ is_candidate(const struct dirent *d)
 	return d->d_type == DT_REG || d->d_type == DT_UNKNOWN;
 }
 
-/* Opens subfolder SUB of the Maildir as a directory stream, or NULL. */
+/* The index in subdirs[] of "new/..." or "cur/...". */
+static size_t
+sub_of(const char *name)
+{
+	return name[0] == 'n' ? 0 : 1;
+}
+
+/*
+ * Subfolder I of the Maildir (new/ or cur/), opened when first needed and
+ * kept; never through a symbolic link. Returns the descriptor, or -1 with
+ * errno (ENOENT: it does not exist; ELOOP: it is a symbolic link).
+ */
+static int
+sub_fd(struct maildir *md, size_t i)
+{
+	struct stat sb;
+	int dfd;
+
+	if (md->sub[i] != -1)
+		return md->sub[i];
+	dfd = openat(md->fd, subdirs[i],
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	/* With O_DIRECTORY the kernel reports a link as ENOTDIR. */
+	if (dfd == -1 && errno == ENOTDIR &&
+	    fstatat(md->fd, subdirs[i], &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(sb.st_mode))
+		errno = ELOOP;
+	if (dfd != -1)
+		md->sub[i] = dfd;
+	return dfd;
+}
+
+/* Subfolder I as a directory stream of its own, or NULL. */
 static DIR *
-open_sub(int fd, const char *sub)
+open_sub(struct maildir *md, size_t i)
 {
 	int dfd;
 	DIR *d;
 
-	dfd = openat(fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
+	if (sub_fd(md, i) == -1)
+		return NULL;
+	dfd = openat(md->sub[i], ".",
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
 	if (dfd == -1)
 		return NULL;
 	if ((d = fdopendir(dfd)) == NULL) {
@@ -121,14 +157,14 @@ open_sub(int fd, const char *sub)
  * ENOENT when there is none, or another error.
  */
 static int
-find_unique(int fd, const char *base, char *buf, size_t size)
+find_unique(struct maildir *md, const char *base, char *buf, size_t size)
 {
 	struct dirent *de;
 	size_t i, len;
 	DIR *d;
 
 	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
-		if ((d = open_sub(fd, subdirs[i])) == NULL) {
+		if ((d = open_sub(md, i)) == NULL) {
 			if (errno == ENOENT)
 				continue;
 			return -1;
@@ -174,17 +210,19 @@ rename_msg(struct maildir_msg *m, const char *name)
  * errno (ENOENT: the message is gone).
  */
 static int
-open_msg(int fd, struct maildir_msg *m)
+open_msg(struct maildir *md, struct maildir_msg *m)
 {
 	char buf[PATH_MAX];
-	int i, mfd;
+	int i, dfd, mfd;
 
 	for (i = 0; i < FIND_TRIES; i++) {
-		mfd = openat(fd, m->name,
+		if ((dfd = sub_fd(md, sub_of(m->name))) == -1)
+			return -1;
+		mfd = openat(dfd, m->name + SUB_LEN,
 		    O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
 		if (mfd != -1 || errno != ENOENT)
 			return mfd;
-		if (find_unique(fd, m->name + SUB_LEN, buf, sizeof(buf)) ==
+		if (find_unique(md, m->name + SUB_LEN, buf, sizeof(buf)) ==
 			-1 ||
 		    rename_msg(m, buf) == -1)
 			return -1;
@@ -232,7 +270,7 @@ list(struct maildir *md)
 	DIR *d;
 
 	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
-		if ((d = open_sub(md->fd, subdirs[i])) == NULL) {
+		if ((d = open_sub(md, i)) == NULL) {
 			if (errno == ENOENT)
 				continue;
 			return -1;
@@ -266,17 +304,22 @@ list(struct maildir *md)
 
 /* Reads message M's file for its size, wire octets and hash. 1: left out. */
 static int
-index_msg(int fd, struct maildir_msg *m)
+index_msg(struct maildir *md, struct maildir_msg *m)
 {
+	struct wire_msg mm;
 	int mfd, r, saved;
 
-	if ((mfd = open_msg(fd, m)) == -1)
+	if ((mfd = open_msg(md, m)) == -1)
 		/* Gone, or not a file we serve (a symbolic link, a FIFO). */
 		return errno == ENOENT || errno == ELOOP || errno == ENXIO ? 1
 									   : -1;
-	r = wire_index_file(mfd, NULL, &m->m);
+	r = wire_index_file(mfd, NULL, &mm);
 	saved = errno;
 	close(mfd);
+	m->size = mm.end;
+	m->wire = mm.wire;
+	m->hash = mm.hash;
+	m->deleted = false;
 	if (r == -1) {
 		/* Not a regular file, or shrank while read: not a message now.
 		 */
@@ -295,6 +338,7 @@ maildir_index(struct maildir *md, int fd)
 	int r, saved;
 
 	md->fd = fd;
+	md->sub[0] = md->sub[1] = -1;
 	md->msg = NULL;
 	md->nmsg = 0;
 	if (list(md) == -1)
@@ -313,7 +357,7 @@ maildir_index(struct maildir *md, int fd)
 			continue;
 		}
 		md->msg[j++] = md->msg[i];
-		if ((r = index_msg(fd, &md->msg[j - 1])) == -1) {
+		if ((r = index_msg(md, &md->msg[j - 1])) == -1) {
 			md->nmsg = j + (md->nmsg - i - 1);
 			/* Keep the unindexed rest freeable. */
 			memmove(&md->msg[j], &md->msg[i + 1],
@@ -342,6 +386,11 @@ maildir_free(struct maildir *md)
 	free(md->msg);
 	md->msg = NULL;
 	md->nmsg = 0;
+	for (i = 0; i < sizeof(md->sub) / sizeof(md->sub[0]); i++) {
+		if (md->sub[i] != -1)
+			(void)close(md->sub[i]);
+		md->sub[i] = -1;
+	}
 }
 
 size_t
@@ -362,19 +411,24 @@ int
 maildir_send(struct maildir *md, size_t n, const struct sink *sink)
 {
 	struct maildir_msg *m;
+	struct wire_msg mm;
 	int mfd, r, saved;
 
 	if ((m = maildir_get(md, n)) == NULL) {
 		errno = ENOENT;
 		return -1;
 	}
-	if ((mfd = open_msg(md->fd, m)) == -1) {
+	if ((mfd = open_msg(md, m)) == -1) {
 		/* Removed by another program after READ announced it. */
 		if (errno == ENOENT || errno == ELOOP || errno == ENXIO)
 			errno = ESTALE;
 		return -1;
 	}
-	r = wire_send_file(mfd, &m->m, NULL, sink);
+	memset(&mm, 0, sizeof(mm));
+	mm.end = m->size;
+	mm.wire = m->wire;
+	mm.hash = m->hash;
+	r = wire_send_file(mfd, &mm, NULL, sink);
 	saved = errno;
 	close(mfd);
 	errno = saved;
@@ -383,20 +437,22 @@ maildir_send(struct maildir *md, size_t n, const struct sink *sink)
 
 /* Removes the file of M; one already gone is done. */
 static int
-remove_msg(int fd, struct maildir_msg *m, int *touched)
+remove_msg(struct maildir *md, struct maildir_msg *m, int *touched)
 {
 	char buf[PATH_MAX];
-	int i;
+	int i, dfd;
 
 	for (i = 0; i < FIND_TRIES; i++) {
-		if (unlinkat(fd, m->name, 0) == 0) {
-			*touched |= m->name[0] == 'n' ? 1 : 2;
+		if ((dfd = sub_fd(md, sub_of(m->name))) == -1)
+			return -1;
+		if (unlinkat(dfd, m->name + SUB_LEN, 0) == 0) {
+			*touched |= 1 << sub_of(m->name);
 			return 0;
 		}
 		if (errno != ENOENT)
 			return -1;
 		/* Renamed by another program, or removed: look it up. */
-		if (find_unique(fd, m->name + SUB_LEN, buf, sizeof(buf)) == -1)
+		if (find_unique(md, m->name + SUB_LEN, buf, sizeof(buf)) == -1)
 			return errno == ENOENT ? 0 : -1;
 		if (rename_msg(m, buf) == -1)
 			return -1;
@@ -406,19 +462,11 @@ remove_msg(int fd, struct maildir_msg *m, int *touched)
 	return -1;
 }
 
+/* Makes the removals in subfolder I durable. */
 static int
-sync_sub(int fd, const char *sub)
+sync_sub(struct maildir *md, size_t i)
 {
-	int dfd, r, saved;
-
-	dfd = openat(fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
-	if (dfd == -1)
-		return errno == ENOENT ? 0 : -1;
-	r = fsync(dfd);
-	saved = errno;
-	close(dfd);
-	errno = saved;
-	return r;
+	return md->sub[i] == -1 ? 0 : fsync(md->sub[i]);
 }
 
 int
@@ -428,30 +476,31 @@ maildir_commit(struct maildir *md)
 	int touched = 0, r = 0, saved = 0;
 
 	for (i = 0; i < md->nmsg; i++)
-		if (md->msg[i].m.flags & WIRE_DELETED)
+		if (md->msg[i].deleted)
 			marked++;
 	if (marked == 0)
 		return 0;
 	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++)
-		if (faccessat(md->fd, subdirs[i], W_OK | X_OK, AT_EACCESS) ==
-			-1 &&
+		if ((sub_fd(md, i) == -1 ||
+			faccessat(md->sub[i], ".", W_OK | X_OK, AT_EACCESS) ==
+			    -1) &&
 		    errno != ENOENT) {
 			if (errno == EROFS || errno == EPERM)
 				errno = EACCES;
 			return -1;
 		}
 	for (i = 0; i < md->nmsg && r == 0; i++)
-		if ((md->msg[i].m.flags & WIRE_DELETED) &&
-		    remove_msg(md->fd, &md->msg[i], &touched) == -1) {
+		if (md->msg[i].deleted &&
+		    remove_msg(md, &md->msg[i], &touched) == -1) {
 			saved = errno;
 			r = -1;
 		}
 	/* What was removed must stay removed, even after a failure. */
-	if ((touched & 1) && sync_sub(md->fd, "new") == -1 && r == 0) {
+	if ((touched & 1) && sync_sub(md, 0) == -1 && r == 0) {
 		saved = errno;
 		r = -1;
 	}
-	if ((touched & 2) && sync_sub(md->fd, "cur") == -1 && r == 0) {
+	if ((touched & 2) && sync_sub(md, 1) == -1 && r == 0) {
 		saved = errno;
 		r = -1;
 	}

@@ -12,27 +12,38 @@
  * Messages are ordered by delivery time: the decimal number the name
  * starts with (names without one come last), then the unique part, then
  * the whole name. Each file is one message without a "From " line; its
- * wire octets are what wire_index_file() counts and wire_send_file()
- * sends, the same conversion as for an mbox message (wire.h).
+ * wire octets are those of the same conversion as for an mbox message.
  *
- * No lock is taken: Maildir needs none. Files are opened only while they
- * are indexed or sent, so the memory kept per message is its name and a
- * struct wire_msg.
+ * new/ and cur/ must be directories, never symbolic links: a Maildir whose
+ * new/ or cur/ is a link is refused (ELOOP), so that no message is read
+ * or removed outside it. Each is opened once, when first needed, and kept
+ * open with the index; a message file is opened beneath it, never
+ * through a link.
+ *
+ * No lock is taken: Maildir needs none. Message files are opened only
+ * while they are indexed or sent, so the memory kept per message is its
+ * name and a few numbers.
  */
 #ifndef POP2_MAILDIR_H
 #define POP2_MAILDIR_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#include "wire.h"
+#include "sink.h"
 
 struct maildir_msg {
-	char *name;	   /* "new/NAME" or "cur/NAME" as last seen; owned */
-	struct wire_msg m; /* end = file size, wire, hash; WIRE_DELETED */
+	char *name;    /* "new/NAME" or "cur/NAME" as last seen; owned */
+	uint64_t size; /* stored octets: the file's size at the index */
+	uint64_t wire; /* octets on the wire; always >= 2 */
+	uint64_t hash; /* XXH3-64 of the stored octets */
+	bool deleted;  /* marked by the client, removed at the commit */
 };
 
 struct maildir {
-	int fd; /* the Maildir directory; not owned */
+	int fd;	    /* the Maildir directory; not owned */
+	int sub[2]; /* new/ and cur/ once opened, or -1; owned */
 	struct maildir_msg *msg;
 	size_t nmsg;
 };
@@ -43,12 +54,14 @@ struct maildir {
  * holds nothing. A file that vanishes while it is indexed is looked up by
  * its unique part (another program may have renamed it) and otherwise left
  * out; a file listed twice because it was renamed from new/ to cur/ during
- * the scan is shown once. Returns 0, or -1 with errno (ENOMEM, or an error
- * reading a directory or a file); on failure MD holds nothing to free.
+ * the scan is shown once. Returns 0, or -1 with errno (ELOOP: new/ or cur/
+ * is a symbolic link; ENOMEM, or an error reading a directory or a file);
+ * on failure MD holds nothing to free.
  */
 int maildir_index(struct maildir *md, int fd);
 
-/* Frees what maildir_index() allocated; does not close md->fd. */
+/* Frees what maildir_index() allocated and closes new/ and cur/; does not
+ * close md->fd. */
 void maildir_free(struct maildir *md);
 
 /* Number of messages. */
@@ -58,18 +71,20 @@ size_t maildir_count(const struct maildir *md);
 struct maildir_msg *maildir_get(const struct maildir *md, size_t n);
 
 /*
- * Streams the wire octets of message N to SINK: exactly its m.wire octets
+ * Streams the wire octets of message N to SINK: exactly its wire octets
  * on success. The file is opened by its name, or found again by its unique
  * part when another program renamed it; its octets are checked against the
  * hash taken at index time. Returns 0, or -1 with errno: ENOENT (no such
  * message), ESTALE (the file is gone or its octets changed since the
- * index; nothing has been written), or as wire_send_file(). After a
- * failure part of the message may have been written.
+ * index; nothing has been written for a file of at most 1 MiB; a larger
+ * one is hashed as it streams and its last 64 KiB are held back until the
+ * hash matches, so it is never sent whole), or a read error or the sink's
+ * errno. After a failure part of the message may have been written.
  */
 int maildir_send(struct maildir *md, size_t n, const struct sink *sink);
 
 /*
- * Removes the files of the messages marked WIRE_DELETED, each found by its
+ * Removes the files of the messages marked deleted, each found by its
  * name or, when another program renamed it, by its unique part; a file
  * that is already gone is not an error. Then new/ and cur/ are fsync'd.
  * Files delivered after the index are never touched. Nothing marked:

@@ -210,9 +210,9 @@ path_template(struct options *o, const char *arg, char opt, const char *dflt)
 {
 	const char *path = arg;
 
-	/* Only the maildrop may be a Maildir; its folders live inside it. */
-	if (opt == 'm' && strncmp(arg, "maildir:", 8) == 0)
-		path = arg + 8;
+	/* Only the maildrop's path may name its format. */
+	if (opt == 'm')
+		(void)maildrop_format(arg, &path);
 	if (path[0] != '/' && strncmp(path, "%h", 2) != 0) {
 		bad_config(o, true, "-%c %s: must be an absolute path or start with %%h",
 		    opt, arg);
@@ -481,20 +481,48 @@ backend_login(void *arg, const char *user, char *password, size_t *count)
 	return login_reply(r);
 }
 
-static int
-backend_commit(void *arg, const char **why)
+/* The reply to a commit that ended as R. */
+static enum session_error
+commit_reply(enum maildrop_commit r)
+{
+	switch (r) {
+	case MAILDROP_COMMITTED:
+		return SESSION_OK;
+	case MAILDROP_BUSY:
+		return SESSION_ERR_COMMIT_BUSY;
+	case MAILDROP_LOCK_FAILED:
+		return SESSION_ERR_COMMIT_LOCK_FAILED;
+	case MAILDROP_TOO_LARGE:
+		return SESSION_ERR_COMMIT_TOO_LARGE;
+	case MAILDROP_CHANGED:
+		return SESSION_ERR_COMMIT_CHANGED;
+	case MAILDROP_NO_SPACE:
+		return SESSION_ERR_COMMIT_NO_SPACE;
+	case MAILDROP_READ_ONLY:
+		return SESSION_ERR_COMMIT_READ_ONLY;
+	case MAILDROP_PARTLY:
+		return SESSION_ERR_COMMIT_PARTLY;
+	case MAILDROP_INTERRUPTED:
+		return SESSION_ERR_COMMIT_INTERRUPTED;
+	case MAILDROP_FAILED:
+		break;
+	}
+	return SESSION_ERR_COMMIT_FAILED;
+}
+
+static enum session_error
+backend_commit(void *arg)
 {
 	struct server *sv = arg;
+	enum maildrop_commit r;
 	char path[4096];
 
 	/* The folder's name, before a failure could unselect it. */
-	util_strlcpy(path, sv->login.store.path, sizeof(path));
-	if (store_commit(&sv->login.store, why) == -1) {
+	util_strlcpy(path, sv->login.store.sel.path, sizeof(path));
+	if ((r = store_commit(&sv->login.store)) != MAILDROP_COMMITTED)
 		login_log_store_failure(sv->login.user, &sv->login.store,
 		    "commit failed on", path, errno);
-		return -1;
-	}
-	return 0;
+	return commit_reply(r);
 }
 
 static int
@@ -743,18 +771,21 @@ spool_needs_helper(const struct server *sv, const char *spool,
 
 /*
  * Whether -m names one spool folder for every user (no %u or %h before
- * its last '/') of mbox files, into SPOOL (SIZE octets) with its status in
- * *ST, in which the sessions may not create files: then every dot-lock
- * needs the lock helper.
+ * its last '/') of a format that takes the maildrop locks (maildrop.h),
+ * into SPOOL (SIZE octets) with its status in *ST, in which the sessions
+ * may not create files: then every dot-lock needs the lock helper.
  */
 static bool
 dot_lock_needs_helper(const struct server *sv, char *spool, size_t size,
     struct stat *st)
 {
-	const char *tmpl = sv->opt.maildrop, *slash = strrchr(tmpl, '/'), *p;
+	const char *tmpl, *slash, *p;
 	char dir[PATH_MAX];
 
-	if (strncmp(tmpl, "maildir:", 8) == 0 || slash == NULL || slash == tmpl ||
+	if (!maildrop_format(sv->opt.maildrop, &tmpl)->locked)
+		return false;
+	slash = strrchr(tmpl, '/');
+	if (slash == NULL || slash == tmpl ||
 	    (size_t)(slash - tmpl) >= sizeof(dir))
 		return false;
 	for (p = tmpl; p < slash; p++)

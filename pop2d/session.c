@@ -77,7 +77,6 @@ static const struct {
 	    "protocol error" },
 	[SESSION_ERR_OUT_OF_SEQUENCE] = { "Bogus or out of sequence command",
 	    "protocol error" },
-	[SESSION_ERR_COMMIT_FAILED] = { "Commit failed", "commit failed" },
 	/* The login's and the server's. */
 	[SESSION_ERR_UNAVAILABLE] = { "POP2 server unavailable", NULL },
 	[SESSION_ERR_STATE_UNUSABLE] = { "State directory unusable", NULL },
@@ -89,6 +88,30 @@ static const struct {
 	[SESSION_ERR_IDLE] = { "Autologout; idle for too long", NULL },
 	[SESSION_ERR_MAILDROP_CHANGED] = {
 	    "Maildrop changed by another program", NULL },
+	/* A commit's: what was deleted, and whether it is finished later. */
+	[SESSION_ERR_COMMIT_BUSY] = { "Maildrop busy; nothing deleted",
+	    "commit failed" },
+	[SESSION_ERR_COMMIT_LOCK_FAILED] = {
+	    "Cannot lock maildrop; nothing deleted", "commit failed" },
+	[SESSION_ERR_COMMIT_TOO_LARGE] = {
+	    "Too many scattered deletions for one commit; nothing deleted",
+	    "commit failed" },
+	[SESSION_ERR_COMMIT_CHANGED] = {
+	    "Maildrop changed by another program; nothing deleted",
+	    "commit failed" },
+	[SESSION_ERR_COMMIT_NO_SPACE] = {
+	    "No space for the commit journal; nothing deleted",
+	    "commit failed" },
+	[SESSION_ERR_COMMIT_READ_ONLY] = {
+	    "Maildrop is read-only; nothing deleted", "commit failed" },
+	[SESSION_ERR_COMMIT_FAILED] = { "Commit failed; nothing deleted",
+	    "commit failed" },
+	[SESSION_ERR_COMMIT_PARTLY] = {
+	    "Commit failed; some messages may not be deleted",
+	    "commit failed" },
+	[SESSION_ERR_COMMIT_INTERRUPTED] = {
+	    "Commit interrupted; it completes at the next login",
+	    "commit failed" },
 };
 
 /* Every negative reply ends the session (RFC 937: close on any error). */
@@ -233,18 +256,15 @@ copy_folder_name(char *dst, size_t size, const char *src, size_t len)
 static void
 do_fold(struct session *s, const struct cmd *c, struct session_out *out)
 {
-	const char *why = NULL;
+	enum session_error err;
 	size_t count = 0;
 
 	if (c->arglen == 0) {
 		fail(s, out, SESSION_ERR_MISSING_FOLDER);
 		return;
 	}
-	if (s->be->commit(s->be->arg, &why) == -1) {
-		if (why != NULL)
-			fail_text(s, out, why, "commit failed");
-		else
-			fail(s, out, SESSION_ERR_COMMIT_FAILED);
+	if ((err = s->be->commit(s->be->arg)) != SESSION_OK) {
+		fail(s, out, err);
 		return;
 	}
 	if (s->be->select(s->be->arg, c->arg, &count) == -1)
@@ -303,14 +323,12 @@ do_nack(struct session *s, const struct cmd *c, struct session_out *out)
 static void
 do_quit(struct session *s, const struct cmd *c, struct session_out *out)
 {
-	const char *why = NULL;
+	enum session_error err;
 
 	(void)c;
-	if (s->state != SESSION_AUTH && s->be->commit(s->be->arg, &why) == -1) {
-		if (why != NULL)
-			fail_text(s, out, why, "commit failed");
-		else
-			fail(s, out, SESSION_ERR_COMMIT_FAILED);
+	if (s->state != SESSION_AUTH &&
+	    (err = s->be->commit(s->be->arg)) != SESSION_OK) {
+		fail(s, out, err);
 		return;
 	}
 	reply(out, "+ OK Sayonara");

@@ -35,7 +35,6 @@ enum session_error {
 	SESSION_ERR_BAD_MSGNO,	     /* READ with a bad number */
 	SESSION_ERR_UNEXPECTED_ARG,  /* an argument to a command that has none */
 	SESSION_ERR_OUT_OF_SEQUENCE, /* unknown, or not allowed now */
-	SESSION_ERR_COMMIT_FAILED,   /* a commit that gave no reason */
 	/* The login's and the server's. */
 	SESSION_ERR_UNAVAILABLE,       /* a configuration error: no session */
 	SESSION_ERR_STATE_UNUSABLE,    /* the user's state directory */
@@ -46,6 +45,16 @@ enum session_error {
 	SESSION_ERR_NUL_OCTET,
 	SESSION_ERR_IDLE,	      /* the idle or login timeout */
 	SESSION_ERR_MAILDROP_CHANGED, /* by another program, under RETR */
+	/* A commit's, at QUIT and FOLD. */
+	SESSION_ERR_COMMIT_BUSY,	/* locks stayed taken; nothing deleted */
+	SESSION_ERR_COMMIT_LOCK_FAILED, /* locks not taken; nothing deleted */
+	SESSION_ERR_COMMIT_TOO_LARGE,	/* the journal would exceed -J */
+	SESSION_ERR_COMMIT_CHANGED,	/* by another program; nothing deleted */
+	SESSION_ERR_COMMIT_NO_SPACE,	/* no room for the journal */
+	SESSION_ERR_COMMIT_READ_ONLY,	/* the folder may not be written */
+	SESSION_ERR_COMMIT_FAILED,	/* any other: nothing deleted */
+	SESSION_ERR_COMMIT_PARTLY,	/* some removals may be done */
+	SESSION_ERR_COMMIT_INTERRUPTED, /* finished at the next login */
 	SESSION_ERR_COUNT
 };
 
@@ -60,8 +69,11 @@ struct session_backend {
 	 */
 	enum session_error (*login)(void *arg, const char *user,
 	    char *password, size_t *count);
-	/* Commits the current folder's deletions. Returns 0, or -1 with *WHY. */
-	int (*commit)(void *arg, const char **why);
+	/*
+	 * Commits the current folder's deletions. Returns SESSION_OK, or the
+	 * kind of failure (SESSION_ERR_COMMIT_...).
+	 */
+	enum session_error (*commit)(void *arg);
 	/*
 	 * Selects folder NAME. Returns 0 with *COUNT set; -1 when it does not
 	 * exist or may not be read (the reply is then #0).

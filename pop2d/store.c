@@ -13,41 +13,13 @@
 #include "commit.h"
 #include "folder.h"
 #include "lock.h"
+#include "maildrop.h"
 #include "seam.h"
 #include "store.h"
 #include "util.h"
 
-/*
- * How long to wait for the maildrop locks. Test builds may shorten it
- * (POP2_LOCK_WAIT seconds) so that busy-lock tests do not take minutes;
- * production builds never look at the environment for it.
- */
-static int
-lock_wait(int seconds)
-{
-	return (int)seam_number("POP2_LOCK_WAIT", (unsigned long)seconds, 1,
-	    3600);
-}
-
-/*
- * The bound on the commit journal (-J; 0: the default). Test builds may
- * set it below -J's minimum (POP2_JOURNAL_MAX octets) so that the fault
- * tests see commits of many rounds on small maildrops.
- */
-static uint64_t
-journal_max(const struct store *st)
-{
-	return seam_number("POP2_JOURNAL_MAX", st->journal_max, 4096, 1UL << 40);
-}
-
-/* How long RETR waits for a delivery agent to finish appending. */
-#define SEND_LOCK_WAIT 30
 /* How often a folder replaced between open and lock is opened again. */
 #define REOPEN_TRIES 3
-/* The prefix of a maildrop path that names a Maildir. */
-#define MAILDIR_PREFIX "maildir:"
-
-static int fd_path(int fd, char *buf, size_t size);
 
 int
 store_init(struct store *st, const char *inbox, const char *folder_dir,
@@ -57,12 +29,7 @@ store_init(struct store *st, const char *inbox, const char *folder_dir,
 	st->statefd = statefd;
 	st->helper = helper;
 	st->journal_max = 0;
-	st->fd = -1;
-	st->path[0] = '\0';
-	st->writable = false;
-	st->indexed = false;
-	st->is_maildir = false;
-	st->inbox_maildir = false;
+	memset(&st->sel, 0, sizeof(st->sel));
 	st->deleted = 0;
 	st->sent_messages = 0;
 	st->deleted_total = 0;
@@ -70,12 +37,7 @@ store_init(struct store *st, const char *inbox, const char *folder_dir,
 	st->deleted_octets = 0;
 	st->deleted_octets_total = 0;
 	memset(&st->lock_report, 0, sizeof(st->lock_report));
-	if (strncmp(inbox, MAILDIR_PREFIX, sizeof(MAILDIR_PREFIX) - 1) == 0) {
-		st->inbox_maildir = true;
-		inbox += sizeof(MAILDIR_PREFIX) - 1;
-		/* Its folders live inside it, not in the folder directory. */
-		folder_dir = NULL;
-	}
+	st->inbox_ops = maildrop_format(inbox, &inbox);
 	if (util_strlcpy(st->inbox, inbox, sizeof(st->inbox)) >= sizeof(st->inbox)) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -86,9 +48,9 @@ store_init(struct store *st, const char *inbox, const char *folder_dir,
 	    (st->dirfd = open(folder_dir,
 		 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY)) == -1)
 		st->folders_errno = errno;
-	/* Journals name folders by their real path (fd_path()). */
+	/* Journals name folders by their real path. */
 	if (st->dirfd != -1 &&
-	    fd_path(st->dirfd, st->folders, sizeof(st->folders)) == -1) {
+	    maildrop_real_path(st->dirfd, st->folders, sizeof(st->folders)) == -1) {
 		st->folders_errno = errno != 0 ? errno : EIO;
 		st->folders[0] = '\0';
 	}
@@ -98,171 +60,69 @@ store_init(struct store *st, const char *inbox, const char *folder_dir,
 static void
 store_unselect(struct store *st)
 {
-	if (st->indexed && st->is_maildir)
-		maildir_free(&st->md);
-	else if (st->indexed)
-		mbox_free(&st->mb);
-	if (st->fd != -1)
-		close(st->fd);
-	st->indexed = false;
-	st->is_maildir = false;
-	st->fd = -1;
-	st->path[0] = '\0';
+	if (st->sel.ops != NULL)
+		st->sel.ops->free(&st->sel);
+	st->sel.ops = NULL;
+	st->sel.path[0] = '\0';
 	st->deleted = 0;
 	st->deleted_octets = 0;
 }
 
-/*
- * Opens PATH read-write (read-only when that is all we may), never through
- * a symbolic link. Returns the descriptor or -1; *WRITABLE says which.
- */
-static int
-open_path(const char *path, bool *writable)
+/* Readies the selection for a folder of format OPS. */
+static void
+store_begin(struct store *st, const struct maildrop_ops *ops)
 {
-	int flags = O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK;
-	int fd = seam_fail("store.open") ? -1 : open(path, flags | O_RDWR);
-
-	*writable = fd != -1;
-	if (fd == -1 && (errno == EACCES || errno == EROFS))
-		fd = open(path, flags | O_RDONLY);
-	return fd;
+	st->sel.ops = ops;
+	st->sel.priv = NULL;
+	st->sel.path[0] = '\0';
+	st->sel.statefd = st->statefd;
+	st->sel.helper = st->helper;
+	st->sel.lock_report = &st->lock_report;
+	st->sel.journal_max = st->journal_max;
 }
 
-/* Scans the folder open at FD named PATH with L1 and L2 held. */
+/* The selection's open failed: its format left nothing to free. */
 static int
-store_scan(struct store *st, int fd, size_t *count)
+store_open_failed(struct store *st)
 {
-	struct lock_dot dot;
-	int r;
-
-	r = lock_maildrop(
-	    fd, st->path, st->helper, lock_wait(LOCK_WAIT_SCAN), &dot);
-	st->lock_report = dot.report;
-	if (r == -1)
-		return -1;
-	r = mbox_index(&st->mb, fd);
-	lock_maildrop_release(fd, &dot);
-	if (r == -1)
-		return -1;
-	st->fd = fd;
-	st->indexed = true;
-	*count = mbox_count(&st->mb);
-	return 0;
+	st->sel.ops = NULL;
+	st->sel.path[0] = '\0';
+	return -1;
 }
 
-/* The name of the file open at FD, with every symbolic link resolved. */
+/* Indexes the folder just opened, which becomes the selection. */
 static int
-fd_path(int fd, char *buf, size_t size)
+store_index(struct store *st, size_t *count)
 {
-	char proc[64];
-	ssize_t n;
+	int saved;
 
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	n = readlink(proc, buf, size - 1);
-	if (n == -1)
-		return -1;
-	if ((size_t)n >= size - 1) {
-		errno = ENAMETOOLONG;
+	if (st->sel.ops->index(&st->sel) == -1) {
+		saved = errno;
+		store_unselect(st);
+		errno = saved;
 		return -1;
 	}
-	buf[n] = '\0';
-	return 0;
-}
-
-/* Indexes the Maildir open at FD, which becomes the selection. */
-static int
-store_scan_maildir(struct store *st, int fd, size_t *count)
-{
-	/* Maildir takes no locks: each file is whole once it is in new/. */
-	if (maildir_index(&st->md, fd) == -1)
-		return -1;
-	st->fd = fd;
-	st->indexed = true;
-	st->is_maildir = true;
-	st->writable = true;
-	*count = maildir_count(&st->md);
-	return 0;
-}
-
-/* Opens the Maildir INBOX; -1 with ENOENT when it does not exist. */
-static int
-open_maildir_inbox(const struct store *st)
-{
-	if (seam_fail("store.open-maildir"))
-		return -1;
-	return open(st->inbox,
-	    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-}
-
-static int
-store_select_maildir_inbox(struct store *st, size_t *count)
-{
-	int fd;
-
-	if ((fd = open_maildir_inbox(st)) == -1) {
-		if (errno != ENOENT)
-			return -1;
-		*count = 0;
-		return 0;
-	}
-	util_strlcpy(st->path, st->inbox, sizeof(st->path));
-	if (store_scan_maildir(st, fd, count) == -1) {
-		util_close_keep_errno(fd);
-		st->path[0] = '\0';
-		return -1;
-	}
-	return 0;
-}
-
-/* Selects Maildir++ folder NAME inside the Maildir INBOX. */
-static int
-store_select_maildir(struct store *st, const char *name, size_t *count)
-{
-	char sub[4096];
-	int dfd, fd;
-
-	if (maildir_folder_name(name, sub, sizeof(sub)) == -1)
-		return -1;
-	if ((dfd = open_maildir_inbox(st)) == -1)
-		return -1;
-	/* Beneath the Maildir, by the rules of every folder name. */
-	fd = folder_open(dfd, sub, O_RDONLY | O_DIRECTORY);
-	util_close_keep_errno(dfd);
-	if (fd == -1)
-		return -1;
-	if (fd_path(fd, st->path, sizeof(st->path)) == -1) {
-		util_close_keep_errno(fd);
-		return -1;
-	}
-	if (store_scan_maildir(st, fd, count) == -1) {
-		util_close_keep_errno(fd);
-		st->path[0] = '\0';
-		return -1;
-	}
+	*count = st->sel.ops->count(&st->sel);
 	return 0;
 }
 
 int
 store_select_inbox(struct store *st, size_t *count)
 {
-	int tries, fd;
+	int tries;
 
 	store_unselect(st);
-	if (st->inbox_maildir)
-		return store_select_maildir_inbox(st, count);
 	for (tries = 0; tries < REOPEN_TRIES; tries++) {
-		fd = open_path(st->inbox, &st->writable);
-		if (fd == -1) {
+		store_begin(st, st->inbox_ops);
+		if (st->inbox_ops->open(&st->sel, st->inbox) == -1) {
+			store_open_failed(st);
 			if (errno != ENOENT)
 				return -1;
 			*count = 0;
 			return 0;
 		}
-		util_strlcpy(st->path, st->inbox, sizeof(st->path));
-		if (store_scan(st, fd, count) == 0)
+		if (store_index(st, count) == 0)
 			return 0;
-		util_close_keep_errno(fd);
-		st->path[0] = '\0';
 		/* Replaced between open and lock: the new file is the maildrop. */
 		if (errno != ESTALE)
 			return -1;
@@ -270,11 +130,51 @@ store_select_inbox(struct store *st, size_t *count)
 	return -1;
 }
 
+/*
+ * Opens NAME beneath the folder directory, in the format that claims it.
+ * It is opened read-only first, by the rules of every folder name (no
+ * FIFO, no link out, never a wait), and offered to each format in turn.
+ */
+static int
+store_open_beneath(struct store *st, const char *name)
+{
+	const struct maildrop_ops *ops = NULL;
+	struct stat sb;
+	size_t i;
+	int fd;
+
+	if (st->dirfd == -1) {
+		errno = ENOENT;
+		return -1;
+	}
+	if ((fd = folder_open(st->dirfd, name, O_RDONLY)) == -1)
+		return -1;
+	if (fstat(fd, &sb) == -1) {
+		util_close_keep_errno(fd);
+		return -1;
+	}
+	for (i = 0; maildrop_formats[i] != NULL && ops == NULL; i++)
+		if (maildrop_formats[i]->claims(fd, &sb))
+			ops = maildrop_formats[i];
+	if (ops == NULL) {
+		(void)close(fd);
+		errno = S_ISDIR(sb.st_mode) ? EISDIR : EINVAL;
+		return -1;
+	}
+	store_begin(st, ops);
+	/* Locked by its real name, so that a link inside the folder directory still works. */
+	if (maildrop_real_path(fd, st->sel.path, sizeof(st->sel.path)) == -1) {
+		util_close_keep_errno(fd);
+		return store_open_failed(st);
+	}
+	if (ops->open_at(&st->sel, fd, st->dirfd, name) == -1)
+		return store_open_failed(st);
+	return 0;
+}
+
 int
 store_select(struct store *st, const char *name, size_t *count)
 {
-	int fd;
-
 	if (strcasecmp(name, "INBOX") == 0)
 		return store_select_inbox(st, count);
 	store_unselect(st);
@@ -282,155 +182,54 @@ store_select(struct store *st, const char *name, size_t *count)
 		errno = EPERM;
 		return -1;
 	}
-	if (st->inbox_maildir)
-		return store_select_maildir(st, name, count);
-	if (st->dirfd == -1) {
-		errno = ENOENT;
-		return -1;
+	/* A folder kept inside INBOX comes first; a missing one is looked for beneath. */
+	if (st->inbox_ops->open_inside != NULL) {
+		store_begin(st, st->inbox_ops);
+		if (st->inbox_ops->open_inside(&st->sel, st->inbox, name) == 0)
+			return store_index(st, count);
+		store_open_failed(st);
+		if (errno != ENOENT)
+			return -1;
 	}
-	st->writable = true;
-	fd = folder_open(st->dirfd, name, O_RDWR);
-	if (fd == -1 && (errno == EACCES || errno == EROFS)) {
-		st->writable = false;
-		fd = folder_open(st->dirfd, name, O_RDONLY);
-	}
-	if (fd == -1)
+	if (store_open_beneath(st, name) == -1)
 		return -1;
-	/* Lock by the real name, so that a link inside the folder directory still works. */
-	if (fd_path(fd, st->path, sizeof(st->path)) == -1 ||
-	    store_scan(st, fd, count) == -1) {
-		util_close_keep_errno(fd);
-		st->path[0] = '\0';
-		return -1;
-	}
-	return 0;
-}
-
-/* Message N of the selection, whichever kind, or NULL. */
-static struct wire_msg *
-store_msg(const struct store *st, uint32_t n)
-{
-	struct maildir_msg *dm;
-
-	if (!st->indexed)
-		return NULL;
-	if (!st->is_maildir)
-		return mbox_get(&st->mb, n);
-	dm = maildir_get(&st->md, n);
-	return dm != NULL ? &dm->m : NULL;
+	return store_index(st, count);
 }
 
 uint64_t
 store_size(const struct store *st, uint32_t n)
 {
-	const struct wire_msg *m;
-
-	if ((m = store_msg(st, n)) == NULL || (m->flags & WIRE_DELETED))
+	if (st->sel.ops == NULL)
 		return 0;
-	return m->wire;
+	return st->sel.ops->size(&st->sel, n);
 }
 
 void
 store_mark_deleted(struct store *st, uint32_t n)
 {
-	struct wire_msg *m;
+	uint64_t size = store_size(st, n);
 
-	if ((m = store_msg(st, n)) == NULL || (m->flags & WIRE_DELETED))
+	if (size == 0 || !st->sel.ops->mark(&st->sel, n))
 		return;
-	m->flags |= WIRE_DELETED;
 	st->deleted++;
-	st->deleted_octets += m->wire;
+	st->deleted_octets += size;
 }
 
-/* The selection's deletions are committed: they count in the totals. */
-static void
-count_committed(struct store *st)
+enum maildrop_commit
+store_commit(struct store *st)
 {
-	st->deleted_total += st->deleted;
-	st->deleted_octets_total += st->deleted_octets;
-}
-
-static void
-refresh_dot(void *arg)
-{
-	lock_dot_refresh(arg);
-}
-
-/* The reply for a commit whose maildrop locks failed with errno E. */
-static const char *
-lock_failure(int e)
-{
-	switch (e) {
-	case ETIMEDOUT:
-		return "Maildrop busy; nothing deleted";
-	case ESTALE:
-		return "Maildrop changed by another program; nothing deleted";
-	default:
-		return "Cannot lock maildrop; nothing deleted";
-	}
-}
-
-/* The reply for a commit that ended with R. */
-static const char *
-commit_failure(enum commit_result r)
-{
-	switch (r) {
-	case COMMIT_CHANGED:
-		return "Maildrop changed by another program; nothing deleted";
-	case COMMIT_NO_SPACE:
-		return "No space for the commit journal; nothing deleted";
-	case COMMIT_TOO_LARGE:
-		return "Too many scattered deletions for one commit; nothing deleted";
-	case COMMIT_INTERRUPTED:
-		return "Commit interrupted; it completes at the next login";
-	default:
-		return "Commit failed; nothing deleted";
-	}
-}
-
-int
-store_commit(struct store *st, const char **why)
-{
-	enum commit_result cr;
-	struct lock_dot dot;
-	int r;
+	enum maildrop_commit r;
 
 	if (st->deleted == 0)
-		return 0;
-	if (st->is_maildir) {
-		if (maildir_commit(&st->md) == -1) {
-			*why = errno == EACCES ?
-			    "Maildrop is read-only; nothing deleted" :
-			    "Commit failed; some messages may not be deleted";
-			return -1;
-		}
-		count_committed(st);
-		store_unselect(st);
-		return 0;
-	}
-	if (!st->writable) {
-		*why = "Maildrop is read-only; nothing deleted";
-		errno = EACCES;
-		return -1;
-	}
-	r = lock_maildrop(
-	    st->fd, st->path, st->helper, lock_wait(LOCK_WAIT_COMMIT), &dot);
-	st->lock_report = dot.report;
-	if (r == -1) {
-		*why = lock_failure(errno);
-		return -1;
-	}
-	cr = commit_mbox_bounded(&st->mb, st->path, st->statefd, journal_max(st),
-	    refresh_dot, &dot);
-	lock_maildrop_release(st->fd, &dot);
-	if (cr != COMMIT_DONE) {
-		*why = commit_failure(cr);
-		return -1;
-	}
-	count_committed(st);
-	/* The index no longer describes the file. */
+		return MAILDROP_COMMITTED;
+	if ((r = st->sel.ops->commit(&st->sel)) != MAILDROP_COMMITTED)
+		return r;
+	/* The selection's deletions are committed: they count in the totals. */
+	st->deleted_total += st->deleted;
+	st->deleted_octets_total += st->deleted_octets;
+	/* The index no longer describes the folder. */
 	store_unselect(st);
-	return 0;
+	return MAILDROP_COMMITTED;
 }
 
 /*
@@ -447,8 +246,8 @@ open_journaled(const struct store *st, const char *path, bool *foreign)
 	int fd;
 
 	*foreign = false;
-	if (!st->inbox_maildir && strcmp(path, st->inbox) == 0)
-		return open_path(path, &writable);
+	if (st->inbox_ops->journaled && strcmp(path, st->inbox) == 0)
+		return maildrop_open_file(path, &writable);
 	if (len > 0 && strncmp(path, st->folders, len) == 0 &&
 	    path[len] == '/' && path[len + 1] != '\0') {
 		fd = folder_open(st->dirfd, path + len + 1, O_RDWR);
@@ -515,12 +314,12 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 	}
 	if (fd == -1 && (errno == ENOENT || errno == ELOOP ||
 	    errno == ENOTDIR || errno == EXDEV || errno == EPERM))
-		return commit_recover_bounded(st->statefd, -1, journal_max(st),
+		return commit_recover_bounded(st->statefd, -1, maildrop_journal_max(st->journal_max),
 		    NULL, NULL); /* removed: set aside */
 	if (fd == -1)
 		return -1;
 	r = lock_maildrop(
-	    fd, p.path, st->helper, lock_wait(LOCK_WAIT_SCAN), &dot);
+	    fd, p.path, st->helper, maildrop_lock_wait(LOCK_WAIT_SCAN), &dot);
 	st->lock_report = dot.report;
 	if (r == -1) {
 		util_close_keep_errno(fd);
@@ -528,7 +327,7 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 	}
 	/* A long recovery keeps its dot-lock fresh, as a commit does. */
 	r = commit_recover_bounded(
-	    st->statefd, fd, journal_max(st), refresh_dot, &dot);
+	    st->statefd, fd, maildrop_journal_max(st->journal_max), maildrop_refresh_dot, &dot);
 	if (r == COMMIT_RECOVERY_DONE && fstat(fd, &sb) == 0)
 		rep->size = (long long)sb.st_size;
 	lock_maildrop_release(fd, &dot);
@@ -542,45 +341,20 @@ store_sink_write(void *arg, const void *buf, size_t len)
 	return io_put(arg, buf, len);
 }
 
-static int
-read_lock(void *arg)
-{
-	return lock_ofd_read(*(const int *)arg, SEND_LOCK_WAIT);
-}
-
-static void
-read_unlock(void *arg)
-{
-	lock_ofd_release(*(const int *)arg);
-}
-
 int
 store_send(struct store *st, uint32_t n, struct io *io)
 {
 	struct sink sink = { store_sink_write, io };
-	struct wire_guard guard = { read_lock, read_unlock, &st->fd };
+	uint64_t size = store_size(st, n);
 
-	if (!st->indexed) {
+	if (st->sel.ops == NULL) {
 		errno = ENOENT;
 		return -1;
 	}
-	if (st->is_maildir) {
-		if (maildir_send(&st->md, n, &sink) == -1 || io_flush(io) == -1)
-			return -1;
-		st->sent_messages++;
-		st->sent_octets += store_msg(st, n)->wire;
-		return 0;
-	}
-	/*
-	 * A shared lock around each read of the file (delivery agents wait,
-	 * other readers do not), never while the client reads: a slow client
-	 * holds up no delivery. The hash check covers what happens between.
-	 */
-	if (mbox_send_guarded(&st->mb, n, &sink, &guard) == -1 ||
-	    io_flush(io) == -1)
+	if (st->sel.ops->send(&st->sel, n, &sink) == -1 || io_flush(io) == -1)
 		return -1;
 	st->sent_messages++;
-	st->sent_octets += mbox_get(&st->mb, n)->wire;
+	st->sent_octets += size;
 	return 0;
 }
 

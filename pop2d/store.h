@@ -1,15 +1,19 @@
 /*
  * store: the folders of one logged-in user, as the session sees them.
  *
- * It opens INBOX and the folders beneath the folder directory, takes the
- * maildrop locks only while it scans or commits a folder, keeps the index
- * of the selected one, remembers the client's deletions, commits them and
- * streams messages to the connection. It never writes protocol replies.
+ * It opens INBOX and the folders beneath the folder directory, keeps the
+ * selected one open behind its format's table (maildrop.h), remembers the
+ * client's deletions, commits them and streams messages to the
+ * connection. It names no format: each folder's format is chosen once,
+ * when it is opened. It never writes protocol replies: a commit says how
+ * it ended with an enum, and the session chooses the words.
  *
  * INBOX is an mbox file, or a Maildir when its path is given as
- * "maildir:PATH". With a Maildir INBOX every other folder is a Maildir++
- * folder inside it (FOLD a/b selects PATH/.a.b) and no lock is taken;
- * otherwise folders are mbox files beneath the folder directory.
+ * "maildir:PATH" (the prefix is its format's, maildrop_format()). A folder
+ * NAME is, with a Maildir INBOX, its Maildir++ folder PATH/.a.b when that
+ * exists; otherwise NAME beneath the folder directory, which may be an
+ * mbox file or a Maildir (a directory with cur/ and new/), by the rules
+ * of every folder name (folder_open()).
  */
 #ifndef POP2_STORE_H
 #define POP2_STORE_H
@@ -21,25 +25,19 @@
 
 #include "io.h"
 #include "lock.h"
-#include "maildir.h"
-#include "mbox.h"
+#include "maildrop.h"
 
 struct store {
-	char inbox[4096];  /* path of the maildrop, without "maildir:" */
-	bool inbox_maildir; /* INBOX and its folders are Maildirs */
+	char inbox[4096];  /* path of the maildrop, without its prefix */
+	const struct maildrop_ops *inbox_ops; /* INBOX's format */
 	int dirfd;         /* the folder directory, or -1 when it cannot be used */
 	char folders[4096]; /* its real path (for journals), or "" */
 	int folders_errno;  /* why a folder directory given could not be used, or 0 */
 	int statefd;       /* the user's state directory (journal), not owned */
 	const char *helper; /* pop2-lock, for dot-locks we may not make */
 	uint64_t journal_max; /* -J, the commit journal's bound (0: default) */
-	int fd;            /* the selected folder, or -1 */
-	char path[4096];   /* its name, for the locks and the journal */
-	bool writable;     /* fd is open read-write */
-	bool indexed;      /* mb or md holds an index of fd */
-	bool is_maildir;   /* fd is a Maildir directory, indexed in md */
-	struct mbox mb;
-	struct maildir md;
+	/* The selected folder (sel.path its name); sel.ops NULL: none. */
+	struct maildrop sel;
 	size_t deleted;    /* messages marked deleted in the selected folder */
 	/* Why pop2-lock failed when a lock was last refused, for the log. */
 	struct lock_helper_report lock_report;
@@ -54,10 +52,10 @@ struct store {
 
 /*
  * Prepares a store for the maildrop at INBOX ("maildir:PATH" for a Maildir)
- * and the folder directory FOLDER_DIR (NULL or unusable: only INBOX can be
- * selected; unused with a Maildir INBOX). STATEFD is the
- * user's state directory, HELPER the pop2-lock program. Returns 0, or -1
- * with errno ENAMETOOLONG.
+ * and the folder directory FOLDER_DIR (NULL or unusable: only INBOX and,
+ * with a Maildir INBOX, its Maildir++ folders can be selected). STATEFD is
+ * the user's state directory, HELPER the pop2-lock program. Returns 0, or
+ * -1 with errno ENAMETOOLONG.
  */
 int store_init(struct store *st, const char *inbox, const char *folder_dir,
     int statefd, const char *helper);
@@ -96,7 +94,8 @@ int store_select_inbox(struct store *st, size_t *count);
 /*
  * Selects folder NAME ("INBOX" in any case is the maildrop). Returns 0
  * with *COUNT set, or -1 with errno when the name is refused (EPERM,
- * EXDEV, ELOOP), missing, unreadable or busy; nothing is selected then.
+ * EXDEV, ELOOP), missing, of no known format (EISDIR: a directory that is
+ * not a Maildir; EINVAL), unreadable or busy; nothing is selected then.
  */
 int store_select(struct store *st, const char *name, size_t *count);
 
@@ -108,17 +107,20 @@ void store_mark_deleted(struct store *st, uint32_t n);
 
 /*
  * Removes the messages marked deleted from the selected folder. Nothing
- * marked: returns 0 and writes nothing. Otherwise returns 0 when done, or
- * -1 with *WHY set to the reply text and errno set; the folder is then as
- * it was, or (after a crash-like failure midway) finished at next login.
+ * marked: returns MAILDROP_COMMITTED and writes nothing. Otherwise returns
+ * MAILDROP_COMMITTED when done (the folder is then unselected: its index
+ * no longer describes it), or how it failed with errno set for the log:
+ * the folder is then as it was (MAILDROP_BUSY, _CHANGED, _NO_SPACE,
+ * _READ_ONLY, _FAILED), finished at the next login
+ * (MAILDROP_INTERRUPTED), or partly done (MAILDROP_PARTLY, a Maildir).
  */
-int store_commit(struct store *st, const char **why);
+enum maildrop_commit store_commit(struct store *st);
 
 /*
- * Streams message N into IO, reading it once under a shared lock taken
- * only around each read of the file, and checking that its octets are
- * still the ones indexed (mbox_send()). Returns 0, or -1 with errno
- * (ESTALE: the folder changed under us; ETIMEDOUT; the connection's error).
+ * Streams message N into IO, as its format sends it: checked against the
+ * index (an mbox file under a shared lock taken only around each read of
+ * the file). Returns 0, or -1 with errno (ESTALE: the folder changed under
+ * us; ETIMEDOUT; the connection's error).
  */
 int store_send(struct store *st, uint32_t n, struct io *io);
 

@@ -24,6 +24,7 @@
 
 #include "maildir.h"
 #include "mbox.h"
+#include "wire.h"
 
 /* A literal with its length, NUL octets included. */
 #define LIT(s) (s), (sizeof(s) - 1)
@@ -133,7 +134,7 @@ send_ok(struct maildir *md, size_t n, struct memsink *m)
 	memset(m, 0, sizeof(*m));
 	ck_assert_msg(maildir_send(md, n, &sink) == 0, "send %zu: %s", n,
 	    strerror(errno));
-	ck_assert_uint_eq(m->len, maildir_get(md, n)->m.wire);
+	ck_assert_uint_eq(m->len, maildir_get(md, n)->wire);
 }
 
 /* Message N must be the one whose text starts with FIRST. */
@@ -273,7 +274,7 @@ same_as_mbox(const char *text, size_t len)
 	sink.write = mem_write;
 	sink.arg = &b;
 	ck_assert_int_eq(mbox_send(&mb, 1, &sink), 0);
-	ck_assert_uint_eq(mbox_get(&mb, 1)->wire, maildir_get(&md, 1)->m.wire);
+	ck_assert_uint_eq(mbox_get(&mb, 1)->wire, maildir_get(&md, 1)->wire);
 	ck_assert_uint_eq(a.len, b.len);
 	ck_assert(a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
 	mbox_free(&mb);
@@ -348,8 +349,8 @@ START_TEST(test_vanished)
 	ck_assert_int_eq(errno, ESTALE);
 	ck_assert_uint_eq(m.len, 0);
 	/* Deleting what is already gone is no error. */
-	maildir_get(&md, 1)->m.flags |= WIRE_DELETED;
-	maildir_get(&md, 2)->m.flags |= WIRE_DELETED;
+	maildir_get(&md, 1)->deleted = true;
+	maildir_get(&md, 2)->deleted = true;
 	ck_assert_int_eq(unlinkat(dirfd_, "cur/2.b.host:2,S", 0), 0);
 	ck_assert_int_eq(maildir_commit(&md), 0);
 	maildir_free(&md);
@@ -379,8 +380,8 @@ START_TEST(test_renamed)
 	ck_assert_int_eq(
 	    renameat(dirfd_, "cur/1.a.host:2,S", dirfd_, "cur/1.a.host:2,FS"),
 	    0);
-	maildir_get(&md, 1)->m.flags |= WIRE_DELETED;
-	maildir_get(&md, 2)->m.flags |= WIRE_DELETED;
+	maildir_get(&md, 1)->deleted = true;
+	maildir_get(&md, 2)->deleted = true;
 	ck_assert_int_eq(maildir_commit(&md), 0);
 	ck_assert(!exists("cur/1.a.host:2,FS"));
 	ck_assert(!exists("cur/2.b.host:2,RS"));
@@ -403,7 +404,7 @@ START_TEST(test_commit_keeps_new_mail)
 	put_str("new/3.c.host", "Subject: c\n\nc\n");
 	put_str("tmp/4.d.host", "Subject: d\n");
 	for (i = 1; i <= maildir_count(&md); i++)
-		maildir_get(&md, i)->m.flags |= WIRE_DELETED;
+		maildir_get(&md, i)->deleted = true;
 	ck_assert_int_eq(maildir_commit(&md), 0);
 	ck_assert(!exists("new/1.a.host"));
 	ck_assert(!exists("cur/2.b.host:2,S"));
@@ -475,8 +476,8 @@ START_TEST(test_commit_read_only)
 	put_str("new/1.a.host", "Subject: a\n\na\n");
 	put_str("cur/2.b.host:2,S", "Subject: b\n\nb\n");
 	ck_assert_int_eq(maildir_index(&md, dirfd_), 0);
-	maildir_get(&md, 1)->m.flags |= WIRE_DELETED;
-	maildir_get(&md, 2)->m.flags |= WIRE_DELETED;
+	maildir_get(&md, 1)->deleted = true;
+	maildir_get(&md, 2)->deleted = true;
 	chmod_sub("cur", 0500);
 	ck_assert_int_eq(maildir_commit(&md), -1);
 	ck_assert_int_eq(errno, EACCES);

@@ -51,7 +51,7 @@ static const struct fake_user fake_users[] = {
 struct fake {
 	/* What the test tells the backend to do. */
 	bool commit_fails;
-	const char *commit_why;
+	enum session_error commit_error;
 
 	/* The backend's own state. */
 	const struct fake_folder *folder; /* selected, NULL if none */
@@ -131,8 +131,8 @@ fake_login(void *arg, const char *user, char *password, size_t *count)
 	return SESSION_ERR_BAD_LOGIN;
 }
 
-static int
-fake_commit(void *arg, const char **why)
+static enum session_error
+fake_commit(void *arg)
 {
 	unsigned n;
 
@@ -143,11 +143,7 @@ fake_commit(void *arg, const char **why)
 	for (n = 1; n <= FAKE_MAX_MSGS; n++)
 		if (fk.deleted[n])
 			fk.committed_deletions++;
-	if (fk.commit_fails) {
-		*why = fk.commit_why;
-		return -1;
-	}
-	return 0;
+	return fk.commit_fails ? fk.commit_error : SESSION_OK;
 }
 
 static int
@@ -206,7 +202,7 @@ static void
 setup(void)
 {
 	memset(&fk, 0, sizeof(fk));
-	fk.commit_why = "Mailbox was changed by another program";
+	fk.commit_error = SESSION_ERR_COMMIT_CHANGED;
 	memset(&out, 0, sizeof(out));
 	session_init(&ss, &fake_backend);
 }
@@ -808,7 +804,7 @@ START_TEST(fold_commit_fails)
 	reset_counters();
 	fk.commit_fails = true;
 	step("FOLD mail/sent");
-	ASSERT_FAIL("Mailbox was changed by another program");
+	ASSERT_FAIL("Maildrop changed by another program; nothing deleted");
 	ck_assert_uint_eq(fk.commit_calls, 1);
 	ck_assert_uint_eq(fk.select_calls, 0);
 }
@@ -950,9 +946,9 @@ START_TEST(quit_commit_fails)
 	take(1, "ACKD");
 	reset_counters();
 	fk.commit_fails = true;
-	fk.commit_why = "Cannot commit: disk full";
+	fk.commit_error = SESSION_ERR_COMMIT_NO_SPACE;
 	step("QUIT");
-	ASSERT_FAIL("Cannot commit: disk full");
+	ASSERT_FAIL("No space for the commit journal; nothing deleted");
 	ck_assert_uint_eq(fk.commit_calls, 1);
 }
 END_TEST

@@ -158,19 +158,17 @@ be_login(void *arg, const char *user, char *password, size_t *count)
 	return SESSION_ERR_BAD_LOGIN;
 }
 
-static int
-be_commit(void *arg, const char **why)
+static enum session_error
+be_commit(void *arg)
 {
 	struct world *w = arg;
 
 	FUZZ_CHECK(!w->closed && w->expect_commit);
 	w->expect_commit = false;
-	if (w->ndeleted > 0 && w->folder != NULL && w->folder->commit_fails) {
-		*why = "Commit refused";
-		return -1;
-	}
+	if (w->ndeleted > 0 && w->folder != NULL && w->folder->commit_fails)
+		return SESSION_ERR_COMMIT_FAILED;
 	w->ndeleted = 0;
-	return 0;
+	return SESSION_OK;
 }
 
 static int
