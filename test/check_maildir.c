@@ -217,6 +217,35 @@ START_TEST(test_missing_subdirs)
 }
 END_TEST
 
+/*
+ * A cur/ or new/ that is a symbolic link is refused, wherever it points:
+ * nothing outside the Maildir is read or removed through it.
+ */
+START_TEST(test_linked_subdirs)
+{
+	char path[PATH_MAX + 32];
+	struct maildir md;
+	size_t i;
+	static const char *const subs[] = {"cur", "new"};
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/elsewhere", tmpdir);
+		ck_assert_int_eq(mkdir(path, 0700), 0);
+		put_str("elsewhere/1.out.host", "Subject: out\n\nx\n");
+		ck_assert_int_eq(unlinkat(dirfd_, subs[i], AT_REMOVEDIR), 0);
+		ck_assert_int_eq(symlinkat("elsewhere", dirfd_, subs[i]), 0);
+		ck_assert_int_eq(maildir_index(&md, dirfd_), -1);
+		ck_assert_int_eq(errno, ELOOP);
+		ck_assert_int_eq(unlinkat(dirfd_, subs[i], 0), 0);
+		ck_assert_int_eq(mkdirat(dirfd_, subs[i], 0700), 0);
+		ck_assert_int_eq(
+		    unlinkat(dirfd_, "elsewhere/1.out.host", 0), 0);
+		ck_assert_int_eq(
+		    unlinkat(dirfd_, "elsewhere", AT_REMOVEDIR), 0);
+	}
+}
+END_TEST
+
 /* The same message listed in new/ and cur/ (a rename mid-scan) shows once. */
 START_TEST(test_listed_twice)
 {
@@ -299,7 +328,7 @@ START_TEST(test_conversion)
 	    "\n",
 	    "\n\n\n",
 	    ("Subject: from\n\nFrom inside\n>From quoted\n\n>From a@b Mon Jan  "
-		"1 00:00:00 2024\n"),
+	     "1 00:00:00 2024\n"),
 	    "Subject: trailing\n\nbody\n\n\n",
 	    "Status: R\n",
 	};
@@ -516,6 +545,7 @@ maildir_suite(void)
 	tcase_add_test(tc, test_ignored);
 	tcase_add_test(tc, test_missing_subdirs);
 	tcase_add_test(tc, test_listed_twice);
+	tcase_add_test(tc, test_linked_subdirs);
 	tcase_add_test(tc, test_conversion);
 	tcase_add_test(tc, test_conversion_big);
 	tcase_add_test(tc, test_commit_keeps_new_mail);

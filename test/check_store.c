@@ -14,6 +14,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
@@ -110,6 +111,74 @@ open_store(struct store *st)
 	snprintf(home, sizeof(home), "%s/home", tmpdir);
 	ck_assert_int_eq(store_init(st, inbox, home, statefd, NULL), 0);
 }
+
+/* Makes the Maildir DIR (tmp/, new/, cur/) holding one file per text. */
+static void
+make_maildir(const char *dir, const char *const *texts, size_t n)
+{
+	char path[PATH_MAX + 64];
+	size_t i;
+
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/tmp", dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/new", dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/cur", dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s/%zu.M%zuP1.test%s", dir,
+		    i % 2 == 0 ? "new" : "cur", 1000 + i, i,
+		    i % 2 == 0 ? "" : ":2,S");
+		write_file(path, texts[i]);
+	}
+}
+
+/* How many message files the Maildir DIR holds in new/ and cur/. */
+static int
+maildir_files(const char *dir)
+{
+	static const char *const subs[] = {"new", "cur"};
+	char path[PATH_MAX + 16];
+	struct dirent *de;
+	int n = 0;
+	size_t i;
+	DIR *d;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, subs[i]);
+		ck_assert_ptr_nonnull(d = opendir(path));
+		while ((de = readdir(d)) != NULL)
+			n += de->d_name[0] != '.';
+		closedir(d);
+	}
+	return n;
+}
+
+/* The octets RETR sends for message N of the selection. */
+static size_t
+sent(struct store *st, uint32_t n, char *buf, size_t size)
+{
+	struct io io;
+	ssize_t got;
+	int p[2];
+
+	ck_assert_int_eq(pipe(p), 0);
+	io_init(&io, -1, p[1], 1000);
+	ck_assert_int_eq(store_send(st, n, &io), 0);
+	close(p[1]);
+	got = read(p[0], buf, size - 1);
+	close(p[0]);
+	ck_assert_int_ge(got, 0);
+	buf[got] = '\0';
+	return (size_t)got;
+}
+
+static const char *const md_texts[] = {
+    "Subject: md-one\n\nbody\n",
+    "Subject: md-two\n\nbody\n",
+    "Subject: md-three\n\nbody\n",
+};
 
 START_TEST(select_and_sizes)
 {
@@ -239,6 +308,208 @@ START_TEST(maildir_inbox)
 }
 END_TEST
 
+/* mbox INBOX -> a Maildir beneath the folder directory -> back. */
+START_TEST(fold_mbox_to_maildir_and_back)
+{
+	char md[PATH_MAX + 16], buf[256], *after;
+	struct store st;
+	size_t count = 99;
+
+	snprintf(md, sizeof(md), "%s/home/md", tmpdir);
+	make_maildir(md, md_texts, 3);
+	open_store(&st);
+	ck_assert_int_eq(store_select_inbox(&st, &count), 0);
+	ck_assert_uint_eq(count, 3);
+	store_mark_deleted(&st, 1);
+	/* FOLD commits INBOX's deletion, then selects the Maildir. */
+	ck_assert_int_eq(store_commit(&st), MAILDROP_COMMITTED);
+	ck_assert_int_eq(store_select(&st, "md", &count), 0);
+	ck_assert_uint_eq(count, 3);
+	ck_assert_str_eq(st.sel.path, md);
+	ck_assert_uint_eq(sent(&st, 2, buf, sizeof(buf)), store_size(&st, 2));
+	ck_assert_str_eq(buf, "Subject: md-two\r\n\r\nbody\r\n");
+	store_mark_deleted(&st, 2);
+	ck_assert_uint_eq(st.deleted, 1);
+	ck_assert_int_eq(store_commit(&st), MAILDROP_COMMITTED);
+	ck_assert_int_eq(maildir_files(md), 2);
+	ck_assert_int_eq(store_select(&st, "INBOX", &count), 0);
+	ck_assert_uint_eq(count, 2);
+	ck_assert_uint_eq(st.deleted_total, 2);
+	store_close(&st);
+	after = read_file(inbox);
+	ck_assert_str_eq(after, MSG("two") MSG("three"));
+	free(after);
+	ck_assert_int_eq(faccessat(statefd, COMMIT_JOURNAL, F_OK, 0), -1);
+}
+END_TEST
+
+/*
+ * Maildir INBOX: its Maildir++ folder comes first; a name it does not hold
+ * is an mbox file (or a Maildir) beneath the folder directory, committed
+ * through the journal like any mbox folder.
+ */
+START_TEST(fold_maildir_to_mbox_and_back)
+{
+	char md[PATH_MAX + 16], sub[PATH_MAX + 32], spec[PATH_MAX + 32];
+	char home[PATH_MAX + 16], box[PATH_MAX + 32], buf[256], *after;
+	struct store st;
+	size_t count = 99;
+
+	snprintf(md, sizeof(md), "%s/md", tmpdir);
+	make_maildir(md, md_texts, 3);
+	snprintf(sub, sizeof(sub), "%s/.both", md);
+	make_maildir(sub, md_texts, 1);
+	snprintf(home, sizeof(home), "%s/home", tmpdir);
+	snprintf(box, sizeof(box), "%s/both", home);
+	write_file(box, MSG("b1") MSG("b2"));
+	snprintf(box, sizeof(box), "%s/box", home);
+	write_file(box, MSG("x1") MSG("x2") MSG("x3"));
+	snprintf(spec, sizeof(spec), "maildir:%s", md);
+	ck_assert_int_eq(store_init(&st, spec, home, statefd, NULL), 0);
+	ck_assert_int_eq(store_select_inbox(&st, &count), 0);
+	ck_assert_uint_eq(count, 3);
+	ck_assert_int_eq(store_select(&st, "both", &count), 0);
+	ck_assert_uint_eq(count, 1);
+	ck_assert_int_eq(store_select(&st, "box", &count), 0);
+	ck_assert_uint_eq(count, 3);
+	ck_assert_str_eq(st.sel.path, box);
+	ck_assert_uint_eq(sent(&st, 3, buf, sizeof(buf)), store_size(&st, 3));
+	ck_assert_str_eq(buf, "Subject: x3\r\n\r\nbody of x3\r\n");
+	store_mark_deleted(&st, 1);
+	store_mark_deleted(&st, 3);
+	ck_assert_int_eq(store_commit(&st), MAILDROP_COMMITTED);
+	ck_assert_int_eq(store_select(&st, "inbox", &count), 0);
+	ck_assert_uint_eq(count, 3);
+	store_mark_deleted(&st, 3);
+	ck_assert_int_eq(store_commit(&st), MAILDROP_COMMITTED);
+	store_close(&st);
+	after = read_file(box);
+	ck_assert_str_eq(after, MSG("x2"));
+	free(after);
+	ck_assert_int_eq(maildir_files(md), 2);
+	ck_assert_int_eq(faccessat(statefd, COMMIT_JOURNAL, F_OK, 0), -1);
+}
+END_TEST
+
+/* A Maildir++ folder that is no directory is refused, not looked past. */
+START_TEST(fold_maildir_inside_refused)
+{
+	char md[PATH_MAX + 16], path[PATH_MAX + 32], spec[PATH_MAX + 32];
+	char home[PATH_MAX + 16];
+	struct store st;
+	size_t count = 99;
+
+	snprintf(md, sizeof(md), "%s/md", tmpdir);
+	make_maildir(md, md_texts, 1);
+	snprintf(path, sizeof(path), "%s/.plain", md);
+	write_file(path, "not a folder\n");
+	snprintf(home, sizeof(home), "%s/home", tmpdir);
+	snprintf(path, sizeof(path), "%s/plain", home);
+	write_file(path, MSG("beneath"));
+	snprintf(spec, sizeof(spec), "maildir:%s", md);
+	ck_assert_int_eq(store_init(&st, spec, home, statefd, NULL), 0);
+	ck_assert_int_eq(store_select(&st, "plain", &count), -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	ck_assert_ptr_null(st.sel.ops);
+	/* A Maildir++ folder whose cur/ is a link is refused at its index. */
+	snprintf(path, sizeof(path), "%s/.linked", md);
+	make_maildir(path, md_texts, 1);
+	snprintf(path, sizeof(path), "%s/.linked/cur", md);
+	ck_assert_int_eq(rmdir(path), 0);
+	ck_assert_int_eq(symlink("../cur", path), 0);
+	ck_assert_int_eq(store_select(&st, "linked", &count), -1);
+	ck_assert_int_eq(errno, ELOOP);
+	ck_assert_ptr_null(st.sel.ops);
+	store_close(&st);
+}
+END_TEST
+
+/*
+ * Beneath the folder directory: a link to a Maildir outside it, a Maildir
+ * whose cur/ or new/ is a link, a FIFO and a directory that is no Maildir
+ * are all refused, with an mbox INBOX and with a Maildir INBOX alike.
+ */
+START_TEST(fold_maildir_refusals)
+{
+	char md[PATH_MAX + 16], path[PATH_MAX + 64], spec[PATH_MAX + 32];
+	char home[PATH_MAX + 16];
+	struct store st;
+	size_t count = 99;
+	int kind;
+
+	snprintf(home, sizeof(home), "%s/home", tmpdir);
+	snprintf(md, sizeof(md), "%s/outside", tmpdir);
+	make_maildir(md, md_texts, 2);
+	snprintf(path, sizeof(path), "%s/out", home);
+	ck_assert_int_eq(symlink(md, path), 0);
+	snprintf(path, sizeof(path), "%s/rel", home);
+	ck_assert_int_eq(symlink("../outside", path), 0);
+	snprintf(path, sizeof(path), "%s/curlink", home);
+	make_maildir(path, md_texts, 1);
+	snprintf(path, sizeof(path), "%s/curlink/cur", home);
+	ck_assert_int_eq(rmdir(path), 0);
+	snprintf(spec, sizeof(spec), "%s/cur", md);
+	ck_assert_int_eq(symlink(spec, path), 0);
+	snprintf(path, sizeof(path), "%s/newlink", home);
+	make_maildir(path, md_texts, 0);
+	snprintf(path, sizeof(path), "%s/newlink/new", home);
+	ck_assert_int_eq(rmdir(path), 0);
+	ck_assert_int_eq(symlink("cur", path), 0);
+	snprintf(path, sizeof(path), "%s/fifo", home);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	snprintf(path, sizeof(path), "%s/plain-dir", home);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	/* Inside the folder directory a link is followed, as for an mbox. */
+	snprintf(path, sizeof(path), "%s/good", home);
+	make_maildir(path, md_texts, 3);
+	snprintf(path, sizeof(path), "%s/alias", home);
+	ck_assert_int_eq(symlink("good", path), 0);
+
+	snprintf(md, sizeof(md), "%s/md", tmpdir);
+	make_maildir(md, md_texts, 1);
+	snprintf(spec, sizeof(spec), "maildir:%s", md);
+	for (kind = 0; kind < 2; kind++) {
+		ck_assert_int_eq(store_init(&st, kind == 0 ? inbox : spec, home,
+				     statefd, NULL),
+		    0);
+		ck_assert_int_eq(store_select(&st, "out", &count), -1);
+		ck_assert_int_eq(errno, EXDEV);
+		ck_assert_int_eq(store_select(&st, "rel", &count), -1);
+		ck_assert_int_eq(errno, EXDEV);
+		ck_assert_int_eq(store_select(&st, "curlink", &count), -1);
+		ck_assert_int_eq(errno, ELOOP);
+		ck_assert_int_eq(store_select(&st, "newlink", &count), -1);
+		ck_assert_int_eq(errno, ELOOP);
+		ck_assert_int_eq(store_select(&st, "fifo", &count), -1);
+		ck_assert_int_eq(errno, EINVAL);
+		ck_assert_int_eq(store_select(&st, "plain-dir", &count), -1);
+		ck_assert_int_eq(errno, EISDIR);
+		ck_assert_ptr_null(st.sel.ops);
+		ck_assert_int_eq(store_select(&st, "alias", &count), 0);
+		ck_assert_uint_eq(count, 3);
+		store_close(&st);
+	}
+	/* Nothing outside was touched. */
+	snprintf(md, sizeof(md), "%s/outside", tmpdir);
+	ck_assert_int_eq(maildir_files(md), 2);
+}
+END_TEST
+
+/* The prefix of an INBOX path names its format, in one place. */
+START_TEST(format_by_prefix)
+{
+	const char *path;
+
+	ck_assert_ptr_eq(
+	    maildrop_format("maildir:/m", &path), &maildrop_maildir);
+	ck_assert_str_eq(path, "/m");
+	ck_assert_ptr_eq(maildrop_format("/var/mail/u", &path), &maildrop_mbox);
+	ck_assert_str_eq(path, "/var/mail/u");
+	ck_assert_ptr_eq(maildrop_format("Maildir:/m", &path), &maildrop_mbox);
+	ck_assert_str_eq(path, "Maildir:/m");
+}
+END_TEST
+
 START_TEST(recover_nothing_and_damaged)
 {
 	struct store_recovery rec;
@@ -347,6 +618,11 @@ store_suite(void)
 	tcase_add_test(core, send_matches_size);
 	tcase_add_test(core, folders);
 	tcase_add_test(core, maildir_inbox);
+	tcase_add_test(core, fold_mbox_to_maildir_and_back);
+	tcase_add_test(core, fold_maildir_to_mbox_and_back);
+	tcase_add_test(core, fold_maildir_inside_refused);
+	tcase_add_test(core, fold_maildir_refusals);
+	tcase_add_test(core, format_by_prefix);
 	tcase_add_test(core, recover_nothing_and_damaged);
 	suite_add_tcase(s, core);
 
