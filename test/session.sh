@@ -9,8 +9,14 @@
 #
 # Each case then runs again with a Maildir INBOX (-m maildir:...): the
 # mbox fixture split into message files by maildir-conv.pl, the folders
-# made Maildir++ folders inside it. The same output is expected, and the
-# Maildir's remaining messages must be those of the mbox expected after.
+# made Maildir++ folders inside it, and the same folder directory beneath
+# -F for the names the Maildir does not hold. The same output is expected,
+# and the Maildir's remaining messages must be those of the mbox expected
+# after.
+#
+# The folder directory holds folders of both formats: "archive" is an mbox
+# file and "letters" a Maildir, neither of them in the Maildir INBOX, so
+# that a FOLD crosses formats in both directions.
 set -u
 . "$(dirname "$0")/lib.sh"
 conv="perl $top_srcdir/test/maildir-conv.pl"
@@ -32,13 +38,14 @@ maildir_skip() {
 # once, then copied.
 make_home() {
 	local home=$1
-	rm -rf "$home" "$scratch/outside"
+	rm -rf "$home" "$scratch/outside" "$scratch/elsewhere"
 	if [ -d "$scratch/home.tmpl" ]; then
 		cp -a "$scratch/home.tmpl" "$home"
 		cp -a "$scratch/outside.tmpl" "$scratch/outside"
+		cp -a "$scratch/elsewhere.tmpl" "$scratch/elsewhere"
 		return
 	fi
-	mkdir -p "$home/mail" "$home/dir" "$scratch/outside"
+	mkdir -p "$home/mail" "$home/dir" "$scratch/outside" "$scratch/elsewhere"
 	cp "$data/folders/saved" "$home/saved"
 	cp "$data/folders/mail/sent" "$home/mail/sent"
 	printf 'just some text\nno separator here\n' >"$home/notmbox"
@@ -47,8 +54,18 @@ make_home() {
 	ln -s saved "$home/alias"
 	ln -s ../outside "$home/outdir"
 	mkfifo "$home/fifo"
+	# Folders of the other format, and Maildirs that must be refused:
+	# one whose cur/ is a link, and a link to one outside.
+	cp "$data/folders/saved" "$home/archive"
+	$conv split "$data/folders/mail/sent" "$home/letters"
+	$conv split "$data/folders/saved" "$home/linked-cur"
+	rm -r "$home/linked-cur/cur"
+	ln -s ../letters/cur "$home/linked-cur/cur"
+	$conv split "$data/folders/saved" "$scratch/elsewhere/md"
+	ln -s ../../elsewhere/md "$home/outmd"
 	cp -a "$home" "$scratch/home.tmpl"
 	cp -a "$scratch/outside" "$scratch/outside.tmpl"
+	cp -a "$scratch/elsewhere" "$scratch/elsewhere.tmpl"
 }
 
 # The same folders as Maildir++ folders inside the Maildir MD.
@@ -108,6 +125,7 @@ run_maildir_case() {
 	name=$(basename "$in" .in)
 	local dir=$top_srcdir/test/session
 	local spool=$scratch/spool md=$scratch/spool/Maildir
+	local home=$scratch/home/alice
 	local args=() expected actual=$scratch/$name.actual why
 
 	if why=$(maildir_skip "$name"); then
@@ -116,6 +134,7 @@ run_maildir_case() {
 	fi
 	rm -rf "$spool" "$scratch/state"
 	mkdir -p "$spool" "$scratch/state"
+	make_home "$home"
 	local source=$dir/$name.mbox
 	[ -f "$source" ] || source=$data/mbox/basic.mbox
 	[ -f "$dir/$name.nomaildrop" ] && source=
@@ -126,7 +145,7 @@ run_maildir_case() {
 	expected=$scratch/expected/$name
 
 	timeout 30 "$POP2D" -n pop2.test -p "$data/passwd" \
-		-m "maildir:$md" -S "$scratch/state" \
+		-m "maildir:$md" -F "$scratch/home/%u" -S "$scratch/state" \
 		${args[@]+"${args[@]}"} <"$in" >"$actual" 2>"$scratch/$name.err"
 	local status=$?
 	if ! cmp -s "$expected" "$actual"; then
