@@ -138,8 +138,8 @@ open_sub(struct maildir *md, size_t i)
 
 	if (sub_fd(md, i) == -1)
 		return NULL;
-	dfd = openat(md->sub[i], ".",
-	    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
+	dfd = openat(
+	    md->sub[i], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
 	if (dfd == -1)
 		return NULL;
 	if ((d = fdopendir(dfd)) == NULL) {

@@ -38,7 +38,8 @@ store_init(struct store *st, const char *inbox, const char *folder_dir,
 	st->deleted_octets_total = 0;
 	memset(&st->lock_report, 0, sizeof(st->lock_report));
 	st->inbox_ops = maildrop_format(inbox, &inbox);
-	if (util_strlcpy(st->inbox, inbox, sizeof(st->inbox)) >= sizeof(st->inbox)) {
+	if (util_strlcpy(st->inbox, inbox, sizeof(st->inbox)) >=
+	    sizeof(st->inbox)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -49,8 +50,8 @@ store_init(struct store *st, const char *inbox, const char *folder_dir,
 		 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY)) == -1)
 		st->folders_errno = errno;
 	/* Journals name folders by their real path. */
-	if (st->dirfd != -1 &&
-	    maildrop_real_path(st->dirfd, st->folders, sizeof(st->folders)) == -1) {
+	if (st->dirfd != -1 && maildrop_real_path(st->dirfd, st->folders,
+				    sizeof(st->folders)) == -1) {
 		st->folders_errno = errno != 0 ? errno : EIO;
 		st->folders[0] = '\0';
 	}
@@ -123,7 +124,7 @@ store_select_inbox(struct store *st, size_t *count)
 		}
 		if (store_index(st, count) == 0)
 			return 0;
-		/* Replaced between open and lock: the new file is the maildrop. */
+		/* Replaced between open and lock: the new file is INBOX. */
 		if (errno != ESTALE)
 			return -1;
 	}
@@ -162,7 +163,7 @@ store_open_beneath(struct store *st, const char *name)
 		return -1;
 	}
 	store_begin(st, ops);
-	/* Locked by its real name, so that a link inside the folder directory still works. */
+	/* Locked by its real name: a link inside the folder directory works. */
 	if (maildrop_real_path(fd, st->sel.path, sizeof(st->sel.path)) == -1) {
 		util_close_keep_errno(fd);
 		return store_open_failed(st);
@@ -182,7 +183,7 @@ store_select(struct store *st, const char *name, size_t *count)
 		errno = EPERM;
 		return -1;
 	}
-	/* A folder kept inside INBOX comes first; a missing one is looked for beneath. */
+	/* A folder kept inside INBOX comes first; a missing one, beneath. */
 	if (st->inbox_ops->open_inside != NULL) {
 		store_begin(st, st->inbox_ops);
 		if (st->inbox_ops->open_inside(&st->sel, st->inbox, name) == 0)
