@@ -953,6 +953,32 @@ START_TEST(quit_commit_fails)
 }
 END_TEST
 
+/* Every kind of failed commit has its own reply, and ends the session. */
+START_TEST(commit_failures_have_replies)
+{
+	char seen[SESSION_ERR_COUNT][sizeof(out.reply)];
+	int k, j;
+
+	for (k = SESSION_ERR_COMMIT_BUSY; k <= SESSION_ERR_COMMIT_INTERRUPTED;
+	     k++) {
+		setup();
+		login();
+		take(1, "ACKD");
+		fk.commit_fails = true;
+		fk.commit_error = (enum session_error)k;
+		step(k % 2 == 0 ? "QUIT" : "FOLD saved");
+		ck_assert_int_eq(strncmp(out.reply, "- ", 2), 0);
+		ck_assert_str_ne(out.reply, "- Server error\r\n");
+		ck_assert(out.close);
+		ck_assert_str_eq(out.reason, "commit failed");
+		ck_assert_int_eq(ss.state, SESSION_CLOSED);
+		memcpy(seen[k], out.reply, sizeof(out.reply));
+		for (j = SESSION_ERR_COMMIT_BUSY; j < k; j++)
+			ck_assert_str_ne(seen[j], seen[k]);
+	}
+}
+END_TEST
+
 /*
  * "next": ACKS, ACKD and NACK after RETR.
  */
@@ -1328,6 +1354,7 @@ session_suite(void)
 	tcase_add_test(tc, fold_in_item);
 	tcase_add_test(tc, quit_in_item);
 	tcase_add_test(tc, quit_commit_fails);
+	tcase_add_test(tc, commit_failures_have_replies);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("next");
