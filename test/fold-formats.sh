@@ -4,8 +4,9 @@
 # prefers its own Maildir++ folder and otherwise selects an mbox file
 # beneath the folder directory. Deletions made in each folder are committed
 # at the next FOLD or at QUIT, and only those; a commit of an mbox folder
-# killed midway under a Maildir INBOX is finished at the next login; a FIFO
-# beneath the folder directory is refused without a wait.
+# killed midway under a Maildir INBOX is finished at the next login and by
+# --recover-all; a FIFO beneath the folder directory is refused without a
+# wait.
 set -u
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
@@ -144,6 +145,18 @@ if [ "${SEAMS:-no}" = yes ]; then
 		grep -q "recover user=alice maildrop=$home/archive outcome=finished" "$scratch/err"
 	check "next login: no journal left" [ ! -e "$state/alice/commit.jnl" ]
 	check "next login: INBOX untouched" [ "$(subjects "$md")" = "p " ]
+
+	# The same, finished by --recover-all at boot.
+	fresh
+	maildir_of "$md" p
+	mbox_of "$home/archive" u1 u2 u3
+	(POP2_CRASH_AT=mid-write pop2 "maildir:$md" "$HELO" "FOLD archive" "READ 2" RETR ACKD QUIT) 2>/dev/null
+	check "killed mid-write again: the journal is left" [ -e "$state/alice/commit.jnl" ]
+	"$POP2D" --recover-all -p "$data/passwd" -m "maildir:$md" -F "$home" -S "$state" \
+		>"$scratch/recover.out" 2>"$scratch/recover.err"
+	check "--recover-all: one commit finished" grep -q ' 1 commits finished, ' "$scratch/recover.out"
+	check "--recover-all: the folder's commit is finished" [ "$(subjects "$home/archive")" = "u1 u3 " ]
+	check "--recover-all: no journal left" [ ! -e "$state/alice/commit.jnl" ]
 else
 	skip "the crash point needs ./configure --enable-test-seams"
 fi
