@@ -495,6 +495,61 @@ START_TEST(fold_maildir_refusals)
 }
 END_TEST
 
+/*
+ * Half a Maildir beneath the folder directory (cur/ without new/, a cur/
+ * that is a file) is refused; a Maildir INBOX that does not exist holds
+ * no folders, so the name is looked up beneath; nothing selected, nothing
+ * is sent or marked.
+ */
+START_TEST(fold_odd_shapes)
+{
+	char path[PATH_MAX + 64], spec[PATH_MAX + 32], home[PATH_MAX + 16];
+	char *long_inbox;
+	struct store st;
+	struct io io;
+	size_t count = 99;
+
+	snprintf(home, sizeof(home), "%s/home", tmpdir);
+	snprintf(path, sizeof(path), "%s/half", home);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/half/cur", home);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/filecur", home);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/filecur/new", home);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/filecur/cur", home);
+	write_file(path, "not a directory\n");
+	snprintf(path, sizeof(path), "%s/box", home);
+	write_file(path, MSG("b1") MSG("b2"));
+	snprintf(spec, sizeof(spec), "maildir:%s/no-such-maildir", tmpdir);
+	ck_assert_int_eq(store_init(&st, spec, home, statefd, NULL), 0);
+	ck_assert_int_eq(store_select_inbox(&st, &count), 0);
+	ck_assert_uint_eq(count, 0);
+	ck_assert_int_eq(store_select(&st, "half", &count), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_int_eq(store_select(&st, "filecur", &count), -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	io_init(&io, -1, -1, 1000);
+	ck_assert_int_eq(store_send(&st, 1, &io), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	store_mark_deleted(&st, 1);
+	ck_assert_uint_eq(st.deleted, 0);
+	ck_assert_int_eq(store_commit(&st), MAILDROP_COMMITTED);
+	ck_assert_int_eq(store_select(&st, "box", &count), 0);
+	ck_assert_uint_eq(count, 2);
+	store_close(&st);
+	/* An INBOX path longer than any path. */
+	ck_assert_ptr_nonnull(long_inbox = malloc(sizeof(st.inbox) + 16));
+	memset(long_inbox, 'a', sizeof(st.inbox) + 15);
+	long_inbox[0] = '/';
+	long_inbox[sizeof(st.inbox) + 15] = '\0';
+	ck_assert_int_eq(store_init(&st, long_inbox, NULL, statefd, NULL), -1);
+	ck_assert_int_eq(errno, ENAMETOOLONG);
+	free(long_inbox);
+}
+END_TEST
+
 /* The prefix of an INBOX path names its format, in one place. */
 START_TEST(format_by_prefix)
 {
@@ -622,6 +677,7 @@ store_suite(void)
 	tcase_add_test(core, fold_maildir_to_mbox_and_back);
 	tcase_add_test(core, fold_maildir_inside_refused);
 	tcase_add_test(core, fold_maildir_refusals);
+	tcase_add_test(core, fold_odd_shapes);
 	tcase_add_test(core, format_by_prefix);
 	tcase_add_test(core, recover_nothing_and_damaged);
 	suite_add_tcase(s, core);
