@@ -9,6 +9,7 @@
 #endif
 
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 
 #include <check.h>
@@ -17,6 +18,8 @@
 #include <dirent.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +175,24 @@ sent(struct store *st, uint32_t n, char *buf, size_t size)
 	ck_assert_int_ge(got, 0);
 	buf[got] = '\0';
 	return (size_t)got;
+}
+
+/* Whether the running kernel (and valgrind, and seccomp) has openat2. */
+static bool
+have_openat2(void)
+{
+#ifdef SYS_openat2
+	uint64_t how[3] = {O_RDONLY | O_CLOEXEC, 0, 0};
+	long fd = syscall(SYS_openat2, AT_FDCWD, "/", how, sizeof(how));
+
+	if (fd >= 0) {
+		(void)close((int)fd);
+		return true;
+	}
+	return errno != ENOSYS;
+#else
+	return false;
+#endif
 }
 
 static const char *const md_texts[] = {
@@ -428,6 +449,8 @@ END_TEST
  * Beneath the folder directory: a link to a Maildir outside it, a Maildir
  * whose cur/ or new/ is a link, a FIFO and a directory that is no Maildir
  * are all refused, with an mbox INBOX and with a Maildir INBOX alike.
+ * Where openat2 is missing (valgrind, old kernels) the walk follows no
+ * link at all: ELOOP instead of EXDEV, and a link inside is refused too.
  */
 START_TEST(fold_maildir_refusals)
 {
@@ -435,6 +458,7 @@ START_TEST(fold_maildir_refusals)
 	char home[PATH_MAX + 16];
 	struct store st;
 	size_t count = 99;
+	bool beneath;
 	int kind;
 
 	snprintf(home, sizeof(home), "%s/home", tmpdir);
@@ -468,14 +492,15 @@ START_TEST(fold_maildir_refusals)
 	snprintf(md, sizeof(md), "%s/md", tmpdir);
 	make_maildir(md, md_texts, 1);
 	snprintf(spec, sizeof(spec), "maildir:%s", md);
+	beneath = have_openat2();
 	for (kind = 0; kind < 2; kind++) {
 		ck_assert_int_eq(store_init(&st, kind == 0 ? inbox : spec, home,
 				     statefd, NULL),
 		    0);
 		ck_assert_int_eq(store_select(&st, "out", &count), -1);
-		ck_assert_int_eq(errno, EXDEV);
+		ck_assert_int_eq(errno, beneath ? EXDEV : ELOOP);
 		ck_assert_int_eq(store_select(&st, "rel", &count), -1);
-		ck_assert_int_eq(errno, EXDEV);
+		ck_assert_int_eq(errno, beneath ? EXDEV : ELOOP);
 		ck_assert_int_eq(store_select(&st, "curlink", &count), -1);
 		ck_assert_int_eq(errno, ELOOP);
 		ck_assert_int_eq(store_select(&st, "newlink", &count), -1);
@@ -485,8 +510,14 @@ START_TEST(fold_maildir_refusals)
 		ck_assert_int_eq(store_select(&st, "plain-dir", &count), -1);
 		ck_assert_int_eq(errno, EISDIR);
 		ck_assert_ptr_null(st.sel.ops);
-		ck_assert_int_eq(store_select(&st, "alias", &count), 0);
-		ck_assert_uint_eq(count, 3);
+		if (beneath) {
+			ck_assert_int_eq(store_select(&st, "alias", &count), 0);
+			ck_assert_uint_eq(count, 3);
+		} else {
+			ck_assert_int_eq(
+			    store_select(&st, "alias", &count), -1);
+			ck_assert_int_eq(errno, ELOOP);
+		}
 		store_close(&st);
 	}
 	/* Nothing outside was touched. */
