@@ -15,7 +15,8 @@
 
 /*
  * Every format, one line each. A folder beneath the folder directory goes
- * to the first that claims it; an INBOX path to the one its prefix names.
+ * to the first that claims it; an INBOX path to the one its prefix names,
+ * or to the first with an empty prefix, which the table must hold.
  */
 const struct maildrop_ops *const maildrop_formats[] = {
     &maildrop_mbox,
