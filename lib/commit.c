@@ -38,6 +38,7 @@
 #include "commit.h"
 #include "seam.h"
 #include "state.h"
+#include "util.h"
 
 /* The journal's names in the state directory. */
 #define COMMIT_JOURNAL "commit.jnl"
@@ -290,46 +291,22 @@ sfile_rename(int statefd, const char *from, const char *to)
 static int
 read_full(int fd, void *buf, size_t len, uint64_t off)
 {
-	size_t got;
 	ssize_t r;
 
-	for (got = 0; got < len; got += (size_t)r) {
-		if (seam_fail("commit.pread"))
-			return -1;
-		r = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
-		if (r == -1) {
-			if (errno != EINTR)
-				return -1;
-			r = 0;
-		} else if (r == 0) {
-			errno = ESTALE;
-			return -1;
-		}
-	}
-	return 0;
+	if (seam_fail("commit.pread"))
+		return -1;
+	r = util_pread_full(fd, buf, len, (off_t)off);
+	if (r >= 0 && (size_t)r < len)
+		errno = ESTALE;
+	return r >= 0 && (size_t)r == len ? 0 : -1;
 }
 
 static int
 write_full(int fd, const void *buf, size_t len, uint64_t off)
 {
-	size_t put;
-	ssize_t r;
-
-	for (put = 0; put < len; put += (size_t)r) {
-		if (seam_fail("commit.pwrite"))
-			return -1;
-		r = pwrite(
-		    fd, (const char *)buf + put, len - put, (off_t)(off + put));
-		if (r == -1) {
-			if (errno != EINTR)
-				return -1;
-			r = 0;
-		} else if (r == 0) {
-			errno = EIO;
-			return -1;
-		}
-	}
-	return 0;
+	if (seam_fail("commit.pwrite"))
+		return -1;
+	return util_pwrite_full(fd, buf, len, (off_t)off);
 }
 
 /* Hashes LEN octets of FD at OFF into *OUT. */

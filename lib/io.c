@@ -4,19 +4,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "io.h"
-
-long long
-io_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "util.h"
 
 /* The wait allowed now: the timeout, cut short by the deadline. */
 static int
@@ -26,7 +17,7 @@ io_wait_ms(const struct io *io)
 
 	if (io->deadline_ms == 0)
 		return io->timeout_ms;
-	left = io->deadline_ms - io_now_ms();
+	left = io->deadline_ms - util_now_ms();
 	if (left < 0)
 		left = 0;
 	if (io->timeout_ms >= 0 && left > io->timeout_ms)
@@ -49,7 +40,7 @@ io_wait(struct io *io, int fd, short events)
 			errno = EINTR;
 			return -1;
 		}
-		if (io->deadline_ms != 0 && io_now_ms() >= io->deadline_ms) {
+		if (io->deadline_ms != 0 && util_now_ms() >= io->deadline_ms) {
 			errno = ETIMEDOUT;
 			return -1;
 		}

@@ -21,7 +21,7 @@ struct io {
 	/* Milliseconds a single read or write may wait; -1 waits forever. */
 	int timeout_ms;
 	/*
-	 * CLOCK_MONOTONIC milliseconds after which every wait fails with
+	 * The util_now_ms() time after which every wait fails with
 	 * ETIMEDOUT, however the time is split between calls; 0: none.
 	 */
 	long long deadline_ms;
@@ -47,9 +47,6 @@ struct io {
  * write past the timeout.
  */
 void io_init(struct io *io, int fd_in, int fd_out, int timeout_ms);
-
-/* The current CLOCK_MONOTONIC time in milliseconds, for deadline_ms. */
-long long io_now_ms(void);
 
 /*
  * Reads up to LEN octets. Returns the count, 0 at end of input, or -1 with

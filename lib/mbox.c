@@ -31,6 +31,7 @@
 #endif
 
 #include "mbox.h"
+#include "util.h"
 
 /* Index read size: large reads keep the scan close to memchr speed. */
 #define IX_BUFSZ (1024 * 1024)
@@ -54,12 +55,6 @@ is_empty_line(const char *p, size_t n)
 {
 	return (n == 1 && p[0] == '\n') ||
 	    (n == 2 && p[0] == '\r' && p[1] == '\n');
-}
-
-static int
-lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
 
@@ -169,9 +164,9 @@ in_list(const char *p, size_t n, const char *list)
 	if (n != 3)
 		return 0;
 	for (; *list != '\0'; list += 3)
-		if (lower((unsigned char)p[0]) == list[0] &&
-		    lower((unsigned char)p[1]) == list[1] &&
-		    lower((unsigned char)p[2]) == list[2])
+		if (util_ascii_lower((unsigned char)p[0]) == list[0] &&
+		    util_ascii_lower((unsigned char)p[1]) == list[1] &&
+		    util_ascii_lower((unsigned char)p[2]) == list[2])
 			return 1;
 	return 0;
 }
@@ -431,7 +426,6 @@ ix_open(struct ix *ix, uint64_t start, uint64_t body)
 static ssize_t
 ix_peek(struct ix *ix, uint64_t off, size_t len, const char **out)
 {
-	size_t got;
 	ssize_t r;
 
 	if (off >= ix->size)
@@ -442,21 +436,11 @@ ix_peek(struct ix *ix, uint64_t off, size_t len, const char **out)
 		*out = ix->buf + (off - ix->base);
 		return (ssize_t)len;
 	}
-	for (got = 0; got < len; got += (size_t)r) {
-		r = pread(
-		    ix->fd, ix->look + got, len - got, (off_t)(off + got));
-		if (r == -1) {
-			if (errno == EINTR) {
-				r = 0;
-				continue;
-			}
-			return -1;
-		}
-		if (r == 0)
-			break;
-	}
+	r = util_pread_full(ix->fd, ix->look, len, (off_t)off);
+	if (r == -1)
+		return -1;
 	*out = ix->look;
-	return (ssize_t)got;
+	return r;
 }
 
 /*
@@ -528,7 +512,7 @@ ix_header(struct ix *ix, const char *p, size_t n)
 	int c;
 
 	/* Past the first message only Content-Length matters. */
-	c = lower((unsigned char)p[0]);
+	c = util_ascii_lower((unsigned char)p[0]);
 	if (c != 'c' && ix->mb->nmsg != 1)
 		return;
 	if ((len = wire_field_name(p, n, &colon)) == 0)

@@ -58,27 +58,17 @@ passwd_has_ctl(const char *p, size_t len)
 	return false;
 }
 
-/* ASCII only: strncasecmp would follow the locale. */
+/* Whether NAME (LEN octets) names a known scheme, in any case. */
 static bool
 passwd_scheme_known(const char *name, size_t len)
 {
-	size_t i, j;
+	size_t i;
 
 	for (i = 0; i < sizeof(passwd_schemes) / sizeof(passwd_schemes[0]);
 	     i++) {
 		const char *s = passwd_schemes[i];
 
-		if (strlen(s) != len)
-			continue;
-		for (j = 0; j < len; j++) {
-			char c = name[j];
-
-			if (c >= 'a' && c <= 'z')
-				c = (char)(c - 'a' + 'A');
-			if (c != s[j])
-				break;
-		}
-		if (j == len)
+		if (strlen(s) == len && util_ascii_caseeq(name, s, len))
 			return true;
 	}
 	return false;

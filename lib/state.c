@@ -17,14 +17,6 @@
 /* How many NAME.refused.K names state_set_aside() tries. */
 #define ASIDE_MAX 100
 
-/* Closes FD keeping errno, and returns -1 for the caller to pass on. */
-static int
-close_fail(int fd)
-{
-	util_close_keep_errno(fd);
-	return -1;
-}
-
 /* Whether a directory of status ST may steer what pop2d writes. */
 static const char *
 dir_unsafe(const struct stat *st, uid_t uid)
@@ -115,7 +107,7 @@ state_make_dir(const char *path)
 		return -1;
 	/* Whatever the umask: the users' folders must be reachable. */
 	if (fchown(fd, 0, 0) == -1 || fchmod(fd, 0755) == -1)
-		return close_fail(fd);
+		return util_close_keep_errno(fd);
 	close(fd);
 	return 0;
 }
@@ -141,11 +133,11 @@ open_user_dir(const char *statedir, const char *user, int *made)
 		return -1;
 	*made = !seam_fail("state.mkdir") && mkdirat(top, user, 0700) == 0;
 	if (!*made && errno != EEXIST)
-		return close_fail(top);
+		return util_close_keep_errno(top);
 	fd = seam_fail("state.open-user") ? -1 :
 	    openat(top, user, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
-		return close_fail(top);
+		return util_close_keep_errno(top);
 	close(top);
 	return fd;
 }
@@ -159,7 +151,7 @@ state_prepare(const char *statedir, const char *user, uid_t uid, gid_t gid)
 	if (fd == -1)
 		return -1;
 	if (fstat(fd, &st) == -1)
-		return close_fail(fd);
+		return util_close_keep_errno(fd);
 	if (st.st_uid == uid) {
 		close(fd);
 		return 0;
@@ -178,7 +170,7 @@ state_prepare(const char *statedir, const char *user, uid_t uid, gid_t gid)
 	 */
 	if (seam_fail("state.fchown") || fchown(fd, uid, gid) == -1 ||
 	    fchmod(fd, 0700) == -1)
-		return close_fail(fd);
+		return util_close_keep_errno(fd);
 	close(fd);
 	return 0;
 }
@@ -192,7 +184,7 @@ state_open(const char *statedir, const char *user)
 	if (fd == -1)
 		return -1;
 	if (fstat(fd, &st) == -1)
-		return close_fail(fd);
+		return util_close_keep_errno(fd);
 	/* Another user's journal must never be taken for ours. */
 	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
 		close(fd);
@@ -244,7 +236,7 @@ state_open_file(int dirfd, const char *name, int flags, mode_t mode, uid_t uid,
 	}
 	/* It may have been swapped since fstatat: the descriptor decides. */
 	if (fstat(fd, &fst) == -1)
-		return close_fail(fd);
+		return util_close_keep_errno(fd);
 	if ((*why = file_unsafe(&fst, uid)) != NULL) {
 		close(fd);
 		errno = EPERM;
@@ -301,7 +293,7 @@ state_remove_leftovers(int dirfd, uid_t uid)
 	if ((fd = dup(dirfd)) == -1)
 		return -1;
 	if ((dir = fdopendir(fd)) == NULL)
-		return close_fail(fd);
+		return util_close_keep_errno(fd);
 	rewinddir(dir);
 	for (;;) {
 		errno = 0;

@@ -1,7 +1,10 @@
 #include "config.h"
 
+#include <sys/random.h>
+
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -167,11 +170,114 @@ util_wipe(void *p, size_t len)
 #endif
 }
 
-void
+int
 util_close_keep_errno(int fd)
 {
 	int saved = errno;
 
 	(void)close(fd);
 	errno = saved;
+	return -1;
+}
+
+bool
+util_ascii_caseeq(const char *a, const char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (util_ascii_lower((unsigned char)a[i]) !=
+		    util_ascii_lower((unsigned char)b[i]))
+			return false;
+		if (a[i] == '\0')
+			break;
+	}
+	return true;
+}
+
+int64_t
+util_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+util_sleep_ms(int64_t ms)
+{
+	struct timespec ts;
+
+	if (ms <= 0)
+		return 0;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000;
+	return nanosleep(&ts, NULL);
+}
+
+uint64_t
+util_random64(void)
+{
+	struct timespec ts;
+	uint64_t r;
+	int saved = errno;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		r = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+		    ((uint64_t)getpid() << 44);
+		/* splitmix64's finalizer: neighbouring inputs differ everywhere */
+		r ^= r >> 30;
+		r *= 0xbf58476d1ce4e5b9ULL;
+		r ^= r >> 27;
+		r *= 0x94d049bb133111ebULL;
+		r ^= r >> 31;
+	}
+	errno = saved;
+	return r;
+}
+
+ssize_t
+util_pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t r = pread(fd, (char *)buf + got, len - got,
+		    off + (off_t)got);
+
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+int
+util_pwrite_full(int fd, const void *buf, size_t len, off_t off)
+{
+	size_t put = 0;
+
+	while (put < len) {
+		ssize_t r = pwrite(fd, (const char *)buf + put, len - put,
+		    off + (off_t)put);
+
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0) {
+			errno = EIO;
+			return -1;
+		}
+		put += (size_t)r;
+	}
+	return 0;
 }

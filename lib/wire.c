@@ -33,6 +33,7 @@
 #include <xxh_x86dispatch.h>
 #endif
 
+#include "util.h"
 #include "wire.h"
 
 /* Read size for a message larger than WIRE_WHOLE: one chunk. */
@@ -128,21 +129,10 @@ is_empty_line(const char *p, size_t n)
 	    (n == 2 && p[0] == '\r' && p[1] == '\n');
 }
 
-static int
-lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
-}
-
 int
 wire_name_is(const char *p, size_t len, const char *name)
 {
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (name[i] == '\0' || lower((unsigned char)p[i]) != name[i])
-			return 0;
-	return name[len] == '\0';
+	return strlen(name) == len && util_ascii_caseeq(p, name, len);
 }
 
 size_t

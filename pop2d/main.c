@@ -653,7 +653,7 @@ send_message(struct server *sv, uint32_t n)
 	 * The whole message must be taken within the idle limit, however the
 	 * client spreads its reads: a trickle cannot stretch one RETR.
 	 */
-	sv->io.deadline_ms = io_now_ms() + (long long)sv->opt.idle_seconds * 1000;
+	sv->io.deadline_ms = util_now_ms() + (long long)sv->opt.idle_seconds * 1000;
 	if (deadline != 0 && deadline < sv->io.deadline_ms)
 		sv->io.deadline_ms = deadline;
 	r = store_send(&sv->login.store, n, &sv->io);
@@ -972,7 +972,7 @@ serve(struct server *sv)
 		 * octets trickle in.
 		 */
 		if (logged_in)
-			sv->io.deadline_ms = io_now_ms() +
+			sv->io.deadline_ms = util_now_ms() +
 			    (long long)sv->opt.idle_seconds * 1000;
 		st = line_read(&sv->lr, &text, &len);
 		clock_gettime(CLOCK_MONOTONIC, &arrived);
@@ -1061,7 +1061,7 @@ main(int argc, char **argv)
 
 	/* -T bounds the whole login, however the client spreads its octets. */
 	io_init(&sv.io, STDIN_FILENO, STDOUT_FILENO, (int)sv.opt.login_seconds * 1000);
-	sv.io.deadline_ms = io_now_ms() + (long long)sv.opt.login_seconds * 1000;
+	sv.io.deadline_ms = util_now_ms() + (long long)sv.opt.login_seconds * 1000;
 	sv.io.stop = &stop_signal;
 	line_init(&sv.lr, &sv.io);
 	/* Only a listed peer may say who the client is, and then must. */

@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "commit.h"
-#include "io.h"
 #include "lock.h"
 #include "log.h"
 #include "login.h"
@@ -223,7 +222,7 @@ recover_child(const struct recover_config *o, const char *name,
 static int
 wait_bounded(pid_t pid, unsigned long seconds, bool *killed)
 {
-	long long deadline = io_now_ms() + (long long)seconds * 1000;
+	long long deadline = util_now_ms() + (long long)seconds * 1000;
 	struct timespec ts;
 	sigset_t chld;
 	long long left;
@@ -239,7 +238,7 @@ wait_bounded(pid_t pid, unsigned long seconds, bool *killed)
 			return status;
 		if (r == -1 && errno != EINTR)
 			return -1;
-		if ((left = deadline - io_now_ms()) <= 0)
+		if ((left = deadline - util_now_ms()) <= 0)
 			break;
 		ts.tv_sec = (time_t)(left / 1000);
 		ts.tv_nsec = (long)(left % 1000) * 1000000L;

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -173,7 +172,7 @@ store_open_beneath(struct store *st, const char *name)
 int
 store_select(struct store *st, const char *name, size_t *count)
 {
-	if (strcasecmp(name, "INBOX") == 0)
+	if (util_ascii_caseeq(name, "INBOX", sizeof("INBOX")))
 		return store_select_inbox(st, count);
 	store_unselect(st);
 	if (!folder_name_ok(name)) {

@@ -2,8 +2,13 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -142,6 +147,119 @@ START_TEST(consttime_and_wipe)
 }
 END_TEST
 
+START_TEST(ascii_case)
+{
+	ck_assert(util_ascii_caseeq("inbox", "INBOX", 6));
+	ck_assert(util_ascii_caseeq("InBoX", "inbox", 6));
+	ck_assert(!util_ascii_caseeq("inbo", "INBOX", 6));
+	ck_assert(!util_ascii_caseeq("inboxes", "INBOX", 6));
+	/* Only N octets count; equal strings end the comparison early. */
+	ck_assert(util_ascii_caseeq("RETRxyz", "retr", 4));
+	ck_assert(util_ascii_caseeq("ab", "AB", 100));
+	/* Only ASCII letters fold: '@' and '`' sit next to 'A' and 'a'. */
+	ck_assert(!util_ascii_caseeq("@", "`", 1));
+	ck_assert(!util_ascii_caseeq("[", "{", 1));
+	ck_assert(!util_ascii_caseeq("\xc9", "\xe9", 1));
+	ck_assert_int_eq(util_ascii_lower('Z'), 'z');
+	ck_assert_int_eq(util_ascii_lower('z'), 'z');
+	ck_assert_int_eq(util_ascii_lower(0xc9), 0xc9);
+	/* The Turkish dotless i of tr_TR must not change what matches. */
+	if (setlocale(LC_CTYPE, "tr_TR.UTF-8") != NULL ||
+	    setlocale(LC_CTYPE, "tr_TR.ISO-8859-9") != NULL) {
+		ck_assert(util_ascii_caseeq("list", "LIST", 4));
+		setlocale(LC_CTYPE, "C");
+	}
+}
+END_TEST
+
+/* A pipe delivers what is written in pieces; a file read past its end stops. */
+START_TEST(full_read_write)
+{
+	char path[] = "/tmp/check_util.XXXXXX", buf[64];
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(util_pwrite_full(fd, "0123456789", 10, 0), 0);
+	ck_assert_int_eq(util_pwrite_full(fd, "ab", 2, 20), 0);
+	ck_assert_int_eq(util_pread_full(fd, buf, 4, 3), 4);
+	ck_assert(memcmp(buf, "3456", 4) == 0);
+	/* A hole reads as zeros, and the end of the file ends the read. */
+	ck_assert_int_eq(util_pread_full(fd, buf, sizeof(buf), 8), 14);
+	ck_assert(memcmp(buf, "89\0\0\0\0\0\0\0\0\0\0ab", 14) == 0);
+	ck_assert_int_eq(util_pread_full(fd, buf, sizeof(buf), 100), 0);
+	ck_assert_int_eq(util_pread_full(fd, buf, 0, 0), 0);
+	close(fd);
+
+	/* Errors are passed on with their errno. */
+	errno = 0;
+	ck_assert_int_eq(util_pread_full(fd, buf, 1, 0), -1);
+	ck_assert_int_eq(errno, EBADF);
+	errno = 0;
+	ck_assert_int_eq(util_pwrite_full(fd, "x", 1, 0), -1);
+	ck_assert_int_eq(errno, EBADF);
+	fd = open("/dev/null", O_RDONLY);
+	errno = 0;
+	ck_assert_int_eq(util_pwrite_full(fd, "x", 1, 0), -1);
+	ck_assert_int_eq(errno, EBADF);
+	close(fd);
+}
+END_TEST
+
+/* close(2) fails with EBADF here, yet the errno being reported survives. */
+START_TEST(close_keeps_errno)
+{
+	errno = ENOSPC;
+	ck_assert_int_eq(util_close_keep_errno(-1), -1);
+	ck_assert_int_eq(errno, ENOSPC);
+}
+END_TEST
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+}
+
+START_TEST(clock_and_sleep)
+{
+	struct sigaction sa;
+	struct itimerval its;
+	int64_t t0, t1;
+
+	t0 = util_now_ms();
+	ck_assert_int_eq(util_sleep_ms(0), 0);
+	ck_assert_int_eq(util_sleep_ms(-5), 0);
+	ck_assert_int_eq(util_sleep_ms(20), 0);
+	t1 = util_now_ms();
+	/* A lower bound only: a loaded machine may sleep longer. */
+	ck_assert_int_ge(t1 - t0, 20);
+
+	/* A signal ends the sleep early with EINTR. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_usec = 10000;
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &its, NULL), 0);
+	errno = 0;
+	ck_assert_int_eq(util_sleep_ms(60000), -1);
+	ck_assert_int_eq(errno, EINTR);
+}
+END_TEST
+
+START_TEST(random_differs)
+{
+	uint64_t a = util_random64(), b = util_random64();
+
+	errno = EDOM;
+	(void)util_random64();
+	ck_assert_int_eq(errno, EDOM);
+	ck_assert(a != b);
+}
+END_TEST
+
 static Suite *
 util_suite(void)
 {
@@ -154,6 +272,11 @@ util_suite(void)
 	tcase_add_test(core, template_expand);
 	tcase_add_test(core, template_check);
 	tcase_add_test(core, consttime_and_wipe);
+	tcase_add_test(core, ascii_case);
+	tcase_add_test(core, full_read_write);
+	tcase_add_test(core, close_keeps_errno);
+	tcase_add_test(core, clock_and_sleep);
+	tcase_add_test(core, random_differs);
 	tcase_add_test(limits, msgno_invalid);
 	tcase_add_test(limits, msgno_not_terminated);
 	tcase_add_test(limits, ulong_range);
