@@ -1,5 +1,5 @@
 /*
- * lock: the three maildrop locks of MAILDROP.md and the pop2-lock client.
+ * lock: the three maildrop locks of MAILDROP.md as pop2d takes them.
  *
  * L0, the session lock: flock() on STATE/USER/session, held for the whole
  * session, so that two POP2 sessions of one user never commit against each
@@ -10,11 +10,11 @@
  * another descriptor of the same file, and it still conflicts with the
  * classic fcntl locks that procmail, Postfix and Exim take.
  *
- * L2, the dot-lock MAILDROP.lock, the one lock every delivery agent shares,
- * made NFS-safe with a hitching post and link(). When the process may not
- * create files in the maildrop's folder, the setgid helper pop2-lock makes
- * it instead (service mode: it answers one line and holds the lock until
- * its standard input closes).
+ * L2, the dot-lock MAILDROP.lock, the one lock every delivery agent shares
+ * (dotlock.h). When the process may not create files in the maildrop's
+ * folder, the setgid helper pop2-lock makes it instead (service mode: it
+ * answers one line and holds the lock until its standard input closes);
+ * the client side of that is here.
  *
  * Order: L1 then L2, both without waiting; when L2 is busy L1 is dropped
  * before sleeping, so nothing ever waits on one lock while holding the
@@ -26,11 +26,8 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
-#include <time.h>
 
-/* A dot-lock's stale age in seconds, and how often a held one is touched. */
-#define LOCK_STALE_SECONDS 300
-#define LOCK_REFRESH_SECONDS 60
+#include "dotlock.h"
 
 /* How long lock_maildrop() keeps trying at login/FOLD and at commit. */
 #define LOCK_WAIT_SCAN 30
@@ -95,35 +92,18 @@ struct lock_helper_report {
 	char reason[128];
 };
 
-/* A held (or not held) dot-lock. */
+/* A held (or not held) dot-lock, ours or the helper's. */
 struct lock_dot {
 	bool held;
-	char path[4096];  /* MAILDROP.lock */
-	dev_t dev;        /* identity of the lock file we made */
-	ino_t ino;
-	time_t touched;   /* when we last refreshed it */
-	bool empty;       /* no room for our PID: made empty (ENOSPC, EDQUOT) */
-	struct timespec ctime; /* an empty lock's, as we last saw it */
-	pid_t helper;     /* pop2-lock in service mode, or 0 */
-	int helper_fd;    /* its standard input: closing it unlocks */
+	struct dotlock own; /* the lock when we made it ourselves */
+	pid_t helper;	    /* pop2-lock in service mode, or 0 */
+	int helper_fd;	    /* its standard input: closing it unlocks */
 	/* Why the last attempt's helper failed; fault LOCK_HELPER_OK if not. */
 	struct lock_helper_report report;
 };
 
 /*
- * Tries once to take L2 for the maildrop at PATH: breaks a stale foreign
- * lock if it still has the inode judged stale, then makes our own, which
- * holds our PID. Stale (MAILDROP.md): a dead PID makes a lock stale at
- * once (not on NFS, where the PID may be another host's), and any lock
- * untouched for LOCK_STALE_SECONDS is stale whatever its PID. A file that
- * cannot be a lock (over 32 octets, not just a PID, a second link) is
- * never removed.
- *
- * When the disk is full or the user over quota (ENOSPC, EDQUOT), the lock
- * is made empty rather than refused: nobody can append to the maildrop
- * then either, and the user must still be able to read and delete mail to
- * make room. Others judge an empty lock by its age alone; we refresh it
- * as any other.
+ * Tries once to take L2 for the maildrop at PATH with dotlock_try().
  *
  * When the folder does not let us create the lock (EACCES, EPERM) and
  * HELPER is not NULL, runs "HELPER -m PATH" in service mode; the lock is
@@ -131,38 +111,26 @@ struct lock_dot {
  *
  * *DOT is always initialized, held or not, so lock_dot_release() is safe
  * on it; when the helper failed, DOT->report says how (lock_maildrop()
- * keeps the report of its last attempt). Returns 0 with *DOT held, or -1 with
- * errno: EEXIST (held by someone else), ENOSPC, EDQUOT, EROFS, EIO (cannot be
- * made; EIO also when the helper could not make it or did not answer within 5
- * s), EACCES/EPERM (not permitted), EINVAL (the helper refused its arguments),
- * ENOENT or another errno of posix_spawn() (no helper), ENAMETOOLONG.
+ * keeps the report of its last attempt). Returns 0 with *DOT held, or -1
+ * with errno: that of dotlock_try(), or EIO (the helper could not make the
+ * lock or did not answer within 5 s), EACCES (the helper was not
+ * permitted), EEXIST (the helper found it busy), EINVAL (the helper
+ * refused its arguments), ENOENT or another errno of posix_spawn() (no
+ * helper).
  */
 int lock_dot_try(struct lock_dot *dot, const char *path, const char *helper);
 
 /*
- * Removes the hitching posts that processes of user UID on this host left
- * beside the dot-lock of the maildrop at PATH when they died between
- * making a post and removing it (SIGKILL cannot be caught): files named as
- * lock_dot_try() names its posts, with this host's name and the PID of a
- * process that no longer exists, owned by UID, regular and small. Another
- * user's post, another host's, or a live process's is left alone. Returns
- * the number removed, or -1 with errno when the folder cannot be read.
- */
-int lock_dot_sweep(const char *path, uid_t uid);
-
-/*
- * Touches a held dot-lock when LOCK_REFRESH_SECONDS have passed, and only
- * if it is still ours; the helper refreshes its own. Keeps errno.
+ * Touches our own held dot-lock as dotlock_refresh() does; the helper
+ * refreshes its own. Keeps errno.
  */
 void lock_dot_refresh(struct lock_dot *dot);
 
 /*
- * Releases a held dot-lock: removes the lock file only if it is still the
- * one we made (same dev/ino, and our PID inside, since a new file often
- * gets a freed inode number: release from the process that took it), or
- * closes the helper's standard input and
- * waits for it to exit (at most about 5 s, then it is terminated). Safe on
- * a lock not held. Keeps errno.
+ * Releases a held dot-lock: our own as dotlock_release() does, or the
+ * helper's by closing its standard input and waiting for it to exit (at
+ * most about 5 s, then it is terminated). Safe on a lock not held. Keeps
+ * errno.
  */
 void lock_dot_release(struct lock_dot *dot);
 

@@ -33,7 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lock.h"
+#include "dotlock.h"
 #include "util.h"
 
 #ifndef SPOOL_DIR
@@ -97,7 +97,7 @@ struct helper {
 	int sig_fd;
 	sigset_t old_mask;
 	struct sigaction old_pipe, old_chld, old_xfsz;
-	struct lock_dot dot;
+	struct dotlock dot;
 };
 
 static void
@@ -126,7 +126,7 @@ static void
 unlock(struct helper *h)
 {
 	group(h, true);
-	lock_dot_release(&h->dot);
+	dotlock_release(&h->dot);
 	group(h, false);
 }
 
@@ -409,7 +409,7 @@ static void
 sweep_posts(struct helper *h)
 {
 	group(h, true);
-	(void)lock_dot_sweep(h->base, h->uid);
+	(void)dotlock_sweep(h->base, h->uid);
 	group(h, false);
 }
 
@@ -419,7 +419,7 @@ take_lock(struct helper *h)
 	int r, err;
 
 	group(h, true);
-	r = lock_dot_try(&h->dot, h->base, NULL);
+	r = dotlock_try(&h->dot, h->base);
 	err = errno;
 	group(h, false);
 	if (r == 0)
@@ -458,8 +458,8 @@ serve(struct helper *h)
 		};
 		int r, sig;
 
-		r = poll(pfd, 2, LOCK_REFRESH_SECONDS * 1000);
-		lock_dot_refresh(&h->dot);
+		r = poll(pfd, 2, DOTLOCK_REFRESH_SECONDS * 1000);
+		dotlock_refresh(&h->dot);
 		if (r == -1 && errno != EINTR)
 			break;
 		if (r <= 0)
@@ -568,12 +568,12 @@ command(struct helper *h)
 			unlock(h);
 			return EXIT_OSERR;
 		}
-		if (poll(&pfd, 1, LOCK_REFRESH_SECONDS * 1000) == -1 &&
+		if (poll(&pfd, 1, DOTLOCK_REFRESH_SECONDS * 1000) == -1 &&
 		    errno != EINTR) {
 			unlock(h);
 			return EXIT_OSERR;
 		}
-		lock_dot_refresh(&h->dot);
+		dotlock_refresh(&h->dot);
 		while ((sig = next_signal(h)) != 0)
 			if (sig != SIGCHLD)
 				kill(pid, sig);
@@ -595,7 +595,7 @@ main(int argc, char **argv)
 	memset(&h, 0, sizeof(h));
 	h.cwd_fd = -1;
 	h.sig_fd = -1;
-	h.dot.helper_fd = -1;
+	dotlock_init(&h.dot);
 	h.uid = getuid();
 	h.rgid = getgid();
 	h.mail_gid = getegid();

@@ -493,12 +493,12 @@ START_TEST(dot_take_release)
 	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), 0);
 	ck_assert(dot.held);
 	ck_assert_int_eq(dot.helper, 0);
-	ck_assert_str_eq(dot.path, lockfile);
+	ck_assert_str_eq(dot.own.name, strrchr(lockfile, '/') + 1);
 	ck_assert(lock_holds_pid(getpid()));
 	ck_assert_int_eq(lstat(lockfile, &st), 0);
 	ck_assert(S_ISREG(st.st_mode));
 	ck_assert_int_eq(st.st_nlink, 1);
-	ck_assert(st.st_dev == dot.dev && st.st_ino == dot.ino);
+	ck_assert(st.st_dev == dot.own.dev && st.st_ino == dot.own.ino);
 	ck_assert_int_eq(count_posts(spool), 0);
 	/* liblockfile sees it as busy too: our own PID is alive. */
 	{
@@ -546,7 +546,7 @@ START_TEST(dot_refresh)
 	lock_dot_refresh(&dot);
 	ck_assert_int_eq(lstat(lockfile, &st), 0);
 	ck_assert(st.st_mtime <= time(NULL) - 99);
-	dot.touched -= LOCK_REFRESH_SECONDS;
+	dot.own.touched -= DOTLOCK_REFRESH_SECONDS;
 	lock_dot_refresh(&dot);
 	ck_assert_int_eq(lstat(lockfile, &st), 0);
 	ck_assert(st.st_mtime >= time(NULL) - 2);
@@ -554,7 +554,7 @@ START_TEST(dot_refresh)
 	ck_assert_int_eq(unlink(lockfile), 0);
 	put(lockfile, "", 0644);
 	age(lockfile, 100);
-	dot.touched -= LOCK_REFRESH_SECONDS;
+	dot.own.touched -= DOTLOCK_REFRESH_SECONDS;
 	lock_dot_refresh(&dot);
 	ck_assert_int_eq(lstat(lockfile, &st), 0);
 	ck_assert(st.st_mtime <= time(NULL) - 99);
@@ -565,7 +565,7 @@ END_TEST
 
 START_TEST(dot_long_name)
 {
-	char name[NAME_MAX + 1], path[PATH_MAX];
+	char name[NAME_MAX + 1], path[PATH_MAX], lockpath[PATH_MAX + 8];
 	struct lock_dot dot;
 
 	/* NAME.lock is exactly NAME_MAX long: the post name must be cut. */
@@ -574,11 +574,21 @@ START_TEST(dot_long_name)
 	at(path, spool, name);
 	put(path, "", 0600);
 	ck_assert_int_eq(lock_dot_try(&dot, path, NULL), 0);
-	ck_assert_int_eq(strlen(strrchr(dot.path, '/') + 1), NAME_MAX);
-	ck_assert(exists(dot.path));
+	ck_assert_int_eq(strlen(dot.own.name), NAME_MAX);
+	ck_assert_int_eq(snprintf(lockpath, sizeof(lockpath), "%s.lock", path),
+	    (int)strlen(path) + 5);
+	ck_assert(exists(lockpath));
 	ck_assert_int_eq(count_posts(spool), 0);
 	lock_dot_release(&dot);
-	ck_assert(!exists(dot.path));
+	ck_assert(!exists(lockpath));
+	/* One octet more and the lock's name cannot exist. */
+	name[NAME_MAX - 5] = 'a';
+	name[NAME_MAX - 4] = '\0';
+	at(path, spool, name);
+	errno = 0;
+	ck_assert_int_eq(lock_dot_try(&dot, path, NULL), -1);
+	ck_assert_int_eq(errno, ENAMETOOLONG);
+	ck_assert(!dot.held);
 }
 END_TEST
 
@@ -616,7 +626,7 @@ START_TEST(stale_old_without_pid)
 	struct lock_dot dot;
 
 	put(lockfile, "", 0644);
-	age(lockfile, LOCK_STALE_SECONDS + 1);
+	age(lockfile, DOTLOCK_STALE_SECONDS + 1);
 	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), 0);
 	ck_assert(lock_holds_pid(getpid()));
 	lock_dot_release(&dot);
@@ -631,7 +641,7 @@ START_TEST(stale_old_garbage)
 	put(lockfile, "0\n", 0644);
 	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
 	ck_assert_int_eq(errno, EEXIST);
-	age(lockfile, LOCK_STALE_SECONDS + 1);
+	age(lockfile, DOTLOCK_STALE_SECONDS + 1);
 	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), 0);
 	lock_dot_release(&dot);
 }
@@ -647,19 +657,19 @@ START_TEST(not_a_lock_kept)
 
 	/* Text: the mailbox of a user whose name ends in ".lock". */
 	put(lockfile, mailbox, 0600);
-	age(lockfile, 10 * LOCK_STALE_SECONDS);
+	age(lockfile, 10 * DOTLOCK_STALE_SECONDS);
 	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
 	ck_assert_int_eq(errno, EEXIST);
 	ck_assert_int_eq(slurp(lockfile, path2, sizeof(path2)), (ssize_t)strlen(mailbox));
 	/* Digits, but more than a PID's worth. */
 	put(lockfile, "12345678901234567890123456789012345\n", 0644);
-	age(lockfile, 10 * LOCK_STALE_SECONDS);
+	age(lockfile, 10 * DOTLOCK_STALE_SECONDS);
 	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
 	/* A second link: a hitching post in the middle of someone's link(). */
 	put(lockfile, "", 0644);
 	snprintf(path2, sizeof(path2), "%s.post", lockfile);
 	ck_assert_int_eq(link(lockfile, path2), 0);
-	age(lockfile, 10 * LOCK_STALE_SECONDS);
+	age(lockfile, 10 * DOTLOCK_STALE_SECONDS);
 	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
 	ck_assert_int_eq(unlink(path2), 0);
 	ck_assert_int_eq(unlink(lockfile), 0);
@@ -672,7 +682,7 @@ START_TEST(fresh_without_pid_held)
 	struct stat before, after;
 
 	put(lockfile, "", 0644);
-	age(lockfile, LOCK_STALE_SECONDS - 10);
+	age(lockfile, DOTLOCK_STALE_SECONDS - 10);
 	ck_assert_int_eq(lstat(lockfile, &before), 0);
 	errno = 0;
 	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
@@ -694,8 +704,8 @@ START_TEST(live_pid_held)
 	errno = 0;
 	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
 	ck_assert_int_eq(errno, EEXIST);
-	/* Touched within LOCK_STALE_SECONDS: still valid. */
-	age(lockfile, LOCK_STALE_SECONDS - 10);
+	/* Touched within DOTLOCK_STALE_SECONDS: still valid. */
+	age(lockfile, DOTLOCK_STALE_SECONDS - 10);
 	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
 	ck_assert_int_eq(errno, EEXIST);
 	ck_assert(lock_holds_pid(pid));
@@ -713,7 +723,7 @@ START_TEST(live_pid_untouched_stale)
 	pid_t pid = sleeper_start();
 
 	put_lock_pid(pid);
-	age(lockfile, LOCK_STALE_SECONDS + 1);
+	age(lockfile, DOTLOCK_STALE_SECONDS + 1);
 	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), 0);
 	ck_assert(lock_holds_pid(getpid()));
 	lock_dot_release(&dot);
@@ -936,7 +946,7 @@ START_TEST(dot_faults)
 
 	/* A directory where the lock belongs is never removed. */
 	ck_assert_int_eq(mkdir(lockfile, 0755), 0);
-	age(lockfile, 10 * LOCK_STALE_SECONDS);
+	age(lockfile, 10 * DOTLOCK_STALE_SECONDS);
 	errno = 0;
 	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
 	ck_assert_int_eq(errno, EEXIST);
@@ -961,7 +971,7 @@ START_TEST(dot_empty_when_full)
 		ck_assert_int_eq(setenv("POP2_FAIL_AT", errs[i], 1), 0);
 		ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), 0);
 		ck_assert(dot.held);
-		ck_assert(dot.empty);
+		ck_assert(dot.own.empty);
 		ck_assert_int_eq(lstat(lockfile, &st), 0);
 		ck_assert_int_eq(st.st_size, 0);
 		ck_assert_int_eq(st.st_nlink, 1);
@@ -976,14 +986,14 @@ START_TEST(dot_empty_when_full)
 		 */
 		before = st.st_mtim;
 		nanosleep(&(struct timespec){ 0, 30000000 }, NULL);
-		dot.touched -= LOCK_REFRESH_SECONDS;
+		dot.own.touched -= DOTLOCK_REFRESH_SECONDS;
 		lock_dot_refresh(&dot);
 		ck_assert_int_eq(lstat(lockfile, &st), 0);
 		ck_assert(st.st_mtim.tv_sec > before.tv_sec ||
 		    (st.st_mtim.tv_sec == before.tv_sec &&
 		    st.st_mtim.tv_nsec > before.tv_nsec));
 		/* And again: the refresh keeps it ours. */
-		dot.touched -= LOCK_REFRESH_SECONDS;
+		dot.own.touched -= DOTLOCK_REFRESH_SECONDS;
 		lock_dot_refresh(&dot);
 		lock_dot_release(&dot);
 		ck_assert(!exists(lockfile));
@@ -1061,16 +1071,16 @@ START_TEST(dot_sweep_dead_posts)
 	put(not_post, "1\n", 0644);
 
 	/* Another user's posts: nothing is removed. */
-	ck_assert_int_eq(lock_dot_sweep(mbox, getuid() + 1), 0);
+	ck_assert_int_eq(dotlock_sweep(mbox, getuid() + 1), 0);
 	ck_assert(exists(dead_post));
 	/* The caller's own: only the dead process's post of this lock. */
-	ck_assert_int_eq(lock_dot_sweep(mbox, getuid()), 1);
+	ck_assert_int_eq(dotlock_sweep(mbox, getuid()), 1);
 	ck_assert(!exists(dead_post));
 	ck_assert(exists(live_post));
 	ck_assert(exists(other_host));
 	ck_assert(exists(other_lock));
 	ck_assert(exists(not_post));
-	ck_assert_int_eq(lock_dot_sweep(mbox, getuid()), 0);
+	ck_assert_int_eq(dotlock_sweep(mbox, getuid()), 0);
 
 	/* A post name cut short to fit NAME_MAX is still recognized. */
 	{
@@ -1088,7 +1098,7 @@ START_TEST(dot_sweep_dead_posts)
 		ck_assert_int_eq(strlen(name), NAME_MAX);
 		at(dead_post, spool, name);
 		put(dead_post, "1\n", 0644);
-		ck_assert_int_eq(lock_dot_sweep(path, getuid()), 1);
+		ck_assert_int_eq(dotlock_sweep(path, getuid()), 1);
 		ck_assert(!exists(dead_post));
 	}
 }
@@ -1474,7 +1484,7 @@ START_TEST(real_helper_stale)
 	put_lock_pid(dead_pid());
 	ck_assert_int_eq(unprivileged(real_helper_breaks_stale), 0);
 	put(lockfile, "", 0644);
-	age(lockfile, LOCK_STALE_SECONDS + 1);
+	age(lockfile, DOTLOCK_STALE_SECONDS + 1);
 	ck_assert_int_eq(unprivileged(real_helper_breaks_stale), 0);
 }
 END_TEST
