@@ -36,17 +36,18 @@
 #define HOST_SIZE 65
 
 /*
- * Opens the folder of the maildrop at PATH with FLAGS and stores the name
- * of its lock, BASE.lock, in NAME. Returns the descriptor, or -1 with
- * errno EINVAL (PATH ends without a file name), ENAMETOOLONG, ENOMEM or
- * the error of open().
+ * Opens the folder of the maildrop at PATH (O_PATH: only for the *at()
+ * calls) and stores the name of its lock, BASE.lock, in NAME. Returns the
+ * descriptor, or -1 with errno EINVAL (PATH ends without a file name),
+ * ENAMETOOLONG, ENOMEM or the error of open().
  */
 static int
-dot_folder(const char *path, int flags, char name[NAME_MAX + 1])
+dot_folder(const char *path, char name[NAME_MAX + 1])
 {
 	const char *slash = strrchr(path, '/');
 	const char *base = slash == NULL ? path : slash + 1;
-	char *dir;
+	const char *folder = slash == NULL ? "." : "/";
+	char *dir = NULL;
 	int fd, n, saved;
 
 	if (*base == '\0') {
@@ -58,14 +59,13 @@ dot_folder(const char *path, int flags, char name[NAME_MAX + 1])
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (slash == NULL)
-		return open(".", flags);
-	if (slash == path)
-		return open("/", flags);
-	dir = strndup(path, (size_t)(slash - path));
-	if (dir == NULL)
-		return -1;
-	fd = open(dir, flags);
+	if (slash != NULL && slash != path) {
+		dir = strndup(path, (size_t)(slash - path));
+		if (dir == NULL)
+			return -1;
+		folder = dir;
+	}
+	fd = open(folder, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	saved = errno;
 	free(dir);
 	errno = saved;
@@ -86,7 +86,7 @@ post_host(char host[HOST_SIZE])
 
 		/* Keep the post name a harmless file name whatever the host. */
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.'))
+			(c >= '0' && c <= '9') || c == '-' || c == '.'))
 			host[i] = '_';
 	}
 }
@@ -151,8 +151,10 @@ post_make(int dfd, const char *post, struct stat *st, bool *empty)
 	int fd, n, saved;
 
 	*empty = false;
-	fd = seam_fail("lock.post-open") ? -1 : openat(dfd, post,
-	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fd = seam_fail("lock.post-open")
+	    ? -1
+	    : openat(dfd, post,
+		  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd == -1)
 		return -1;
 	/*
@@ -164,18 +166,19 @@ post_make(int dfd, const char *post, struct stat *st, bool *empty)
 		goto fail;
 	if (seam_fail("lock.post-write") ||
 	    util_pwrite_full(fd, text, (size_t)n, 0) == -1) {
-		/* Part of a PID is worse than none; truncating needs no room. */
+		/* Part of a PID is worse than none; truncating needs no room.
+		 */
 		if (!no_space(errno) || ftruncate(fd, 0) == -1)
 			goto fail;
 		*empty = true;
 	}
 	if (fstat(fd, st) == -1)
 		goto fail;
-	if (seam_fail("lock.post-close") || close(fd) == -1) {
+	if (close(fd) == -1 || seam_fail("lock.post-close")) {
 		saved = errno;
-		/* NFS reports a full disk at close: make the post empty then. */
-		if (!no_space(saved) || *empty ||
-		    post_truncate(dfd, post, st) == -1) {
+		/* NFS reports a full disk at close: make the post empty then.
+		 */
+		if (!no_space(saved) || post_truncate(dfd, post, st) == -1) {
 			unlinkat(dfd, post, 0);
 			errno = saved;
 			return -1;
@@ -193,62 +196,49 @@ fail:
 }
 
 /*
- * Reads the PID that liblockfile's "%d\n" left in the lock file open at
- * FD. Returns it, or 0 when there is none (empty, not a number, out of
- * range): such a lock is judged by its age alone.
- */
-static pid_t
-lock_pid(int fd)
-{
-	char buf[PID_READ + 1];
-	ssize_t n;
-	long pid = 0;
-	int i = 0;
-
-	n = util_pread_full(fd, buf, PID_READ, 0);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	while (buf[i] == ' ')
-		i++;
-	if (buf[i] < '0' || buf[i] > '9')
-		return 0;
-	for (; buf[i] >= '0' && buf[i] <= '9'; i++) {
-		pid = pid * 10 + (buf[i] - '0');
-		if (pid > INT_MAX)
-			return 0;
-	}
-	if (buf[i] != '\0' && buf[i] != '\n' && buf[i] != ' ')
-		return 0;
-	return (pid_t)pid;
-}
-
-/*
- * Whether the file open at FD, of status ST, can be a dot-lock at all: a
- * lone regular file of a few octets holding nothing but a PID (digits,
- * spaces, newlines, NULs) or nothing. Anything else - a mailbox that merely
- * ends in ".lock", a file with a second link (a hitching post mid-lock) -
- * is never removed, however old.
+ * Whether a regular file of status ST, holding the N octets at BUF (its
+ * first LOCK_MAX_SIZE, or N == -1 when it cannot be read), can be a
+ * dot-lock at all: a lone file of a few octets holding nothing but a PID
+ * (digits, spaces, newlines, NULs) or nothing. Anything else - a mailbox
+ * that merely ends in ".lock", a file with a second link (a hitching post
+ * mid-lock) - is never removed, however old.
  */
 static bool
-looks_like_lock(int fd, const struct stat *st)
+looks_like_lock(const struct stat *st, const char *buf, ssize_t n)
 {
-	char buf[LOCK_MAX_SIZE];
-	ssize_t n, i;
+	ssize_t i;
 
-	if (!S_ISREG(st->st_mode) || st->st_nlink != 1 ||
-	    st->st_size > LOCK_MAX_SIZE)
-		return false;
-	if (fd == -1)
-		return true; /* unreadable: size and links are all there is */
-	n = util_pread_full(fd, buf, sizeof(buf), 0);
-	if (n == -1)
+	if (st->st_nlink != 1 || st->st_size > LOCK_MAX_SIZE)
 		return false;
 	for (i = 0; i < n; i++)
 		if ((buf[i] < '0' || buf[i] > '9') && buf[i] != ' ' &&
 		    buf[i] != '\n' && buf[i] != '\0')
 			return false;
 	return true;
+}
+
+/*
+ * The PID that liblockfile's "%d\n" left in the first PID_READ of the N
+ * octets at BUF, which looks_like_lock() accepted, or 0 when there is none
+ * (empty, only blanks, out of range): such a lock is judged by its age
+ * alone.
+ */
+static pid_t
+lock_pid(const char *buf, ssize_t n)
+{
+	long pid = 0;
+	ssize_t i = 0;
+
+	if (n > PID_READ)
+		n = PID_READ;
+	while (i < n && buf[i] == ' ')
+		i++;
+	for (; i < n && buf[i] >= '0' && buf[i] <= '9'; i++) {
+		pid = pid * 10 + (buf[i] - '0');
+		if (pid > INT_MAX)
+			return 0;
+	}
+	return (pid_t)pid;
 }
 
 /* Whether the file at ST is still, to the nanosecond, the one judged at WAS. */
@@ -278,33 +268,39 @@ unchanged_since(const struct stat *st, const struct stat *was)
 static int
 dot_break_stale(int dfd, const char *name)
 {
+	char buf[LOCK_MAX_SIZE];
 	struct stat st, fst, now_st;
 	struct statfs sfs;
+	ssize_t n = -1;
 	pid_t pid = 0;
 	bool stale;
 	int fd;
 
+	seam_point("lock.stale-stat");
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 		return errno == ENOENT ? 0 : -1;
 	if (!S_ISREG(st.st_mode))
 		return -1;
+	seam_point("lock.stale-open");
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd == -1) {
 		if (errno == ENOENT)
 			return 0;
 		/* Unreadable: judge by age, like liblockfile. */
 	} else {
+		n = util_pread_full(fd, buf, sizeof(buf), 0);
 		/* Replaced while we looked: judge it next time. */
-		if (fstat(fd, &fst) == -1 || !unchanged_since(&fst, &st) ||
-		    !looks_like_lock(fd, &st)) {
+		if (n == -1 || fstat(fd, &fst) == -1 ||
+		    !unchanged_since(&fst, &st)) {
 			close(fd);
 			return -1;
 		}
+		/* On NFS the PID may be another host's: only the age counts. */
 		if (fstatfs(fd, &sfs) == 0 && sfs.f_type != NFS_SUPER_MAGIC)
-			pid = lock_pid(fd);
+			pid = lock_pid(buf, n);
 		close(fd);
 	}
-	if (fd == -1 && !looks_like_lock(-1, &st))
+	if (!looks_like_lock(&st, buf, n))
 		return -1;
 
 	stale = (pid > 0 && kill(pid, 0) == -1 && errno == ESRCH) ||
@@ -315,6 +311,7 @@ dot_break_stale(int dfd, const char *name)
 	 * Another process may have broken it and made a fresh one since:
 	 * remove only the very file that was judged.
 	 */
+	seam_point("lock.stale-unlink");
 	if (fstatat(dfd, name, &now_st, AT_SYMLINK_NOFOLLOW) == -1)
 		return errno == ENOENT ? 0 : -1;
 	if (!unchanged_since(&now_st, &st))
@@ -337,13 +334,20 @@ dot_link(struct dotlock *dl, const char *post, const struct stat *pst)
 	int attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
-		int r = seam_fail("lock.link") ? -1 :
-		    linkat(dl->dirfd, post, dl->dirfd, dl->name, 0);
-		int err = errno;
+		int r = seam_fail("lock.link")
+		    ? -1
+		    : linkat(dl->dirfd, post, dl->dirfd, dl->name, 0);
+		int err;
+
+		/* A test build may lose the reply of a link() that was made. */
+		if (r == 0 && seam_fail("lock.link-reply"))
+			r = -1;
+		err = errno;
 
 		if (r == 0 ||
 		    (fstatat(dl->dirfd, dl->name, &st, AT_SYMLINK_NOFOLLOW) ==
-		    0 && st.st_dev == pst->st_dev && st.st_ino == pst->st_ino)) {
+			    0 &&
+			st.st_dev == pst->st_dev && st.st_ino == pst->st_ino)) {
 			dl->held = true;
 			dl->dev = pst->st_dev;
 			dl->ino = pst->st_ino;
@@ -378,8 +382,7 @@ dotlock_try(struct dotlock *dl, const char *path)
 	int r, saved;
 
 	dotlock_init(dl);
-	dl->dirfd = seam_fail("lock.folder") ? -1 : dot_folder(path,
-	    O_PATH | O_DIRECTORY | O_CLOEXEC, dl->name);
+	dl->dirfd = seam_fail("lock.folder") ? -1 : dot_folder(path, dl->name);
 	if (dl->dirfd == -1)
 		return -1;
 	post_name(post, dl->name);
@@ -397,7 +400,8 @@ dotlock_try(struct dotlock *dl, const char *path)
 	if (r == 0 && empty) {
 		dl->empty = true;
 		if (fstatat(dl->dirfd, dl->name, &st, AT_SYMLINK_NOFOLLOW) ==
-		    0 && st.st_ino == dl->ino)
+			0 &&
+		    st.st_ino == dl->ino)
 			dl->ctime = st.st_ctim;
 	}
 	if (r == -1) {
@@ -414,8 +418,7 @@ dotlock_try(struct dotlock *dl, const char *path)
  * front "." and LOCKNAME, possibly cut short.
  */
 static bool
-post_parse(const char *name, const char *lockname, const char *host,
-    pid_t *pid)
+post_parse(const char *name, const char *lockname, const char *host, pid_t *pid)
 {
 	size_t len = strlen(name), hlen = strlen(host), i, end, start;
 	long v = 0;
@@ -427,10 +430,11 @@ post_parse(const char *name, const char *lockname, const char *host,
 		return false;
 	for (i = end + 1; i < len; i++)
 		if (!((name[i] >= '0' && name[i] <= '9') ||
-		    (name[i] >= 'a' && name[i] <= 'f')))
+			(name[i] >= 'a' && name[i] <= 'f')))
 			return false;
+	/* name[0] is '.', so the digits end before it. */
 	start = end;
-	while (start > 0 && name[start - 1] >= '0' && name[start - 1] <= '9')
+	while (name[start - 1] >= '0' && name[start - 1] <= '9')
 		start--;
 	if (start == end || end - start > 10 || name[start - 1] != '.')
 		return false;
@@ -443,9 +447,10 @@ post_parse(const char *name, const char *lockname, const char *host,
 	    memcmp(name + start - 1 - hlen, host, hlen) != 0 ||
 	    name[start - 2 - hlen] != '.')
 		return false;
-	/* Between the leading '.' and ".HOST": LOCKNAME, perhaps cut. */
+	/* Between the leading '.' and ".HOST": LOCKNAME, perhaps cut (i > 0).
+	 */
 	i = start - 2 - hlen - 1;
-	if (i == 0 || i > strlen(lockname) || memcmp(name + 1, lockname, i) != 0)
+	if (i > strlen(lockname) || memcmp(name + 1, lockname, i) != 0)
 		return false;
 	*pid = (pid_t)v;
 	return true;
@@ -457,11 +462,16 @@ dotlock_sweep(const char *path, uid_t uid)
 	char lockname[NAME_MAX + 1], host[HOST_SIZE];
 	struct dirent *de;
 	DIR *dir;
-	int dfd, removed = 0;
+	int pfd, dfd, removed = 0;
 
-	dfd = dot_folder(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, lockname);
-	if (dfd == -1)
+	pfd = dot_folder(path, lockname);
+	if (pfd == -1)
 		return -1;
+	/* Reading the folder needs more than O_PATH. */
+	dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1)
+		return util_close_keep_errno(pfd);
+	close(pfd);
 	dir = fdopendir(dfd);
 	if (dir == NULL)
 		return util_close_keep_errno(dfd);
@@ -540,8 +550,7 @@ dotlock_refresh(struct dotlock *dl)
 	if (fd != -1) {
 		struct stat st;
 
-		if (futimens(fd, NULL) == 0 && dl->empty &&
-		    fstat(fd, &st) == 0)
+		if (futimens(fd, NULL) == 0 && dl->empty && fstat(fd, &st) == 0)
 			dl->ctime = st.st_ctim;
 		close(fd);
 	}
@@ -554,7 +563,8 @@ dotlock_release(struct dotlock *dl)
 	int fd, saved = errno;
 
 	if (dl->held && (fd = dot_open_ours(dl)) != -1) {
-		/* Should it fail, the lock names a dead process once we exit. */
+		/* Should it fail, the lock names a dead process once we exit.
+		 */
 		if (!seam_fail("lock.unlink"))
 			(void)unlinkat(dl->dirfd, dl->name, 0);
 		close(fd);

@@ -31,8 +31,8 @@ struct dotlock {
 	char name[NAME_MAX + 1]; /* MAILDROP.lock, in that folder */
 	dev_t dev;		 /* identity of the lock file we made */
 	ino_t ino;
-	time_t touched;	       /* when we last refreshed it */
-	bool empty;	       /* no room for our PID: made empty (ENOSPC, EDQUOT) */
+	time_t touched; /* when we last refreshed it */
+	bool empty;	/* no room for our PID: made empty (ENOSPC, EDQUOT) */
 	struct timespec ctime; /* an empty lock's, as we last saw it */
 };
 

@@ -35,9 +35,20 @@
 /* How often lock_ofd_read() asks again for a busy read lock. */
 #define OFD_POLL_MS 50
 
-/* How long pop2-lock may take to answer, and to exit once told to. */
+/*
+ * How long pop2-lock may take to answer, to exit once told to, and to die
+ * once sent SIGTERM. A test build may shorten them (POP2_HELPER_ANSWER_MS,
+ * POP2_HELPER_EXIT_MS).
+ */
 #define HELPER_ANSWER_MS 5000
 #define HELPER_EXIT_MS 5000
+#define HELPER_TERM_MS 1000
+
+static int64_t
+helper_ms(const char *name, unsigned long ms)
+{
+	return (int64_t)seam_number(name, ms, 1, ms);
+}
 
 /* pop2-lock's exit codes (sysexits.h), see pop2-lock(8). */
 #define HELPER_EXIT_USAGE 64
@@ -173,7 +184,8 @@ helper_wait(pid_t pid, int64_t ms)
 				break;
 			sig = sig == 0 ? SIGTERM : SIGKILL;
 			kill(pid, sig);
-			deadline = util_now_ms() + 1000;
+			deadline = util_now_ms() +
+			    helper_ms("POP2_HELPER_EXIT_MS", HELPER_TERM_MS);
 		}
 		(void)util_sleep_ms(10);
 	}
@@ -191,7 +203,8 @@ helper_wait(pid_t pid, int64_t ms)
 static ssize_t
 helper_answer(int fd, char *buf, size_t size)
 {
-	int64_t deadline = util_now_ms() + HELPER_ANSWER_MS;
+	int64_t deadline = util_now_ms() +
+	    helper_ms("POP2_HELPER_ANSWER_MS", HELPER_ANSWER_MS);
 	size_t len = 0;
 
 	while (len < size - 1) {
@@ -267,11 +280,10 @@ helper_reason(struct lock_helper_report *report, const char *answer)
 {
 	size_t i, n = 0;
 
+	/* The answer is read into as many octets as the reason has. */
 	if (answer[0] != '0' || answer[1] != ' ')
 		return;
-	for (i = 2; answer[i] != '\0' && answer[i] != '\n' &&
-	     n < sizeof(report->reason) - 1;
-	     i++) {
+	for (i = 2; answer[i] != '\0' && answer[i] != '\n'; i++) {
 		unsigned char c = (unsigned char)answer[i];
 
 		report->reason[n++] = c < ' ' || c == 0x7f ? '?' : (char)c;
@@ -340,26 +352,34 @@ helper_spawn(pid_t *pid, const char *helper, const char *path, int in,
 		posix_spawn_file_actions_destroy(&fa);
 		return err;
 	}
-	err = posix_spawn_file_actions_adddup2(&fa, in, 0);
-	if (err == 0)
-		err = posix_spawn_file_actions_adddup2(&fa, out, 1);
-	if (err == 0)
-		err = posix_spawn_file_actions_addopen(&fa, 2, "/dev/null",
-		    O_WRONLY, 0);
+	{
+		/*
+		 * Each step stands alone, so all are taken and the first
+		 * error is reported (each fails only for want of memory).
+		 */
+		const int steps[] = {
+			posix_spawn_file_actions_adddup2(&fa, in, 0),
+			posix_spawn_file_actions_adddup2(&fa, out, 1),
+			posix_spawn_file_actions_addopen(&fa, 2, "/dev/null",
+			    O_WRONLY, 0),
 #ifdef __GLIBC__
 #if __GLIBC_PREREQ(2, 34)
-	/* pop2d's other descriptors are none of the helper's business. */
-	if (err == 0)
-		err = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+			/* pop2d's other descriptors are none of its business. */
+			posix_spawn_file_actions_addclosefrom_np(&fa, 3),
 #endif
 #endif
-	if (err == 0)
-		err = posix_spawnattr_setflags(&attr,
-		    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	if (err == 0)
-		err = posix_spawnattr_setsigmask(&attr, &none);
-	if (err == 0)
-		err = posix_spawnattr_setsigdefault(&attr, &dfl);
+			posix_spawnattr_setflags(&attr,
+			    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF),
+			posix_spawnattr_setsigmask(&attr, &none),
+			posix_spawnattr_setsigdefault(&attr, &dfl),
+		};
+		size_t i;
+
+		err = 0;
+		for (i = 0; i < sizeof(steps) / sizeof(steps[0]) && err == 0;
+		     i++)
+			err = steps[i];
+	}
 	if (err == 0)
 		err = posix_spawn(pid, helper, &fa, &attr, argv, envp);
 	posix_spawnattr_destroy(&attr);
@@ -375,7 +395,7 @@ helper_spawn(pid_t *pid, const char *helper, const char *path, int in,
 static int
 dot_helper(struct lock_dot *dot, const char *path, const char *helper)
 {
-	char answer[128];
+	char answer[sizeof(dot->report.reason)];
 	int in[2], out[2];
 	pid_t pid;
 	ssize_t n;
@@ -415,7 +435,8 @@ dot_helper(struct lock_dot *dot, const char *path, const char *helper)
 
 	/* Refused, died or silent: EOF on its standard input ends it. */
 	close(in[1]);
-	status = helper_wait(pid, n == -1 ? 0 : HELPER_EXIT_MS);
+	status = helper_wait(pid,
+	    n == -1 ? 0 : helper_ms("POP2_HELPER_EXIT_MS", HELPER_EXIT_MS));
 	dot->report.status = status;
 	dot->report.fault = LOCK_HELPER_NO_ANSWER;
 	if (n == -1)
@@ -470,7 +491,8 @@ lock_dot_release(struct lock_dot *dot)
 		return;
 	if (dot->helper > 0) {
 		close(dot->helper_fd);
-		(void)helper_wait(dot->helper, HELPER_EXIT_MS);
+		(void)helper_wait(dot->helper,
+		    helper_ms("POP2_HELPER_EXIT_MS", HELPER_EXIT_MS));
 	} else {
 		dotlock_release(&dot->own);
 	}

@@ -14,6 +14,9 @@
  * POP2_LOCK_WAIT=S, POP2_JOURNAL_MAX=N
  *                        the maildrop lock wait and the journal bound, read
  *                        by pop2d/store.c through seam_number()
+ * POP2_HELPER_ANSWER_MS=MS, POP2_HELPER_EXIT_MS=MS
+ *                        shorter waits for pop2-lock's answer and exit,
+ *                        read by lib/lock.c through seam_number()
  */
 #ifndef POP2_SEAM_H
 #define POP2_SEAM_H
