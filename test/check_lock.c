@@ -8,7 +8,9 @@
 #include "config.h"
 
 #include <sys/file.h>
+#include <sys/time.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -19,6 +21,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
+#include <sched.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdint.h>
@@ -28,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dotlock.h"
 #include "lock.h"
 #include "seam.h"
 
@@ -1130,7 +1134,8 @@ unprivileged(int (*fn)(void))
 		if (geteuid() == 0 && (setgroups(0, NULL) == -1 ||
 		    setgid(NOBODY) == -1 || setuid(NOBODY) == -1))
 			_exit(99);
-		_exit(fn());
+		/* exit(), not _exit(): a coverage build keeps its counters. */
+		exit(fn());
 	}
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	if (geteuid() != 0)
@@ -1524,6 +1529,908 @@ START_TEST(real_helper_foreign)
 }
 END_TEST
 
+/* ---------------------------------------------------------- dotlock */
+
+/* Writes LEN octets of TEXT, NULs included, to PATH. */
+static void
+put_n(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	ck_assert_int_eq(close(fd), 0);
+}
+
+/*
+ * Tries the dot-lock of PATH once, releases it if taken, and returns 0 or
+ * dotlock_try()'s errno; a failed attempt must leave nothing open.
+ */
+static int
+dot_errno(const char *path)
+{
+	struct dotlock dl;
+	int err;
+
+	errno = 0;
+	if (dotlock_try(&dl, path) == 0) {
+		dotlock_release(&dl);
+		return 0;
+	}
+	err = errno;
+	ck_assert(!dl.held);
+	ck_assert_int_eq(dl.dirfd, -1);
+	return err;
+}
+
+static int
+try_in_root_folder(void)
+{
+	struct dotlock dl;
+
+	/* "/NAME": the folder is "/", where nobody may create files. */
+	errno = 0;
+	REQUIRE(dotlock_try(&dl, "/pop2-check-lock-no-such-maildrop") == -1);
+	REQUIRE(errno == EACCES);
+	return 0;
+}
+
+/* The caller's own dead post in a folder it may not write: it stays. */
+static char closed_post[PATH_MAX];
+
+static int
+try_sweep_in_closed_folder(void)
+{
+	REQUIRE(access(closed_post, F_OK) == 0);
+	REQUIRE(dotlock_sweep(mbox, getuid()) == 0);
+	REQUIRE(access(closed_post, F_OK) == 0);
+	return 0;
+}
+
+/* A folder that may be entered but not read cannot be swept. */
+static int
+try_sweep_unreadable(void)
+{
+	char p[PATH_MAX];
+
+	at(p, spool, ".mbox.lock.unreadable/mbox");
+	errno = 0;
+	REQUIRE(dotlock_sweep(p, getuid()) == -1);
+	REQUIRE(errno == EACCES);
+	return 0;
+}
+
+START_TEST(dotlock_names)
+{
+	char p[PATH_MAX + 8];
+	struct dotlock dl;
+	int cwd;
+
+	/* A path that ends in '/' names no file. */
+	ck_assert(snprintf(p, sizeof(p), "%s/", spool) > 0);
+	ck_assert_int_eq(dot_errno(p), EINVAL);
+	errno = 0;
+	ck_assert_int_eq(dotlock_sweep(p, getuid()), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(dot_errno(""), EINVAL);
+
+	/* A bare name is in the current folder. */
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ne(cwd, -1);
+	ck_assert_int_eq(chdir(spool), 0);
+	ck_assert_int_eq(dotlock_try(&dl, "mbox"), 0);
+	ck_assert(lock_holds_pid(getpid()));
+	ck_assert_int_eq(dotlock_sweep("mbox", getuid()), 0);
+	dotlock_release(&dl);
+	ck_assert(!exists(lockfile));
+	ck_assert_int_eq(fchdir(cwd), 0);
+	close(cwd);
+
+	ck_assert_int_eq(unprivileged(try_in_root_folder), 0);
+	{
+		char host[65], name[NAME_MAX + 1];
+
+		post_host(host, sizeof(host));
+		snprintf(name, sizeof(name),
+		    ".mbox.lock.%s.%ld.0123456789abcdef", host,
+		    (long)dead_pid());
+		at(closed_post, spool, name);
+		put(closed_post, "1\n", 0644);
+		if (geteuid() == 0)
+			ck_assert_int_eq(
+			    chown(closed_post, NOBODY, NOBODY), 0);
+		ck_assert_int_eq(unprivileged(try_sweep_in_closed_folder), 0);
+		ck_assert_int_eq(unlink(closed_post), 0);
+	}
+	at(p, spool, ".mbox.lock.unreadable");
+	ck_assert_int_eq(mkdir(p, 0300), 0);
+	ck_assert_int_eq(unprivileged(try_sweep_unreadable), 0);
+
+	/* No folder, no sweep. */
+	at(p, root, "no-such-folder/mbox");
+	errno = 0;
+	ck_assert_int_eq(dotlock_sweep(p, getuid()), -1);
+	ck_assert_int_eq(errno, ENOENT);
+
+	/* A lock never taken may be refreshed and released, twice. */
+	dotlock_init(&dl);
+	dotlock_refresh(&dl);
+	dotlock_release(&dl);
+	dotlock_release(&dl);
+	ck_assert_int_eq(dl.dirfd, -1);
+}
+END_TEST
+
+/*
+ * What other programs leave in a lock: blanks before the PID, NULs. A dead
+ * PID makes it stale at once; no PID, or a number no PID can be, leaves
+ * only the age to judge by.
+ */
+START_TEST(dotlock_pid_forms)
+{
+	static const struct {
+		const char *text;
+		size_t len;
+	} no_pid[] = {
+		{ "", 0 },
+		{ "   \n", 4 },
+		{ "\0\0\0\0", 4 },
+		{ "99999999999\n", 12 },
+		{ "0\n", 2 },
+	};
+	char text[64];
+	size_t i;
+	int n;
+
+	n = snprintf(text, sizeof(text), "  %ld\n", (long)dead_pid());
+	put_n(lockfile, text, (size_t)n);
+	ck_assert_int_eq(dot_errno(mbox), 0);
+	ck_assert(!exists(lockfile));
+	n = snprintf(text, sizeof(text), "%ld", (long)dead_pid());
+	put_n(lockfile, text, (size_t)n + 1); /* with its NUL */
+	ck_assert_int_eq(dot_errno(mbox), 0);
+
+	for (i = 0; i < sizeof(no_pid) / sizeof(no_pid[0]); i++) {
+		put_n(lockfile, no_pid[i].text, no_pid[i].len);
+		ck_assert_msg(dot_errno(mbox) == EEXIST, "lock %zu", i);
+		age(lockfile, DOTLOCK_STALE_SECONDS + 1);
+		ck_assert_msg(dot_errno(mbox) == 0, "old lock %zu", i);
+		ck_assert(!exists(lockfile));
+	}
+}
+END_TEST
+
+/* A symbolic link or a FIFO where the lock belongs is never removed. */
+START_TEST(dotlock_odd_files_kept)
+{
+	char p[PATH_MAX];
+
+	ck_assert_int_eq(symlink("mbox", lockfile), 0);
+	age(lockfile, 10 * DOTLOCK_STALE_SECONDS);
+	ck_assert_int_eq(dot_errno(mbox), EEXIST);
+	ck_assert(exists(lockfile));
+	ck_assert_int_eq(unlink(lockfile), 0);
+	ck_assert_int_eq(mkfifo(lockfile, 0644), 0);
+	age(lockfile, 10 * DOTLOCK_STALE_SECONDS);
+	ck_assert_int_eq(dot_errno(mbox), EEXIST);
+	ck_assert(exists(lockfile));
+	ck_assert_int_eq(unlink(lockfile), 0);
+	/* A second name of a small file: a post caught mid-lock, say. */
+	at(p, spool, "other");
+	put(p, "1\n", 0644);
+	ck_assert_int_eq(link(p, lockfile), 0);
+	age(lockfile, 10 * DOTLOCK_STALE_SECONDS);
+	ck_assert_int_eq(dot_errno(mbox), EEXIST);
+	ck_assert(exists(lockfile));
+	ck_assert_int_eq(count_posts(spool), 0);
+}
+END_TEST
+
+/* A maildrop in OUT, a folder nobody may write, and its lock. */
+static char nbox[PATH_MAX], nlock[PATH_MAX];
+static int want_errno;
+
+static int
+try_nobody_lock(void)
+{
+	struct dotlock dl;
+	int r;
+
+	errno = 0;
+	r = dotlock_try(&dl, nbox);
+	REQUIRE(r == 0 ? want_errno == 0 : errno == want_errno);
+	dotlock_release(&dl);
+	return 0;
+}
+
+/*
+ * A lock we may not read is judged by its age alone, as liblockfile does;
+ * a lock whose PID belongs to another user's process (we may not signal
+ * it) is alive.
+ */
+START_TEST(dotlock_foreign_views)
+{
+	char text[32];
+
+	at(nbox, out, "mbox");
+	at(nlock, out, "mbox.lock");
+	put(nbox, "", 0600);
+	if (geteuid() == 0)
+		ck_assert_int_eq(chown(nbox, NOBODY, NOBODY), 0);
+	snprintf(text, sizeof(text), "%ld\n", (long)dead_pid());
+	put(nlock, text, 0000);
+	want_errno = EEXIST;
+	ck_assert_int_eq(unprivileged(try_nobody_lock), 0);
+	ck_assert(exists(nlock));
+	age(nlock, DOTLOCK_STALE_SECONDS + 1);
+	want_errno = 0;
+	ck_assert_int_eq(unprivileged(try_nobody_lock), 0);
+	ck_assert(!exists(nlock));
+
+	/* PID 1 is alive and not ours to signal (EPERM). */
+	put(nlock, "1\n", 0644);
+	want_errno = EEXIST;
+	ck_assert_int_eq(unprivileged(try_nobody_lock), 0);
+	ck_assert(exists(nlock));
+}
+END_TEST
+
+/* Files beside the lock that the sweep must leave alone. */
+START_TEST(dotlock_sweep_spares)
+{
+	char host[65], name[NAME_MAX + 1], p[PATH_MAX];
+	/* '@' stands for this host's name, '#' for a dead PID. */
+	static const char *const malformed[] = {
+		".mbox.lock",
+		"xmbox.lock.@.#.0123456789abcdef",
+		".mbox.lock.@.#x0123456789abcdef",
+		".mbox.lock.@.#.0123456789abcdeF",
+		".mbox.lock.@.x#.0123456789abcdef",
+		".mbox.lock.@.12345678901#.0123456789abcdef",
+		".mbox.lock.@.0.0123456789abcdef",
+		".mbox.lock.@..0123456789abcdef",
+		".mbox.lock.@.9999999999.0123456789abcdef",
+		".mbox.lock.@x.#.0123456789abcdef",
+		".mbox.lock@.#.0123456789abcdef",
+		"..@.#.0123456789abcdef",
+		".#.0123456789abcdef",
+		".mbox.lockx.@.#.0123456789abcdef",
+	};
+	char pid[32];
+	pid_t dead = dead_pid();
+	size_t i;
+
+	post_host(host, sizeof(host));
+	snprintf(pid, sizeof(pid), "%ld", (long)dead);
+	for (i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+		const char *t;
+		size_t n = 0;
+
+		for (t = malformed[i]; *t != '\0'; t++) {
+			const char *part = *t == '@' ? host : *t == '#' ? pid : t;
+			size_t len = *t == '@' || *t == '#' ? strlen(part) : 1;
+
+			ck_assert(n + len < sizeof(name));
+			memcpy(name + n, part, len);
+			n += len;
+		}
+		name[n] = '\0';
+		at(p, spool, name);
+		put(p, "1\n", 0644);
+	}
+	/* Named as a dead process's post, but a folder, or too large. */
+	snprintf(name, sizeof(name), ".mbox.lock.%s.%ld.0123456789abcde0", host,
+	    (long)dead);
+	at(p, spool, name);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	snprintf(name, sizeof(name), ".mbox.lock.%s.%ld.0123456789abcde1", host,
+	    (long)dead);
+	at(p, spool, name);
+	put(p, "0123456789012345678901234567890123456789\n", 0644);
+	/* Our own post: we are alive. */
+	snprintf(name, sizeof(name), ".mbox.lock.%s.%ld.0123456789abcde2", host,
+	    (long)getpid());
+	at(p, spool, name);
+	put(p, "1\n", 0644);
+
+	i = (size_t)count_posts(spool);
+	ck_assert_int_eq(dotlock_sweep(mbox, getuid()), 0);
+	ck_assert_int_eq(count_posts(spool), (int)i);
+	ck_assert_int_ge((int)i, 14);
+}
+END_TEST
+
+START_TEST(dotlock_refresh_and_release)
+{
+	struct dotlock dl;
+	struct stat st;
+	char text[32];
+	int fd, i, n;
+
+	/* The clock went back: a lock touched "in the future" is touched. */
+	ck_assert_int_eq(dotlock_try(&dl, mbox), 0);
+	age(lockfile, 100);
+	dl.touched = time(NULL) + 1000;
+	dotlock_refresh(&dl);
+	ck_assert_int_eq(lstat(lockfile, &st), 0);
+	ck_assert(st.st_mtime >= time(NULL) - 2);
+	/* Gone while held: nothing to touch, nothing to remove. */
+	ck_assert_int_eq(unlink(lockfile), 0);
+	dl.touched -= 2 * DOTLOCK_REFRESH_SECONDS + 1000;
+	dotlock_refresh(&dl);
+	ck_assert(!exists(lockfile));
+	dotlock_release(&dl);
+	ck_assert(!exists(lockfile));
+
+	/*
+	 * Our inode, but someone else's PID written into it, of another
+	 * length or of the same: not ours.
+	 */
+	for (i = 0; i < 2; i++) {
+		n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+		if (i == 0)
+			n = snprintf(text, sizeof(text), "4242424242\n");
+		else
+			text[0] = text[0] == '9' ? '8' : (char)(text[0] + 1);
+		ck_assert_int_eq(dotlock_try(&dl, mbox), 0);
+		fd = open(lockfile, O_WRONLY | O_TRUNC | O_CLOEXEC);
+		ck_assert_int_ne(fd, -1);
+		ck_assert_int_eq(write(fd, text, (size_t)n), n);
+		close(fd);
+		dotlock_release(&dl);
+		ck_assert(exists(lockfile));
+		ck_assert_int_eq(unlink(lockfile), 0);
+	}
+}
+END_TEST
+
+/* An empty lock that changed under us is no longer ours. */
+START_TEST(dotlock_empty_changed)
+{
+	struct dotlock dl;
+	int fd;
+
+	if (!seam_enabled())
+		return; /* an empty lock is made through a test seam */
+	ck_assert_int_eq(setenv("POP2_FAIL_AT", "lock.post-write:ENOSPC:*", 1),
+	    0);
+	/* Written to. */
+	ck_assert_int_eq(dotlock_try(&dl, mbox), 0);
+	ck_assert(dl.empty);
+	fd = open(lockfile, O_WRONLY | O_APPEND | O_CLOEXEC);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(write(fd, "4242\n", 5), 5);
+	close(fd);
+	dotlock_release(&dl);
+	ck_assert(exists(lockfile));
+	ck_assert_int_eq(unlink(lockfile), 0);
+	/* Touched by someone else: its ctime moved. */
+	ck_assert_int_eq(dotlock_try(&dl, mbox), 0);
+	nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
+	ck_assert_int_eq(chmod(lockfile, 0600), 0);
+	dotlock_release(&dl);
+	ck_assert(exists(lockfile));
+	ck_assert_int_eq(unsetenv("POP2_FAIL_AT"), 0);
+}
+END_TEST
+
+/* Each injected failure of making the lock: its errno, and nothing left. */
+START_TEST(dotlock_failures)
+{
+	static const struct {
+		const char *at;
+		int err;
+	} fails[] = {
+		{ "lock.folder:EMFILE", EMFILE },
+		{ "lock.post-open:EIO", EIO },
+		{ "lock.post-chmod:EIO", EIO },
+		{ "lock.post-write:EIO", EIO },
+		{ "lock.post-close:EIO", EIO },
+		{ "lock.link:EIO", EIO },
+		{ "lock.link:EXDEV", EXDEV },
+	};
+	struct dotlock dl;
+	struct stat st;
+	size_t i;
+
+	if (!seam_enabled())
+		return;
+	for (i = 0; i < sizeof(fails) / sizeof(fails[0]); i++) {
+		ck_assert_int_eq(setenv("POP2_FAIL_AT", fails[i].at, 1), 0);
+		ck_assert_msg(dot_errno(mbox) == fails[i].err, "%s", fails[i].at);
+		ck_assert_msg(!exists(lockfile), "%s", fails[i].at);
+		ck_assert_msg(count_posts(spool) == 0, "%s", fails[i].at);
+	}
+
+	/* NFS reports a full disk only at close: the lock is made empty. */
+	ck_assert_int_eq(setenv("POP2_FAIL_AT", "lock.post-close:EDQUOT", 1), 0);
+	ck_assert_int_eq(dotlock_try(&dl, mbox), 0);
+	ck_assert(dl.empty);
+	ck_assert_int_eq(lstat(lockfile, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	dotlock_release(&dl);
+	ck_assert(!exists(lockfile));
+
+	/* link() made the lock but its reply was lost: the inode tells. */
+	ck_assert_int_eq(setenv("POP2_FAIL_AT", "lock.link-reply:EIO", 1), 0);
+	ck_assert_int_eq(dotlock_try(&dl, mbox), 0);
+	ck_assert(dl.held);
+	ck_assert(lock_holds_pid(getpid()));
+	ck_assert_int_eq(count_posts(spool), 0);
+	/* Removing it fails: it stays, with our PID, for others to judge. */
+	ck_assert_int_eq(setenv("POP2_FAIL_AT", "lock.unlink:EIO", 1), 0);
+	dotlock_release(&dl);
+	ck_assert(!dl.held);
+	ck_assert(lock_holds_pid(getpid()));
+	ck_assert_int_eq(unlink(lockfile), 0);
+
+	/* A stale lock that cannot be removed is respected. */
+	ck_assert_int_eq(setenv("POP2_FAIL_AT", "lock.unlink-stale:EIO", 1),
+	    0);
+	put_lock_pid(dead_pid());
+	ck_assert_int_eq(dot_errno(mbox), EEXIST);
+	ck_assert(exists(lockfile));
+	ck_assert_int_eq(unsetenv("POP2_FAIL_AT"), 0);
+	ck_assert_int_eq(dot_errno(mbox), 0);
+}
+END_TEST
+
+/*
+ * Runs dotlock_try() on mbox in a child that stops at STEP (POP2_STOP_AT),
+ * lets CHANGE alter the lock meanwhile, and returns the child's errno, or
+ * 0 when it took the lock.
+ */
+static int
+race_at(const char *step, void (*change)(void))
+{
+	pid_t pid;
+	int status;
+
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		struct dotlock dl;
+		int err = 0;
+
+		setenv("POP2_STOP_AT", step, 1);
+		if (dotlock_try(&dl, mbox) == -1)
+			err = errno;
+		unsetenv("POP2_STOP_AT");
+		dotlock_release(&dl);
+		exit(err);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, WUNTRACED), pid);
+	ck_assert_msg(WIFSTOPPED(status), "no stop at %s", step);
+	change();
+	ck_assert_int_eq(kill(pid, SIGCONT), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void
+lock_removed(void)
+{
+	ck_assert_int_eq(unlink(lockfile), 0);
+}
+
+/* A new stale lock, as another breaker would leave one. */
+static void
+lock_replaced(void)
+{
+	ck_assert_int_eq(unlink(lockfile), 0);
+	put_lock_pid(dead_pid());
+}
+
+static void
+lock_grown(void)
+{
+	int fd = open(lockfile, O_WRONLY | O_APPEND | O_CLOEXEC);
+
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(write(fd, "\n", 1), 1);
+	close(fd);
+}
+
+static void
+lock_touched(void)
+{
+	age(lockfile, 2 * DOTLOCK_STALE_SECONDS);
+}
+
+/* The same second, another nanosecond. */
+static void
+lock_touched_ns(void)
+{
+	struct stat st;
+	struct timespec ts[2];
+
+	ck_assert_int_eq(lstat(lockfile, &st), 0);
+	ts[0] = st.st_mtim;
+	ts[1] = st.st_mtim;
+	ts[1].tv_nsec = st.st_mtim.tv_nsec == 5 ? 6 : 5;
+	ck_assert_int_eq(utimensat(AT_FDCWD, lockfile, ts, 0), 0);
+}
+
+static void
+lock_chmod(void)
+{
+	nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
+	ck_assert_int_eq(chmod(lockfile, 0600), 0);
+}
+
+/*
+ * A stale lock is removed only if it is still the very file judged stale:
+ * whatever happens to it between the judgment and the unlink (a removal,
+ * a new lock in its place, a write, a touch) is seen.
+ */
+START_TEST(dotlock_judged_file_only)
+{
+	static const struct {
+		const char *step;
+		void (*change)(void);
+		int err;
+	} races[] = {
+		{ "lock.stale-stat", lock_removed, 0 },
+		{ "lock.stale-open", lock_removed, 0 },
+		{ "lock.stale-open", lock_replaced, EEXIST },
+		{ "lock.stale-unlink", lock_removed, 0 },
+		{ "lock.stale-unlink", lock_replaced, EEXIST },
+		{ "lock.stale-unlink", lock_grown, EEXIST },
+		{ "lock.stale-unlink", lock_touched, EEXIST },
+		{ "lock.stale-unlink", lock_touched_ns, EEXIST },
+		{ "lock.stale-unlink", lock_chmod, EEXIST },
+	};
+	size_t i;
+
+	if (!seam_enabled())
+		return; /* the stops are test seams */
+	for (i = 0; i < sizeof(races) / sizeof(races[0]); i++) {
+		put_lock_pid(dead_pid());
+		ck_assert_msg(race_at(races[i].step, races[i].change) ==
+		    races[i].err, "race %zu", i);
+		ck_assert_msg(exists(lockfile) == (races[i].err != 0),
+		    "race %zu", i);
+		ck_assert_int_eq(count_posts(spool), 0);
+		unlink(lockfile);
+	}
+
+	/* A broken lock that is back at once is respected, not broken twice. */
+	ck_assert_int_eq(setenv("POP2_FAIL_AT", "lock.link:EEXIST:2", 1), 0);
+	put_lock_pid(dead_pid());
+	ck_assert_int_eq(dot_errno(mbox), EEXIST);
+	ck_assert(!exists(lockfile));
+	/* A stale lock its owner removed first: gone is gone. */
+	ck_assert_int_eq(setenv("POP2_FAIL_AT", "lock.unlink-stale:ENOENT", 1),
+	    0);
+	put_lock_pid(dead_pid());
+	ck_assert_int_eq(dot_errno(mbox), EEXIST);
+	ck_assert(exists(lockfile));
+	ck_assert_int_eq(unsetenv("POP2_FAIL_AT"), 0);
+	ck_assert_int_eq(count_posts(spool), 0);
+}
+END_TEST
+
+/* Different host names, made harmless in post names (a UTS namespace). */
+static int
+sweep_in_host(const char *hostname, const char *as)
+{
+	char name[NAME_MAX + 1], p[PATH_MAX];
+	pid_t pid, dead;
+	int status;
+
+	dead = dead_pid();
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		struct dotlock dl;
+
+		if (unshare(CLONE_NEWUTS) == -1)
+			exit(77);
+		REQUIRE(sethostname(hostname, strlen(hostname)) == 0);
+		snprintf(name, sizeof(name), ".mbox.lock.%s.%ld.0123456789abcdef",
+		    as, (long)dead);
+		at(p, spool, name);
+		put(p, "1\n", 0644);
+		REQUIRE(dotlock_sweep(mbox, getuid()) == 1);
+		REQUIRE(!exists(p));
+		/* Our own posts carry the same harmless name. */
+		REQUIRE(dotlock_try(&dl, mbox) == 0);
+		dotlock_release(&dl);
+		exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
+}
+
+START_TEST(dotlock_host_names)
+{
+	int r;
+
+	r = sweep_in_host("Mail-7.example.org", "Mail-7.example.org");
+	if (r == 77)
+		return; /* no UTS namespace for us: the other cases cover it */
+	ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(sweep_in_host("a/b c:d~", "a_b_c_d_"), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------- lock waits */
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * Sends SIGALRM, which a handler catches, every MS milliseconds (0: no
+ * more): one that arrives between two sleeps is followed by another.
+ */
+static void
+alarm_in(long ms)
+{
+	struct sigaction sa;
+	struct itimerval it;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_sec = ms / 1000;
+	it.it_value.tv_usec = (ms % 1000) * 1000;
+	it.it_interval = it.it_value;
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+}
+
+START_TEST(waits_end_early)
+{
+	struct lock_dot dot;
+	struct holder h;
+	char p[PATH_MAX];
+	pid_t sleeper;
+	int fd = open(mbox, O_RDWR | O_CLOEXEC);
+
+	/* Busy and no time to wait: one attempt. */
+	holder_start(&h, mbox);
+	errno = 0;
+	ck_assert_int_eq(lock_ofd_read(fd, 0), -1);
+	ck_assert_int_eq(errno, ETIMEDOUT);
+	errno = 0;
+	ck_assert_int_eq(lock_maildrop(fd, mbox, NULL, 0, &dot), -1);
+	ck_assert_int_eq(errno, ETIMEDOUT);
+	/* A signal ends a wait, so that its flag can be looked at. */
+	alarm_in(100);
+	errno = 0;
+	ck_assert_int_eq(lock_ofd_read(fd, 60), -1);
+	ck_assert_int_eq(errno, EINTR);
+	alarm_in(0);
+	holder_stop(&h);
+
+	sleeper = sleeper_start();
+	put_lock_pid(sleeper);
+	alarm_in(100);
+	errno = 0;
+	ck_assert_int_eq(lock_maildrop(fd, mbox, NULL, 60, &dot), -1);
+	ck_assert_int_eq(errno, EINTR);
+	alarm_in(0);
+	ck_assert(!dot.held);
+	sleeper_stop(sleeper);
+	ck_assert_int_eq(unlink(lockfile), 0);
+	/* Nothing is held after any of it. */
+	ck_assert_int_eq(child_setlk(mbox, F_WRLCK), 0);
+
+	/* The dot-lock cannot be made at all: L1 is let go at once. */
+	at(p, root, "no-such-folder/mbox");
+	errno = 0;
+	ck_assert_int_eq(lock_maildrop(fd, p, NULL, 60, &dot), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_int_eq(child_setlk(mbox, F_WRLCK), 0);
+	close(fd);
+}
+END_TEST
+
+/* ---------------------------------------------------- helper faults */
+
+static pid_t held_helper;
+
+static int
+try_stubborn_helper(void)
+{
+	struct lock_dot dot;
+
+	REQUIRE(lock_dot_try(&dot, mbox, helper_path("stubborn")) == 0);
+	REQUIRE(dot.held && dot.helper > 0);
+	held_helper = dot.helper;
+	/* It ignores EOF and SIGTERM: release ends it with SIGKILL. */
+	lock_dot_release(&dot);
+	REQUIRE(!dot.held);
+	REQUIRE(kill(held_helper, 0) == -1 && errno == ESRCH);
+	REQUIRE(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD);
+	return 0;
+}
+
+static int
+try_slow_answer(void)
+{
+	struct lock_dot dot;
+
+	REQUIRE(lock_dot_try(&dot, mbox, helper_path("slow")) == 0);
+	REQUIRE(dot.held && dot.helper > 0);
+	lock_dot_release(&dot);
+	REQUIRE(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD);
+	return 0;
+}
+
+static int
+try_silent_helper(void)
+{
+	struct lock_dot dot;
+	int st;
+
+	errno = 0;
+	REQUIRE(lock_dot_try(&dot, mbox, helper_path("silent")) == -1);
+	REQUIRE(errno == EIO);
+	REQUIRE(dot.report.fault == LOCK_HELPER_NO_ANSWER);
+	REQUIRE(dot.report.err == ETIMEDOUT);
+	st = dot.report.status;
+	REQUIRE(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+	REQUIRE(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD);
+	return 0;
+}
+
+static int
+try_helper_status(void)
+{
+	struct lock_dot dot;
+
+	errno = 0;
+	REQUIRE(lock_dot_try(&dot, mbox, helper_path("refuse")) == -1);
+	REQUIRE(errno == refusal_err);
+	REQUIRE(dot.report.fault == refusal->fault);
+	REQUIRE(strcmp(dot.report.reason, refusal->reason) == 0);
+	if (refusal->fault == LOCK_HELPER_NOT_STARTED)
+		REQUIRE(dot.report.err == ENOENT);
+	REQUIRE(WIFEXITED(dot.report.status) &&
+	    WEXITSTATUS(dot.report.status) == refusal->status);
+	return 0;
+}
+
+/*
+ * A caller that ignores SIGCHLD has its children reaped by the kernel:
+ * there is no wait status to be had, and nothing must hang on one.
+ */
+static int
+try_children_reaped(void)
+{
+	struct lock_dot dot;
+
+	REQUIRE(signal(SIGCHLD, SIG_IGN) != SIG_ERR);
+	errno = 0;
+	REQUIRE(lock_dot_try(&dot, mbox, helper_path("refuse")) == -1);
+	REQUIRE(errno == EIO);
+	REQUIRE(dot.report.fault == LOCK_HELPER_REFUSED);
+	REQUIRE(dot.report.status == -1);
+	REQUIRE(lock_dot_try(&dot, mbox, helper_path("slow")) == 0);
+	/* The helper refreshes its own lock. */
+	lock_dot_refresh(&dot);
+	lock_dot_release(&dot);
+	REQUIRE(!dot.held && dot.helper == 0);
+	lock_dot_refresh(&dot);
+	return 0;
+}
+
+static void
+on_child_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* Signals while the answer is awaited do not cut the wait short. */
+static int
+try_answer_through_signals(void)
+{
+	struct itimerval it = { { 0, 20000 }, { 0, 20000 } };
+	struct sigaction sa;
+	struct lock_dot dot;
+	int r;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_child_alarm;
+	REQUIRE(sigaction(SIGALRM, &sa, NULL) == 0);
+	REQUIRE(setitimer(ITIMER_REAL, &it, NULL) == 0);
+	r = lock_dot_try(&dot, mbox, helper_path("late"));
+	memset(&it, 0, sizeof(it));
+	REQUIRE(setitimer(ITIMER_REAL, &it, NULL) == 0);
+	REQUIRE(r == 0 && dot.held);
+	lock_dot_release(&dot);
+	return 0;
+}
+
+/*
+ * Room for ROOM more descriptors only: the first or the second pipe to the
+ * helper cannot be made, and nothing is left open.
+ */
+static int room;
+
+static int
+try_no_descriptors(void)
+{
+	struct lock_dot dot;
+	struct rlimit rl;
+	int fds[3], i;
+
+	for (i = 0; i < 3; i++)
+		REQUIRE((fds[i] = dup(0)) != -1);
+	for (i = 0; i < 3; i++)
+		close(fds[i]);
+	REQUIRE(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	rl.rlim_cur = (rlim_t)fds[room];
+	REQUIRE(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	errno = 0;
+	REQUIRE(lock_dot_try(&dot, mbox, helper_path("none")) == -1);
+	REQUIRE(errno == EMFILE);
+	REQUIRE(!dot.held);
+	REQUIRE(fcntl(fds[0], F_GETFD) == -1 && fcntl(fds[1], F_GETFD) == -1);
+	return 0;
+}
+
+/*
+ * Helpers that answer in pieces, never, or hold on past EOF and SIGTERM;
+ * and the exit statuses only a fork-based posix_spawn or an odd helper
+ * gives. The waits are shortened through the test build's seams.
+ */
+START_TEST(helper_faults)
+{
+	static const struct refusal odd[] = {
+		/* A fork-based posix_spawn() reports a failed exec so. */
+		{ "exit 127", ENOENT, LOCK_HELPER_NOT_STARTED, 127, "" },
+		{ "echo '0 odd'; exit 3", EINVAL, LOCK_HELPER_REFUSED, 3, "odd" },
+		{ "echo '0 x'; exit 127", ENOENT, LOCK_HELPER_REFUSED, 127, "x" },
+		{ "echo 0; exit 73", EIO, LOCK_HELPER_REFUSED, 73, "" },
+		/* No line within the answer's bound. */
+		{ "printf '%200s' x; exit 64", EINVAL, LOCK_HELPER_NO_ANSWER,
+		    64, "" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+		fake_helper("refuse", odd[i].body);
+		refusal = &odd[i];
+		refusal_err = odd[i].err;
+		ck_assert_msg(unprivileged(try_helper_status) == 0, "%s",
+		    odd[i].body);
+	}
+	fake_helper("slow", "printf 1; sleep 0.1; echo; cat >/dev/null");
+	ck_assert_int_eq(unprivileged(try_slow_answer), 0);
+	fake_helper("refuse", "echo '0 busy'; exit 75");
+	ck_assert_int_eq(unprivileged(try_children_reaped), 0);
+	fake_helper("late", "sleep 0.2; echo 1; cat >/dev/null");
+	ck_assert_int_eq(unprivileged(try_answer_through_signals), 0);
+	/* The folder, the post's attempt and the first pipe fit; no more. */
+	room = 2;
+	ck_assert_int_eq(unprivileged(try_no_descriptors), 0);
+	if (!seam_enabled())
+		return; /* the waits below take seconds in a production build */
+	ck_assert_int_eq(setenv("POP2_HELPER_ANSWER_MS", "200", 1), 0);
+	ck_assert_int_eq(setenv("POP2_HELPER_EXIT_MS", "100", 1), 0);
+	fake_helper("silent", "exec sleep 100");
+	ck_assert_int_eq(unprivileged(try_silent_helper), 0);
+	fake_helper("stubborn", "trap '' TERM; echo 1; exec sleep 100");
+	ck_assert_int_eq(unprivileged(try_stubborn_helper), 0);
+	/* No folder opened at all: not even the first pipe fits. */
+	ck_assert_int_eq(setenv("POP2_FAIL_AT", "lock.folder:EACCES", 1), 0);
+	room = 1;
+	ck_assert_int_eq(unprivileged(try_no_descriptors), 0);
+	unsetenv("POP2_FAIL_AT");
+	unsetenv("POP2_HELPER_ANSWER_MS");
+	unsetenv("POP2_HELPER_EXIT_MS");
+}
+END_TEST
+
 static Suite *
 lock_suite(void)
 {
@@ -1532,6 +2439,7 @@ lock_suite(void)
 	TCase *stale = tcase_create("stale");
 	TCase *helper = tcase_create("helper");
 	TCase *faults = tcase_create("faults");
+	TCase *dotlock = tcase_create("dotlock");
 
 	tcase_add_checked_fixture(core, setup, teardown);
 	tcase_add_test(core, session_once);
@@ -1572,6 +2480,7 @@ lock_suite(void)
 	tcase_add_test(helper, helper_missing);
 	tcase_add_test(helper, helper_causes);
 	tcase_add_test(helper, helper_busy_times_out);
+	tcase_add_test(helper, helper_faults);
 	if (geteuid() == 0) {
 		tcase_add_test(helper, real_helper);
 		tcase_add_test(helper, real_helper_stale);
@@ -1591,12 +2500,27 @@ lock_suite(void)
 	tcase_add_test(faults, ofd_faults);
 	tcase_add_test(faults, dot_faults);
 	tcase_add_test(faults, dot_empty_when_full);
+	tcase_add_test(faults, waits_end_early);
 	tcase_set_timeout(faults, 30);
+
+	tcase_add_checked_fixture(dotlock, setup, teardown);
+	tcase_add_test(dotlock, dotlock_names);
+	tcase_add_test(dotlock, dotlock_pid_forms);
+	tcase_add_test(dotlock, dotlock_odd_files_kept);
+	tcase_add_test(dotlock, dotlock_foreign_views);
+	tcase_add_test(dotlock, dotlock_sweep_spares);
+	tcase_add_test(dotlock, dotlock_refresh_and_release);
+	tcase_add_test(dotlock, dotlock_empty_changed);
+	tcase_add_test(dotlock, dotlock_failures);
+	tcase_add_test(dotlock, dotlock_judged_file_only);
+	tcase_add_test(dotlock, dotlock_host_names);
+	tcase_set_timeout(dotlock, 30);
 
 	suite_add_tcase(s, core);
 	suite_add_tcase(s, stale);
 	suite_add_tcase(s, helper);
 	suite_add_tcase(s, faults);
+	suite_add_tcase(s, dotlock);
 	return s;
 }
 
