@@ -495,12 +495,6 @@ serve(struct helper *h)
 static void __attribute__((noreturn))
 run_command(struct helper *h)
 {
-	static char path_env[] = "PATH=" COMMAND_PATH;
-	char home_env[PATH_MAX + 8], user_env[LOGIN_NAME_MAX + 8];
-	char logname_env[LOGIN_NAME_MAX + 16], mail_env[PATH_MAX + 8];
-	char *envp[6];
-	int n = 0;
-
 	if (setresgid(h->rgid, h->rgid, h->rgid) == -1 ||
 	    (h->mail_gid != h->rgid && geteuid() != 0 &&
 	    setegid(h->mail_gid) != -1)) {
@@ -518,22 +512,15 @@ run_command(struct helper *h)
 	umask(h->caller_umask);
 	sigprocmask(SIG_SETMASK, &h->old_mask, NULL);
 
-	envp[n++] = path_env;
-	snprintf(user_env, sizeof(user_env), "USER=%s", h->user);
-	envp[n++] = user_env;
-	snprintf(logname_env, sizeof(logname_env), "LOGNAME=%s", h->user);
-	envp[n++] = logname_env;
-	if (h->home[0] != '\0') {
-		snprintf(home_env, sizeof(home_env), "HOME=%s", h->home);
-		envp[n++] = home_env;
+	/* main() cleared the environment: this is all of it. */
+	if (setenv("PATH", COMMAND_PATH, 1) == -1 ||
+	    setenv("USER", h->user, 1) == -1 ||
+	    setenv("LOGNAME", h->user, 1) == -1 ||
+	    (h->home[0] != '\0' && setenv("HOME", h->home, 1) == -1) ||
+	    (h->abspath[0] != '\0' && setenv("MAIL", h->abspath, 1) == -1)) {
+		fprintf(stderr, "pop2-lock: cannot set the environment\n");
+		_exit(126);
 	}
-	if (h->abspath[0] != '\0') {
-		snprintf(mail_env, sizeof(mail_env), "MAIL=%s", h->abspath);
-		envp[n++] = mail_env;
-	}
-	envp[n] = NULL;
-	/* execvp() searches the PATH of environ, so make that ours. */
-	environ = envp;
 	execvp(h->command[0], h->command);
 	fprintf(stderr, "pop2-lock: %s: %s\n", h->command[0], strerror(errno));
 	_exit(errno == ENOENT ? 127 : 126);

@@ -115,6 +115,11 @@ check "the command runs where pop2-lock was started" [ "$(cat "$scratch/where")"
 check "a relative -m: \$MAIL is absolute" [ "$(cat "$scratch/where")" = "$mbox" ]
 env FOO=bar PATH="$scratch/sub:$PATH" "$POP2_LOCK" -m "$mbox" -- sh -c 'echo "${FOO-unset} $PATH" >"$0"' "$scratch/where"
 check "the command gets a fixed environment" [ "$(cat "$scratch/where")" = "unset /usr/bin:/bin" ]
+env -i FOO=bar "$POP2_LOCK" -m "$mbox" -- env >"$scratch/env"
+me=$(id -un)
+home=$(getent passwd "$(id -u)" | cut -d: -f6)
+printf 'PATH=/usr/bin:/bin\nUSER=%s\nLOGNAME=%s\nHOME=%s\nMAIL=%s\n' "$me" "$me" "$home" "$mbox" >"$scratch/env.want"
+check "the command's whole environment: PATH, USER, LOGNAME, HOME, MAIL" cmp -s "$scratch/env" "$scratch/env.want"
 cd - >/dev/null || exit 1
 
 # ------------------------------------------------------------ exit codes
