@@ -17,6 +17,15 @@
 /* How many NAME.refused.K names state_set_aside() tries. */
 #define ASIDE_MAX 100
 
+static void
+free_keep_errno(void *p)
+{
+	int saved = errno;
+
+	free(p);
+	errno = saved;
+}
+
 /* Whether a directory of status ST may steer what pop2d writes. */
 static const char *
 dir_unsafe(const struct stat *st, uid_t uid)
@@ -31,47 +40,51 @@ dir_unsafe(const struct stat *st, uid_t uid)
 }
 
 /*
- * Checks PATH (absolute, at most PATH_MAX octets) and each directory
- * above it, as written: stat() follows a symbolic link to the directory
- * it names, and the directory holding the link is checked as the next
- * one up, so nobody but root (or UID) can swap any part of the way.
+ * Checks PATH (absolute) and each directory above it, as written: stat()
+ * follows a symbolic link to the directory it names, and the directory
+ * holding the link is checked as the next one up, so nobody but root (or
+ * UID) can swap any part of the way.
  */
 static int
 chain_safe(
     const char *path, uid_t uid, char *bad, size_t size, const char **why)
 {
-	char p[PATH_MAX], *slash;
+	char *p = strdup(path), *slash;
 	struct stat st;
+	int r = -1;
 
-	if (util_strlcpy(p, path, sizeof(p)) >= sizeof(p)) {
-		errno = ENAMETOOLONG;
+	if (p == NULL)
 		return -1;
-	}
 	for (;;) {
 		if (stat(p[0] != '\0' ? p : "/", &st) == -1)
-			return -1;
+			break;
 		if ((*why = dir_unsafe(&st, uid)) != NULL) {
 			util_strlcpy(bad, p[0] != '\0' ? p : "/", size);
 			errno = EPERM;
-			return -1;
+			break;
 		}
-		if (p[0] == '\0')
-			return 0;
+		if (p[0] == '\0') {
+			r = 0;
+			break;
+		}
 		slash = strrchr(p, '/');
 		if (slash == NULL) {
 			errno = EINVAL;
-			return -1;
+			break;
 		}
 		*slash = '\0';
 	}
+	free_keep_errno(p);
+	return r;
 }
 
 int
 state_dir_safe(
     const char *statedir, uid_t uid, char *bad, size_t size, const char **why)
 {
-	char real[PATH_MAX];
 	struct stat st;
+	char *real;
+	int r;
 
 	if (lstat(statedir, &st) == -1)
 		return -1;
@@ -90,9 +103,12 @@ state_dir_safe(
 	/* The way as written (links and their folders), then where it leads. */
 	if (chain_safe(statedir, uid, bad, size, why) == -1)
 		return -1;
-	if (realpath(statedir, real) == NULL)
+	real = realpath(statedir, NULL);
+	if (real == NULL)
 		return -1;
-	return chain_safe(real, uid, bad, size, why);
+	r = chain_safe(real, uid, bad, size, why);
+	free_keep_errno(real);
+	return r;
 }
 
 int
