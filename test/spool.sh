@@ -194,4 +194,21 @@ for how in "helper:-m $full/%u:$full/u1" "direct:-m $full/own/mbox:$full/own/mbo
 	[ "$(sed -n 2p "$scratch/out" | tr -d '\r')" = "#2 messages in INBOX" ] || grep -i 'reason' "$scratch/err"
 done
 
+# A set-group-ID helper on a nosuid mount runs without group mail: it
+# refuses the spool, and pop2d's log says why, naming the mount.
+mkdir "$scratch/nosuid"
+mount -t tmpfs -o nosuid,mode=755 nosuid "$scratch/nosuid"
+cp "$helper" "$scratch/nosuid/pop2-lock"
+chown root:mail "$scratch/nosuid/pop2-lock"
+chmod 2755 "$scratch/nosuid/pop2-lock"
+mbox >"$spool/u2"
+printf 'HELO u2 %s\r\nQUIT\r\n' "$pw" |
+	"$POP2D" -d -n t -S "$state" -L "$scratch/nosuid/pop2-lock" -m "$spool/%u" >"$scratch/out" 2>"$scratch/err"
+check "nosuid helper: the login is refused" [ "$(sed -n 2p "$scratch/out" | cut -c1)" = "-" ]
+check "nosuid helper: the log names the nosuid mount" grep -q 'mounted nosuid, so it cannot gain group mail' "$scratch/err"
+check "nosuid helper: the log has the helper's own reason" grep -q 'folder not writable by group mail' "$scratch/err"
+check "nosuid helper: no lock, no post left" \
+	[ ! -e "$spool/u2.lock" -a "$(find "$spool" -maxdepth 1 -name '.*.lock.*' | wc -l)" -eq 0 ]
+umount "$scratch/nosuid"
+
 finish
