@@ -113,10 +113,11 @@ struct lock_dot {
  * on it; when the helper failed, DOT->report says how (lock_maildrop()
  * keeps the report of its last attempt). Returns 0 with *DOT held, or -1
  * with errno: that of dotlock_try(), or EIO (the helper could not make the
- * lock or did not answer within 5 s), EACCES (the helper was not
- * permitted), EEXIST (the helper found it busy), EINVAL (the helper
- * refused its arguments), ENOENT or another errno of posix_spawn() (no
- * helper).
+ * lock, did not answer within 5 s, or left no wait status because SIGCHLD
+ * is ignored), EACCES (the helper was not permitted), EEXIST (the helper
+ * found it busy), EINVAL (the helper refused its arguments), ENOENT or
+ * another errno of posix_spawn() (no helper), EMFILE or ENFILE (no pipe
+ * to it).
  */
 int lock_dot_try(struct lock_dot *dot, const char *path, const char *helper);
 
