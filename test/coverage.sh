@@ -12,6 +12,7 @@ srcdir=$2
 # FILE (relative to SRCDIR, or TOTAL for the whole)    BRANCH TARGET (%)
 targets='
 lib/commit.c		85
+lib/dotlock.c		85
 lib/lock.c		85
 lib/state.c		85
 pop2d/store.c		85
