@@ -1,7 +1,7 @@
 /*
- * lock: the session lock and the OFD lock of MAILDROP.md, the client side
- * of pop2-lock's service mode, and the two kernel and dot-locks taken
- * together with back-off.
+ * lock: the session lock (L0) and the OFD lock (L1) of MAILDROP.md, the
+ * client side of pop2-lock's service mode, and L1 and L2 taken together
+ * with back-off. The dot-lock itself (L2) is dotlock.c's.
  */
 #include "config.h"
 
@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -20,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "lock.h"
