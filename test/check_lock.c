@@ -1645,6 +1645,7 @@ START_TEST(dotlock_names)
 	at(p, spool, ".mbox.lock.unreadable");
 	ck_assert_int_eq(mkdir(p, 0300), 0);
 	ck_assert_int_eq(unprivileged(try_sweep_unreadable), 0);
+	ck_assert_int_eq(rmdir(p), 0);
 
 	/* No folder, no sweep. */
 	at(p, root, "no-such-folder/mbox");
