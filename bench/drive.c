@@ -167,7 +167,7 @@ null_server(unsigned long count, unsigned long size)
 	char in[4096], rep[128];
 	size_t have = 0, k;
 	unsigned long cur = 1;
-	struct pollfd pfd = {.fd = 0, .events = POLLIN};
+	struct pollfd pfd = { .fd = 0, .events = POLLIN };
 	ssize_t r;
 
 	if (size > sizeof(msg))

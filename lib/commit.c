@@ -2247,7 +2247,7 @@ enum commit_recovery
 commit_recover_bounded(int statefd, int fd, uint64_t journal_max,
     commit_tick_fn *tick, void *tick_arg)
 {
-	struct tick t = {tick, tick_arg, 0};
+	struct tick t = { tick, tick_arg, 0 };
 	struct stat st;
 	struct jnl j, nj;
 	struct plan pl;

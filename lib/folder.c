@@ -59,8 +59,7 @@ folder_name_ok(const char *name)
 			 * "..": then each folder has one spelling only, and
 			 * no name can designate the folder directory itself.
 			 */
-			if (complen == 0 ||
-			    (complen == 1 && comp[0] == '.') ||
+			if (complen == 0 || (complen == 1 && comp[0] == '.') ||
 			    (complen == 2 && comp[0] == '.' && comp[1] == '.'))
 				return false;
 			if (*p == '\0')

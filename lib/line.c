@@ -38,7 +38,8 @@ static enum line_status
 line_skip(struct line_reader *lr)
 {
 	for (;;) {
-		char *lf = memchr(lr->buf + lr->start, '\n', lr->end - lr->start);
+		char *lf =
+		    memchr(lr->buf + lr->start, '\n', lr->end - lr->start);
 		ssize_t n;
 
 		if (lf != NULL) {

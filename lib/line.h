@@ -22,7 +22,7 @@ enum line_status {
 	LINE_PARTIAL,  /* end of input in the middle of a line */
 	LINE_TOO_LONG, /* the line was longer than LINE_MAX_OCTETS */
 	LINE_NUL,      /* the line contained a NUL octet */
-	LINE_ERROR     /* io_read failed; errno says why (ETIMEDOUT, EINTR, ...) */
+	LINE_ERROR /* io_read failed; errno says why (ETIMEDOUT, EINTR, ...) */
 };
 
 struct line_reader {

@@ -65,9 +65,10 @@ lock_session(int statefd)
 	int fd;
 
 	/* A FIFO, a device, a link or another uid's file is not ours. */
-	fd = seam_fail("lock.session-open") ? -1 :
-	    state_open_file(statefd, "session", O_RDWR | O_CREAT, 0600,
-	    geteuid(), &why);
+	fd = seam_fail("lock.session-open")
+	    ? -1
+	    : state_open_file(
+		  statefd, "session", O_RDWR | O_CREAT, 0600, geteuid(), &why);
 	if (fd == -1)
 		return -1;
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1)
@@ -86,8 +87,8 @@ ofd_set(int fd, short type)
 	fl.l_type = type;
 	fl.l_whence = SEEK_SET;
 	fl.l_start = 0;
-	fl.l_len = 0;	/* to the end of the file, however far it grows */
-	fl.l_pid = 0;	/* required by F_OFD_SETLK */
+	fl.l_len = 0; /* to the end of the file, however far it grows */
+	fl.l_pid = 0; /* required by F_OFD_SETLK */
 	if (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
 		/* POSIX lets a conflict be reported either way. */
 		if (errno == EACCES)
@@ -139,7 +140,8 @@ lock_ofd_read(int fd, int timeout)
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		if (util_sleep_ms(left < OFD_POLL_MS ? left : OFD_POLL_MS) == -1)
+		if (util_sleep_ms(left < OFD_POLL_MS ? left : OFD_POLL_MS) ==
+		    -1)
 			return -1;
 	}
 }
@@ -321,8 +323,7 @@ helper_errno(int status)
  * for the signals it handles. Returns 0, or an error number.
  */
 static int
-helper_spawn(pid_t *pid, const char *helper, const char *path, int in,
-    int out)
+helper_spawn(pid_t *pid, const char *helper, const char *path, int in, int out)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -358,8 +359,8 @@ helper_spawn(pid_t *pid, const char *helper, const char *path, int in,
 		const int steps[] = {
 			posix_spawn_file_actions_adddup2(&fa, in, 0),
 			posix_spawn_file_actions_adddup2(&fa, out, 1),
-			posix_spawn_file_actions_addopen(&fa, 2, "/dev/null",
-			    O_WRONLY, 0),
+			posix_spawn_file_actions_addopen(
+			    &fa, 2, "/dev/null", O_WRONLY, 0),
 #ifdef __GLIBC__
 #if __GLIBC_PREREQ(2, 34)
 			/* pop2d's other descriptors are none of its business. */
@@ -546,7 +547,8 @@ lock_maildrop(int fd, const char *path, const char *helper, int timeout,
 			return -1;
 		}
 		pause = BACKOFF_MIN_MS +
-		    (int64_t)(util_random64() % (BACKOFF_MAX_MS - BACKOFF_MIN_MS + 1));
+		    (int64_t)(util_random64() %
+			(BACKOFF_MAX_MS - BACKOFF_MIN_MS + 1));
 		if (util_sleep_ms(pause < left ? pause : left) == -1)
 			return -1;
 	}

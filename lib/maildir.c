@@ -22,7 +22,7 @@
 #include "wire.h"
 
 /* The subfolders that hold messages, in the order they are read. */
-static const char *const subdirs[] = {"new", "cur"};
+static const char *const subdirs[] = { "new", "cur" };
 /* "new/" and "cur/" */
 #define SUB_LEN 4
 /* How often a file renamed again and again is looked for. */

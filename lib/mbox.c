@@ -57,7 +57,6 @@ is_empty_line(const char *p, size_t n)
 	    (n == 2 && p[0] == '\r' && p[1] == '\n');
 }
 
-
 /*
  * Separator parsing. c-client reads the date from the end of the line,
  * because the sender may contain spaces; so do we.
@@ -247,9 +246,9 @@ struct ix {
 	XXH3_state_t *xs;
 	size_t alloc; /* entries allocated in mb->msg */
 
-	int cur;	 /* a message is open: mb->msg[mb->nmsg - 1] */
-	uint64_t hashed; /* the open message is hashed up to here */
-	int hstarted;	 /* ... by the streaming state xs */
+	int cur;	  /* a message is open: mb->msg[mb->nmsg - 1] */
+	uint64_t hashed;  /* the open message is hashed up to here */
+	int hstarted;	  /* ... by the streaming state xs */
 	XXH3_state_t *cs; /* the open message's current chunk, when streamed */
 	uint64_t cfill;	  /* octets in it */
 	size_t chunk0;	  /* the open message's first entry in mb->chunk */
@@ -291,7 +290,8 @@ ix_chunk_end(struct ix *ix)
 			errno = ENOMEM;
 			return -1;
 		}
-		if ((p = realloc(mb->chunk, alloc * sizeof(*mb->chunk))) == NULL)
+		if ((p = realloc(mb->chunk, alloc * sizeof(*mb->chunk))) ==
+		    NULL)
 			return -1;
 		mb->chunk = p;
 		ix->calloc = alloc;
@@ -718,7 +718,8 @@ ix_run(struct ix *ix)
 				avail = (size_t)(nl - p) + 1;
 			else if (!ix->eof) {
 				if (ix->cur &&
-				    wire_conv(&ix->cv, p, avail, &ix->cnt) == -1)
+				    wire_conv(&ix->cv, p, avail, &ix->cnt) ==
+					-1)
 					return -1;
 				ix->pos = ix->fill;
 				if (ix_fill(ix) == -1)
@@ -726,7 +727,8 @@ ix_run(struct ix *ix)
 				continue;
 			}
 			ix->in_long = 0;
-			if (ix->cur && wire_conv(&ix->cv, p, avail, &ix->cnt) == -1)
+			if (ix->cur &&
+			    wire_conv(&ix->cv, p, avail, &ix->cnt) == -1)
 				return -1;
 			ix->pos += avail;
 			continue;
@@ -860,8 +862,8 @@ mbox_stored_end(const struct mbox *mb, size_t i)
 }
 
 int
-mbox_send_guarded(const struct mbox *mb, size_t n,
-    const struct sink *sink, const struct wire_guard *g)
+mbox_send_guarded(const struct mbox *mb, size_t n, const struct sink *sink,
+    const struct wire_guard *g)
 {
 	const struct wire_msg *m;
 	const uint64_t *chunk;

@@ -53,7 +53,7 @@ struct mbox {
 	uint64_t size; /* octets indexed (S); later growth is not shown */
 	struct wire_msg *msg; /* every message, the pseudo-message included */
 	size_t nmsg;
-	size_t first; /* index in msg[] of visible message 1 */
+	size_t first;	 /* index in msg[] of visible message 1 */
 	uint64_t *chunk; /* chunk hashes of the messages over WIRE_WHOLE */
 	size_t nchunk;
 	const struct scan_impl *scan; /* the scanner of the index and sends */
@@ -100,8 +100,8 @@ uint64_t mbox_stored_end(const struct mbox *mb, size_t i);
 int mbox_send(const struct mbox *mb, size_t n, const struct sink *sink);
 
 /* mbox_send() with every read of the file inside G (NULL: none). */
-int mbox_send_guarded(const struct mbox *mb, size_t n,
-    const struct sink *sink, const struct wire_guard *g);
+int mbox_send_guarded(const struct mbox *mb, size_t n, const struct sink *sink,
+    const struct wire_guard *g);
 
 /*
  * Tells whether LINE (LEN octets, no terminator, CR allowed at the end)

@@ -27,10 +27,10 @@ struct passwd_field {
 
 /* Schemes holding a crypt(3) string; Dovecot's others (PLAIN...) do not. */
 static const char *const passwd_schemes[] = {
-    "CRYPT",
-    "SHA512-CRYPT",
-    "SHA256-CRYPT",
-    "BLF-CRYPT",
+	"CRYPT",
+	"SHA512-CRYPT",
+	"SHA256-CRYPT",
+	"BLF-CRYPT",
 };
 
 static int
@@ -271,8 +271,8 @@ passwd_scan(int fd, const struct passwd_scan *sc, struct passwd_entry *e)
 			if (skipping)
 				skipping = false;
 			else
-				ret = passwd_line(buf + start, len, lineno, sc,
-				    e);
+				ret = passwd_line(
+				    buf + start, len, lineno, sc, e);
 			start += len + 1;
 		}
 		if (ret != 0)
@@ -287,8 +287,8 @@ passwd_scan(int fd, const struct passwd_scan *sc, struct passwd_entry *e)
 			 * tail can never be read as an entry of its own.
 			 */
 			if (!skipping && sc->warn != NULL)
-				sc->warn(sc->warn_arg, lineno + 1,
-				    "line too long");
+				sc->warn(
+				    sc->warn_arg, lineno + 1, "line too long");
 			skipping = true;
 			base += (off_t)have;
 			have = 0;
@@ -373,8 +373,8 @@ passwd_first_sight(int fd, const char *path, int dirfd)
 
 	if (fstat(fd, &st) == -1)
 		return -1;
-	n = snprintf(prefix, sizeof(prefix), PASSWD_SEEN_PREFIX "%016llx:",
-	    passwd_path_hash(path));
+	n = snprintf(prefix, sizeof(prefix),
+	    PASSWD_SEEN_PREFIX "%016llx:", passwd_path_hash(path));
 	if (n < 0 || (size_t)n >= sizeof(prefix)) {
 		errno = ENAMETOOLONG;
 		return -1;

@@ -7,12 +7,12 @@
 
 #include "proxy.h"
 
-static const unsigned char v2_signature[12] = {
-    0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a};
+static const unsigned char v2_signature[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00,
+	0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a };
 static const char v1_signature[] = "PROXY ";
 /* The first 12 octets of an IPv4-mapped IPv6 address, ::ffff:a.b.c.d. */
-static const unsigned char v4_mapped[12] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+static const unsigned char v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
+	0xff };
 
 #define V2_CMD_LOCAL 0x0
 #define V2_CMD_PROXY 0x1

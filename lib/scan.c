@@ -90,12 +90,12 @@ scalar_crlf(char *dst, const char *p, size_t n, char before)
 }
 
 static const struct scan_impl scan_scalar = {
-    "scalar",
-    scalar_usable,
-    scalar_run,
-    scalar_bare_lf,
-    scalar_lf_next,
-    scalar_crlf,
+	"scalar",
+	scalar_usable,
+	scalar_run,
+	scalar_bare_lf,
+	scalar_lf_next,
+	scalar_crlf,
 };
 
 #ifdef SCAN_SSE2
@@ -311,12 +311,12 @@ sse2_crlf(char *dst, const char *p, size_t n, char before)
 }
 
 static const struct scan_impl scan_sse2 = {
-    "sse2",
-    sse2_usable,
-    sse2_run,
-    sse2_bare_lf,
-    sse2_lf_next,
-    sse2_crlf,
+	"sse2",
+	sse2_usable,
+	sse2_run,
+	sse2_bare_lf,
+	sse2_lf_next,
+	sse2_crlf,
 };
 #endif /* SCAN_SSE2 */
 
@@ -391,24 +391,24 @@ avx2_crlf(char *dst, const char *p, size_t n, char before)
 }
 
 static const struct scan_impl scan_avx2 = {
-    "avx2",
-    avx2_usable,
-    avx2_run,
-    avx2_bare_lf,
-    avx2_lf_next,
-    avx2_crlf,
+	"avx2",
+	avx2_usable,
+	avx2_run,
+	avx2_bare_lf,
+	avx2_lf_next,
+	avx2_crlf,
 };
 #endif /* SCAN_AVX2 */
 
 const struct scan_impl *const scan_impls[] = {
-    &scan_scalar,
+	&scan_scalar,
 #ifdef SCAN_SSE2
-    &scan_sse2,
+	&scan_sse2,
 #endif
 #ifdef SCAN_AVX2
-    &scan_avx2,
+	&scan_avx2,
 #endif
-    NULL,
+	NULL,
 };
 
 const struct scan_impl *

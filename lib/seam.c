@@ -23,11 +23,21 @@ static const struct {
 	const char *name;
 	int value;
 } errno_names[] = {
-	{ "EACCES", EACCES }, { "EAGAIN", EAGAIN }, { "EBADF", EBADF },
-	{ "EDQUOT", EDQUOT }, { "EEXIST", EEXIST }, { "EINTR", EINTR },
-	{ "EINVAL", EINVAL }, { "EIO", EIO }, { "EMFILE", EMFILE },
-	{ "ENOENT", ENOENT }, { "ENOMEM", ENOMEM }, { "ENOSPC", ENOSPC },
-	{ "EPERM", EPERM }, { "EROFS", EROFS }, { "ESTALE", ESTALE },
+	{ "EACCES", EACCES },
+	{ "EAGAIN", EAGAIN },
+	{ "EBADF", EBADF },
+	{ "EDQUOT", EDQUOT },
+	{ "EEXIST", EEXIST },
+	{ "EINTR", EINTR },
+	{ "EINVAL", EINVAL },
+	{ "EIO", EIO },
+	{ "EMFILE", EMFILE },
+	{ "ENOENT", ENOENT },
+	{ "ENOMEM", ENOMEM },
+	{ "ENOSPC", ENOSPC },
+	{ "EPERM", EPERM },
+	{ "EROFS", EROFS },
+	{ "ESTALE", ESTALE },
 	{ "EXDEV", EXDEV },
 };
 
@@ -91,8 +101,8 @@ seam_fail(const char *step)
 		return false;
 	colon = at + steplen + 1;
 	count = strchr(colon, ':');
-	err = errno_value(colon, count != NULL ? (size_t)(count - colon)
-						: strlen(colon));
+	err = errno_value(
+	    colon, count != NULL ? (size_t)(count - colon) : strlen(colon));
 	if (strncmp(counted, at, sizeof(counted)) != 0) {
 		(void)util_strlcpy(counted, at, sizeof(counted));
 		calls = 0;
@@ -102,7 +112,7 @@ seam_fail(const char *step)
 		if (strcmp(count + 1, "*") == 0)
 			nth = 0;
 		else if (util_strlcpy(num, count + 1, sizeof(num)) >=
-			     sizeof(num) ||
+			sizeof(num) ||
 		    util_parse_ulong(num, 1, 1000000000UL, &nth) == -1)
 			nth = 1;
 	}
@@ -117,8 +127,8 @@ seam_fail(const char *step)
 }
 
 unsigned long
-seam_number(const char *name, unsigned long dflt, unsigned long min,
-    unsigned long max)
+seam_number(
+    const char *name, unsigned long dflt, unsigned long min, unsigned long max)
 {
 #ifdef POP2_TEST_SEAMS
 	const char *s = secure_getenv(name);
@@ -137,8 +147,8 @@ seam_number(const char *name, unsigned long dflt, unsigned long min,
 long
 seam_login_delay_ms(long default_ms)
 {
-	return (long)seam_number("POP2_LOGIN_DELAY_MS",
-	    (unsigned long)default_ms, 0, 600000);
+	return (long)seam_number(
+	    "POP2_LOGIN_DELAY_MS", (unsigned long)default_ms, 0, 600000);
 }
 
 bool

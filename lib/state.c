@@ -143,15 +143,18 @@ open_user_dir(const char *statedir, const char *user, int *made)
 		errno = EINVAL;
 		return -1;
 	}
-	top = seam_fail("state.open") ? -1 :
-	    open(statedir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	top = seam_fail("state.open")
+	    ? -1
+	    : open(statedir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (top == -1)
 		return -1;
 	*made = !seam_fail("state.mkdir") && mkdirat(top, user, 0700) == 0;
 	if (!*made && errno != EEXIST)
 		return util_close_keep_errno(top);
-	fd = seam_fail("state.open-user") ? -1 :
-	    openat(top, user, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = seam_fail("state.open-user")
+	    ? -1
+	    : openat(
+		  top, user, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return util_close_keep_errno(top);
 	close(top);

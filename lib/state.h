@@ -29,8 +29,8 @@
  * offending directory copied into BAD (SIZE octets) and *WHY set to a
  * phrase saying what is wrong with it.
  */
-int state_dir_safe(const char *statedir, uid_t uid, char *bad, size_t size,
-    const char **why);
+int state_dir_safe(
+    const char *statedir, uid_t uid, char *bad, size_t size, const char **why);
 
 /*
  * Makes the missing directory PATH, owned by root with mode 0755; its
@@ -46,8 +46,7 @@ int state_make_dir(const char *path);
  * USER must be a plain name (no '/', not "." or ".."). Returns 0, or -1
  * with errno (EPERM: owned by another uid).
  */
-int state_prepare(const char *statedir, const char *user, uid_t uid,
-    gid_t gid);
+int state_prepare(const char *statedir, const char *user, uid_t uid, gid_t gid);
 
 /*
  * Opens STATEDIR/USER as the current user, making it (0700) when missing.

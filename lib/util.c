@@ -37,8 +37,8 @@ util_parse_msgno(const char *s, size_t len, uint32_t *out)
 }
 
 int
-util_parse_ulong(const char *s, unsigned long min, unsigned long max,
-    unsigned long *out)
+util_parse_ulong(
+    const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
 	unsigned long v = 0;
 	int overflow = 0;
@@ -244,8 +244,8 @@ util_pread_full(int fd, void *buf, size_t len, off_t off)
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t r = pread(fd, (char *)buf + got, len - got,
-		    off + (off_t)got);
+		ssize_t r =
+		    pread(fd, (char *)buf + got, len - got, off + (off_t)got);
 
 		if (r == -1) {
 			if (errno == EINTR)
@@ -265,8 +265,8 @@ util_pwrite_full(int fd, const void *buf, size_t len, off_t off)
 	size_t put = 0;
 
 	while (put < len) {
-		ssize_t r = pwrite(fd, (const char *)buf + put, len - put,
-		    off + (off_t)put);
+		ssize_t r = pwrite(
+		    fd, (const char *)buf + put, len - put, off + (off_t)put);
 
 		if (r == -1) {
 			if (errno == EINTR)

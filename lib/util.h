@@ -28,8 +28,8 @@ int util_parse_msgno(const char *s, size_t len, uint32_t *out);
  * only, no sign, no spaces. Returns 0 and stores *OUT, or -1 with errno
  * EINVAL or ERANGE.
  */
-int util_parse_ulong(const char *s, unsigned long min, unsigned long max,
-    unsigned long *out);
+int util_parse_ulong(
+    const char *s, unsigned long min, unsigned long max, unsigned long *out);
 
 /*
  * Copies SRC into DST of SIZE octets, always NUL-terminating when SIZE > 0.

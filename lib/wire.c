@@ -47,14 +47,14 @@
 _Static_assert(sizeof(struct wire_msg) == 48, "struct wire_msg grew");
 
 const char *const wire_hidden[] = {
-    "status",
-    "x-status",
-    "x-keywords",
-    "x-uid",
-    "x-imap",
-    "x-imapbase",
-    "content-length",
-    NULL,
+	"status",
+	"x-status",
+	"x-keywords",
+	"x-uid",
+	"x-imap",
+	"x-imapbase",
+	"content-length",
+	NULL,
 };
 
 static int
@@ -297,7 +297,7 @@ const char *
 wire_count_header_run(struct wire_conv *c, const char *p, const char *e,
     const char *stop, struct wire_out *o)
 {
-	struct scan_cursor cur = {NULL, 0};
+	struct scan_cursor cur = { NULL, 0 };
 	const char *nl, *q;
 	uint64_t n = 0;
 

@@ -183,8 +183,8 @@ const char *wire_count_header_run(struct wire_conv *c, const char *p,
  * message of at most WIRE_WHOLE).
  */
 int wire_send(int fd, const struct wire_msg *m, uint64_t to,
-    const uint64_t *chunk, const struct scan_impl *sc,
-    const struct sink *sink, const struct wire_guard *g);
+    const uint64_t *chunk, const struct scan_impl *sc, const struct sink *sink,
+    const struct wire_guard *g);
 
 /*
  * Indexes the regular file open at FD as one whole message without

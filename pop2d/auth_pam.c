@@ -183,7 +183,7 @@ enum auth_result
 auth_pam_verify(struct auth_login *l, const char *user, char *password,
     struct auth_user *out, const char **why)
 {
-	struct pam_conv conv = {auth_pam_conv, l};
+	struct pam_conv conv = { auth_pam_conv, l };
 	pam_handle_t *pamh = NULL;
 	const char *call = "pam_start";
 	enum auth_result res = AUTH_DENIED;

@@ -21,30 +21,30 @@ shadow_verify(struct auth_login *l, const char *user, char *password,
 }
 
 static const struct auth_source passwd_file_source = {
-    .name = "passwd-file",
-    .verify = passwd_file_verify,
+	.name = "passwd-file",
+	.verify = passwd_file_verify,
 };
 
 static const struct auth_source shadow_source = {
-    .name = "shadow",
-    .verify = shadow_verify,
+	.name = "shadow",
+	.verify = shadow_verify,
 };
 
 #ifdef HAVE_PAM
 static const struct auth_source pam_source = {
-    .name = "pam",
-    .verify = auth_pam_verify,
-    .establish = auth_pam_establish,
-    .end = auth_pam_end,
+	.name = "pam",
+	.verify = auth_pam_verify,
+	.establish = auth_pam_establish,
+	.end = auth_pam_end,
 };
 #endif
 
 /* The system's accounts, in order of preference: the first one built in. */
 static const struct auth_source *const system_sources[] = {
 #ifdef HAVE_PAM
-    &pam_source,
+	&pam_source,
 #endif
-    &shadow_source,
+	&shadow_source,
 };
 
 const struct auth_source *

@@ -31,7 +31,8 @@ cmd_parse(char *line, size_t len, struct cmd *c)
 	c->arg = sp != NULL ? sp + 1 : line + len;
 	c->arglen = sp != NULL ? len - klen - 1 : 0;
 	for (i = 0; i < sizeof(cmd_table) / sizeof(cmd_table[0]); i++) {
-		if (klen == 4 && util_ascii_caseeq(line, cmd_table[i].name, 4)) {
+		if (klen == 4 &&
+		    util_ascii_caseeq(line, cmd_table[i].name, 4)) {
 			c->kind = cmd_table[i].kind;
 			return;
 		}

@@ -21,8 +21,8 @@ enum cmd_kind {
 
 struct cmd {
 	enum cmd_kind kind;
-	bool has_arg;    /* a space followed the keyword */
-	char *arg;       /* what follows that one space (may be empty) */
+	bool has_arg; /* a space followed the keyword */
+	char *arg;    /* what follows that one space (may be empty) */
 	size_t arglen;
 };
 

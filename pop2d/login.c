@@ -135,8 +135,8 @@ login_log_recovery(const char *state_dir, const char *tag, const char *user,
 		log_msg(LOG_CRIT,
 		    "%suser=%s journal %s/%s/%s refused (%s%s%s): kept "
 		    "as %s, not followed, nothing was changed",
-		    tag, user, state_dir, user, commit_journal_name(), rec->refused,
-		    rec->path[0] != '\0' ? ": " : "",
+		    tag, user, state_dir, user, commit_journal_name(),
+		    rec->refused, rec->path[0] != '\0' ? ": " : "",
 		    rec->path[0] != '\0' ? folder : "", rec->aside);
 	else if (r == -1)
 		log_msg(LOG_ERR,
@@ -331,7 +331,7 @@ login_run(struct login *l, const char *user, char *password, size_t *count)
 
 	/* The client's name reaches the log only escaped. */
 	log_escape(l->user, sizeof(l->user), user);
-	l->auth = (struct auth_login){.cfg = cfg->auth_cfg};
+	l->auth = (struct auth_login){ .cfg = cfg->auth_cfg };
 	ar = cfg->auth->verify(&l->auth, user, password, &u, &reason);
 	util_wipe(password, strlen(password));
 	if (ar != AUTH_OK)

@@ -19,9 +19,9 @@
  * or to the first with an empty prefix, which the table must hold.
  */
 const struct maildrop_ops *const maildrop_formats[] = {
-    &maildrop_mbox,
-    &maildrop_maildir,
-    NULL,
+	&maildrop_mbox,
+	&maildrop_maildir,
+	NULL,
 };
 
 const struct maildrop_ops *

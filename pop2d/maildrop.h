@@ -46,7 +46,7 @@ struct maildrop {
 	void *priv;	 /* the format's state: made by open, freed by free */
 	char path[4096]; /* the folder's real path: locks, journal, log */
 	int statefd;	 /* the user's state directory (journals); lent */
-	const char *helper; /* pop2-lock, for dot-locks we may not make */
+	const char *helper;   /* pop2-lock, for dot-locks we may not make */
 	uint64_t journal_max; /* -J, the journal's bound (0: the default) */
 	/* Why pop2-lock failed when a lock was last refused, for the log. */
 	struct lock_helper_report *lock_report;

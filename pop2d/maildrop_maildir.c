@@ -95,7 +95,7 @@ maildir_folder_claims(int fd, const struct stat *sb)
 static int
 maildir_folder_open_at(struct maildrop *md, int fd, int dirfd, const char *name)
 {
-	static const char *const subs[] = {"cur", "new"};
+	static const char *const subs[] = { "cur", "new" };
 	struct stat sb;
 	size_t i;
 
@@ -199,18 +199,18 @@ maildir_folder_commit(struct maildrop *md)
 }
 
 const struct maildrop_ops maildrop_maildir = {
-    .prefix = "maildir:",
-    .journaled = false,
-    .locked = false,
-    .open = maildir_folder_open,
-    .claims = maildir_folder_claims,
-    .open_at = maildir_folder_open_at,
-    .open_inside = maildir_folder_open_inside,
-    .index = maildir_folder_index,
-    .count = maildir_folder_count,
-    .size = maildir_folder_size,
-    .mark = maildir_folder_mark,
-    .send = maildir_folder_send,
-    .commit = maildir_folder_commit,
-    .free = maildir_folder_free,
+	.prefix = "maildir:",
+	.journaled = false,
+	.locked = false,
+	.open = maildir_folder_open,
+	.claims = maildir_folder_claims,
+	.open_at = maildir_folder_open_at,
+	.open_inside = maildir_folder_open_inside,
+	.index = maildir_folder_index,
+	.count = maildir_folder_count,
+	.size = maildir_folder_size,
+	.mark = maildir_folder_mark,
+	.send = maildir_folder_send,
+	.commit = maildir_folder_commit,
+	.free = maildir_folder_free,
 };

@@ -179,7 +179,7 @@ static int
 mbox_folder_send(struct maildrop *md, uint32_t n, const struct sink *sink)
 {
 	struct mbox_folder *f = md->priv;
-	struct wire_guard guard = {read_lock, read_unlock, &f->fd};
+	struct wire_guard guard = { read_lock, read_unlock, &f->fd };
 
 	/*
 	 * A shared lock around each read of the file (delivery agents wait,
@@ -249,18 +249,18 @@ mbox_folder_commit(struct maildrop *md)
 }
 
 const struct maildrop_ops maildrop_mbox = {
-    .prefix = "",
-    .journaled = true,
-    .locked = true,
-    .open = mbox_folder_open,
-    .claims = mbox_folder_claims,
-    .open_at = mbox_folder_open_at,
-    .open_inside = NULL,
-    .index = mbox_folder_index,
-    .count = mbox_folder_count,
-    .size = mbox_folder_size,
-    .mark = mbox_folder_mark,
-    .send = mbox_folder_send,
-    .commit = mbox_folder_commit,
-    .free = mbox_folder_free,
+	.prefix = "",
+	.journaled = true,
+	.locked = true,
+	.open = mbox_folder_open,
+	.claims = mbox_folder_claims,
+	.open_at = mbox_folder_open_at,
+	.open_inside = NULL,
+	.index = mbox_folder_index,
+	.count = mbox_folder_count,
+	.size = mbox_folder_size,
+	.mark = mbox_folder_mark,
+	.send = mbox_folder_send,
+	.commit = mbox_folder_commit,
+	.free = mbox_folder_free,
 };

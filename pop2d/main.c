@@ -137,14 +137,14 @@ is_socket(int fd)
  * unless that may be the client's connection (inetd and xinetd give the
  * socket as 0, 1 and 2); the client gets a reply without paths.
  */
-static void __attribute__((noreturn))
-config_fail(const struct options *o)
+static void __attribute__((noreturn)) config_fail(const struct options *o)
 {
 	struct session_out out;
 
 	session_fail(NULL, SESSION_ERR_UNAVAILABLE, &out);
 	log_msg(LOG_ERR, "configuration error: %s", o->error);
-	if (!o->debug && !is_socket(STDIN_FILENO) && !is_socket(STDOUT_FILENO)) {
+	if (!o->debug && !is_socket(STDIN_FILENO) &&
+	    !is_socket(STDOUT_FILENO)) {
 		fprintf(stderr, "pop2d: %s\n", o->error);
 		if (o->usage_error)
 			usage(stderr);
@@ -160,8 +160,9 @@ parse_seconds(struct options *o, const char *arg, char opt)
 	unsigned long v;
 
 	if (util_parse_ulong(arg, 1, 86400, &v) == -1) {
-		bad_config(o, true, "-%c %s: not a number of seconds from 1 to 86400",
-		    opt, arg);
+		bad_config(o, true,
+		    "-%c %s: not a number of seconds from 1 to 86400", opt,
+		    arg);
 		return 60;
 	}
 	return v;
@@ -178,10 +179,20 @@ parse_size(struct options *o, const char *arg, char opt, uint64_t dflt)
 
 	if (len > 0 && len < sizeof(num)) {
 		switch (arg[len - 1]) {
-		case 'K': case 'k': shift = 10; break;
-		case 'M': case 'm': shift = 20; break;
-		case 'G': case 'g': shift = 30; break;
-		default: break;
+		case 'K':
+		case 'k':
+			shift = 10;
+			break;
+		case 'M':
+		case 'm':
+			shift = 20;
+			break;
+		case 'G':
+		case 'g':
+			shift = 30;
+			break;
+		default:
+			break;
 		}
 		memcpy(num, arg, len - (shift != 0));
 		num[len - (shift != 0)] = '\0';
@@ -189,8 +200,10 @@ parse_size(struct options *o, const char *arg, char opt, uint64_t dflt)
 		    (uint64_t)v << shift >= (uint64_t)1 << 20)
 			return (uint64_t)v << shift;
 	}
-	bad_config(o, true, "-%c %s: not a size from 1M to 1024G (octets, or a "
-	    "number followed by K, M or G)", opt, arg);
+	bad_config(o, true,
+	    "-%c %s: not a size from 1M to 1024G (octets, or a "
+	    "number followed by K, M or G)",
+	    opt, arg);
 	return dflt;
 }
 
@@ -198,7 +211,8 @@ static const char *
 absolute_path(struct options *o, const char *arg, char opt, const char *dflt)
 {
 	if (arg[0] != '/') {
-		bad_config(o, true, "-%c %s: not an absolute path: give one beginning with /",
+		bad_config(o, true,
+		    "-%c %s: not an absolute path: give one beginning with /",
 		    opt, arg);
 		return dflt;
 	}
@@ -214,12 +228,14 @@ path_template(struct options *o, const char *arg, char opt, const char *dflt)
 	if (opt == 'm')
 		(void)maildrop_format(arg, &path);
 	if (path[0] != '/' && strncmp(path, "%h", 2) != 0) {
-		bad_config(o, true, "-%c %s: must be an absolute path or start with %%h",
-		    opt, arg);
+		bad_config(o, true,
+		    "-%c %s: must be an absolute path or start with %%h", opt,
+		    arg);
 		return dflt;
 	}
 	if (util_template_check(arg) == -1) {
-		bad_config(o, true, "-%c %s: bad template (only %%u, %%h and %%%% may follow %%)",
+		bad_config(o, true,
+		    "-%c %s: bad template (only %%u, %%h and %%%% may follow %%)",
 		    opt, arg);
 		return dflt;
 	}
@@ -232,12 +248,14 @@ host_name(struct options *o, const char *arg)
 	const char *p;
 
 	if (arg[0] == '\0' || strlen(arg) > 255) {
-		bad_config(o, true, "-n %s: a host name of 1 to 255 characters is needed", arg);
+		bad_config(o, true,
+		    "-n %s: a host name of 1 to 255 characters is needed", arg);
 		return NULL;
 	}
 	for (p = arg; *p != '\0'; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-			bad_config(o, true, "-n: a host name may not contain spaces or "
+			bad_config(o, true,
+			    "-n: a host name may not contain spaces or "
 			    "control characters");
 			return NULL;
 		}
@@ -255,15 +273,20 @@ pam_service(struct options *o, const char *arg)
 		return NULL;
 	}
 	if (arg[0] == '\0' || arg[0] == '.' || strlen(arg) > 255) {
-		bad_config(o, true, "-P %s: a PAM service name of 1 to 255 characters "
-		    "is needed, not beginning with '.'", arg);
+		bad_config(o, true,
+		    "-P %s: a PAM service name of 1 to 255 characters "
+		    "is needed, not beginning with '.'",
+		    arg);
 		return NULL;
 	}
 	for (p = arg; *p != '\0'; p++)
 		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
-		    !(*p >= '0' && *p <= '9') && *p != '.' && *p != '_' && *p != '-') {
-			bad_config(o, true, "-P %s: a PAM service name has only letters, "
-			    "digits, '.', '_' and '-'", arg);
+		    !(*p >= '0' && *p <= '9') && *p != '.' && *p != '_' &&
+		    *p != '-') {
+			bad_config(o, true,
+			    "-P %s: a PAM service name has only letters, "
+			    "digits, '.', '_' and '-'",
+			    arg);
 			return NULL;
 		}
 	return arg;
@@ -290,8 +313,8 @@ parse_options(int argc, char **argv, struct options *o)
 	o->login_seconds = 60;
 	opterr = 0;
 	o->journal_max = COMMIT_JOURNAL_MAX;
-	while ((ch = getopt_long(argc, argv, ":p:P:m:F:S:t:T:n:L:H:J:dVh", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":p:P:m:F:S:t:T:n:L:H:J:dVh",
+		    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
 			o->passwd_file = optarg;
@@ -300,16 +323,20 @@ parse_options(int argc, char **argv, struct options *o)
 			o->pam_service = pam_service(o, optarg);
 			break;
 		case 'm':
-			o->maildrop = path_template(o, optarg, 'm', o->maildrop);
+			o->maildrop =
+			    path_template(o, optarg, 'm', o->maildrop);
 			break;
 		case 'F':
-			o->folder_dir = path_template(o, optarg, 'F', o->folder_dir);
+			o->folder_dir =
+			    path_template(o, optarg, 'F', o->folder_dir);
 			break;
 		case 'S':
-			o->state_dir = absolute_path(o, optarg, 'S', o->state_dir);
+			o->state_dir =
+			    absolute_path(o, optarg, 'S', o->state_dir);
 			break;
 		case 'L':
-			o->lock_helper = absolute_path(o, optarg, 'L', o->lock_helper);
+			o->lock_helper =
+			    absolute_path(o, optarg, 'L', o->lock_helper);
 			o->lock_helper_given = true;
 			break;
 		case 't':
@@ -325,7 +352,8 @@ parse_options(int argc, char **argv, struct options *o)
 			o->proxy_list = optarg;
 			break;
 		case 'J':
-			o->journal_max = parse_size(o, optarg, 'J', o->journal_max);
+			o->journal_max =
+			    parse_size(o, optarg, 'J', o->journal_max);
 			break;
 		case 'd':
 			o->debug = true;
@@ -340,13 +368,16 @@ parse_options(int argc, char **argv, struct options *o)
 			usage(stdout);
 			exit(0);
 		case ':':
-			bad_config(o, true, "option -%c needs an argument", optopt);
+			bad_config(
+			    o, true, "option -%c needs an argument", optopt);
 			break;
 		default:
 			if (optopt != 0)
-				bad_config(o, true, "unknown option -%c", optopt);
+				bad_config(
+				    o, true, "unknown option -%c", optopt);
 			else
-				bad_config(o, true, "unknown option %s", argv[optind - 1]);
+				bad_config(o, true, "unknown option %s",
+				    argv[optind - 1]);
 			break;
 		}
 	}
@@ -373,7 +404,8 @@ static void __attribute__((noreturn))
 finish(struct server *sv, const struct session_out *last, const char *reason)
 {
 	/* Only a session closed by QUIT ends well; the rest exit 1. */
-	int status = last != NULL && last->len > 0 && last->reply[0] == '+' ? 0 : 1;
+	int status =
+	    last != NULL && last->len > 0 && last->reply[0] == '+' ? 0 : 1;
 	struct store *st = sv->login.have_store ? &sv->login.store : NULL;
 
 	if (last != NULL && send_reply(sv, last) == -1)
@@ -417,13 +449,15 @@ set_peer(struct server *sv, const struct sockaddr *sa)
 		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
 		port = ntohs(sin->sin_port);
 	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+		const struct sockaddr_in6 *sin6 =
+		    (const struct sockaddr_in6 *)sa;
 
 		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
 			inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], addr,
 			    sizeof(addr));
 		else
-			inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
+			inet_ntop(
+			    AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
 		port = ntohs(sin6->sin6_port);
 	} else {
 		return;
@@ -439,7 +473,8 @@ describe_peer(struct server *sv)
 	struct sockaddr_storage *ss = &sv->conn_peer;
 
 	sv->conn_peer_len = sizeof(*ss);
-	if (getpeername(STDIN_FILENO, (struct sockaddr *)ss, &sv->conn_peer_len) == -1) {
+	if (getpeername(STDIN_FILENO, (struct sockaddr *)ss,
+		&sv->conn_peer_len) == -1) {
 		memset(ss, 0, sizeof(*ss));
 		sv->conn_peer_len = 0;
 	}
@@ -535,8 +570,9 @@ backend_select(void *arg, const char *name, size_t *count)
 	if (store_select(&sv->login.store, name, count) == -1) {
 		e = errno;
 		log_msg(LOG_INFO,
-		    "user=%s folder=%s refused or unreadable: %s%s", sv->login.user,
-		    log_escape(folder, sizeof(folder), name), strerror(e),
+		    "user=%s folder=%s refused or unreadable: %s%s",
+		    sv->login.user, log_escape(folder, sizeof(folder), name),
+		    strerror(e),
 		    login_describe_helper(&sv->login.store.lock_report,
 			sv->login.store.helper, helper, sizeof(helper)));
 		return -1;
@@ -584,13 +620,15 @@ wait_login_deadline(const struct timespec *arrived)
 	    (now.tv_sec == until.tv_sec && now.tv_nsec > until.tv_nsec)) {
 		log_msg(LOG_WARNING,
 		    "login deadline of %ld ms missed by %lld ms: "
-		    "the refusal's timing shows", ms,
+		    "the refusal's timing shows",
+		    ms,
 		    (long long)(now.tv_sec - until.tv_sec) * 1000 +
-		    (now.tv_nsec - until.tv_nsec) / 1000000);
+			(now.tv_nsec - until.tv_nsec) / 1000000);
 		return;
 	}
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) ==
-	    EINTR && !stop_signal)
+		EINTR &&
+	    !stop_signal)
 		;
 }
 
@@ -653,7 +691,8 @@ send_message(struct server *sv, uint32_t n)
 	 * The whole message must be taken within the idle limit, however the
 	 * client spreads its reads: a trickle cannot stretch one RETR.
 	 */
-	sv->io.deadline_ms = util_now_ms() + (long long)sv->opt.idle_seconds * 1000;
+	sv->io.deadline_ms =
+	    util_now_ms() + (long long)sv->opt.idle_seconds * 1000;
 	if (deadline != 0 && deadline < sv->io.deadline_ms)
 		sv->io.deadline_ms = deadline;
 	r = store_send(&sv->login.store, n, &sv->io);
@@ -665,11 +704,14 @@ send_message(struct server *sv, uint32_t n)
 	if (errno == ESTALE) {
 		/* Once part of the message went out, a reply would pass for data. */
 		if (sv->io.put_total != before)
-			finish(sv, NULL, "maildrop changed while the message was sent; cut short");
+			finish(sv, NULL,
+			    "maildrop changed while the message was sent; cut short");
 		session_fail(&sv->session, SESSION_ERR_MAILDROP_CHANGED, &out);
 		finish(sv, &out, "maildrop changed");
 	}
-	finish(sv, NULL, errno == ETIMEDOUT ? "message not taken within the idle limit" : "write error");
+	finish(sv, NULL,
+	    errno == ETIMEDOUT ? "message not taken within the idle limit"
+			       : "write error");
 }
 
 /* Opens -p's file before the greeting: a bad one is a configuration error. */
@@ -683,10 +725,13 @@ open_passwd_file(struct server *sv)
 	    open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (sv->auth_cfg.passwd_fd == -1 ||
 	    fstat(sv->auth_cfg.passwd_fd, &st) == -1)
-		bad_config(&sv->opt, false, "-p %s: %s: make it a file pop2d can read, "
-		    "or correct -p", path, strerror(errno));
+		bad_config(&sv->opt, false,
+		    "-p %s: %s: make it a file pop2d can read, "
+		    "or correct -p",
+		    path, strerror(errno));
 	else if (!S_ISREG(st.st_mode))
-		bad_config(&sv->opt, false, "-p %s: not a regular file: correct -p", path);
+		bad_config(&sv->opt, false,
+		    "-p %s: not a regular file: correct -p", path);
 }
 
 /*
@@ -700,38 +745,48 @@ check_state_dir(struct options *o)
 {
 	char bad[PATH_MAX];
 	const char *why = "";
-	const char *owner = geteuid() == 0 ? "root's" : "root's or pop2d's own user's";
+	const char *owner =
+	    geteuid() == 0 ? "root's" : "root's or pop2d's own user's";
 
-	if (state_dir_safe(o->state_dir, geteuid(), bad, sizeof(bad), &why) == 0)
+	if (state_dir_safe(o->state_dir, geteuid(), bad, sizeof(bad), &why) ==
+	    0)
 		return;
 	if (errno == ENOENT && geteuid() == 0 &&
 	    strcmp(o->state_dir, DEFAULT_STATE_DIR) == 0) {
 		if (state_make_dir(o->state_dir) == 0) {
-			log_msg(LOG_NOTICE, "made the missing state directory %s "
-			    "(root, mode 0755)", o->state_dir);
+			log_msg(LOG_NOTICE,
+			    "made the missing state directory %s "
+			    "(root, mode 0755)",
+			    o->state_dir);
 			check_state_dir(o);
 			return;
 		}
-		bad_config(o, false, "-S %s: cannot make it: %s: make its parent "
-		    "directory, or make it (root, mode 0755)", o->state_dir, strerror(errno));
+		bad_config(o, false,
+		    "-S %s: cannot make it: %s: make its parent "
+		    "directory, or make it (root, mode 0755)",
+		    o->state_dir, strerror(errno));
 		return;
 	}
 	if (errno == EPERM)
-		bad_config(o, false, "-S %s is unsafe: %s is %s: every directory down to "
+		bad_config(o, false,
+		    "-S %s is unsafe: %s is %s: every directory down to "
 		    "it must be %s and writable by its owner alone (chown root, "
-		    "chmod go-w), or choose another -S", o->state_dir, bad, why, owner);
+		    "chmod go-w), or choose another -S",
+		    o->state_dir, bad, why, owner);
 	else
-		bad_config(o, false, "-S %s: %s: make it a directory (not a symbolic "
-		    "link), %s, mode 0755", o->state_dir, strerror(errno), owner);
+		bad_config(o, false,
+		    "-S %s: %s: make it a directory (not a symbolic "
+		    "link), %s, mode 0755",
+		    o->state_dir, strerror(errno), owner);
 }
 
 /* Whether an identity of uid UID and the one group GID may create files in DIR (status ST). */
 static bool
 may_create(const struct stat *st, uid_t uid, gid_t gid)
 {
-	mode_t need = uid == st->st_uid ? S_IWUSR | S_IXUSR :
-	    gid == st->st_gid		 ? S_IWGRP | S_IXGRP :
-					   S_IWOTH | S_IXOTH;
+	mode_t need = uid == st->st_uid ? S_IWUSR | S_IXUSR
+	    : gid == st->st_gid		? S_IWGRP | S_IXGRP
+					: S_IWOTH | S_IXOTH;
 
 	return (st->st_mode & need) == need;
 }
@@ -756,14 +811,15 @@ entry_cannot_lock(void *arg, const struct passwd_entry *e)
  * account's own is that account's, who may).
  */
 static bool
-spool_needs_helper(const struct server *sv, const char *spool,
-    const struct stat *st)
+spool_needs_helper(
+    const struct server *sv, const char *spool, const struct stat *st)
 {
 	if (geteuid() != 0)
-		return faccessat(AT_FDCWD, spool, W_OK | X_OK, AT_EACCESS) == -1;
+		return faccessat(AT_FDCWD, spool, W_OK | X_OK, AT_EACCESS) ==
+		    -1;
 	if (sv->auth_cfg.passwd_fd != -1)
 		return passwd_each(sv->auth_cfg.passwd_fd, entry_cannot_lock,
-		    (void *)st) != 0;
+			   (void *)st) != 0;
 	/* An account's folder is for that account, which may create files. */
 	return (st->st_mode & (S_IWOTH | S_IXOTH)) != (S_IWOTH | S_IXOTH) &&
 	    st->st_uid == 0;
@@ -776,8 +832,8 @@ spool_needs_helper(const struct server *sv, const char *spool,
  * may not create files: then every dot-lock needs the lock helper.
  */
 static bool
-dot_lock_needs_helper(const struct server *sv, char *spool, size_t size,
-    struct stat *st)
+dot_lock_needs_helper(
+    const struct server *sv, char *spool, size_t size, struct stat *st)
 {
 	const char *tmpl, *slash, *p;
 	char dir[PATH_MAX];
@@ -823,11 +879,16 @@ check_lock_helper(struct server *sv)
 		if (!o->lock_helper_given)
 			return;
 		if (stat(o->lock_helper, &st) == -1)
-			bad_config(o, false, "-L %s: %s: install pop2-lock there "
-			    "or correct -L", o->lock_helper, strerror(errno));
-		else if (!S_ISREG(st.st_mode) || access(o->lock_helper, X_OK) == -1)
-			bad_config(o, false, "-L %s: not an executable file: "
-			    "install pop2-lock there or correct -L", o->lock_helper);
+			bad_config(o, false,
+			    "-L %s: %s: install pop2-lock there "
+			    "or correct -L",
+			    o->lock_helper, strerror(errno));
+		else if (!S_ISREG(st.st_mode) ||
+		    access(o->lock_helper, X_OK) == -1)
+			bad_config(o, false,
+			    "-L %s: not an executable file: "
+			    "install pop2-lock there or correct -L",
+			    o->lock_helper);
 		return;
 	}
 	/* cppcheck-suppress getgrgidCalled ; pop2d has one thread */
@@ -837,20 +898,24 @@ check_lock_helper(struct server *sv)
 	else
 		snprintf(group, sizeof(group), "%lu", (unsigned long)sp.st_gid);
 	if (stat(o->lock_helper, &st) == -1)
-		bad_config(o, false, "-L %s: %s: the sessions may not create "
+		bad_config(o, false,
+		    "-L %s: %s: the sessions may not create "
 		    "files in the spool %s, so a dot-lock there needs the lock "
 		    "helper: install pop2-lock there (as root: chown root:%s, "
-		    "chmod 2755) or correct -L", o->lock_helper, strerror(errno),
-		    spool, group);
+		    "chmod 2755) or correct -L",
+		    o->lock_helper, strerror(errno), spool, group);
 	else if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0 ||
 	    st.st_uid != 0 || !(st.st_mode & S_ISGID) || st.st_gid != sp.st_gid)
-		bad_config(o, false, "-L %s: not a set-group-ID program of "
+		bad_config(o, false,
+		    "-L %s: not a set-group-ID program of "
 		    "root's in the group %s of the spool %s, where the sessions "
 		    "may not create files: as root, chown root:%s %s && chmod "
-		    "2755 %s", o->lock_helper, group, spool, group,
-		    o->lock_helper, o->lock_helper);
+		    "2755 %s",
+		    o->lock_helper, group, spool, group, o->lock_helper,
+		    o->lock_helper);
 	else if ((sp.st_mode & (S_IWGRP | S_IXGRP)) != (S_IWGRP | S_IXGRP))
-		bad_config(o, false, "-m %s: neither the sessions nor the lock "
+		bad_config(o, false,
+		    "-m %s: neither the sessions nor the lock "
 		    "helper (group %s) may create a dot-lock in %s: make it "
 		    "writable by its group (as root: chmod 2775 %s)",
 		    o->maildrop, group, spool, spool);
@@ -863,10 +928,11 @@ proxy_read_failure(ssize_t n, size_t seen)
 	if (stop_signal)
 		return "signal";
 	if (n == 0)
-		return seen == 0 ? "EOF before the PROXY header" : "EOF inside the PROXY header";
+		return seen == 0 ? "EOF before the PROXY header"
+				 : "EOF inside the PROXY header";
 	if (errno == ETIMEDOUT)
-		return seen == 0 ? "timeout before the PROXY header" :
-		    "timeout inside the PROXY header";
+		return seen == 0 ? "timeout before the PROXY header"
+				 : "timeout inside the PROXY header";
 	return "read error";
 }
 
@@ -892,11 +958,13 @@ read_proxy_header(struct server *sv)
 		size_t used;
 
 		if (n <= 0) {
-			const char *why = proxy_read_failure(n, proxy_length(&pp));
+			const char *why =
+			    proxy_read_failure(n, proxy_length(&pp));
 
 			log_msg(LOG_INFO, "session start peer=%s", sv->peer);
-			log_msg(LOG_NOTICE, "PROXY header refused peer=%s reason=%s",
-			    sv->peer, why);
+			log_msg(LOG_NOTICE,
+			    "PROXY header refused peer=%s reason=%s", sv->peer,
+			    why);
 			finish(sv, NULL, why);
 		}
 		st = proxy_feed(&pp, data, (size_t)n, &used);
@@ -910,8 +978,9 @@ read_proxy_header(struct server *sv)
 	}
 	if (!pp.result.local)
 		set_peer(sv, (const struct sockaddr *)&pp.result.src);
-	log_msg(LOG_INFO, "session start peer=%s proxy=%s header=v%d%s", sv->peer, proxy,
-	    pp.result.version, pp.result.local ? "-local" : "");
+	log_msg(LOG_INFO, "session start peer=%s proxy=%s header=v%d%s",
+	    sv->peer, proxy, pp.result.version,
+	    pp.result.local ? "-local" : "");
 }
 
 static void
@@ -932,11 +1001,11 @@ report_passwd_file(const struct server *sv)
 {
 	int dirfd, r = -1;
 
-	dirfd = open(sv->opt.state_dir,
-	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dirfd = open(
+	    sv->opt.state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dirfd != -1) {
-		r = passwd_first_sight(sv->auth_cfg.passwd_fd, sv->opt.passwd_file,
-		    dirfd);
+		r = passwd_first_sight(
+		    sv->auth_cfg.passwd_fd, sv->opt.passwd_file, dirfd);
 		close(dirfd);
 	}
 	if (r != 0)
@@ -944,8 +1013,7 @@ report_passwd_file(const struct server *sv)
 		    (void *)sv->opt.passwd_file);
 }
 
-static void __attribute__((noreturn))
-serve(struct server *sv)
+static void __attribute__((noreturn)) serve(struct server *sv)
 {
 	struct session_out out;
 	char hostname[256];
@@ -992,9 +1060,11 @@ serve(struct server *sv)
 			continue;
 		}
 		if (out.close)
-			finish(sv, &out, out.reason != NULL ? out.reason : "closed");
+			finish(sv, &out,
+			    out.reason != NULL ? out.reason : "closed");
 		if (send_reply(sv, &out) == -1)
-			finish(sv, NULL, errno == ETIMEDOUT ? "timeout" : "write error");
+			finish(sv, NULL,
+			    errno == ETIMEDOUT ? "timeout" : "write error");
 	}
 }
 
@@ -1013,7 +1083,8 @@ main(int argc, char **argv)
 	if (sv.opt.error[0] != '\0')
 		config_fail(&sv.opt);
 	/* No session ever ran: nothing to recover. */
-	if (sv.opt.recover_all && access(sv.opt.state_dir, F_OK) == -1 && errno == ENOENT)
+	if (sv.opt.recover_all && access(sv.opt.state_dir, F_OK) == -1 &&
+	    errno == ENOENT)
 		return 0;
 	/* Without -p: the system's accounts, looked up at HELO. */
 	sv.auth_cfg.passwd_fd = -1;
@@ -1024,8 +1095,10 @@ main(int argc, char **argv)
 	if (sv.opt.proxy_list != NULL) {
 		const char *why = NULL;
 
-		if (proxy_nets_parse(&sv.proxy_nets, sv.opt.proxy_list, &why) == -1)
-			bad_config(&sv.opt, false, "-H %s: %s", sv.opt.proxy_list, why);
+		if (proxy_nets_parse(&sv.proxy_nets, sv.opt.proxy_list, &why) ==
+		    -1)
+			bad_config(&sv.opt, false, "-H %s: %s",
+			    sv.opt.proxy_list, why);
 	}
 	if (sv.opt.error[0] != '\0')
 		config_fail(&sv.opt);
@@ -1060,14 +1133,16 @@ main(int argc, char **argv)
 	login_init(&sv.login, &sv.login_cfg);
 
 	/* -T bounds the whole login, however the client spreads its octets. */
-	io_init(&sv.io, STDIN_FILENO, STDOUT_FILENO, (int)sv.opt.login_seconds * 1000);
-	sv.io.deadline_ms = util_now_ms() + (long long)sv.opt.login_seconds * 1000;
+	io_init(&sv.io, STDIN_FILENO, STDOUT_FILENO,
+	    (int)sv.opt.login_seconds * 1000);
+	sv.io.deadline_ms =
+	    util_now_ms() + (long long)sv.opt.login_seconds * 1000;
 	sv.io.stop = &stop_signal;
 	line_init(&sv.lr, &sv.io);
 	/* Only a listed peer may say who the client is, and then must. */
 	if (sv.conn_peer_len > 0 &&
-	    proxy_nets_match(&sv.proxy_nets, (const struct sockaddr *)&sv.conn_peer,
-	    sv.conn_peer_len))
+	    proxy_nets_match(&sv.proxy_nets,
+		(const struct sockaddr *)&sv.conn_peer, sv.conn_peer_len))
 		read_proxy_header(&sv);
 	else
 		log_msg(LOG_INFO, "session start peer=%s", sv.peer);

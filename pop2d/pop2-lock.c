@@ -79,21 +79,21 @@ __lsan_is_turned_off(void)
 /* Everything the program holds; main() owns the only instance. */
 struct helper {
 	bool command_mode;
-	const char *maildrop;	/* -m, or NULL for the spool file */
+	const char *maildrop; /* -m, or NULL for the spool file */
 	char **command;
 
 	uid_t uid;
-	gid_t rgid;		/* the caller's group */
-	gid_t mail_gid;		/* the group we were installed with */
-	bool use_group;		/* the folder needs mail_gid to be written */
+	gid_t rgid;	/* the caller's group */
+	gid_t mail_gid; /* the group we were installed with */
+	bool use_group; /* the folder needs mail_gid to be written */
 
 	char user[LOGIN_NAME_MAX + 1];
 	char home[PATH_MAX];
-	char base[NAME_MAX + 1];	/* the maildrop's name in its folder */
-	char abspath[PATH_MAX];		/* the maildrop, for COMMAND's $MAIL */
-	int cwd_fd;			/* where COMMAND runs */
+	char base[NAME_MAX + 1]; /* the maildrop's name in its folder */
+	char abspath[PATH_MAX];	 /* the maildrop, for COMMAND's $MAIL */
+	int cwd_fd;		 /* where COMMAND runs */
 
-	mode_t caller_umask;		/* given back to COMMAND */
+	mode_t caller_umask; /* given back to COMMAND */
 	int sig_fd;
 	sigset_t old_mask;
 	struct sigaction old_pipe, old_chld, old_xfsz;
@@ -232,9 +232,9 @@ who_am_i(struct helper *h)
 		die(h, EXIT_NOPERM, "user %ld is not in the password database",
 		    (long)h->uid);
 	if (util_strlcpy(h->user, pw->pw_name, sizeof(h->user)) >=
-	    sizeof(h->user) || h->user[0] == '\0' ||
-	    strchr(h->user, '/') != NULL || strcmp(h->user, ".") == 0 ||
-	    strcmp(h->user, "..") == 0)
+		sizeof(h->user) ||
+	    h->user[0] == '\0' || strchr(h->user, '/') != NULL ||
+	    strcmp(h->user, ".") == 0 || strcmp(h->user, "..") == 0)
 		die(h, EXIT_NOPERM, "user name unusable as a spool file name");
 	if (util_strlcpy(h->home, pw->pw_dir, sizeof(h->home)) >=
 	    sizeof(h->home))
@@ -296,8 +296,7 @@ enter_folder(struct helper *h)
 
 	if (lstat(h->base, &st) == -1) {
 		if (!(spool && errno == ENOENT))
-			die(h, EXIT_NOPERM, "%s: %s", h->base,
-			    strerror(errno));
+			die(h, EXIT_NOPERM, "%s: %s", h->base, strerror(errno));
 	} else if (S_ISLNK(st.st_mode)) {
 		die(h, EXIT_NOPERM, "%s: is a symbolic link", h->base);
 	} else if (!S_ISREG(st.st_mode)) {
@@ -321,7 +320,8 @@ enter_folder(struct helper *h)
 
 	if (getcwd(cwd, sizeof(cwd)) == NULL ||
 	    (size_t)snprintf(h->abspath, sizeof(h->abspath), "%s/%s",
-	    strcmp(cwd, "/") == 0 ? "" : cwd, h->base) >= sizeof(h->abspath))
+		strcmp(cwd, "/") == 0 ? "" : cwd,
+		h->base) >= sizeof(h->abspath))
 		h->abspath[0] = '\0';
 }
 
@@ -380,7 +380,8 @@ setup_signals(struct helper *h)
 	sigaddset(&set, SIGCHLD);
 	for (sig = 1; sig < NSIG; sig++)
 		if (caught_signal(sig) && sig != SIGPIPE &&
-		    sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+		    sigaction(sig, NULL, &old) == 0 &&
+		    old.sa_handler != SIG_IGN)
 			(void)sigaddset(&set, sig);
 	if (sigprocmask(SIG_BLOCK, &set, &h->old_mask) == -1)
 		die(h, EXIT_OSERR, "sigprocmask: %s", strerror(errno));
@@ -475,8 +476,8 @@ serve(struct helper *h)
 		if (pfd[0].revents & POLLIN) {
 			ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
 
-			if (n == 0 || (n == -1 && errno != EINTR &&
-			    errno != EAGAIN))
+			if (n == 0 ||
+			    (n == -1 && errno != EINTR && errno != EAGAIN))
 				break;
 		} else if (pfd[0].revents != 0) {
 			break;
@@ -492,18 +493,19 @@ serve(struct helper *h)
  * runs COMMAND where pop2-lock was started with a small, fixed
  * environment. Never returns.
  */
-static void __attribute__((noreturn))
-run_command(struct helper *h)
+static void __attribute__((noreturn)) run_command(struct helper *h)
 {
 	if (setresgid(h->rgid, h->rgid, h->rgid) == -1 ||
 	    (h->mail_gid != h->rgid && geteuid() != 0 &&
-	    setegid(h->mail_gid) != -1)) {
+		setegid(h->mail_gid) != -1)) {
 		fprintf(stderr, "pop2-lock: cannot drop group privileges\n");
 		_exit(126);
 	}
 	if (h->cwd_fd != -1 && fchdir(h->cwd_fd) == -1) {
-		fprintf(stderr, "pop2-lock: cannot return to the current "
-		    "directory: %s\n", strerror(errno));
+		fprintf(stderr,
+		    "pop2-lock: cannot return to the current "
+		    "directory: %s\n",
+		    strerror(errno));
 		_exit(126);
 	}
 	sigaction(SIGPIPE, &h->old_pipe, NULL);

@@ -326,7 +326,7 @@ state_folder(int top, const char *name, struct stat *sb)
 int
 recover_all(const struct recover_config *o)
 {
-	unsigned long count[RECOVERY_REFUSED + 1] = {0};
+	unsigned long count[RECOVERY_REFUSED + 1] = { 0 };
 	unsigned long users = 0, bad;
 	struct dirent *de;
 	DIR *dir;

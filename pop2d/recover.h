@@ -14,7 +14,7 @@ struct recover_config {
 	const char *folder_dir;	 /* -F template */
 	const char *lock_helper; /* -L */
 	unsigned long seconds;	 /* -t: the bound on each user's recovery */
-	int passwd_fd; /* -p's file, open; -1: the system's accounts */
+	int passwd_fd;	      /* -p's file, open; -1: the system's accounts */
 	uint64_t journal_max; /* -J */
 };
 

@@ -11,8 +11,8 @@
 #define STATE_BIT(st) (1u << (st))
 #define IN_FOLDER (STATE_BIT(SESSION_MBOX) | STATE_BIT(SESSION_ITEM))
 
-typedef void session_handler(struct session *, const struct cmd *,
-    struct session_out *);
+typedef void session_handler(
+    struct session *, const struct cmd *, struct session_out *);
 
 static session_handler do_helo, do_fold, do_read, do_retr, do_acks, do_ackd,
     do_nack, do_quit;
@@ -37,8 +37,7 @@ static const struct {
 	{ CMD_QUIT, STATE_BIT(SESSION_AUTH) | IN_FOLDER, 0, do_quit },
 };
 
-static void
-reply(struct session_out *out, const char *fmt, ...)
+static void reply(struct session_out *out, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -86,31 +85,26 @@ static const struct {
 	[SESSION_ERR_LINE_TOO_LONG] = { "Command line too long", NULL },
 	[SESSION_ERR_NUL_OCTET] = { "NUL octet in command", NULL },
 	[SESSION_ERR_IDLE] = { "Autologout; idle for too long", NULL },
-	[SESSION_ERR_MAILDROP_CHANGED] = {
-	    "Maildrop changed by another program", NULL },
+	[SESSION_ERR_MAILDROP_CHANGED] = { "Maildrop changed by another program",
+	    NULL },
 	/* A commit's: what was deleted, and whether it is finished later. */
 	[SESSION_ERR_COMMIT_BUSY] = { "Maildrop busy; nothing deleted",
 	    "commit failed" },
-	[SESSION_ERR_COMMIT_LOCK_FAILED] = {
-	    "Cannot lock maildrop; nothing deleted", "commit failed" },
-	[SESSION_ERR_COMMIT_TOO_LARGE] = {
-	    "Too many scattered deletions for one commit; nothing deleted",
+	[SESSION_ERR_COMMIT_LOCK_FAILED] = { "Cannot lock maildrop; nothing deleted",
 	    "commit failed" },
-	[SESSION_ERR_COMMIT_CHANGED] = {
-	    "Maildrop changed by another program; nothing deleted",
+	[SESSION_ERR_COMMIT_TOO_LARGE] = { "Too many scattered deletions for one commit; nothing deleted",
 	    "commit failed" },
-	[SESSION_ERR_COMMIT_NO_SPACE] = {
-	    "No space for the commit journal; nothing deleted",
+	[SESSION_ERR_COMMIT_CHANGED] = { "Maildrop changed by another program; nothing deleted",
 	    "commit failed" },
-	[SESSION_ERR_COMMIT_READ_ONLY] = {
-	    "Maildrop is read-only; nothing deleted", "commit failed" },
+	[SESSION_ERR_COMMIT_NO_SPACE] = { "No space for the commit journal; nothing deleted",
+	    "commit failed" },
+	[SESSION_ERR_COMMIT_READ_ONLY] = { "Maildrop is read-only; nothing deleted",
+	    "commit failed" },
 	[SESSION_ERR_COMMIT_FAILED] = { "Commit failed; nothing deleted",
 	    "commit failed" },
-	[SESSION_ERR_COMMIT_PARTLY] = {
-	    "Commit failed; some messages may not be deleted",
+	[SESSION_ERR_COMMIT_PARTLY] = { "Commit failed; some messages may not be deleted",
 	    "commit failed" },
-	[SESSION_ERR_COMMIT_INTERRUPTED] = {
-	    "Commit interrupted; it completes at the next login",
+	[SESSION_ERR_COMMIT_INTERRUPTED] = { "Commit interrupted; it completes at the next login",
 	    "commit failed" },
 };
 
@@ -134,8 +128,9 @@ fail(struct session *s, struct session_out *out, enum session_error err)
 	if (err > SESSION_OK && err < SESSION_ERR_COUNT &&
 	    session_errors[err].text != NULL) {
 		text = session_errors[err].text;
-		reason = session_errors[err].reason != NULL ?
-		    session_errors[err].reason : text;
+		reason = session_errors[err].reason != NULL
+		    ? session_errors[err].reason
+		    : text;
 	}
 	fail_text(s, out, text, reason);
 }
@@ -169,8 +164,7 @@ session_greet(struct session *s, const char *host, const char *version,
 }
 
 void
-session_fail(struct session *s, enum session_error err,
-    struct session_out *out)
+session_fail(struct session *s, enum session_error err, struct session_out *out)
 {
 	out_clear(out);
 	fail(s, out, err);

@@ -46,8 +46,9 @@ store_init(struct store *st, const char *inbox, const char *folder_dir,
 		 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY)) == -1)
 		st->folders_errno = errno;
 	/* Journals name folders by their real path. */
-	if (st->dirfd != -1 && maildrop_real_path(st->dirfd, st->folders,
-				    sizeof(st->folders)) == -1) {
+	if (st->dirfd != -1 &&
+	    maildrop_real_path(st->dirfd, st->folders, sizeof(st->folders)) ==
+		-1) {
 		st->folders_errno = errno != 0 ? errno : EIO;
 		st->folders[0] = '\0';
 	}
@@ -303,16 +304,18 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 	}
 	if (foreign) {
 		if (commit_refuse(st->statefd, &p,
-		    "names neither the maildrop nor a folder") == -1)
+			"names neither the maildrop nor a folder") == -1)
 			return -1;
 		rep->refused = p.refused;
 		util_strlcpy(rep->aside, p.aside, sizeof(rep->aside));
 		return 2;
 	}
-	if (fd == -1 && (errno == ENOENT || errno == ELOOP ||
-	    errno == ENOTDIR || errno == EXDEV || errno == EPERM))
-		return commit_recover_bounded(st->statefd, -1, maildrop_journal_max(st->journal_max),
-		    NULL, NULL); /* removed: set aside */
+	if (fd == -1 &&
+	    (errno == ENOENT || errno == ELOOP || errno == ENOTDIR ||
+		errno == EXDEV || errno == EPERM))
+		return commit_recover_bounded(st->statefd, -1,
+		    maildrop_journal_max(st->journal_max), NULL,
+		    NULL); /* removed: set aside */
 	if (fd == -1)
 		return -1;
 	r = lock_maildrop(
@@ -323,8 +326,8 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 		return -1;
 	}
 	/* A long recovery keeps its dot-lock fresh, as a commit does. */
-	r = commit_recover_bounded(
-	    st->statefd, fd, maildrop_journal_max(st->journal_max), maildrop_refresh_dot, &dot);
+	r = commit_recover_bounded(st->statefd, fd,
+	    maildrop_journal_max(st->journal_max), maildrop_refresh_dot, &dot);
 	if (r == COMMIT_RECOVERY_DONE && fstat(fd, &sb) == 0)
 		rep->size = (long long)sb.st_size;
 	lock_maildrop_release(fd, &dot);

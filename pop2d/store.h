@@ -28,17 +28,17 @@
 #include "maildrop.h"
 
 struct store {
-	char inbox[4096];  /* path of the maildrop, without its prefix */
+	char inbox[4096]; /* path of the maildrop, without its prefix */
 	const struct maildrop_ops *inbox_ops; /* INBOX's format */
-	int dirfd;         /* the folder directory, or -1 when it cannot be used */
+	int dirfd; /* the folder directory, or -1 when it cannot be used */
 	char folders[4096]; /* its real path (for journals), or "" */
-	int folders_errno;  /* why a folder directory given could not be used, or 0 */
-	int statefd;       /* the user's state directory (journal), not owned */
-	const char *helper; /* pop2-lock, for dot-locks we may not make */
+	int folders_errno; /* why a folder directory given could not be used, or 0 */
+	int statefd;	   /* the user's state directory (journal), not owned */
+	const char *helper;   /* pop2-lock, for dot-locks we may not make */
 	uint64_t journal_max; /* -J, the commit journal's bound (0: default) */
 	/* The selected folder (sel.path its name); sel.ops NULL: none. */
 	struct maildrop sel;
-	size_t deleted;    /* messages marked deleted in the selected folder */
+	size_t deleted; /* messages marked deleted in the selected folder */
 	/* Why pop2-lock failed when a lock was last refused, for the log. */
 	struct lock_helper_report lock_report;
 	unsigned long long deleted_octets; /* their octets as RETR sends them */
@@ -62,12 +62,12 @@ int store_init(struct store *st, const char *inbox, const char *folder_dir,
 
 /* What store_recover() found, for the caller's log. */
 struct store_recovery {
-	int leftovers;       /* temporary files of killed commits removed */
+	int leftovers;	     /* temporary files of killed commits removed */
 	const char *refused; /* why the journal was refused, or NULL */
-	char aside[64];      /* the name the refused journal is kept under */
+	char aside[64];	     /* the name the refused journal is kept under */
 	char path[4096];     /* the folder the journal names, or "" */
-	bool torn;           /* a torn journal was removed: nothing changed */
-	long long size;      /* finished: the folder's size afterwards, or -1 */
+	bool torn;	     /* a torn journal was removed: nothing changed */
+	long long size;	     /* finished: the folder's size afterwards, or -1 */
 };
 
 /*

@@ -53,12 +53,12 @@ struct fixture_user {
 };
 
 static const struct fixture_user users[] = {
-    {"alice", ALICE_HASH, "wonderland", "Wonderland"},
-    {"bob", BOB_HASH, BOB_PASSWORD, "pass with two spaces"},
-    {"carol", CAROL_HASH, "carol-secret", "carol-secret "},
-    {"dave", DAVE_HASH, "dave-secret", "dave-secreT"},
-    {"erin", ERIN_HASH, "erin-secret", "erin-secre"},
-    {"frank", FRANK_HASH, "frank-secret", ""},
+	{ "alice", ALICE_HASH, "wonderland", "Wonderland" },
+	{ "bob", BOB_HASH, BOB_PASSWORD, "pass with two spaces" },
+	{ "carol", CAROL_HASH, "carol-secret", "carol-secret " },
+	{ "dave", DAVE_HASH, "dave-secret", "dave-secreT" },
+	{ "erin", ERIN_HASH, "erin-secret", "erin-secre" },
+	{ "frank", FRANK_HASH, "frank-secret", "" },
 };
 #define NUSERS (sizeof(users) / sizeof(users[0]))
 
@@ -436,8 +436,8 @@ END_TEST
 
 START_TEST(cost_unknown_and_locked)
 {
-	static const char *const who[] = {
-	    "mallory", "locked", "star", "nopass", "plain"};
+	static const char *const who[] = { "mallory", "locked", "star",
+		"nopass", "plain" };
 	struct auth_user out;
 	const char *why;
 	int fd = open_data("passwd");
@@ -493,8 +493,8 @@ static const char dummy_file[] = "malformed line\n"
 
 START_TEST(dummy_passwd_file_first_usable)
 {
-	static const char *const who[] = {
-	    "mallory", "locked", "star", "nopass", "Five", "five "};
+	static const char *const who[] = { "mallory", "locked", "star",
+		"nopass", "Five", "five " };
 	char dummy[AUTH_DUMMY_SIZE];
 	struct auth_user out;
 	const char *why;
@@ -618,9 +618,9 @@ END_TEST
 /* The passwd-file source takes its dummy from the file, once. */
 START_TEST(dummy_source_prepare)
 {
-	struct auth_source_config cfg = {
-	    .passwd_fd = open_temp_str(dummy_file)};
-	struct auth_login l = {.cfg = &cfg};
+	struct auth_source_config cfg = { .passwd_fd =
+					      open_temp_str(dummy_file) };
+	struct auth_login l = { .cfg = &cfg };
 	const struct auth_source *src;
 	struct auth_user out;
 	const char *why;
@@ -646,8 +646,8 @@ END_TEST
 /* The table: -p's file is its own source, else the build's system source. */
 START_TEST(source_choice)
 {
-	struct auth_source_config cfg = {
-	    .passwd_fd = -1, .pam_service = "pop2"};
+	struct auth_source_config cfg = { .passwd_fd = -1,
+		.pam_service = "pop2" };
 	const struct auth_source *src;
 
 	src = auth_source_choose(&cfg);
@@ -673,8 +673,8 @@ END_TEST
 /* The passwd-file source verifies as auth_passwd_file() does. */
 START_TEST(source_passwd_file)
 {
-	struct auth_source_config cfg = {.passwd_fd = open_data("passwd")};
-	struct auth_login l = {.cfg = &cfg};
+	struct auth_source_config cfg = { .passwd_fd = open_data("passwd") };
+	struct auth_login l = { .cfg = &cfg };
 	const struct auth_source *src = auth_source_choose(&cfg);
 	struct auth_user out;
 	const char *why;

@@ -23,11 +23,21 @@ START_TEST(keywords_any_case)
 		const char *text;
 		enum cmd_kind kind;
 	} table[] = {
-		{ "HELO", CMD_HELO }, { "helo", CMD_HELO }, { "FoLd", CMD_FOLD },
-		{ "READ", CMD_READ }, { "retr", CMD_RETR }, { "Acks", CMD_ACKS },
-		{ "ACKD", CMD_ACKD }, { "nack", CMD_NACK }, { "QUIT", CMD_QUIT },
-		{ "", CMD_UNKNOWN }, { "REA", CMD_UNKNOWN }, { "READX", CMD_UNKNOWN },
-		{ "USER", CMD_UNKNOWN }, { " READ", CMD_UNKNOWN }, { "QUIT\r", CMD_UNKNOWN },
+		{ "HELO", CMD_HELO },
+		{ "helo", CMD_HELO },
+		{ "FoLd", CMD_FOLD },
+		{ "READ", CMD_READ },
+		{ "retr", CMD_RETR },
+		{ "Acks", CMD_ACKS },
+		{ "ACKD", CMD_ACKD },
+		{ "nack", CMD_NACK },
+		{ "QUIT", CMD_QUIT },
+		{ "", CMD_UNKNOWN },
+		{ "REA", CMD_UNKNOWN },
+		{ "READX", CMD_UNKNOWN },
+		{ "USER", CMD_UNKNOWN },
+		{ " READ", CMD_UNKNOWN },
+		{ "QUIT\r", CMD_UNKNOWN },
 	};
 	size_t i;
 

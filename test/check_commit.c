@@ -250,7 +250,7 @@ expect_no_journal(int dfd)
 static char *
 msg_make(int id, size_t size, int final_nl, size_t *lenp)
 {
-	struct buf b = {NULL, 0, 0};
+	struct buf b = { NULL, 0, 0 };
 	char line[160];
 	int n, i;
 
@@ -322,7 +322,7 @@ box_text(const struct box *bx, const int *del, struct buf *out)
 static void
 box_write(const struct box *bx, const char *path)
 {
-	struct buf b = {NULL, 0, 0};
+	struct buf b = { NULL, 0, 0 };
 
 	box_text(bx, NULL, &b);
 	write_path(path, b.p, b.len);
@@ -363,7 +363,7 @@ mark(struct mbox *mb, const int *del)
 static void
 commit_and_check(const struct box *bx, const int *del)
 {
-	struct buf want = {NULL, 0, 0};
+	struct buf want = { NULL, 0, 0 };
 	struct mbox mb;
 	int fd;
 
@@ -434,7 +434,7 @@ age(const char *path)
 
 START_TEST(test_delete_first)
 {
-	int del[MAXMSG] = {1};
+	int del[MAXMSG] = { 1 };
 	struct box bx;
 
 	box_init(&bx, 5, 200, 300);
@@ -445,7 +445,7 @@ END_TEST
 
 START_TEST(test_delete_middle)
 {
-	int del[MAXMSG] = {0, 0, 1, 0, 1};
+	int del[MAXMSG] = { 0, 0, 1, 0, 1 };
 	struct box bx;
 
 	box_init(&bx, 7, 200, 300);
@@ -456,7 +456,7 @@ END_TEST
 
 START_TEST(test_delete_last)
 {
-	int del[MAXMSG] = {0, 0, 0, 0, 1};
+	int del[MAXMSG] = { 0, 0, 0, 0, 1 };
 	struct box bx;
 
 	box_init(&bx, 5, 200, 300);
@@ -467,7 +467,7 @@ END_TEST
 
 START_TEST(test_delete_all)
 {
-	int del[MAXMSG] = {1, 1, 1, 1};
+	int del[MAXMSG] = { 1, 1, 1, 1 };
 	struct box bx;
 
 	box_init(&bx, 4, 200, 300);
@@ -478,7 +478,7 @@ END_TEST
 
 START_TEST(test_delete_one_only)
 {
-	int del[MAXMSG] = {1};
+	int del[MAXMSG] = { 1 };
 	struct box bx;
 
 	box_init(&bx, 1, 200, 0);
@@ -518,9 +518,9 @@ static const char pseudo[] =
 
 START_TEST(test_pseudo_kept)
 {
-	int del[MAXMSG] = {1, 1, 1, 1};
-	int want_del[MAXMSG] = {0, 1, 1, 1};
-	struct buf want = {NULL, 0, 0};
+	int del[MAXMSG] = { 1, 1, 1, 1 };
+	int want_del[MAXMSG] = { 0, 1, 1, 1 };
+	struct buf want = { NULL, 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	int fd;
@@ -544,7 +544,7 @@ END_TEST
 
 START_TEST(test_pseudo_only_flagged)
 {
-	int del[MAXMSG] = {1};
+	int del[MAXMSG] = { 1 };
 	struct box bx;
 	struct snap s;
 	struct mbox mb;
@@ -570,8 +570,8 @@ END_TEST
 START_TEST(test_prefix_text_kept)
 {
 	static const char pre[] = "text before\nthe first separator\n\n";
-	int del[MAXMSG] = {1, 0, 1};
-	int all[MAXMSG] = {1, 1, 1};
+	int del[MAXMSG] = { 1, 0, 1 };
+	int all[MAXMSG] = { 1, 1, 1 };
 	struct box bx;
 
 	box_init(&bx, 3, 200, 300);
@@ -589,11 +589,11 @@ END_TEST
 START_TEST(test_no_final_newline)
 {
 	static const int dels[][MAXMSG] = {
-	    {0, 1, 0},
-	    {0, 0, 1},
-	    {1, 1, 0},
+		{ 0, 1, 0 },
+		{ 0, 0, 1 },
+		{ 1, 1, 0 },
 	};
-	struct buf want = {NULL, 0, 0};
+	struct buf want = { NULL, 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	char *extra, *last;
@@ -632,12 +632,12 @@ END_TEST
 START_TEST(test_new_mail_kept)
 {
 	static const int dels[][MAXMSG] = {
-	    {1},
-	    {0, 0, 1},
-	    {0, 0, 0, 0, 1},
-	    {1, 1, 1, 1, 1},
+		{ 1 },
+		{ 0, 0, 1 },
+		{ 0, 0, 0, 0, 1 },
+		{ 1, 1, 1, 1, 1 },
 	};
-	struct buf want = {NULL, 0, 0};
+	struct buf want = { NULL, 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	char *m1, *m2;
@@ -695,9 +695,9 @@ watch_tick(void *arg)
 /* Messages across the 1 MiB read chunks and the 4 KiB journal blocks. */
 START_TEST(test_large)
 {
-	int del[MAXMSG] = {0, 1, 0, 0, 1, 1, 0, 0, 0, 1};
-	struct buf want = {NULL, 0, 0};
-	struct watch w = {0, 0};
+	int del[MAXMSG] = { 0, 1, 0, 0, 1, 1, 0, 0, 0, 1 };
+	struct buf want = { NULL, 0, 0 };
+	struct watch w = { 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	int fd;
@@ -726,9 +726,9 @@ END_TEST
 /* Only trailing messages deleted, no new mail: a cut, no copy at all. */
 START_TEST(test_trailing_only)
 {
-	int del[MAXMSG] = {0, 0, 0, 0, 0, 0, 1, 1, 1, 1};
-	struct buf want = {NULL, 0, 0};
-	struct watch w = {0, 0};
+	int del[MAXMSG] = { 0, 0, 0, 0, 0, 0, 1, 1, 1, 1 };
+	struct buf want = { NULL, 0, 0 };
+	struct watch w = { 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	int fd;
@@ -753,8 +753,8 @@ END_TEST
 /* The same cut with new mail is a copy of just the new mail. */
 START_TEST(test_trailing_with_new_mail)
 {
-	int del[MAXMSG] = {0, 0, 0, 1, 1};
-	struct buf want = {NULL, 0, 0};
+	int del[MAXMSG] = { 0, 0, 0, 1, 1 };
+	struct buf want = { NULL, 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	char *m;
@@ -811,7 +811,7 @@ expect_refused(struct mbox *mb, int err)
 static int
 verify_setup(struct box *bx, struct mbox *mb)
 {
-	int del[MAXMSG] = {0, 0, 1, 0};
+	int del[MAXMSG] = { 0, 0, 1, 0 };
 	int fd;
 
 	box_init(bx, 4, 300, 300);
@@ -857,8 +857,8 @@ END_TEST
  */
 START_TEST(test_changed_prefix_untouched)
 {
-	int del[MAXMSG] = {0, 0, 1, 0};
-	struct buf want = {NULL, 0, 0};
+	int del[MAXMSG] = { 0, 0, 1, 0 };
+	struct buf want = { NULL, 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	off_t at;
@@ -994,9 +994,9 @@ END_TEST
 START_TEST(test_appended_garbage)
 {
 	static const char *const junk[] = {
-	    "garbage, not a message\n",
-	    "From",
-	    "\nFrom x@y Mon Jan  1 ",
+		"garbage, not a message\n",
+		"From",
+		"\nFrom x@y Mon Jan  1 ",
 	};
 	struct box bx;
 	struct mbox mb;
@@ -1130,14 +1130,14 @@ END_TEST
 
 /* The steps of a commit (and of a recovery) in the order they happen. */
 static const char *const seams[] = {
-    "journal-written",
-    "journal-synced",
-    "mid-write",
-    "written",
-    "marked",
-    "phase-t",
-    "truncated",
-    "unlinked",
+	"journal-written",
+	"journal-synced",
+	"mid-write",
+	"written",
+	"marked",
+	"phase-t",
+	"truncated",
+	"unlinked",
 };
 #define NSEAMS ((int)(sizeof(seams) / sizeof(seams[0])))
 
@@ -1275,7 +1275,7 @@ START_TEST(test_crash_commit)
 	int step = _i % NSEAMS, pat = (_i / NSEAMS) % NPAT;
 	int after = _i / (NSEAMS * NPAT);
 	int del[MAXMSG];
-	struct buf want = {NULL, 0, 0};
+	struct buf want = { NULL, 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	char *sess = NULL, *late = NULL;
@@ -1328,15 +1328,15 @@ END_TEST
 START_TEST(test_crash_recover)
 {
 	static const char *const csteps[] = {
-	    "journal-synced",
-	    "mid-write",
-	    "written",
-	    "phase-t",
-	    "truncated",
+		"journal-synced",
+		"mid-write",
+		"written",
+		"phase-t",
+		"truncated",
 	};
 	const char *cstep = csteps[_i / NSEAMS], *rstep = seams[_i % NSEAMS];
 	int del[MAXMSG];
-	struct buf want = {NULL, 0, 0};
+	struct buf want = { NULL, 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	char *m1, *m2;
@@ -1383,10 +1383,10 @@ END_TEST
  */
 START_TEST(test_cut_same_tail)
 {
-	static const char *const steps[] = {
-	    "journal-synced", "marked", "phase-t", "truncated"};
-	int del[MAXMSG] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1};
-	struct buf want = {NULL, 0, 0}, tail = {NULL, 0, 0};
+	static const char *const steps[] = { "journal-synced", "marked",
+		"phase-t", "truncated" };
+	int del[MAXMSG] = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1 };
+	struct buf want = { NULL, 0, 0 }, tail = { NULL, 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	int fd;
@@ -1421,8 +1421,8 @@ END_TEST
  */
 START_TEST(test_marked_source)
 {
-	int del[MAXMSG] = {1, 0};
-	struct buf want = {NULL, 0, 0};
+	int del[MAXMSG] = { 1, 0 };
+	struct buf want = { NULL, 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	int fd;
@@ -1454,15 +1454,15 @@ END_TEST
 START_TEST(test_crash_recover_quiet)
 {
 	static const char *const rsteps[] = {
-	    "mid-write",
-	    "mid-write",
-	    "written",
-	    "phase-t",
-	    "truncated",
-	    "unlinked",
+		"mid-write",
+		"mid-write",
+		"written",
+		"phase-t",
+		"truncated",
+		"unlinked",
 	};
 	int del[MAXMSG];
-	struct buf want = {NULL, 0, 0};
+	struct buf want = { NULL, 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	int fd, k;
@@ -1488,8 +1488,8 @@ END_TEST
 /* The shortcut's journal is a header and nothing else. */
 START_TEST(test_trailing_journal_header_only)
 {
-	int del[MAXMSG] = {0, 0, 0, 0, 0, 1, 1, 1};
-	struct buf want = {NULL, 0, 0};
+	int del[MAXMSG] = { 0, 0, 0, 0, 0, 1, 1, 1 };
+	struct buf want = { NULL, 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	struct stat st;
@@ -1706,7 +1706,7 @@ v1_fixture(const char *name, struct buf *want)
  */
 START_TEST(test_v1_journal)
 {
-	struct buf want = {NULL, 0, 0};
+	struct buf want = { NULL, 0, 0 };
 	struct snap sn;
 	char *late;
 	size_t llen;
@@ -1747,7 +1747,7 @@ END_TEST
  */
 START_TEST(test_v2_journal)
 {
-	struct buf want = {NULL, 0, 0};
+	struct buf want = { NULL, 0, 0 };
 	char *late;
 	size_t llen;
 
@@ -1778,7 +1778,7 @@ END_TEST
 START_TEST(test_old_journal)
 {
 	int del[MAXMSG];
-	struct buf want = {NULL, 0, 0}, j = {NULL, 0, 0};
+	struct buf want = { NULL, 0, 0 }, j = { NULL, 0, 0 };
 	unsigned char f[104];
 	struct box bx;
 	struct snap s;
@@ -1833,8 +1833,8 @@ END_TEST
 /* A journal is waiting: the next commit refuses, recovery finishes it. */
 START_TEST(test_busy_after_crash)
 {
-	int del[MAXMSG], del2[MAXMSG] = {1};
-	struct buf want = {NULL, 0, 0};
+	int del[MAXMSG], del2[MAXMSG] = { 1 };
+	struct buf want = { NULL, 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	int fd;
@@ -1877,7 +1877,7 @@ enum {
 START_TEST(test_orphan)
 {
 	int del[MAXMSG];
-	struct buf want = {NULL, 0, 0};
+	struct buf want = { NULL, 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	struct snap s;
@@ -1995,20 +1995,20 @@ round_range(uint64_t d, uint64_t n, int k, uint64_t *w0, uint64_t *w1)
 enum { RP_FIRST, RP_ONE, RP_HALF, RP_ALL_NEW, NRP };
 
 static const char *const rsteps[] = {
-    "journal-synced",
-    "round-saved@0",
-    "mid-write@0",
-    "written@0",
-    "round-saved@1",
-    "mid-write@1",
-    "written@1",
-    "round-saved@4",
-    "mid-write@4",
-    "written@4",
-    "mid-write@9",
-    "phase-t",
-    "truncated",
-    "unlinked",
+	"journal-synced",
+	"round-saved@0",
+	"mid-write@0",
+	"written@0",
+	"round-saved@1",
+	"mid-write@1",
+	"written@1",
+	"round-saved@4",
+	"mid-write@4",
+	"written@4",
+	"mid-write@9",
+	"phase-t",
+	"truncated",
+	"unlinked",
 };
 #define NRSTEPS ((int)(sizeof(rsteps) / sizeof(rsteps[0])))
 
@@ -2053,7 +2053,7 @@ START_TEST(test_rounds_crash)
 	const char *cstep = rsteps[step],
 		   *rstep = rsteps[(_i * 7 + 3) % NRSTEPS];
 	int del[MAXMSG];
-	struct buf want = {NULL, 0, 0};
+	struct buf want = { NULL, 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	char *sess = NULL, *late = NULL;
@@ -2118,7 +2118,7 @@ put_at(const char *p, uint64_t off, uint64_t len)
 START_TEST(test_power_cut_pages)
 {
 	int del[MAXMSG];
-	struct buf want = {NULL, 0, 0}, orig = {NULL, 0, 0};
+	struct buf want = { NULL, 0, 0 }, orig = { NULL, 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	uint64_t d, n, w0, w1, p0, p1;
@@ -2161,7 +2161,7 @@ END_TEST
 START_TEST(test_torn_slot)
 {
 	int del[MAXMSG];
-	struct buf want = {NULL, 0, 0};
+	struct buf want = { NULL, 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	struct stat st;
@@ -2208,7 +2208,7 @@ END_TEST
 START_TEST(test_one_mixed_block)
 {
 	int del[MAXMSG];
-	struct buf want = {NULL, 0, 0};
+	struct buf want = { NULL, 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	struct snap s;
@@ -2296,7 +2296,7 @@ END_TEST
  */
 START_TEST(test_many_segments)
 {
-	struct buf all = {NULL, 0, 0}, want = {NULL, 0, 0};
+	struct buf all = { NULL, 0, 0 }, want = { NULL, 0, 0 };
 	struct mbox mb;
 	char *t;
 	size_t k, len;
@@ -2553,7 +2553,7 @@ END_TEST
  */
 START_TEST(test_v1_gone)
 {
-	struct buf want = {NULL, 0, 0};
+	struct buf want = { NULL, 0, 0 };
 	struct commit_pending cp;
 
 	struct snap sn;
@@ -2611,7 +2611,7 @@ START_TEST(test_many_runs_bounded)
 {
 	/* Rounds of 24 KiB would not fit 96 KiB: rounds of 12 KiB. */
 	const uint64_t jmax = _i == 0 ? 96 * 1024 : 40 * 1024;
-	struct buf all = {NULL, 0, 0}, want = {NULL, 0, 0};
+	struct buf all = { NULL, 0, 0 }, want = { NULL, 0, 0 };
 	struct snap sn;
 	struct mbox mb;
 	struct stat st;
@@ -2669,17 +2669,17 @@ END_TEST
  * journal, or leaves a journal that the recovery finishes, or completes.
  */
 static const char *const fail_calls[] = {
-    "commit.open",
-    "commit.fallocate",
-    "commit.pwrite",
-    "commit.fsync",
-    "commit.fdatasync",
-    "commit.rename",
-    "commit.ftruncate",
-    "commit.unlink",
+	"commit.open",
+	"commit.fallocate",
+	"commit.pwrite",
+	"commit.fsync",
+	"commit.fdatasync",
+	"commit.rename",
+	"commit.ftruncate",
+	"commit.unlink",
 };
 #define NFAIL_CALLS ((int)(sizeof(fail_calls) / sizeof(fail_calls[0])))
-static const int fail_nth[] = {1, 2, 5, 9, 14};
+static const int fail_nth[] = { 1, 2, 5, 9, 14 };
 #define NFAIL_NTH ((int)(sizeof(fail_nth) / sizeof(fail_nth[0])))
 
 START_TEST(test_fail_matrix)
@@ -2688,7 +2688,7 @@ START_TEST(test_fail_matrix)
 	int nth = fail_nth[(_i / NFAIL_CALLS) % NFAIL_NTH];
 	int nospc = _i / (NFAIL_CALLS * NFAIL_NTH);
 	int del[MAXMSG];
-	struct buf want = {NULL, 0, 0}, orig = {NULL, 0, 0};
+	struct buf want = { NULL, 0, 0 }, orig = { NULL, 0, 0 };
 	char spec[64];
 	struct box bx;
 	struct mbox mb;
@@ -2754,19 +2754,19 @@ END_TEST
  * delivered since.
  */
 static const char *const sweep_calls[] = {
-    "commit.pread",
-    "commit.pwrite",
-    "commit.fsync",
-    "commit.fdatasync",
-    "commit.open",
-    "commit.rename",
-    "commit.unlink",
-    "commit.ftruncate",
-    "commit.fallocate",
+	"commit.pread",
+	"commit.pwrite",
+	"commit.fsync",
+	"commit.fdatasync",
+	"commit.open",
+	"commit.rename",
+	"commit.unlink",
+	"commit.ftruncate",
+	"commit.fallocate",
 };
 #define NSWEEP_CALLS ((int)(sizeof(sweep_calls) / sizeof(sweep_calls[0])))
-static const int sweep_later[] = {
-    16, 20, 26, 34, 45, 60, 80, 110, 150, 220, 320};
+static const int sweep_later[] = { 16, 20, 26, 34, 45, 60, 80, 110, 150, 220,
+	320 };
 #define NSWEEP (12 + (int)(sizeof(sweep_later) / sizeof(sweep_later[0])))
 enum { SW_COMMIT, SW_RECOVER, SW_RECOVER_LATE, SW_V1, SW_N };
 
@@ -2776,7 +2776,7 @@ START_TEST(test_fail_sweep)
 	int how = _i / (NSWEEP * NSWEEP_CALLS);
 	int nth = k < 12 ? k + 1 : sweep_later[k - 12];
 	int del[MAXMSG];
-	struct buf want = {NULL, 0, 0}, orig = {NULL, 0, 0};
+	struct buf want = { NULL, 0, 0 }, orig = { NULL, 0, 0 };
 	char spec[64], *late;
 	struct box bx;
 	struct mbox mb;
@@ -2892,7 +2892,7 @@ mount_tmpfs(const char *size)
 
 START_TEST(test_state_full)
 {
-	int del[MAXMSG] = {1};
+	int del[MAXMSG] = { 1 };
 	struct box bx;
 	struct mbox mb;
 	struct snap s;
@@ -2930,7 +2930,7 @@ END_TEST
 START_TEST(test_spool_full)
 {
 	int del[MAXMSG];
-	struct buf want = {NULL, 0, 0};
+	struct buf want = { NULL, 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	char fill[sizeof(mnt) + 16], chunk[4096];
@@ -3034,8 +3034,8 @@ static const char blocked_msg[] =
 /* Writing a new file and renaming it over the maildrop loses the mail. */
 START_TEST(test_rename_hazard)
 {
-	int del[MAXMSG] = {0, 1, 0};
-	struct buf want = {NULL, 0, 0};
+	int del[MAXMSG] = { 0, 1, 0 };
+	struct buf want = { NULL, 0, 0 };
 	char tmp[sizeof(dir) + 16], *got, *old;
 	struct box bx;
 	size_t glen;
@@ -3078,8 +3078,8 @@ END_TEST
 /* The same moment with the in-place commit: the mail arrives. */
 START_TEST(test_rename_hazard_in_place)
 {
-	int del[MAXMSG] = {0, 1, 0};
-	struct buf want = {NULL, 0, 0};
+	int del[MAXMSG] = { 0, 1, 0 };
+	struct buf want = { NULL, 0, 0 };
 	struct box bx;
 	struct mbox mb;
 	pid_t pid;

@@ -65,7 +65,9 @@ static const struct name_case name_cases[] = {
 	{ "a//b", false },
 	{ "a/", false },
 	{ "a\x01", false },
-	{ "a\x1f" "b", false },
+	{ "a\x1f"
+	  "b",
+	    false },
 	{ "a\x7f", false },
 	{ "a\tb", false },
 	{ "a\nb", false },
@@ -333,8 +335,8 @@ static const struct open_case open_cases[] = {
 };
 
 static void
-check_open(int (*fn)(int, const char *, int), const char *fname, int expect,
-    int i)
+check_open(
+    int (*fn)(int, const char *, int), const char *fname, int expect, int i)
 {
 	const struct open_case *c = &open_cases[i];
 	int before = lowest_free_fd();
@@ -345,16 +347,16 @@ check_open(int (*fn)(int, const char *, int), const char *fname, int expect,
 	saved = errno;
 	if (expect != 0) {
 		ck_assert_msg(fd == -1 && saved == expect,
-		    "case %d: %s(\"%s\", %#x) = %d, errno %s; want errno %s",
-		    i, fname, c->name, c->flags, fd, strerror(saved),
+		    "case %d: %s(\"%s\", %#x) = %d, errno %s; want errno %s", i,
+		    fname, c->name, c->flags, fd, strerror(saved),
 		    strerror(expect));
 		ck_assert_int_eq(lowest_free_fd(), before);
 	} else {
 		struct stat st;
 		int fl;
 
-		ck_assert_msg(fd >= 0, "case %d: %s(\"%s\", %#x) failed: %s",
-		    i, fname, c->name, c->flags, strerror(saved));
+		ck_assert_msg(fd >= 0, "case %d: %s(\"%s\", %#x) failed: %s", i,
+		    fname, c->name, c->flags, strerror(saved));
 		ck_assert_int_eq(fstat(fd, &st), 0);
 		if (c->text == DIR_) {
 			ck_assert(S_ISDIR(st.st_mode));
@@ -386,8 +388,8 @@ START_TEST(test_open_table)
 	const struct open_case *c = &open_cases[_i];
 	char p[PATH_MAX];
 
-	check_open(folder_open, "folder_open", have_openat2() ? c->err2 :
-	    c->errwalk, _i);
+	check_open(folder_open, "folder_open",
+	    have_openat2() ? c->err2 : c->errwalk, _i);
 	/* Nothing was created by the refused O_CREAT. */
 	at(p, home, "new");
 	ck_assert_int_eq(access(p, F_OK), -1);
@@ -396,8 +398,8 @@ END_TEST
 
 START_TEST(test_walk_table)
 {
-	check_open(folder_open_walk, "folder_open_walk",
-	    open_cases[_i].errwalk, _i);
+	check_open(
+	    folder_open_walk, "folder_open_walk", open_cases[_i].errwalk, _i);
 }
 END_TEST
 
@@ -430,8 +432,7 @@ START_TEST(test_open_long_names)
 	/* One component longer than NAME_MAX, last or in the middle. */
 	memset(comp, 'b', NAME_MAX + 1);
 	comp[NAME_MAX + 1] = '\0';
-	ck_assert(snprintf(two, sizeof(two), "%s/x", comp) ==
-	    NAME_MAX + 3);
+	ck_assert(snprintf(two, sizeof(two), "%s/x", comp) == NAME_MAX + 3);
 	errno = 0;
 	ck_assert_int_eq(folder_open(home_fd, comp, O_RDONLY), -1);
 	ck_assert_int_eq(errno, ENAMETOOLONG);
@@ -569,7 +570,8 @@ START_TEST(test_open_fallback)
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status));
 	if (WEXITSTATUS(status) == 77) {
-		fprintf(stderr, "check_folder: no seccomp here; "
+		fprintf(stderr,
+		    "check_folder: no seccomp here; "
 		    "fallback covered by folder_open_walk only\n");
 		return;
 	}

@@ -15,7 +15,7 @@ struct recorder {
 	size_t len;
 	int calls;
 	size_t max_per_call; /* 0: no limit */
-	int fail_after;      /* fail once this many octets were taken; -1 never */
+	int fail_after; /* fail once this many octets were taken; -1 never */
 };
 
 static ssize_t

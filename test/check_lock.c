@@ -197,7 +197,7 @@ child_setlk_fd(int fd)
 /* A child holding a classic write lock on a file until holder_stop(). */
 struct holder {
 	pid_t pid;
-	int fd;		/* closing it lets the child go */
+	int fd; /* closing it lets the child go */
 };
 
 static void
@@ -664,7 +664,8 @@ START_TEST(not_a_lock_kept)
 	age(lockfile, 10 * DOTLOCK_STALE_SECONDS);
 	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
 	ck_assert_int_eq(errno, EEXIST);
-	ck_assert_int_eq(slurp(lockfile, path2, sizeof(path2)), (ssize_t)strlen(mailbox));
+	ck_assert_int_eq(
+	    slurp(lockfile, path2, sizeof(path2)), (ssize_t)strlen(mailbox));
 	/* Digits, but more than a PID's worth. */
 	put(lockfile, "12345678901234567890123456789012345\n", 0644);
 	age(lockfile, 10 * DOTLOCK_STALE_SECONDS);
@@ -995,7 +996,7 @@ START_TEST(dot_empty_when_full)
 		ck_assert_int_eq(lstat(lockfile, &st), 0);
 		ck_assert(st.st_mtim.tv_sec > before.tv_sec ||
 		    (st.st_mtim.tv_sec == before.tv_sec &&
-		    st.st_mtim.tv_nsec > before.tv_nsec));
+			st.st_mtim.tv_nsec > before.tv_nsec));
 		/* And again: the refresh keeps it ours. */
 		dot.own.touched -= DOTLOCK_REFRESH_SECONDS;
 		lock_dot_refresh(&dot);
@@ -1033,9 +1034,9 @@ post_host(char *host, size_t size)
 	host[size - 1] = '\0';
 	for (i = 0; host[i] != '\0'; i++)
 		if (!((host[i] >= 'a' && host[i] <= 'z') ||
-		    (host[i] >= 'A' && host[i] <= 'Z') ||
-		    (host[i] >= '0' && host[i] <= '9') || host[i] == '-' ||
-		    host[i] == '.'))
+			(host[i] >= 'A' && host[i] <= 'Z') ||
+			(host[i] >= '0' && host[i] <= '9') || host[i] == '-' ||
+			host[i] == '.'))
 			host[i] = '_';
 }
 
@@ -1061,12 +1062,12 @@ START_TEST(dot_sweep_dead_posts)
 	    (long)getppid());
 	at(live_post, spool, name);
 	put(live_post, "1\n", 0644);
-	snprintf(name, sizeof(name), ".mbox.lock.x%s.%ld.0123456789abcdef", host,
-	    (long)dead);
+	snprintf(name, sizeof(name), ".mbox.lock.x%s.%ld.0123456789abcdef",
+	    host, (long)dead);
 	at(other_host, spool, name);
 	put(other_host, "1\n", 0644);
-	snprintf(name, sizeof(name), ".other.lock.%s.%ld.0123456789abcdef", host,
-	    (long)dead);
+	snprintf(name, sizeof(name), ".other.lock.%s.%ld.0123456789abcdef",
+	    host, (long)dead);
 	at(other_lock, spool, name);
 	put(other_lock, "1\n", 0644);
 	snprintf(name, sizeof(name), ".mbox.lock.%s.%ld.0123456789abcdeg", host,
@@ -1131,8 +1132,9 @@ unprivileged(int (*fn)(void))
 	pid = fork();
 	ck_assert_int_ne(pid, -1);
 	if (pid == 0) {
-		if (geteuid() == 0 && (setgroups(0, NULL) == -1 ||
-		    setgid(NOBODY) == -1 || setuid(NOBODY) == -1))
+		if (geteuid() == 0 &&
+		    (setgroups(0, NULL) == -1 || setgid(NOBODY) == -1 ||
+			setuid(NOBODY) == -1))
 			_exit(99);
 		/* exit(), not _exit(): a coverage build keeps its counters. */
 		exit(fn());
@@ -1144,13 +1146,13 @@ unprivileged(int (*fn)(void))
 }
 
 /* In the unprivileged child, where ck_assert cannot report. */
-#define REQUIRE(c)							\
-	do {								\
-		if (!(c)) {						\
-			fprintf(stderr, "%s:%d: %s (errno: %s)\n",	\
-			    __FILE__, __LINE__, #c, strerror(errno));	\
-			return 1;					\
-		}							\
+#define REQUIRE(c)                                                             \
+	do {                                                                   \
+		if (!(c)) {                                                    \
+			fprintf(stderr, "%s:%d: %s (errno: %s)\n", __FILE__,   \
+			    __LINE__, #c, strerror(errno));                    \
+			return 1;                                              \
+		}                                                              \
 	} while (0)
 
 static void
@@ -1160,8 +1162,8 @@ fake_helper(const char *name, const char *body)
 	int n;
 
 	at(p, bin, name);
-	n = snprintf(text, sizeof(text), "#!/bin/sh\nOUT='%s'\n%s\n", out,
-	    body);
+	n = snprintf(
+	    text, sizeof(text), "#!/bin/sh\nOUT='%s'\n%s\n", out, body);
 	ck_assert(n > 0 && (size_t)n < sizeof(text));
 	put(p, text, 0755);
 }
@@ -1265,19 +1267,19 @@ struct refusal {
 };
 
 static const struct refusal refusals[] = {
-    {"echo '0 busy'; exit 75", EEXIST, LOCK_HELPER_REFUSED, 75, "busy"},
-    {"echo '0 cannot create the lock'; exit 73", EIO, LOCK_HELPER_REFUSED, 73,
-	"cannot create the lock"},
-    {"echo '0 not permitted'; exit 77", EACCES, LOCK_HELPER_REFUSED, 77,
-	"not permitted"},
-    {"exit 77", EACCES, LOCK_HELPER_NO_ANSWER, 77, ""},
-    {"echo '0 usage'; exit 64", EINVAL, LOCK_HELPER_REFUSED, 64, "usage"},
-    {"echo yes; exit 0", EINVAL, LOCK_HELPER_NO_ANSWER, 0, ""},
-    {"echo 1x; cat >/dev/null", EINVAL, LOCK_HELPER_NO_ANSWER, 0, ""},
-    {"kill -9 $$", EIO, LOCK_HELPER_NO_ANSWER, -9, ""},
-    /* Its reason reaches a log line: no control character survives. */
-    {"printf '0 a\\tb\\033c\\r\\n'; exit 73", EIO, LOCK_HELPER_REFUSED, 73,
-	"a?b?c?"},
+	{ "echo '0 busy'; exit 75", EEXIST, LOCK_HELPER_REFUSED, 75, "busy" },
+	{ "echo '0 cannot create the lock'; exit 73", EIO, LOCK_HELPER_REFUSED,
+	    73, "cannot create the lock" },
+	{ "echo '0 not permitted'; exit 77", EACCES, LOCK_HELPER_REFUSED, 77,
+	    "not permitted" },
+	{ "exit 77", EACCES, LOCK_HELPER_NO_ANSWER, 77, "" },
+	{ "echo '0 usage'; exit 64", EINVAL, LOCK_HELPER_REFUSED, 64, "usage" },
+	{ "echo yes; exit 0", EINVAL, LOCK_HELPER_NO_ANSWER, 0, "" },
+	{ "echo 1x; cat >/dev/null", EINVAL, LOCK_HELPER_NO_ANSWER, 0, "" },
+	{ "kill -9 $$", EIO, LOCK_HELPER_NO_ANSWER, -9, "" },
+	/* Its reason reaches a log line: no control character survives. */
+	{ "printf '0 a\\tb\\033c\\r\\n'; exit 73", EIO, LOCK_HELPER_REFUSED, 73,
+	    "a?b?c?" },
 };
 
 static int refusal_err;
@@ -1312,8 +1314,8 @@ START_TEST(helper_refuses)
 	fake_helper("refuse", refusals[_i].body);
 	refusal_err = refusals[_i].err;
 	refusal = &refusals[_i];
-	ck_assert_msg(unprivileged(try_refusing_helper) == 0,
-	    "helper \"%s\"", refusals[_i].body);
+	ck_assert_msg(unprivileged(try_refusing_helper) == 0, "helper \"%s\"",
+	    refusals[_i].body);
 }
 END_TEST
 
@@ -1637,8 +1639,7 @@ START_TEST(dotlock_names)
 		at(closed_post, spool, name);
 		put(closed_post, "1\n", 0644);
 		if (geteuid() == 0)
-			ck_assert_int_eq(
-			    chown(closed_post, NOBODY, NOBODY), 0);
+			ck_assert_int_eq(chown(closed_post, NOBODY, NOBODY), 0);
 		ck_assert_int_eq(unprivileged(try_sweep_in_closed_folder), 0);
 		ck_assert_int_eq(unlink(closed_post), 0);
 	}
@@ -1808,7 +1809,9 @@ START_TEST(dotlock_sweep_spares)
 		size_t n = 0;
 
 		for (t = malformed[i]; *t != '\0'; t++) {
-			const char *part = *t == '@' ? host : *t == '#' ? pid : t;
+			const char *part = *t == '@' ? host
+			    : *t == '#'		     ? pid
+						     : t;
 			size_t len = *t == '@' || *t == '#' ? strlen(part) : 1;
 
 			ck_assert(n + len < sizeof(name));
@@ -1893,8 +1896,8 @@ START_TEST(dotlock_empty_changed)
 
 	if (!seam_enabled())
 		return; /* an empty lock is made through a test seam */
-	ck_assert_int_eq(setenv("POP2_FAIL_AT", "lock.post-write:ENOSPC:*", 1),
-	    0);
+	ck_assert_int_eq(
+	    setenv("POP2_FAIL_AT", "lock.post-write:ENOSPC:*", 1), 0);
 	/* Written to. */
 	ck_assert_int_eq(dotlock_try(&dl, mbox), 0);
 	ck_assert(dl.empty);
@@ -1938,13 +1941,15 @@ START_TEST(dotlock_failures)
 		return;
 	for (i = 0; i < sizeof(fails) / sizeof(fails[0]); i++) {
 		ck_assert_int_eq(setenv("POP2_FAIL_AT", fails[i].at, 1), 0);
-		ck_assert_msg(dot_errno(mbox) == fails[i].err, "%s", fails[i].at);
+		ck_assert_msg(
+		    dot_errno(mbox) == fails[i].err, "%s", fails[i].at);
 		ck_assert_msg(!exists(lockfile), "%s", fails[i].at);
 		ck_assert_msg(count_posts(spool) == 0, "%s", fails[i].at);
 	}
 
 	/* NFS reports a full disk only at close: the lock is made empty. */
-	ck_assert_int_eq(setenv("POP2_FAIL_AT", "lock.post-close:EDQUOT", 1), 0);
+	ck_assert_int_eq(
+	    setenv("POP2_FAIL_AT", "lock.post-close:EDQUOT", 1), 0);
 	ck_assert_int_eq(dotlock_try(&dl, mbox), 0);
 	ck_assert(dl.empty);
 	ck_assert_int_eq(lstat(lockfile, &st), 0);
@@ -1966,8 +1971,7 @@ START_TEST(dotlock_failures)
 	ck_assert_int_eq(unlink(lockfile), 0);
 
 	/* A stale lock that cannot be removed is respected. */
-	ck_assert_int_eq(setenv("POP2_FAIL_AT", "lock.unlink-stale:EIO", 1),
-	    0);
+	ck_assert_int_eq(setenv("POP2_FAIL_AT", "lock.unlink-stale:EIO", 1), 0);
 	put_lock_pid(dead_pid());
 	ck_assert_int_eq(dot_errno(mbox), EEXIST);
 	ck_assert(exists(lockfile));
@@ -2089,10 +2093,11 @@ START_TEST(dotlock_judged_file_only)
 		return; /* the stops are test seams */
 	for (i = 0; i < sizeof(races) / sizeof(races[0]); i++) {
 		put_lock_pid(dead_pid());
-		ck_assert_msg(race_at(races[i].step, races[i].change) ==
-		    races[i].err, "race %zu", i);
-		ck_assert_msg(exists(lockfile) == (races[i].err != 0),
+		ck_assert_msg(
+		    race_at(races[i].step, races[i].change) == races[i].err,
 		    "race %zu", i);
+		ck_assert_msg(
+		    exists(lockfile) == (races[i].err != 0), "race %zu", i);
 		ck_assert_int_eq(count_posts(spool), 0);
 		unlink(lockfile);
 	}
@@ -2103,8 +2108,8 @@ START_TEST(dotlock_judged_file_only)
 	ck_assert_int_eq(dot_errno(mbox), EEXIST);
 	ck_assert(!exists(lockfile));
 	/* A stale lock its owner removed first: gone is gone. */
-	ck_assert_int_eq(setenv("POP2_FAIL_AT", "lock.unlink-stale:ENOENT", 1),
-	    0);
+	ck_assert_int_eq(
+	    setenv("POP2_FAIL_AT", "lock.unlink-stale:ENOENT", 1), 0);
 	put_lock_pid(dead_pid());
 	ck_assert_int_eq(dot_errno(mbox), EEXIST);
 	ck_assert(exists(lockfile));
@@ -2131,8 +2136,8 @@ sweep_in_host(const char *hostname, const char *as)
 		if (unshare(CLONE_NEWUTS) == -1)
 			exit(77);
 		REQUIRE(sethostname(hostname, strlen(hostname)) == 0);
-		snprintf(name, sizeof(name), ".mbox.lock.%s.%ld.0123456789abcdef",
-		    as, (long)dead);
+		snprintf(name, sizeof(name),
+		    ".mbox.lock.%s.%ld.0123456789abcdef", as, (long)dead);
 		at(p, spool, name);
 		put(p, "1\n", 0644);
 		REQUIRE(dotlock_sweep(mbox, getuid()) == 1);
@@ -2389,8 +2394,10 @@ START_TEST(helper_faults)
 	static const struct refusal odd[] = {
 		/* A fork-based posix_spawn() reports a failed exec so. */
 		{ "exit 127", ENOENT, LOCK_HELPER_NOT_STARTED, 127, "" },
-		{ "echo '0 odd'; exit 3", EINVAL, LOCK_HELPER_REFUSED, 3, "odd" },
-		{ "echo '0 x'; exit 127", ENOENT, LOCK_HELPER_REFUSED, 127, "x" },
+		{ "echo '0 odd'; exit 3", EINVAL, LOCK_HELPER_REFUSED, 3,
+		    "odd" },
+		{ "echo '0 x'; exit 127", ENOENT, LOCK_HELPER_REFUSED, 127,
+		    "x" },
 		{ "echo 0; exit 73", EIO, LOCK_HELPER_REFUSED, 73, "" },
 		/* No line within the answer's bound. */
 		{ "printf '%200s' x; exit 64", EINVAL, LOCK_HELPER_NO_ANSWER,
@@ -2402,8 +2409,8 @@ START_TEST(helper_faults)
 		fake_helper("refuse", odd[i].body);
 		refusal = &odd[i];
 		refusal_err = odd[i].err;
-		ck_assert_msg(unprivileged(try_helper_status) == 0, "%s",
-		    odd[i].body);
+		ck_assert_msg(
+		    unprivileged(try_helper_status) == 0, "%s", odd[i].body);
 	}
 	fake_helper("slow", "printf 1; sleep 0.1; echo; cat >/dev/null");
 	ck_assert_int_eq(unprivileged(try_slow_answer), 0);
@@ -2487,7 +2494,8 @@ lock_suite(void)
 		tcase_add_test(helper, real_helper_stale);
 		tcase_add_test(helper, real_helper_foreign);
 	} else {
-		fprintf(stderr, "check_lock: SKIP: helper: the set-group-ID "
+		fprintf(stderr,
+		    "check_lock: SKIP: helper: the set-group-ID "
 		    "pop2-lock tests need root (chgrp mail, then user "
 		    "nobody)\n");
 	}

@@ -129,7 +129,7 @@ exists(const char *name)
 static void
 send_ok(struct maildir *md, size_t n, struct memsink *m)
 {
-	struct sink sink = {mem_write, m};
+	struct sink sink = { mem_write, m };
 
 	memset(m, 0, sizeof(*m));
 	ck_assert_msg(maildir_send(md, n, &sink) == 0, "send %zu: %s", n,
@@ -226,7 +226,7 @@ START_TEST(test_linked_subdirs)
 	char path[PATH_MAX + 32];
 	struct maildir md;
 	size_t i;
-	static const char *const subs[] = {"cur", "new"};
+	static const char *const subs[] = { "cur", "new" };
 
 	for (i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/elsewhere", tmpdir);
@@ -316,21 +316,21 @@ same_as_mbox(const char *text, size_t len)
 START_TEST(test_conversion)
 {
 	static const char *const texts[] = {
-	    "Subject: plain\n\nbody\n",
-	    "Status: RO\nX-Status: A\nSubject: s\nX-UID: 4\n\tcontinued\n"
-	    "X-Keywords: a\nContent-Length: 5\nX-IMAP: 1 2\nX-IMAPbase: 3\n"
-	    "\nbody\nStatus: in body stays\n",
-	    "Subject: crlf\r\n\r\nline\r\nbare\nmixed\r\n",
-	    "Subject: no final newline\n\nend",
-	    "Subject: lone cr\n\nend\r",
-	    "Subject: h\n",
-	    "",
-	    "\n",
-	    "\n\n\n",
-	    ("Subject: from\n\nFrom inside\n>From quoted\n\n>From a@b Mon Jan  "
-	     "1 00:00:00 2024\n"),
-	    "Subject: trailing\n\nbody\n\n\n",
-	    "Status: R\n",
+		"Subject: plain\n\nbody\n",
+		"Status: RO\nX-Status: A\nSubject: s\nX-UID: 4\n\tcontinued\n"
+		"X-Keywords: a\nContent-Length: 5\nX-IMAP: 1 2\nX-IMAPbase: 3\n"
+		"\nbody\nStatus: in body stays\n",
+		"Subject: crlf\r\n\r\nline\r\nbare\nmixed\r\n",
+		"Subject: no final newline\n\nend",
+		"Subject: lone cr\n\nend\r",
+		"Subject: h\n",
+		"",
+		"\n",
+		"\n\n\n",
+		("Subject: from\n\nFrom inside\n>From quoted\n\n>From a@b Mon Jan  "
+		 "1 00:00:00 2024\n"),
+		"Subject: trailing\n\nbody\n\n\n",
+		"Status: R\n",
 	};
 	size_t i;
 

@@ -121,7 +121,7 @@ put_file(const void *data, size_t len)
 static void
 send_into(const struct mbox *mb, size_t n, struct memsink *m)
 {
-	struct sink sink = {mem_write, m};
+	struct sink sink = { mem_write, m };
 
 	ck_assert_msg(
 	    mbox_send(mb, n, &sink) == 0, "send %zu: %s", n, strerror(errno));
@@ -228,68 +228,68 @@ find(const char *data, size_t len, const char *needle, size_t nth)
  */
 
 static const char *const good_seps[] = {
-    "From alice@example.org Mon Jan  1 10:00:00 2024",
-    "From alice@example.org Mon Jan 1 10:00:00 2024",
-    "From alice@example.org Mon Jan 01 10:00 2024",
-    "From alice@example.org Sun Dec 31 23:59:60 1999",
-    "From alice@example.org Mon Jan  1 10:00:00 +0100 2024",
-    "From alice@example.org Mon Jan  1 10:00:00 2024 -0500",
-    "From alice@example.org Mon Jan  1 10:00:00 UTC 2024",
-    "From alice@example.org Mon Jan  1 10:00 2024 GMT",
-    "From alice@example.org Mon Jan  1 10:00:00 EST 2024",
-    "From alice@example.org Mon Jan  1 10:00:00 CEST 2024",
-    "From alice@example.org Mon Jan  1 10:00:00 2024\r",
-    "From alice@example.org Mon Jan  1 10:00:00 2024  ",
-    "From alice   Mon   Jan   1   10:00:00   2024",
-    "From Alice Example <alice@example.org> Fri Mar 15 09:30:00 2024",
-    "From MAILER-DAEMON Thu Feb 29 12:00:00 2024",
-    "From host!alice Wed Jul  4 08:00:00 2001 remote from gateway",
-    "From host!alice Wed Jul  4 08:00:00 2001   remote from gateway",
-    "From host!alice Wed Jul  4 08:00 PDT 2001 remote from gateway",
-    "From a Sat Aug  5 00:00:00 1995",
-    "From a tue sep  5 00:00:00 1995",
-    "From a Thu Oct  5 00:00:00 1995",
-    "From a Fri Nov  5 00:00:00 1995",
-    "From a Mon Apr  5 00:00:00 1995",
-    "From a Mon May  5 00:00:00 1995",
-    "From a Mon Jun  5 00:00:00 1995",
+	"From alice@example.org Mon Jan  1 10:00:00 2024",
+	"From alice@example.org Mon Jan 1 10:00:00 2024",
+	"From alice@example.org Mon Jan 01 10:00 2024",
+	"From alice@example.org Sun Dec 31 23:59:60 1999",
+	"From alice@example.org Mon Jan  1 10:00:00 +0100 2024",
+	"From alice@example.org Mon Jan  1 10:00:00 2024 -0500",
+	"From alice@example.org Mon Jan  1 10:00:00 UTC 2024",
+	"From alice@example.org Mon Jan  1 10:00 2024 GMT",
+	"From alice@example.org Mon Jan  1 10:00:00 EST 2024",
+	"From alice@example.org Mon Jan  1 10:00:00 CEST 2024",
+	"From alice@example.org Mon Jan  1 10:00:00 2024\r",
+	"From alice@example.org Mon Jan  1 10:00:00 2024  ",
+	"From alice   Mon   Jan   1   10:00:00   2024",
+	"From Alice Example <alice@example.org> Fri Mar 15 09:30:00 2024",
+	"From MAILER-DAEMON Thu Feb 29 12:00:00 2024",
+	"From host!alice Wed Jul  4 08:00:00 2001 remote from gateway",
+	"From host!alice Wed Jul  4 08:00:00 2001   remote from gateway",
+	"From host!alice Wed Jul  4 08:00 PDT 2001 remote from gateway",
+	"From a Sat Aug  5 00:00:00 1995",
+	"From a tue sep  5 00:00:00 1995",
+	"From a Thu Oct  5 00:00:00 1995",
+	"From a Fri Nov  5 00:00:00 1995",
+	"From a Mon Apr  5 00:00:00 1995",
+	"From a Mon May  5 00:00:00 1995",
+	"From a Mon Jun  5 00:00:00 1995",
 };
 
 static const char *const bad_seps[] = {
-    "",
-    "From",
-    "From ",
-    "From alice@example.org",
-    "From here on, this is body text.",
-    "From the desk of Alice: no date here.",
-    "from alice@example.org Mon Jan  1 10:00:00 2024",
-    "From:alice@example.org Mon Jan  1 10:00:00 2024",
-    ">From alice@example.org Mon Jan  1 10:00:00 2024",
-    " From alice@example.org Mon Jan  1 10:00:00 2024",
-    "From Mon Jan  1 10:00:00 2024",
-    "From  Mon Jan  1 10:00:00 2024",
-    "From alice@example.org Jan  1 10:00:00 2024",
-    "From alice@example.org Mon Jan  1 2024",
-    "From alice@example.org Mon Jan  1 10:00:00",
-    "From alice@example.org Mon Jan  1 10:00:00 24",
-    "From alice@example.org Mon Jan  1 10:00:00 20245",
-    "From alice@example.org Mon Foo  1 10:00:00 2024",
-    "From alice@example.org Xyz Jan  1 10:00:00 2024",
-    "From alice@example.org Mon Jan 32 10:00:00 2024",
-    "From alice@example.org Mon Jan  0 10:00:00 2024",
-    "From alice@example.org Mon Jan 123 10:00:00 2024",
-    "From alice@example.org Mon Jan  1 24:00:00 2024",
-    "From alice@example.org Mon Jan  1 10:60:00 2024",
-    "From alice@example.org Mon Jan  1 1:00:00 2024",
-    "From alice@example.org Mon Jan  1 10:00:0 2024",
-    "From alice@example.org Mon Jan  1 10-00-00 2024",
-    "From alice@example.org Mon Jan  1 10:00:00 +0100 2024 +0100",
-    "From alice@example.org Mon Jan  1 10:00:00 +01 2024",
-    "From alice@example.org Mon Jan  1 10:00:00 2024 remote from",
-    "From alice@example.org Mon Jan  1 10:00:00 2024 remote",
-    "From alice@example.org Mon Jan  1 10:00:00 2024\r\r",
-    "From alice@example.org Mon\tJan  1 10:00:00 2024",
-    "From alice@example.org Mon, 1 Jan 2024 10:00:00 +0000",
+	"",
+	"From",
+	"From ",
+	"From alice@example.org",
+	"From here on, this is body text.",
+	"From the desk of Alice: no date here.",
+	"from alice@example.org Mon Jan  1 10:00:00 2024",
+	"From:alice@example.org Mon Jan  1 10:00:00 2024",
+	">From alice@example.org Mon Jan  1 10:00:00 2024",
+	" From alice@example.org Mon Jan  1 10:00:00 2024",
+	"From Mon Jan  1 10:00:00 2024",
+	"From  Mon Jan  1 10:00:00 2024",
+	"From alice@example.org Jan  1 10:00:00 2024",
+	"From alice@example.org Mon Jan  1 2024",
+	"From alice@example.org Mon Jan  1 10:00:00",
+	"From alice@example.org Mon Jan  1 10:00:00 24",
+	"From alice@example.org Mon Jan  1 10:00:00 20245",
+	"From alice@example.org Mon Foo  1 10:00:00 2024",
+	"From alice@example.org Xyz Jan  1 10:00:00 2024",
+	"From alice@example.org Mon Jan 32 10:00:00 2024",
+	"From alice@example.org Mon Jan  0 10:00:00 2024",
+	"From alice@example.org Mon Jan 123 10:00:00 2024",
+	"From alice@example.org Mon Jan  1 24:00:00 2024",
+	"From alice@example.org Mon Jan  1 10:60:00 2024",
+	"From alice@example.org Mon Jan  1 1:00:00 2024",
+	"From alice@example.org Mon Jan  1 10:00:0 2024",
+	"From alice@example.org Mon Jan  1 10-00-00 2024",
+	"From alice@example.org Mon Jan  1 10:00:00 +0100 2024 +0100",
+	"From alice@example.org Mon Jan  1 10:00:00 +01 2024",
+	"From alice@example.org Mon Jan  1 10:00:00 2024 remote from",
+	"From alice@example.org Mon Jan  1 10:00:00 2024 remote",
+	"From alice@example.org Mon Jan  1 10:00:00 2024\r\r",
+	"From alice@example.org Mon\tJan  1 10:00:00 2024",
+	"From alice@example.org Mon, 1 Jan 2024 10:00:00 +0000",
 };
 
 START_TEST(test_separator_good)
@@ -623,7 +623,7 @@ block_edge_case(size_t k, const char *term, const char *empty, int sep)
 
 START_TEST(test_index_block_edges)
 {
-	static const char *const ends[] = {"\n", "\r\n"};
+	static const char *const ends[] = { "\n", "\r\n" };
 	size_t k, t, u;
 
 	for (k = 1; k <= 140; k++)
@@ -1057,14 +1057,14 @@ END_TEST
 START_TEST(test_wire_cl_disbelieved)
 {
 	static const char *const lens[] = {
-	    "1",		       /* lands inside a line */
-	    "5",		       /* lands inside the separator line */
-	    "51",		       /* lands on "From here", no separator */
-	    "999999",		       /* past the end of the file */
-	    "abc",		       /* not a number */
-	    "12x",		       /* trailing junk */
-	    "",			       /* empty */
-	    "99999999999999999999999", /* too large */
+		"1",	  /* lands inside a line */
+		"5",	  /* lands inside the separator line */
+		"51",	  /* lands on "From here", no separator */
+		"999999", /* past the end of the file */
+		"abc",	  /* not a number */
+		"12x",	  /* trailing junk */
+		"",	  /* empty */
+		"99999999999999999999999", /* too large */
 	};
 	static const char want1[] = "\r\na\r\n";
 	char data[512];
@@ -1213,8 +1213,8 @@ END_TEST
 /* A guard that counts the reads and may change the file before one. */
 struct countguard {
 	int calls;
-	int open;	 /* begin without end */
-	int poke_at;	 /* change the file at this call (0: never) */
+	int open;    /* begin without end */
+	int poke_at; /* change the file at this call (0: never) */
 	int fd;
 	off_t poke_off;
 };
@@ -1265,9 +1265,9 @@ index_sized(struct mbox *mb, size_t size, char **datap)
  */
 START_TEST(test_send_one_pass)
 {
-	static const size_t sizes[] = {4096, 900 * 1024, 5 * 1024 * 1024};
+	static const size_t sizes[] = { 4096, 900 * 1024, 5 * 1024 * 1024 };
 	struct countguard g;
-	struct wire_guard mg = {cg_begin, cg_end, &g};
+	struct wire_guard mg = { cg_begin, cg_end, &g };
 	struct sink sink;
 	struct memsink m;
 	struct mbox mb;
@@ -1302,7 +1302,7 @@ END_TEST
 START_TEST(test_send_changed_under)
 {
 	struct countguard g;
-	struct wire_guard mg = {cg_begin, cg_end, &g};
+	struct wire_guard mg = { cg_begin, cg_end, &g };
 	struct sink sink;
 	struct memsink m;
 	struct mbox mb;
@@ -1331,7 +1331,8 @@ START_TEST(test_send_changed_under)
 		 */
 		ck_assert(mbox_get(&mb, 1)->flags & WIRE_CHUNKED);
 		ck_assert_uint_gt(m.len, 0);
-		ck_assert_uint_le(m.len, (size_t)4 * 1024 * 1024 / 29 * 30 + 64);
+		ck_assert_uint_le(
+		    m.len, (size_t)4 * 1024 * 1024 / 29 * 30 + 64);
 	}
 	mem_reset(&m);
 	done(&mb, fd);
@@ -1409,7 +1410,7 @@ START_TEST(test_send_no_such_message)
 	static const char data[] = SEP1 "a\n";
 	struct mbox mb;
 	struct memsink m;
-	struct sink sink = {mem_write, &m};
+	struct sink sink = { mem_write, &m };
 	int fd;
 
 	fd = index_data(&mb, LIT(data));
@@ -1811,7 +1812,7 @@ START_TEST(test_faults_changed_byte)
 	static const char data[] = SEP1 "Subject: a\n\none\n\n" SEP2 "two\n";
 	struct mbox mb;
 	struct memsink m;
-	struct sink sink = {mem_write, &m};
+	struct sink sink = { mem_write, &m };
 	int fd;
 
 	fd = index_data(&mb, LIT(data));
@@ -1833,7 +1834,7 @@ START_TEST(test_faults_changed_big)
 {
 	struct mbox mb;
 	struct memsink m;
-	struct sink sink = {mem_write, &m};
+	struct sink sink = { mem_write, &m };
 	char *data, *p;
 	size_t i;
 	int fd;
@@ -1861,7 +1862,7 @@ START_TEST(test_faults_changed_separator)
 	static const char data[] = SEP1 "one\n\n" SEP2 "two\n";
 	struct mbox mb;
 	struct memsink m;
-	struct sink sink = {mem_write, &m};
+	struct sink sink = { mem_write, &m };
 	size_t s;
 	int fd;
 
@@ -1883,7 +1884,7 @@ START_TEST(test_faults_truncated)
 	static const char data[] = SEP1 "one\n\n" SEP2 "two\n";
 	struct mbox mb;
 	struct memsink m;
-	struct sink sink = {mem_write, &m};
+	struct sink sink = { mem_write, &m };
 	int fd;
 
 	fd = index_data(&mb, LIT(data));
@@ -1903,7 +1904,7 @@ START_TEST(test_faults_sink_first_call)
 	static const char data[] = SEP1 "one\n";
 	struct mbox mb;
 	struct memsink m;
-	struct sink sink = {mem_write, &m};
+	struct sink sink = { mem_write, &m };
 	int fd;
 
 	fd = index_data(&mb, LIT(data));
@@ -1922,7 +1923,7 @@ START_TEST(test_faults_sink_midway)
 {
 	struct mbox mb;
 	struct memsink m;
-	struct sink sink = {mem_write, &m};
+	struct sink sink = { mem_write, &m };
 	char *data, *p;
 	size_t i;
 	int fd;

@@ -188,14 +188,14 @@ END_TEST
 START_TEST(parse_prefix_stripped)
 {
 	static const char *const lines[] = {
-	    "u:{CRYPT}$6$abc",
-	    "u:{SHA512-CRYPT}$6$abc",
-	    "u:{SHA256-CRYPT}$6$abc",
-	    "u:{BLF-CRYPT}$6$abc",
-	    "u:{crypt}$6$abc",
-	    "u:{Sha512-Crypt}$6$abc",
-	    "u:{sha256-crypt}$6$abc",
-	    "u:{blf-CRYPT}$6$abc:::::",
+		"u:{CRYPT}$6$abc",
+		"u:{SHA512-CRYPT}$6$abc",
+		"u:{SHA256-CRYPT}$6$abc",
+		"u:{BLF-CRYPT}$6$abc",
+		"u:{crypt}$6$abc",
+		"u:{Sha512-Crypt}$6$abc",
+		"u:{sha256-crypt}$6$abc",
+		"u:{blf-CRYPT}$6$abc:::::",
 	};
 	struct passwd_entry e;
 	size_t i;
@@ -252,10 +252,11 @@ END_TEST
 START_TEST(parse_bad_ids)
 {
 	static const char *const bad[] = {
-	    "12x", "x", "-1", "+1", " 1", "1 ", "0x10", "1.0", "1e3",
-	    "2147483647", "4294967295", "4294967296",
-	    "99999999999999999999999999", "000000000000000000000000000000001",
-	    "\xd9\xa1", /* ARABIC-INDIC DIGIT ONE */
+		"12x", "x", "-1", "+1", " 1", "1 ", "0x10", "1.0", "1e3",
+		"2147483647", "4294967295", "4294967296",
+		"99999999999999999999999999",
+		"000000000000000000000000000000001",
+		"\xd9\xa1", /* ARABIC-INDIC DIGIT ONE */
 	};
 	struct passwd_entry e;
 	char line[128];
@@ -444,18 +445,18 @@ END_TEST
 START_TEST(lookup_not_found)
 {
 	static const char *const users[] = {
-	    "mallory",
-	    "",
-	    "Alice",
-	    "ALICE",
-	    "alic",
-	    "alice ",
-	    " alice",
-	    "nocolon",
-	    "baduid",
-	    "plain",
-	    "#",
-	    "alice:",
+		"mallory",
+		"",
+		"Alice",
+		"ALICE",
+		"alic",
+		"alice ",
+		" alice",
+		"nocolon",
+		"baduid",
+		"plain",
+		"#",
+		"alice:",
 	};
 	struct passwd_entry e;
 	struct warns w;
@@ -828,7 +829,7 @@ START_TEST(each_entry)
 
 	memset(&sn, 0, sizeof(sn));
 	fd = open_temp_str("# comment\na:x:1:2\nbad line\n\nb:y\r\n"
-	    "c:z:3:4::/h\nstop:s\nd:w\n");
+			   "c:z:3:4::/h\nstop:s\nd:w\n");
 	off = lseek(fd, 0, SEEK_CUR);
 	/* Every well-formed entry in order; a nonzero answer stops there. */
 	ck_assert_int_eq(passwd_each(fd, collect_entry, &sn), 7);
@@ -869,7 +870,7 @@ marks(int dirfd)
 	ck_assert_ptr_nonnull(dir);
 	while ((de = readdir(dir)) != NULL)
 		if (strncmp(de->d_name, PASSWD_SEEN_PREFIX,
-		    strlen(PASSWD_SEEN_PREFIX)) == 0)
+			strlen(PASSWD_SEEN_PREFIX)) == 0)
 			n++;
 	closedir(dir);
 	return n;

@@ -14,8 +14,8 @@
 /* The octets after every header below: they belong to the client. */
 #define CLIENT "HELO alice wonderland\r\n"
 
-static const unsigned char v2sig[12] = {
-    0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a};
+static const unsigned char v2sig[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
+	0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a };
 
 /*
  * Feeds LEN octets at DATA in one call; then again in pieces of every size
@@ -215,49 +215,49 @@ END_TEST
 START_TEST(v1_strict_syntax)
 {
 	static const char *const bad[] = {
-	    "proxy TCP4 1.2.3.4 5.6.7.8 1 2\r\n",
-	    "PROXY  TCP4 1.2.3.4 5.6.7.8 1 2\r\n",
-	    "PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n",
-	    "PROXY tcp4 1.2.3.4 5.6.7.8 1 2\r\n",
-	    "PROXY TCP4\r\n",
-	    "PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n",
-	    "PROXY TCP4 1.2.3.4 5.6.7.8 1 2 3\r\n",
-	    "PROXY TCP4 1.2.3.4 5.6.7.8 1 2 \r\n",
-	    "PROXY TCP4 1.2.3.4  5.6.7.8 1 2\r\n",
-	    "PROXY TCP4 1.2.3.4\t5.6.7.8 1 2\r\n",
-	    "PROXY TCP4 01.2.3.4 5.6.7.8 1 2\r\n",
-	    "PROXY TCP4 1.2.3.04 5.6.7.8 1 2\r\n",
-	    "PROXY TCP4 1.2.3.256 5.6.7.8 1 2\r\n",
-	    "PROXY TCP4 1.2.3 5.6.7.8 1 2\r\n",
-	    "PROXY TCP4 1.2.3.4.5 5.6.7.8 1 2\r\n",
-	    "PROXY TCP4 1.2.3. 5.6.7.8 1 2\r\n",
-	    "PROXY TCP4 1..3.4 5.6.7.8 1 2\r\n",
-	    "PROXY TCP4 0x1.2.3.4 5.6.7.8 1 2\r\n",
-	    "PROXY TCP4 1.2.3.4 ::1 1 2\r\n",
-	    "PROXY TCP4 ::1 ::1 1 2\r\n",
-	    "PROXY TCP6 1.2.3.4 5.6.7.8 1 2\r\n",
-	    "PROXY TCP6 ::1 ::1::2 1 2\r\n",
-	    "PROXY TCP6 fe80::1%eth0 ::1 1 2\r\n",
-	    "PROXY TCP6 [::1] ::1 1 2\r\n",
-	    "PROXY TCP6 1:2:3:4:5:6:7:8:9 ::1 1 2\r\n",
-	    /* 46 octets: longer than any IPv6 address can be written. */
-	    ("PROXY TCP6 1111:2222:3333:4444:5555:6666:7777:8888:9999:a ::1 1 "
-		"2\r\n"),
-	    "PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n",
-	    "PROXY TCP4 1.2.3.4 5.6.7.8 1 00\r\n",
-	    "PROXY TCP4 1.2.3.4 5.6.7.8 65536 2\r\n",
-	    "PROXY TCP4 1.2.3.4 5.6.7.8 1 99999999999999999999\r\n",
-	    "PROXY TCP4 1.2.3.4 5.6.7.8 +1 2\r\n",
-	    "PROXY TCP4 1.2.3.4 5.6.7.8 -1 2\r\n",
-	    "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\r\n",
-	    "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n",
-	    "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\rHELO\r\n",
-	    "PROXY\r\n",
-	    "PROXY \r\n",
-	    "PROXYTCP4 1.2.3.4 5.6.7.8 1 2\r\n",
-	    "HELO alice wonderland\r\n",
-	    "\r\n\r\nx",
-	    "QUIT\r\n",
+		"proxy TCP4 1.2.3.4 5.6.7.8 1 2\r\n",
+		"PROXY  TCP4 1.2.3.4 5.6.7.8 1 2\r\n",
+		"PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n",
+		"PROXY tcp4 1.2.3.4 5.6.7.8 1 2\r\n",
+		"PROXY TCP4\r\n",
+		"PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n",
+		"PROXY TCP4 1.2.3.4 5.6.7.8 1 2 3\r\n",
+		"PROXY TCP4 1.2.3.4 5.6.7.8 1 2 \r\n",
+		"PROXY TCP4 1.2.3.4  5.6.7.8 1 2\r\n",
+		"PROXY TCP4 1.2.3.4\t5.6.7.8 1 2\r\n",
+		"PROXY TCP4 01.2.3.4 5.6.7.8 1 2\r\n",
+		"PROXY TCP4 1.2.3.04 5.6.7.8 1 2\r\n",
+		"PROXY TCP4 1.2.3.256 5.6.7.8 1 2\r\n",
+		"PROXY TCP4 1.2.3 5.6.7.8 1 2\r\n",
+		"PROXY TCP4 1.2.3.4.5 5.6.7.8 1 2\r\n",
+		"PROXY TCP4 1.2.3. 5.6.7.8 1 2\r\n",
+		"PROXY TCP4 1..3.4 5.6.7.8 1 2\r\n",
+		"PROXY TCP4 0x1.2.3.4 5.6.7.8 1 2\r\n",
+		"PROXY TCP4 1.2.3.4 ::1 1 2\r\n",
+		"PROXY TCP4 ::1 ::1 1 2\r\n",
+		"PROXY TCP6 1.2.3.4 5.6.7.8 1 2\r\n",
+		"PROXY TCP6 ::1 ::1::2 1 2\r\n",
+		"PROXY TCP6 fe80::1%eth0 ::1 1 2\r\n",
+		"PROXY TCP6 [::1] ::1 1 2\r\n",
+		"PROXY TCP6 1:2:3:4:5:6:7:8:9 ::1 1 2\r\n",
+		/* 46 octets: longer than any IPv6 address can be written. */
+		("PROXY TCP6 1111:2222:3333:4444:5555:6666:7777:8888:9999:a ::1 1 "
+		 "2\r\n"),
+		"PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n",
+		"PROXY TCP4 1.2.3.4 5.6.7.8 1 00\r\n",
+		"PROXY TCP4 1.2.3.4 5.6.7.8 65536 2\r\n",
+		"PROXY TCP4 1.2.3.4 5.6.7.8 1 99999999999999999999\r\n",
+		"PROXY TCP4 1.2.3.4 5.6.7.8 +1 2\r\n",
+		"PROXY TCP4 1.2.3.4 5.6.7.8 -1 2\r\n",
+		"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\r\n",
+		"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n",
+		"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\rHELO\r\n",
+		"PROXY\r\n",
+		"PROXY \r\n",
+		"PROXYTCP4 1.2.3.4 5.6.7.8 1 2\r\n",
+		"HELO alice wonderland\r\n",
+		"\r\n\r\nx",
+		"QUIT\r\n",
 	};
 	struct proxy_parser p;
 	size_t i;
@@ -318,8 +318,8 @@ START_TEST(v2_tcp4)
 {
 	struct proxy_parser p;
 	size_t n = v2(big, 0x21, 0x11, 12);
-	static const unsigned char addr[12] = {
-	    127, 0, 0, 23, 10, 1, 2, 3, 0xc3, 0x50, 0, 109};
+	static const unsigned char addr[12] = { 127, 0, 0, 23, 10, 1, 2, 3,
+		0xc3, 0x50, 0, 109 };
 
 	memcpy(big + 16, addr, sizeof(addr));
 	memcpy(big + n, CLIENT, strlen(CLIENT));
@@ -365,7 +365,7 @@ START_TEST(v2_kept_families)
 	static const struct {
 		unsigned char fam;
 		size_t alen;
-	} kept[] = {{0x12, 12}, {0x22, 36}, {0x31, 216}, {0x32, 216}};
+	} kept[] = { { 0x12, 12 }, { 0x22, 36 }, { 0x31, 216 }, { 0x32, 216 } };
 	struct proxy_parser p;
 	size_t i, n;
 
@@ -381,8 +381,8 @@ START_TEST(v2_kept_families)
 	/* Family or transport UNSPEC: the block is skipped, whatever it holds.
 	 */
 	for (i = 0; i < 7; i++) {
-		static const unsigned char fam[] = {
-		    0x00, 0x01, 0x02, 0x10, 0x20, 0x30, 0x00};
+		static const unsigned char fam[] = { 0x00, 0x01, 0x02, 0x10,
+			0x20, 0x30, 0x00 };
 
 		n = v2(big, 0x21, fam[i], i * 5);
 		ck_assert_int_eq(feed(&p, big, n), PROXY_DONE);
@@ -657,34 +657,34 @@ END_TEST
 START_TEST(nets_bad)
 {
 	static const char *const bad[] = {
-	    "",
-	    ",",
-	    "127.0.0.1,",
-	    ",127.0.0.1",
-	    "127.0.0.1,,10.0.0.1",
-	    "127.0.0.1 ",
-	    " 127.0.0.1",
-	    "127.0.0.1, 10.0.0.1",
-	    "127.0.0.1;10.0.0.1",
-	    "127.0.0.1/33",
-	    "::/129",
-	    "127.0.0.1/",
-	    "10.0.0.0/08",
-	    "10.0.0.0/-8",
-	    "10.0.0.0/8/8",
-	    "10.0.0.1/8",
-	    "2001:db8::1/32",
-	    "01.2.3.4",
-	    "1.2.3",
-	    "1.2.3.256",
-	    "localhost",
-	    "::1::2",
-	    "[::1]",
-	    "fe80::1%lo",
-	    "::ffff:1.2.3.4/95x",
-	    "0x7f.0.0.1",
-	    "127.1",
-	    "1111:2222:3333:4444:5555:6666:7777:8888:9999:a/128",
+		"",
+		",",
+		"127.0.0.1,",
+		",127.0.0.1",
+		"127.0.0.1,,10.0.0.1",
+		"127.0.0.1 ",
+		" 127.0.0.1",
+		"127.0.0.1, 10.0.0.1",
+		"127.0.0.1;10.0.0.1",
+		"127.0.0.1/33",
+		"::/129",
+		"127.0.0.1/",
+		"10.0.0.0/08",
+		"10.0.0.0/-8",
+		"10.0.0.0/8/8",
+		"10.0.0.1/8",
+		"2001:db8::1/32",
+		"01.2.3.4",
+		"1.2.3",
+		"1.2.3.256",
+		"localhost",
+		"::1::2",
+		"[::1]",
+		"fe80::1%lo",
+		"::ffff:1.2.3.4/95x",
+		"0x7f.0.0.1",
+		"127.1",
+		"1111:2222:3333:4444:5555:6666:7777:8888:9999:a/128",
 	};
 	struct proxy_nets nets;
 	const char *why;

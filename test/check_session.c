@@ -95,8 +95,8 @@ fake_find_folder(const char *name)
 		const char *f = fake_folders[i].name;
 
 		/* INBOX is the one name that is case-insensitive (SPEC 4). */
-		if (strcmp(f, "INBOX") == 0 ? strcasecmp(name, f) == 0 :
-					      strcmp(name, f) == 0)
+		if (strcmp(f, "INBOX") == 0 ? strcasecmp(name, f) == 0
+					    : strcmp(name, f) == 0)
 			return &fake_folders[i];
 	}
 	return NULL;
@@ -169,8 +169,7 @@ fake_size(void *arg, uint32_t n)
 {
 	ck_assert_ptr_eq(arg, &fk);
 	fk.size_calls++;
-	if (fk.folder == NULL || n < 1 || n > fk.folder->nmsgs ||
-	    fk.deleted[n])
+	if (fk.folder == NULL || n < 1 || n > fk.folder->nmsgs || fk.deleted[n])
 		return 0;
 	return fk.folder->sizes[n - 1];
 }
@@ -248,24 +247,24 @@ line_contains(const char *needle)
 }
 
 /* A reply that keeps the session open. */
-#define ASSERT_REPLY(text, st)                                \
-	do {                                                  \
-		ck_assert_str_eq(out.reply, (text));          \
-		ck_assert_uint_eq(out.len, strlen(text));     \
-		ck_assert_uint_eq(out.send, 0);               \
-		ck_assert(!out.close);                        \
-		ck_assert(!out.login_failed);                 \
-		ck_assert_int_eq(ss.state, (st));             \
+#define ASSERT_REPLY(text, st)                                                 \
+	do {                                                                   \
+		ck_assert_str_eq(out.reply, (text));                           \
+		ck_assert_uint_eq(out.len, strlen(text));                      \
+		ck_assert_uint_eq(out.send, 0);                                \
+		ck_assert(!out.close);                                         \
+		ck_assert(!out.login_failed);                                  \
+		ck_assert_int_eq(ss.state, (st));                              \
 	} while (0)
 
 /* A negative reply: "- TEXT", close, and the session is over. */
-#define ASSERT_FAIL(text)                                     \
-	do {                                                  \
-		ck_assert_str_eq(out.reply, "- " text "\r\n"); \
-		ck_assert_uint_eq(out.send, 0);               \
-		ck_assert(out.close);                         \
-		ck_assert_ptr_nonnull(out.reason);            \
-		ck_assert_int_eq(ss.state, SESSION_CLOSED);   \
+#define ASSERT_FAIL(text)                                                      \
+	do {                                                                   \
+		ck_assert_str_eq(out.reply, "- " text "\r\n");                 \
+		ck_assert_uint_eq(out.send, 0);                                \
+		ck_assert(out.close);                                          \
+		ck_assert_ptr_nonnull(out.reason);                             \
+		ck_assert_int_eq(ss.state, SESSION_CLOSED);                    \
 	} while (0)
 
 #define BOGUS "Bogus or out of sequence command"
@@ -335,8 +334,8 @@ static const struct table_case {
 	{ SESSION_AUTH, "ACKS", NULL, SESSION_CLOSED, 0, true, 0, 0, 0, 0 },
 	{ SESSION_AUTH, "ACKD", NULL, SESSION_CLOSED, 0, true, 0, 0, 0, 0 },
 	{ SESSION_AUTH, "NACK", NULL, SESSION_CLOSED, 0, true, 0, 0, 0, 0 },
-	{ SESSION_AUTH, "QUIT", "+ OK Sayonara\r\n", SESSION_CLOSED, 0, true,
-	    0, 0, 0, 0 },
+	{ SESSION_AUTH, "QUIT", "+ OK Sayonara\r\n", SESSION_CLOSED, 0, true, 0,
+	    0, 0, 0 },
 	{ SESSION_AUTH, "LIST", NULL, SESSION_CLOSED, 0, true, 0, 0, 0, 0 },
 
 	{ SESSION_MBOX, "HELO alice secret", NULL, SESSION_CLOSED, 0, true, 0,
@@ -349,8 +348,8 @@ static const struct table_case {
 	{ SESSION_MBOX, "ACKS", NULL, SESSION_CLOSED, 0, true, 0, 0, 0, 0 },
 	{ SESSION_MBOX, "ACKD", NULL, SESSION_CLOSED, 0, true, 0, 0, 0, 0 },
 	{ SESSION_MBOX, "NACK", NULL, SESSION_CLOSED, 0, true, 0, 0, 0, 0 },
-	{ SESSION_MBOX, "QUIT", "+ OK Sayonara\r\n", SESSION_CLOSED, 0, true,
-	    0, 1, 0, 0 },
+	{ SESSION_MBOX, "QUIT", "+ OK Sayonara\r\n", SESSION_CLOSED, 0, true, 0,
+	    1, 0, 0 },
 	{ SESSION_MBOX, "LIST", NULL, SESSION_CLOSED, 0, true, 0, 0, 0, 0 },
 
 	{ SESSION_ITEM, "HELO alice secret", NULL, SESSION_CLOSED, 0, true, 0,
@@ -363,8 +362,8 @@ static const struct table_case {
 	{ SESSION_ITEM, "ACKS", NULL, SESSION_CLOSED, 0, true, 0, 0, 0, 0 },
 	{ SESSION_ITEM, "ACKD", NULL, SESSION_CLOSED, 0, true, 0, 0, 0, 0 },
 	{ SESSION_ITEM, "NACK", NULL, SESSION_CLOSED, 0, true, 0, 0, 0, 0 },
-	{ SESSION_ITEM, "QUIT", "+ OK Sayonara\r\n", SESSION_CLOSED, 0, true,
-	    0, 1, 0, 0 },
+	{ SESSION_ITEM, "QUIT", "+ OK Sayonara\r\n", SESSION_CLOSED, 0, true, 0,
+	    1, 0, 0 },
 	{ SESSION_ITEM, "LIST", NULL, SESSION_CLOSED, 0, true, 0, 0, 0, 0 },
 
 	{ SESSION_NEXT, "HELO alice secret", NULL, SESSION_CLOSED, 0, true, 0,
@@ -373,10 +372,10 @@ static const struct table_case {
 	    0, 0 },
 	{ SESSION_NEXT, "READ", NULL, SESSION_CLOSED, 0, true, 0, 0, 0, 0 },
 	{ SESSION_NEXT, "RETR", NULL, SESSION_CLOSED, 0, true, 0, 0, 0, 0 },
-	{ SESSION_NEXT, "ACKS", "=45 characters in message 2\r\n",
-	    SESSION_ITEM, 0, false, 0, 0, 0, 0 },
-	{ SESSION_NEXT, "ACKD", "=45 characters in message 2\r\n",
-	    SESSION_ITEM, 0, false, 0, 0, 0, 1 },
+	{ SESSION_NEXT, "ACKS", "=45 characters in message 2\r\n", SESSION_ITEM,
+	    0, false, 0, 0, 0, 0 },
+	{ SESSION_NEXT, "ACKD", "=45 characters in message 2\r\n", SESSION_ITEM,
+	    0, false, 0, 0, 0, 1 },
 	{ SESSION_NEXT, "NACK", "=120 characters in message 1\r\n",
 	    SESSION_ITEM, 0, false, 0, 0, 0, 0 },
 	{ SESSION_NEXT, "QUIT", NULL, SESSION_CLOSED, 0, true, 0, 0, 0, 0 },
@@ -444,15 +443,15 @@ START_TEST(greeting)
 {
 	memset(&out, 0x5a, sizeof(out));
 	session_greet(&ss, "mail.example.org", "1.2.3", &out);
-	ck_assert_str_eq(out.reply,
-	    "+ POP2 mail.example.org pop2d 1.2.3 server ready\r\n");
+	ck_assert_str_eq(
+	    out.reply, "+ POP2 mail.example.org pop2d 1.2.3 server ready\r\n");
 	ck_assert_uint_eq(out.len, strlen(out.reply));
 	ck_assert_uint_eq(out.send, 0);
 	ck_assert(!out.close);
 	ck_assert(!out.login_failed);
 	ck_assert_int_eq(ss.state, SESSION_AUTH);
-	ck_assert_uint_eq(fk.login_calls + fk.commit_calls + fk.select_calls,
-	    0);
+	ck_assert_uint_eq(
+	    fk.login_calls + fk.commit_calls + fk.select_calls, 0);
 }
 END_TEST
 
@@ -583,7 +582,8 @@ START_TEST(fail_by_kind)
 		enum session_error err;
 		const char *reply;
 	} want[] = {
-		{ SESSION_ERR_STATE_UNUSABLE, "- State directory unusable\r\n" },
+		{ SESSION_ERR_STATE_UNUSABLE,
+		    "- State directory unusable\r\n" },
 		{ SESSION_ERR_IN_USE, "- Maildrop already in use\r\n" },
 		{ SESSION_ERR_MAILDROP_BUSY, "- Maildrop busy\r\n" },
 		{ SESSION_ERR_MAILDROP_UNUSABLE, "- Cannot open maildrop\r\n" },

@@ -539,11 +539,11 @@ END_TEST
 #ifdef POP2_TEST_SEAMS
 /* Each system call of the state folders fails in turn. */
 static const char *const state_faults[] = {
-    "state.open:EIO",
-    "state.mkdir:EIO",
-    "state.open-user:EIO",
-    "state.fchown:EIO",
-    "state.unlink:EIO",
+	"state.open:EIO",
+	"state.mkdir:EIO",
+	"state.open-user:EIO",
+	"state.fchown:EIO",
+	"state.unlink:EIO",
 };
 
 START_TEST(faults)

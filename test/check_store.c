@@ -141,7 +141,7 @@ make_maildir(const char *dir, const char *const *texts, size_t n)
 static int
 maildir_files(const char *dir)
 {
-	static const char *const subs[] = {"new", "cur"};
+	static const char *const subs[] = { "new", "cur" };
 	char path[PATH_MAX + 16];
 	struct dirent *de;
 	int n = 0;
@@ -182,7 +182,7 @@ static bool
 have_openat2(void)
 {
 #ifdef SYS_openat2
-	uint64_t how[3] = {O_RDONLY | O_CLOEXEC, 0, 0};
+	uint64_t how[3] = { O_RDONLY | O_CLOEXEC, 0, 0 };
 	long fd = syscall(SYS_openat2, AT_FDCWD, "/", how, sizeof(how));
 
 	if (fd >= 0) {
@@ -196,9 +196,9 @@ have_openat2(void)
 }
 
 static const char *const md_texts[] = {
-    "Subject: md-one\n\nbody\n",
-    "Subject: md-two\n\nbody\n",
-    "Subject: md-three\n\nbody\n",
+	"Subject: md-one\n\nbody\n",
+	"Subject: md-two\n\nbody\n",
+	"Subject: md-three\n\nbody\n",
 };
 
 START_TEST(select_and_sizes)
@@ -662,10 +662,10 @@ END_TEST
 
 /* The dot-lock at the commit (its second taking) fails: nothing deleted. */
 static const char *const commit_lock_faults[] = {
-    "lock.post-open:EIO:2",
-    "lock.post-write:EIO:2",
-    "lock.link:EIO:2",
-    "lock.link:ENOSPC:2",
+	"lock.post-open:EIO:2",
+	"lock.post-write:EIO:2",
+	"lock.link:EIO:2",
+	"lock.link:ENOSPC:2",
 };
 
 START_TEST(fault_commit_lock)

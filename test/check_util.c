@@ -39,10 +39,17 @@ START_TEST(msgno_invalid)
 		const char *s;
 		int err;
 	} bad[] = {
-		{ "", EINVAL }, { "0", ERANGE }, { "000", ERANGE },
-		{ "2147483648", ERANGE }, { "99999999999999999999999", ERANGE },
-		{ "-1", EINVAL }, { "+1", EINVAL }, { " 1", EINVAL },
-		{ "1 ", EINVAL }, { "1x", EINVAL }, { "0x10", EINVAL },
+		{ "", EINVAL },
+		{ "0", ERANGE },
+		{ "000", ERANGE },
+		{ "2147483648", ERANGE },
+		{ "99999999999999999999999", ERANGE },
+		{ "-1", EINVAL },
+		{ "+1", EINVAL },
+		{ " 1", EINVAL },
+		{ "1 ", EINVAL },
+		{ "1x", EINVAL },
+		{ "0x10", EINVAL },
 		{ "\xd9\xa1", EINVAL },
 	};
 	uint32_t v = 42;
@@ -50,8 +57,10 @@ START_TEST(msgno_invalid)
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		errno = 0;
-		ck_assert_msg(msgno(bad[i].s, &v) == -1, "accepted \"%s\"", bad[i].s);
-		ck_assert_msg(errno == bad[i].err, "errno %d for \"%s\"", errno, bad[i].s);
+		ck_assert_msg(
+		    msgno(bad[i].s, &v) == -1, "accepted \"%s\"", bad[i].s);
+		ck_assert_msg(errno == bad[i].err, "errno %d for \"%s\"", errno,
+		    bad[i].s);
 		ck_assert_uint_eq(v, 42);
 	}
 }
@@ -76,9 +85,11 @@ START_TEST(ulong_range)
 	ck_assert_int_eq(util_parse_ulong("0", 1, 86400, &v), -1);
 	ck_assert_int_eq(errno, ERANGE);
 	ck_assert_int_eq(util_parse_ulong("86401", 1, 86400, &v), -1);
-	ck_assert_int_eq(util_parse_ulong("184467440737095516160", 0, ~0UL, &v), -1);
+	ck_assert_int_eq(
+	    util_parse_ulong("184467440737095516160", 0, ~0UL, &v), -1);
 	ck_assert_int_eq(errno, ERANGE);
-	ck_assert_int_eq(util_parse_ulong("18446744073709551615", 0, ~0UL, &v), 0);
+	ck_assert_int_eq(
+	    util_parse_ulong("18446744073709551615", 0, ~0UL, &v), 0);
 	ck_assert_uint_eq(v, ~0UL);
 	ck_assert_int_eq(util_parse_ulong("", 0, 10, &v), -1);
 	ck_assert_int_eq(errno, EINVAL);
@@ -105,9 +116,12 @@ START_TEST(template_expand)
 {
 	char buf[64];
 
-	ck_assert_int_eq(util_expand(buf, sizeof(buf), "/var/mail/%u", "alice", ""), 0);
+	ck_assert_int_eq(
+	    util_expand(buf, sizeof(buf), "/var/mail/%u", "alice", ""), 0);
 	ck_assert_str_eq(buf, "/var/mail/alice");
-	ck_assert_int_eq(util_expand(buf, sizeof(buf), "%h/mail/%u%%x", "bob", "/home/bob"), 0);
+	ck_assert_int_eq(
+	    util_expand(buf, sizeof(buf), "%h/mail/%u%%x", "bob", "/home/bob"),
+	    0);
 	ck_assert_str_eq(buf, "/home/bob/mail/bob%x");
 	ck_assert_int_eq(util_expand(buf, sizeof(buf), "%h", "bob", ""), -1);
 	ck_assert_int_eq(errno, EINVAL);

@@ -150,7 +150,7 @@ check_scanners(const char *p, size_t n, size_t starts, size_t ends)
 
 			lfs = slow_bare_lf(q, len, before);
 			for (i = 0; i < nimpl; i++) {
-				struct scan_cursor c = {NULL, 0};
+				struct scan_cursor c = { NULL, 0 };
 				const char *x, *nl;
 
 				/*
@@ -229,8 +229,8 @@ static size_t
 check_text(const char *p, size_t n, const char *what)
 {
 	struct mbox mb[8];
-	struct buf ref = {NULL, 0, 0}, got = {NULL, 0, 0};
-	struct sink sink = {sink_write, &got};
+	struct buf ref = { NULL, 0, 0 }, got = { NULL, 0, 0 };
+	struct sink sink = { sink_write, &got };
 	struct wire_msg fm[8];
 	const struct wire_msg *m;
 	size_t i, k, count;
@@ -300,34 +300,34 @@ rnd(uint64_t *s)
 }
 
 static const char *const pieces[] = {
-    "From a@b Thu Jan  1 00:00:00 1970\n",
-    "From a@b Thu Jan  1 00:00:00 1970\r\n",
-    "From nobody\n",
-    "\n",
-    "\r\n",
-    "\r",
-    "\n\n",
-    "\r\n\r\n",
-    "Status: RO\n",
-    "X-Status: F\r\n",
-    "x-uid: 7\n",
-    "X-IMAPbase: 1 2\n",
-    "X-IMAP: 1\n",
-    "X-Keywords:\n",
-    "Content-Length: 3\n",
-    "Content-Length: 0\n",
-    "CONTENT-LENGTH :\t12\n",
-    "Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n",
-    "Subject: hello\n",
-    "X-UIDs: not hidden\n",
-    "Statusbar: kept\n",
-    " continued\n",
-    "\tcontinued\r\n",
-    ":no name\n",
-    "Received: from x\n",
-    "body text\n",
-    ">From quoted\n",
-    "a\0b\n",
+	"From a@b Thu Jan  1 00:00:00 1970\n",
+	"From a@b Thu Jan  1 00:00:00 1970\r\n",
+	"From nobody\n",
+	"\n",
+	"\r\n",
+	"\r",
+	"\n\n",
+	"\r\n\r\n",
+	"Status: RO\n",
+	"X-Status: F\r\n",
+	"x-uid: 7\n",
+	"X-IMAPbase: 1 2\n",
+	"X-IMAP: 1\n",
+	"X-Keywords:\n",
+	"Content-Length: 3\n",
+	"Content-Length: 0\n",
+	"CONTENT-LENGTH :\t12\n",
+	"Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n",
+	"Subject: hello\n",
+	"X-UIDs: not hidden\n",
+	"Statusbar: kept\n",
+	" continued\n",
+	"\tcontinued\r\n",
+	":no name\n",
+	"Received: from x\n",
+	"body text\n",
+	">From quoted\n",
+	"a\0b\n",
 };
 
 /*
@@ -350,8 +350,8 @@ gen_text(char *t, size_t len, int seps, uint64_t *seed)
 			k = pc[0] == 'a' && pc[1] == '\0' ? 4 : strlen(pc);
 		} else {
 			/* A run around the block and look-ahead sizes. */
-			static const size_t runs[] = {1, 62, 63, 64, 65, 127,
-			    128, 129, WIRE_HDR_LOOK - 8, 300};
+			static const size_t runs[] = { 1, 62, 63, 64, 65, 127,
+				128, 129, WIRE_HDR_LOOK - 8, 300 };
 			pc = NULL;
 			k = runs[rnd(seed) % (sizeof(runs) / sizeof(runs[0]))];
 		}
@@ -369,8 +369,8 @@ gen_text(char *t, size_t len, int seps, uint64_t *seed)
 START_TEST(test_hidden_table)
 {
 	/* SPEC §2's list, in its words. */
-	static const char *const spec[] = {"status", "x-status", "x-keywords",
-	    "x-uid", "x-imap", "x-imapbase", "content-length"};
+	static const char *const spec[] = { "status", "x-status", "x-keywords",
+		"x-uid", "x-imap", "x-imapbase", "content-length" };
 	size_t i, k;
 
 	for (i = 0; wire_hidden[i] != NULL; i++) {
@@ -392,28 +392,28 @@ START_TEST(test_hidden_fields)
 		const char *line;
 		int hidden;
 	} t[] = {
-	    {"Status: RO\n", 1},
-	    {"status:\n", 1},
-	    {"STATUS :x\n", 1},
-	    {"Status\t \t:x\n", 1},
-	    {"X-Status: A\r\n", 1},
-	    {"X-Keywords: $x\n", 1},
-	    {"X-UID: 1\n", 1},
-	    {"X-IMAP: 1 2\n", 1},
-	    {"X-IMAPbase: 1 2\n", 1},
-	    {"Content-Length: 12\n", 1},
-	    {"Status", 0},
-	    {"Status\n", 0},
-	    {"Status x:\n", 0},
-	    {"Statu: x\n", 0},
-	    {"Statuss: x\n", 0},
-	    {"X-UIDL: 1\n", 0},
-	    {"X-IMAP-Foo: 1\n", 0},
-	    {": x\n", 0},
-	    {" Status: x\n", 0},
-	    {"\rStatus: x\n", 0},
-	    {"Subject: x\n", 0},
-	    {"Content-Type: x\n", 0},
+		{ "Status: RO\n", 1 },
+		{ "status:\n", 1 },
+		{ "STATUS :x\n", 1 },
+		{ "Status\t \t:x\n", 1 },
+		{ "X-Status: A\r\n", 1 },
+		{ "X-Keywords: $x\n", 1 },
+		{ "X-UID: 1\n", 1 },
+		{ "X-IMAP: 1 2\n", 1 },
+		{ "X-IMAPbase: 1 2\n", 1 },
+		{ "Content-Length: 12\n", 1 },
+		{ "Status", 0 },
+		{ "Status\n", 0 },
+		{ "Status x:\n", 0 },
+		{ "Statu: x\n", 0 },
+		{ "Statuss: x\n", 0 },
+		{ "X-UIDL: 1\n", 0 },
+		{ "X-IMAP-Foo: 1\n", 0 },
+		{ ": x\n", 0 },
+		{ " Status: x\n", 0 },
+		{ "\rStatus: x\n", 0 },
+		{ "Subject: x\n", 0 },
+		{ "Content-Type: x\n", 0 },
 	};
 	char line[WIRE_HDR_LOOK + 16], name[WIRE_HDR_LOOK];
 	size_t i, len, colon;
@@ -443,8 +443,8 @@ END_TEST
 /* An LF, a CR, CRLF, "\n\n" or "\r\n\r\n" at every offset of 3 blocks. */
 START_TEST(test_scanners_offsets)
 {
-	static const char *const marks[] = {
-	    "\n", "\r", "\r\n", "\n\n", "\r\n\r\n", "\n\r\n", "\r\r\n", "\n\r"};
+	static const char *const marks[] = { "\n", "\r", "\r\n", "\n\n",
+		"\r\n\r\n", "\n\r\n", "\r\r\n", "\n\r" };
 	char t[200];
 	size_t off, m;
 
@@ -479,9 +479,9 @@ END_TEST
 /* Header lines and "From " lines split across the blocks. */
 START_TEST(test_texts_offsets)
 {
-	static const char *const lines[] = {"Status: RO\n", "X-UID: 1\r\n",
-	    "Content-Length: 0\n", "\n", "\r\n",
-	    "From a@b Thu Jan  1 00:00:00 1970\n", " cont\n", "\r"};
+	static const char *const lines[] = { "Status: RO\n", "X-UID: 1\r\n",
+		"Content-Length: 0\n", "\n", "\r\n",
+		"From a@b Thu Jan  1 00:00:00 1970\n", " cont\n", "\r" };
 	char t[400];
 	size_t i, off, n;
 
@@ -606,7 +606,7 @@ wire_suite(void)
 int
 main(void)
 {
-	static const char *const vector[] = {"sse2", "avx2"};
+	static const char *const vector[] = { "sse2", "avx2" };
 	SRunner *sr;
 	size_t i, skipped = 0;
 	int failed;

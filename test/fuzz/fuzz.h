@@ -17,13 +17,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define FUZZ_CHECK(cond)                                                  \
-	do {                                                              \
-		if (!(cond)) {                                            \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",  \
-			    __FILE__, __LINE__, #cond);                   \
-			abort();                                          \
-		}                                                         \
+#define FUZZ_CHECK(cond)                                                       \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: invariant failed: %s\n",       \
+			    __FILE__, __LINE__, #cond);                        \
+			abort();                                               \
+		}                                                              \
 	} while (0)
 
 /* libFuzzer's entry points; declared here for -Wmissing-prototypes. */

@@ -38,8 +38,8 @@
 #include "folder.h"
 #include "fuzz.h"
 
-static char base[PATH_MAX];	/* the temporary directory */
-static char home[PATH_MAX];	/* the folder directory in it */
+static char base[PATH_MAX]; /* the temporary directory */
+static char home[PATH_MAX]; /* the folder directory in it */
 static size_t homelen;
 static int homefd = -1;
 static struct stat secret_st, outside_st;
@@ -49,8 +49,8 @@ static char *name;
 static void
 path_in(char *dst, const char *rel)
 {
-	FUZZ_CHECK((size_t)snprintf(dst, PATH_MAX, "%s/%s", base, rel) <
-	    PATH_MAX);
+	FUZZ_CHECK(
+	    (size_t)snprintf(dst, PATH_MAX, "%s/%s", base, rel) < PATH_MAX);
 }
 
 static void
@@ -106,12 +106,12 @@ build_tree(void)
 	const char *tmp = getenv("TMPDIR");
 	char tmpl[PATH_MAX], real[PATH_MAX], abs_secret[PATH_MAX + 16];
 	const char *mbox = "From a@b Mon Jan  1 00:00:00 2024\nSubject: x\n\n"
-	    "body\n";
+			   "body\n";
 
 	if (tmp == NULL || tmp[0] == '\0')
 		tmp = "/tmp";
 	FUZZ_CHECK((size_t)snprintf(tmpl, sizeof(tmpl),
-	    "%s/pop2d-fuzz-folder.XXXXXX", tmp) < sizeof(tmpl));
+		       "%s/pop2d-fuzz-folder.XXXXXX", tmp) < sizeof(tmpl));
 	FUZZ_CHECK(mkdtemp(tmpl) != NULL);
 	/* Compared with /proc/self/fd paths, which are resolved. */
 	FUZZ_CHECK(realpath(tmpl, real) != NULL);
@@ -204,10 +204,10 @@ check_fd(int fd, bool want_dir)
 	FUZZ_CHECK(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode));
 	if (want_dir)
 		FUZZ_CHECK(S_ISDIR(st.st_mode));
-	FUZZ_CHECK(!(st.st_dev == secret_st.st_dev &&
-	    st.st_ino == secret_st.st_ino));
-	FUZZ_CHECK(!(st.st_dev == outside_st.st_dev &&
-	    st.st_ino == outside_st.st_ino));
+	FUZZ_CHECK(
+	    !(st.st_dev == secret_st.st_dev && st.st_ino == secret_st.st_ino));
+	FUZZ_CHECK(!(
+	    st.st_dev == outside_st.st_dev && st.st_ino == outside_st.st_ino));
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	n = readlink(proc, path, sizeof(path) - 1);
 	FUZZ_CHECK(n > 0);

@@ -151,7 +151,7 @@ ref_header(const char *t, size_t n, bool *content_length, bool *pseudo)
 			imap = true;
 		else if (nlen == 7 && memcmp(name, "subject", 7) == 0 &&
 		    memmem(l + colon, len - colon, pseudo_subject,
-		    sizeof(pseudo_subject) - 1) != NULL)
+			sizeof(pseudo_subject) - 1) != NULL)
 			subject = true;
 	}
 	*pseudo = imap && subject;
@@ -179,15 +179,15 @@ check_index(const struct mbox *mb, const uint8_t *data, size_t size)
 	FUZZ_CHECK(mb->first <= 1);
 	FUZZ_CHECK(mb->first <= mb->nmsg);
 	FUZZ_CHECK(mbox_count(mb) == mb->nmsg - mb->first);
-	FUZZ_CHECK(!ref_has_separator(d, mb->nmsg > 0 ? mb->msg[0].start :
-	    size, true));
+	FUZZ_CHECK(!ref_has_separator(
+	    d, mb->nmsg > 0 ? mb->msg[0].start : size, true));
 	for (i = 0; i < mb->nmsg; i++) {
 		const struct wire_msg *m = &mb->msg[i];
 
 		stored = mbox_stored_end(mb, i);
 		/* The stored ranges tile [msg[0].start, size) exactly. */
-		FUZZ_CHECK(i == 0 ? m->start >= prev_end :
-		    m->start == prev_end);
+		FUZZ_CHECK(
+		    i == 0 ? m->start >= prev_end : m->start == prev_end);
 		FUZZ_CHECK(m->start + 5 <= m->body);
 		FUZZ_CHECK(m->body <= m->end);
 		FUZZ_CHECK(m->end <= stored);
@@ -203,8 +203,7 @@ check_index(const struct mbox *mb, const uint8_t *data, size_t size)
 		FUZZ_CHECK(line_len(d + m->start, size - m->start) ==
 		    m->body - m->start);
 		FUZZ_CHECK(mbox_is_separator(d + m->start,
-		    (size_t)(m->body - m->start) -
-		    (d[m->body - 1] == '\n')));
+		    (size_t)(m->body - m->start) - (d[m->body - 1] == '\n')));
 
 		/* What lies between the text and the next message. */
 		gap = (size_t)(stored - m->end);
@@ -221,19 +220,19 @@ check_index(const struct mbox *mb, const uint8_t *data, size_t size)
 			    follows_empty_line(d, (size_t)m->start));
 		else
 			FUZZ_CHECK(mb->msg[i - 1].end < m->start || cl);
-		ref_header(d + m->body, (size_t)(m->end - m->body), &cl,
-		    &pseudo);
+		ref_header(
+		    d + m->body, (size_t)(m->end - m->body), &cl, &pseudo);
 		if (!cl)
-			FUZZ_CHECK(!ref_has_separator(d + m->body,
-			    (size_t)(m->end - m->body), false));
+			FUZZ_CHECK(!ref_has_separator(
+			    d + m->body, (size_t)(m->end - m->body), false));
 		if (i == 0)
 			FUZZ_CHECK(pseudo == ((m->flags & WIRE_PSEUDO) != 0));
 		else
 			FUZZ_CHECK(!(m->flags & WIRE_PSEUDO));
 	}
 	FUZZ_CHECK(mb->nmsg == 0 || prev_end == size);
-	FUZZ_CHECK(mb->first == (mb->nmsg > 0 &&
-	    (mb->msg[0].flags & WIRE_PSEUDO) ? 1u : 0u));
+	FUZZ_CHECK(mb->first ==
+	    (mb->nmsg > 0 && (mb->msg[0].flags & WIRE_PSEUDO) ? 1u : 0u));
 }
 
 static bool
@@ -243,9 +242,9 @@ same_index(const struct mbox *a, const struct mbox *b)
 	    a->first == b->first && a->dev == b->dev && a->ino == b->ino &&
 	    a->nchunk == b->nchunk &&
 	    (a->nmsg == 0 ||
-	    memcmp(a->msg, b->msg, a->nmsg * sizeof(*a->msg)) == 0) &&
+		memcmp(a->msg, b->msg, a->nmsg * sizeof(*a->msg)) == 0) &&
 	    (a->nchunk == 0 ||
-	    memcmp(a->chunk, b->chunk, a->nchunk * sizeof(*a->chunk)) == 0);
+		memcmp(a->chunk, b->chunk, a->nchunk * sizeof(*a->chunk)) == 0);
 }
 
 static void
@@ -337,8 +336,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(wire_index_file(mbox_fd, scan_impls[i], &fmi) == 0);
 		FUZZ_CHECK(memcmp(&fm, &fmi, sizeof(fm)) == 0);
 		other.len = other.writes = other.fail_at = 0;
-		FUZZ_CHECK(wire_send_file(mbox_fd, &fmi, scan_impls[i],
-		    &sink2) == 0);
+		FUZZ_CHECK(
+		    wire_send_file(mbox_fd, &fmi, scan_impls[i], &sink2) == 0);
 		FUZZ_CHECK(other.len == ref.len &&
 		    memcmp(other.p, ref.p, ref.len) == 0);
 	}

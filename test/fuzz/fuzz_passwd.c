@@ -83,8 +83,7 @@ check_entry(const struct passwd_entry *e)
 	FUZZ_CHECK(strchr(e->user, ':') == NULL);
 	FUZZ_CHECK(strchr(e->user, '/') == NULL);
 	FUZZ_CHECK(strcmp(e->user, ".") != 0 && strcmp(e->user, "..") != 0);
-	FUZZ_CHECK(!has_ctl(e->user) && !has_ctl(e->hash) &&
-	    !has_ctl(e->home));
+	FUZZ_CHECK(!has_ctl(e->user) && !has_ctl(e->hash) && !has_ctl(e->home));
 	FUZZ_CHECK(strchr(e->hash, ':') == NULL);
 	FUZZ_CHECK(strchr(e->home, ':') == NULL);
 	FUZZ_CHECK(e->home[0] == '\0' || e->home[0] == '/');
@@ -158,7 +157,7 @@ check_lookup(const uint8_t *data, size_t size, const char *user)
 		FUZZ_CHECK(all_zero(&got, sizeof(got)));
 	FUZZ_CHECK(wgot.n == wwant.n);
 	FUZZ_CHECK(memcmp(wgot.lineno, wwant.lineno,
-	    wgot.n * sizeof(wgot.lineno[0])) == 0);
+		       wgot.n * sizeof(wgot.lineno[0])) == 0);
 	/* Without a callback the answer is the same. */
 	FUZZ_CHECK(passwd_lookup(passwd_fd, user, &got, NULL, NULL) == r);
 }
@@ -189,8 +188,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(size <= PASSWD_LINE_MAX);
 		FUZZ_CHECK(memchr(data, '\0', size) == NULL);
 		FUZZ_CHECK(memcmp(data, e.user, strlen(e.user)) == 0);
-		FUZZ_CHECK(strlen(e.user) == size ||
-		    data[strlen(e.user)] == ':');
+		FUZZ_CHECK(
+		    strlen(e.user) == size || data[strlen(e.user)] == ':');
 	} else {
 		FUZZ_CHECK(why != NULL && why[0] != '\0');
 	}

@@ -76,8 +76,8 @@ struct world {
 	const struct folder *folder; /* selected; NULL: none or missing */
 	uint32_t deleted[MAX_DELETED];
 	size_t ndeleted;
-	bool closed;	    /* the session ended: no more calls */
-	bool expect_login;  /* the next call may be login() */
+	bool closed;	   /* the session ended: no more calls */
+	bool expect_login; /* the next call may be login() */
 	char want_user[LINE_MAX_OCTETS];
 	char want_password[LINE_MAX_OCTETS];
 	bool expect_commit;
@@ -85,7 +85,7 @@ struct world {
 	const char *want_name;
 	size_t want_namelen;
 	uint32_t expect_mark; /* 0: none */
-	uint32_t count;	    /* the session's count, for size() */
+	uint32_t count;	      /* the session's count, for size() */
 };
 
 /* The octet count of message N of F when not deleted. */
@@ -312,14 +312,23 @@ struct model {
 };
 
 struct expect {
-	char kind;	/* first octet of the reply; 0: no reply */
+	char kind;	 /* first octet of the reply; 0: no reply */
 	uint64_t number; /* for '#' and '=' */
 	uint32_t send;
 	bool login_failed;
 };
 
-enum kw { KW_NONE, KW_HELO, KW_FOLD, KW_READ, KW_RETR, KW_ACKS, KW_ACKD,
-	KW_NACK, KW_QUIT };
+enum kw {
+	KW_NONE,
+	KW_HELO,
+	KW_FOLD,
+	KW_READ,
+	KW_RETR,
+	KW_ACKS,
+	KW_ACKD,
+	KW_NACK,
+	KW_QUIT
+};
 
 static enum kw
 keyword(const char *line, size_t len, bool *has_arg, size_t *arg)
@@ -457,14 +466,16 @@ model_step(struct model *m, struct world *w, const char *line, size_t len,
 			const struct folder *f = find_folder(arg);
 			uint64_t c = f != NULL ? f->count : 0;
 
-			m->count = c > UTIL_MSGNO_MAX ? UTIL_MSGNO_MAX :
-			    (uint32_t)c;
+			m->count =
+			    c > UTIL_MSGNO_MAX ? UTIL_MSGNO_MAX : (uint32_t)c;
 		}
 		m->current = 1;
 		m->state = SESSION_MBOX;
 		for (i = 0; i < arglen && i < sizeof(m->folder) - 1; i++)
-			m->folder[i] = (unsigned char)arg[i] < 0x20 ||
-			    arg[i] == 0x7f ? '?' : arg[i];
+			m->folder[i] =
+			    (unsigned char)arg[i] < 0x20 || arg[i] == 0x7f
+			    ? '?'
+			    : arg[i];
 		m->folder[i] = '\0';
 		e->kind = '#';
 		e->number = m->count;
@@ -700,8 +711,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* What pop2d's main loop does with a rejected line. */
 			if (was_closed)
 				continue;
-			session_fail(&s, st == LINE_TOO_LONG ?
-			    SESSION_ERR_LINE_TOO_LONG : SESSION_ERR_NUL_OCTET,
+			session_fail(&s,
+			    st == LINE_TOO_LONG ? SESSION_ERR_LINE_TOO_LONG
+						: SESSION_ERR_NUL_OCTET,
 			    &out);
 			check_reply(&out);
 			FUZZ_CHECK(out.reply[0] == '-' && out.close);
