@@ -24,6 +24,7 @@
 #include "login.h"
 #include "passwd.h"
 #include "recover.h"
+#include "seam.h"
 #include "state.h"
 #include "store.h"
 #include "util.h"
@@ -35,8 +36,8 @@
 static int
 become(const struct auth_user *u)
 {
-	if (login_set_groups(u) == -1 || setgid(u->gid) == -1 ||
-	    setuid(u->uid) == -1)
+	if (seam_fail("recover.setgroups") || login_set_groups(u) == -1 ||
+	    setgid(u->gid) == -1 || setuid(u->uid) == -1)
 		return -1;
 	return setuid(0) != -1 ? -1 : 0;
 }
@@ -280,15 +281,20 @@ recover_one(const struct recover_config *o, int top, const char *name,
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, &old);
-	pid = fork();
+	pid = seam_fail("recover.fork") ? -1 : fork();
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		recover_child(o, name, inbox, folders, &u);
 	}
 	status = pid == -1 ? -1 : wait_bounded(pid, o->seconds, &killed);
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid == -1 || status == -1)
+	if (pid == -1 || status == -1) {
+		log_msg(LOG_ERR,
+		    "recover user=%s outcome=failed: cannot %s the recovery "
+		    "process: %s; the journal stays for the next login",
+		    name, pid == -1 ? "start" : "wait for", strerror(errno));
 		return RECOVERY_FAILED;
+	}
 	if (killed) {
 		log_msg(LOG_ERR,
 		    "recover user=%s: killed after %lu seconds (-t); the "
@@ -334,7 +340,10 @@ recover_all(const struct recover_config *o)
 
 	top =
 	    open(o->state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (top == -1 || (dir = fdopendir(top)) == NULL) {
+	if (top == -1 || seam_fail("recover.opendir") ||
+	    (dir = fdopendir(top)) == NULL) {
+		if (top != -1)
+			util_close_keep_errno(top);
 		log_msg(
 		    LOG_ERR, "recover: %s: %s", o->state_dir, strerror(errno));
 		fprintf(

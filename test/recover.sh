@@ -316,6 +316,31 @@ for how in unreadable unremovable "set aside"; do
 	rm -f "$S/rina/commit.jnl"
 done
 
+# --- No recovery process (fork fails), a recovery process that cannot
+# take its user's identity, and a state directory that cannot be listed:
+# each is logged, makes --recover-all fail, and leaves the journal for the
+# next login; a run without the failure then finishes the commit.
+check "rina's commit was cut short (for the failed starts)" crashed rina
+POP2_FAIL_AT="recover.fork:EAGAIN:*" recover -p "$passwd"
+check "no recovery process: --recover-all fails (exit $status)" [ "$status" -ne 0 ]
+check "... it logs why" grep -q \
+	"recover user=rina outcome=failed: cannot start the recovery process: Resource temporarily unavailable" "$scratch/err"
+check "... and the journal stays" [ -f "$S/rina/commit.jnl" ]
+POP2_FAIL_AT=recover.setgroups:EPERM recover -p "$passwd"
+check "a recovery that cannot take rina's identity fails (exit $status)" [ "$status" -ne 0 ]
+check "... it logs why" grep -q \
+	"recover user=rina outcome=failed: cannot take the identity of uid 2101" "$scratch/err"
+check "... nothing deleted, the journal kept" \
+	[ "$(count "$scratch/home/rina/mbox")" -eq 3 -a -f "$S/rina/commit.jnl" ]
+POP2_FAIL_AT=recover.opendir:EMFILE recover -p "$passwd"
+check "a state directory that cannot be listed: exit 1 ($status)" [ "$status" -eq 1 ]
+check "... named with the reason" grep -q "pop2d: $S: Too many open files" "$scratch/err"
+check "... the journal kept" [ -f "$S/rina/commit.jnl" ]
+recover -p "$passwd"
+check "then --recover-all finishes the commit (exit $status)" \
+	[ "$status" -eq 0 -a ! -e "$S/rina/commit.jnl" ]
+check "... the message deleted, the others kept" [ "$(count "$scratch/home/rina/mbox")" -eq 2 ]
+
 # --- A summary that cannot be written (a full disk): exit 1.
 "$POP2D" --recover-all -p "$passwd" -m '%h/mbox' -S "$S" >/dev/full 2>"$scratch/err"
 status=$?
