@@ -240,6 +240,7 @@ static int
 open_journaled(const struct store *st, const char *path, bool *foreign)
 {
 	size_t len = strlen(st->folders);
+	struct stat sb;
 	bool writable;
 	int fd;
 
@@ -251,6 +252,13 @@ open_journaled(const struct store *st, const char *path, bool *foreign)
 		fd = folder_open(st->dirfd, path + len + 1, O_RDWR);
 		if (fd == -1 && (errno == EACCES || errno == EROFS))
 			fd = folder_open(st->dirfd, path + len + 1, O_RDONLY);
+		/* A folder's name that has become a directory is not its file. */
+		if (fd != -1 &&
+		    (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode))) {
+			util_close_keep_errno(fd);
+			errno = EISDIR;
+			return -1;
+		}
 		return fd;
 	}
 	*foreign = true;
@@ -310,9 +318,16 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 		util_strlcpy(rep->aside, p.aside, sizeof(rep->aside));
 		return 2;
 	}
+	/*
+	 * The name no longer names a regular file that may be used (removed,
+	 * or now a directory, a FIFO, a device, a symbolic link): the
+	 * interrupted round is saved from the journal and the journal set
+	 * aside, as for a removed maildrop.
+	 */
 	if (fd == -1 &&
 	    (errno == ENOENT || errno == ELOOP || errno == ENOTDIR ||
-		errno == EXDEV || errno == EPERM))
+		errno == EXDEV || errno == EPERM || errno == EISDIR ||
+		errno == EINVAL || errno == ENXIO))
 		return commit_recover_bounded(st->statefd, -1,
 		    maildrop_journal_max(st->journal_max), NULL,
 		    NULL); /* removed: set aside */
