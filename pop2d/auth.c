@@ -141,13 +141,29 @@ auth_dummy_usable(const char *hash)
 	return hash != NULL && hash[0] == '$' && strlen(hash) < AUTH_DUMMY_SIZE;
 }
 
-/* For passwd_each(): keeps the first usable hash in ARG, a dummy. */
+/*
+ * Sets DUMMY to the setting of the usable HASH alone (method, cost and
+ * salt), which crypt(3) hashes at the same cost: up to its last '$', and
+ * for bcrypt ("$2b$NN$", no '$' after the salt) the 22 octets of salt too.
+ * The hash of the account's password is not kept.
+ */
+static void
+auth_dummy_keep(char *dummy, const char *hash)
+{
+	size_t len = (size_t)(strrchr(hash, '$') - hash) + 1;
+
+	if (hash[1] == '2')
+		len = strnlen(hash, len + 22);
+	util_strlcpy(dummy, hash, len + 1);
+}
+
+/* For passwd_each(): keeps the first usable setting in ARG, a dummy. */
 static int
 auth_dummy_entry(void *arg, const struct passwd_entry *e)
 {
 	if (!auth_dummy_usable(e->hash))
 		return 0;
-	util_strlcpy(arg, e->hash, AUTH_DUMMY_SIZE);
+	auth_dummy_keep(arg, e->hash);
 	return 1;
 }
 
@@ -176,7 +192,7 @@ auth_dummy_shadow(const char *path, char *dummy)
 	while (fgetspent_r(f, &sp, buf, sizeof(buf), &spp) == 0) {
 		if (strcmp(sp.sp_namp, "root") != 0 &&
 		    auth_dummy_usable(sp.sp_pwdp)) {
-			util_strlcpy(dummy, sp.sp_pwdp, AUTH_DUMMY_SIZE);
+			auth_dummy_keep(dummy, sp.sp_pwdp);
 			break;
 		}
 	}

@@ -43,17 +43,18 @@ enum auth_result {
 bool auth_check_hash(const char *password, const char *hash);
 
 /*
- * Sets DUMMY (AUTH_DUMMY_SIZE octets) to the hash of the first well-formed
- * entry of the passwd-file open at FD whose hash is a "$id$" crypt(3)
- * string (not empty, locked or DES), so that a check against it costs the
- * method and cost of the file's own hashes; to a built-in yescrypt hash at
+ * Sets DUMMY (AUTH_DUMMY_SIZE octets) to the setting (method, cost and
+ * salt, not the hash) of the first well-formed entry of the passwd-file
+ * open at FD whose hash is a "$id$" crypt(3) string (not empty, locked or
+ * DES), so that a check against it costs the method and cost of the
+ * file's own hashes; to a built-in yescrypt hash at
  * Debian's default cost when there is none or the file cannot be read.
  */
 void auth_dummy_passwd_file(int fd, char *dummy);
 
 /*
  * Sets DUMMY as auth_dummy_passwd_file() does, from the shadow file PATH
- * (/etc/shadow, readable by root only): the first such hash of an account
+ * (/etc/shadow, readable by root only): the setting of the first such hash of an account
  * other than root, which cannot log in and whose hash may be older than
  * the rest; the built-in one when there is none or PATH cannot be read.
  */

@@ -24,7 +24,8 @@ struct auth_source_config {
 	const char *rhost;
 	/*
 	 * What a login without a real hash to check hashes instead, set by
-	 * auth_source_prepare() ("": the built-in dummy of auth.c).
+	 * auth_source_prepare() ("": the built-in dummy of auth.c); wiped
+	 * once a login has succeeded.
 	 */
 	char dummy[AUTH_DUMMY_SIZE];
 };
@@ -66,8 +67,8 @@ const struct auth_source *auth_source_choose(
     const struct auth_source_config *cfg);
 
 /*
- * Once, before any login and as root: sets CFG->dummy to a hash of the
- * accounts of CFG's source (auth_dummy_passwd_file(), auth_dummy_shadow()
+ * Once, before any login and as root: sets CFG->dummy to the setting of a
+ * hash of the accounts of CFG's source (auth_dummy_passwd_file(), auth_dummy_shadow()
  * of /etc/shadow), so that a refusal without a real hash costs what a
  * wrong password costs there. For PAM it stays empty: pop2d hashes
  * nothing itself, the modules do.

@@ -1050,6 +1050,10 @@ static void __attribute__((noreturn)) serve(struct server *sv)
 			end_on_line_status(sv, st);
 		session_step(&sv->session, text, len, &out);
 		util_wipe(text, len);
+		/* The accounts' setting is of no more use once logged in. */
+		if (!logged_in && sv->session.state != SESSION_AUTH)
+			util_wipe(
+			    sv->auth_cfg.dummy, sizeof(sv->auth_cfg.dummy));
 		if (out.login_failed)
 			wait_login_deadline(&arrived);
 		/* A step that ends the session anyway (QUIT) still says so. */

@@ -37,9 +37,8 @@
 #define BOB_PASSWORD "pass with  two spaces"
 
 /* A cheap method and cost, of "five-secret", and a dearer one. */
-#define FIVE_HASH                                                              \
-	"$5$rounds=1000$SaltSaltSalt$SS4OIkW9wb66MrI6aIw/"                     \
-	"rVdSBfeA9vF36cTy8lPxwr9"
+#define FIVE_SETTING "$5$rounds=1000$SaltSaltSalt$"
+#define FIVE_HASH FIVE_SETTING "SS4OIkW9wb66MrI6aIw/rVdSBfeA9vF36cTy8lPxwr9"
 #define SIX_HASH                                                               \
 	"$6$rounds=5000$AnotherSalt$dlhvf0g/c/"                                \
 	"lcBl.Y4RqqKLHpRpeSJGsQa5z2BG5TjAJB"                                   \
@@ -502,7 +501,7 @@ START_TEST(dummy_passwd_file_first_usable)
 	size_t i;
 
 	auth_dummy_passwd_file(fd, dummy);
-	ck_assert_str_eq(dummy, FIVE_HASH);
+	ck_assert_str_eq(dummy, FIVE_SETTING);
 	/* Every refusal without a real hash pays for the file's dummy. */
 	for (i = 0; i < sizeof(who) / sizeof(who[0]); i++) {
 		calls_reset();
@@ -511,7 +510,7 @@ START_TEST(dummy_passwd_file_first_usable)
 		    AUTH_DENIED);
 		ck_assert_msg(
 		    calls.n == 1, "%s: %u crypt calls", who[i], calls.n);
-		ck_assert_str_eq(calls.setting[0], FIVE_HASH);
+		ck_assert_str_eq(calls.setting[0], FIVE_SETTING);
 		ck_assert(calls.ok[0]);
 	}
 	/* A rejected hash: its cheap failure, then the dummy. */
@@ -520,7 +519,7 @@ START_TEST(dummy_passwd_file_first_usable)
 	    auth_passwd_file(fd, dummy, "g", "x", &out, &why), AUTH_DENIED);
 	ck_assert_str_eq(why, "unusable hash");
 	ck_assert_uint_eq(calls.n, 2);
-	ck_assert_str_eq(calls.setting[1], FIVE_HASH);
+	ck_assert_str_eq(calls.setting[1], FIVE_SETTING);
 	/* A known user pays for their own hash; the dummy never matches. */
 	calls_reset();
 	ck_assert_int_eq(
@@ -547,6 +546,51 @@ START_TEST(dummy_passwd_file_none)
 	close(fd);
 	auth_dummy_passwd_file(-1, dummy);
 	ck_assert_msg(strncmp(dummy, "$y$", 3) == 0, "dummy %s", dummy);
+}
+END_TEST
+
+/*
+ * Only a hash's setting is kept, and crypt(3) hashes it with the method,
+ * cost and salt of the whole hash: for bcrypt, whose salt no '$' ends,
+ * too. Each hash is made here by crypt(3) from a setting it generates.
+ */
+START_TEST(dummy_setting_only)
+{
+	static const char *const prefixes[] = { "$y$", "$6$", "$5$", "$2b$",
+		"$1$" };
+	char dummy[AUTH_DUMMY_SIZE], hash[CRYPT_OUTPUT_SIZE], file[512];
+	char whole[CRYPT_OUTPUT_SIZE];
+	struct crypt_data cd;
+	const char *r;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		r = crypt_gensalt(prefixes[i], 0, NULL, 0);
+		ck_assert_ptr_nonnull(r);
+		memset(&cd, 0, sizeof(cd));
+		r = crypt_rn("an account's password", r, &cd, (int)sizeof(cd));
+		ck_assert_ptr_nonnull(r);
+		snprintf(hash, sizeof(hash), "%s", r);
+		snprintf(file, sizeof(file), "u:%s:1:1\n", hash);
+		fd = open_temp_str(file);
+		auth_dummy_passwd_file(fd, dummy);
+		close(fd);
+		ck_assert_msg(strlen(dummy) < strlen(hash) &&
+			strncmp(dummy, hash, strlen(dummy)) == 0,
+		    "%s: dummy \"%s\" is not a setting of %s", prefixes[i],
+		    dummy, hash);
+		/* The setting and the whole hash hash alike. */
+		memset(&cd, 0, sizeof(cd));
+		r = crypt_rn("x", hash, &cd, (int)sizeof(cd));
+		ck_assert_ptr_nonnull(r);
+		snprintf(whole, sizeof(whole), "%s", r);
+		memset(&cd, 0, sizeof(cd));
+		r = crypt_rn("x", dummy, &cd, (int)sizeof(cd));
+		ck_assert_msg(r != NULL && r[0] != '*', "%s: \"%s\" rejected",
+		    prefixes[i], dummy);
+		ck_assert_str_eq(r, whole);
+	}
 }
 END_TEST
 
@@ -591,7 +635,7 @@ START_TEST(dummy_shadow)
 	    f);
 	ck_assert_int_eq(fclose(f), 0);
 	auth_dummy_shadow(path, dummy);
-	ck_assert_str_eq(dummy, FIVE_HASH);
+	ck_assert_str_eq(dummy, FIVE_SETTING);
 	unlink(path);
 	auth_dummy_shadow(path, dummy);
 	ck_assert_msg(strncmp(dummy, "$y$", 3) == 0, "dummy %s", dummy);
@@ -627,13 +671,13 @@ START_TEST(dummy_source_prepare)
 	char pw[] = "x";
 
 	auth_source_prepare(&cfg);
-	ck_assert_str_eq(cfg.dummy, FIVE_HASH);
+	ck_assert_str_eq(cfg.dummy, FIVE_SETTING);
 	src = auth_source_choose(&cfg);
 	calls_reset();
 	ck_assert_int_eq(
 	    src->verify(&l, "mallory", pw, &out, &why), AUTH_DENIED);
 	ck_assert_uint_eq(calls.n, 1);
-	ck_assert_str_eq(calls.setting[0], FIVE_HASH);
+	ck_assert_str_eq(calls.setting[0], FIVE_SETTING);
 	close(cfg.passwd_fd);
 	/* The system's accounts: the shadow file's, none for PAM. */
 	cfg.passwd_fd = -1;
@@ -733,6 +777,7 @@ auth_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, dummy_passwd_file_first_usable);
 	tcase_add_test(tc, dummy_passwd_file_none);
+	tcase_add_test(tc, dummy_setting_only);
 	tcase_add_test(tc, dummy_rejected);
 	tcase_add_test(tc, dummy_shadow);
 	tcase_add_test(tc, dummy_system_unknown);
