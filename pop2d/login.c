@@ -16,6 +16,7 @@
 #include "lock.h"
 #include "log.h"
 #include "login.h"
+#include "seam.h"
 #include "state.h"
 #include "util.h"
 
@@ -189,6 +190,15 @@ identity_usable(const struct auth_user *u)
 	return geteuid() == 0 || (u->uid == geteuid() && u->gid == getegid());
 }
 
+/* Closes -p's passwd-file, which no login after this one needs. */
+static void
+close_passwd_file(struct login *l)
+{
+	if (l->cfg->auth_cfg->passwd_fd != -1)
+		(void)close(l->cfg->auth_cfg->passwd_fd);
+	l->cfg->auth_cfg->passwd_fd = -1;
+}
+
 /*
  * Takes on the user's identity for good; proven by a failing setuid(0).
  * The login's source establishes its credentials (PAM's pam_setcred) once
@@ -213,6 +223,13 @@ become_user(struct login *l, const struct auth_user *u, const char **why)
 		return -1;
 	if (geteuid() != 0)
 		return u->uid == geteuid() && u->gid == getegid() ? 0 : -1;
+	/*
+	 * Root's descriptor of the passwd-file is not carried into the
+	 * user's identity; once the identity has begun to change, no other
+	 * login is checked against it either.
+	 */
+	close_passwd_file(l);
+	seam_point("become-user");
 	if (login_set_groups(u) == -1)
 		return -1;
 	if (auth->establish != NULL && auth->establish(&l->auth, why) == -1)
@@ -352,9 +369,7 @@ login_run(struct login *l, const char *user, char *password, size_t *count)
 		return login_failed(l, reason);
 	}
 	end_auth(l);
-	if (cfg->auth_cfg->passwd_fd != -1)
-		close(cfg->auth_cfg->passwd_fd);
-	cfg->auth_cfg->passwd_fd = -1;
+	close_passwd_file(l);
 	if ((res = open_state(l, u.name)) != LOGIN_OK)
 		return res;
 	if ((res = open_store(l, &u, count)) != LOGIN_OK)

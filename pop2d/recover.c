@@ -156,16 +156,20 @@ has_journal(int top, const char *name)
 /*
  * Finishes the interrupted commit of user NAME in a child that has taken
  * that user's identity, since the journal is the user's own file and must
- * not steer root's writes.
+ * not steer root's writes. Root's descriptors of the passwd-file and of
+ * the state directory TOP are closed before: the user's process keeps none.
  */
 static void __attribute__((noreturn))
-recover_child(const struct recover_config *o, const char *name,
+recover_child(const struct recover_config *o, int top, const char *name,
     const char *inbox, const char *folders, const struct auth_user *u)
 {
 	struct store_recovery rec;
 	struct store st;
 	int statefd, sessionfd, r;
 
+	if (o->passwd_fd != -1)
+		(void)close(o->passwd_fd);
+	(void)close(top);
 	if (geteuid() == 0 && u->change_id && u->uid != 0 && become(u) == -1) {
 		log_msg(LOG_ERR,
 		    "recover user=%s outcome=failed: cannot take the "
@@ -284,7 +288,7 @@ recover_one(const struct recover_config *o, int top, const char *name,
 	pid = seam_fail("recover.fork") ? -1 : fork();
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		recover_child(o, name, inbox, folders, &u);
+		recover_child(o, top, name, inbox, folders, &u);
 	}
 	status = pid == -1 ? -1 : wait_bounded(pid, o->seconds, &killed);
 	sigprocmask(SIG_SETMASK, &old, NULL);

@@ -5,7 +5,9 @@
 # real, effective and saved uid are the user's while it writes) and the
 # recovered maildrop keeps its owner, group and mode; a state directory
 # that is group-writable or not the user's is refused by --recover-all,
-# which then touches neither the journal nor the maildrop.
+# which then touches neither the journal nor the maildrop. Neither the
+# recovering child nor a login carries root's descriptor of the
+# passwd-file (or the child the state directory's) into the user's identity.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ns.sh"
@@ -43,7 +45,8 @@ crashed_commit() {
 
 crashed_commit "--recover-all as the user"
 # Stopped once the recovery has written the maildrop again: its identity.
-POP2_STOP_AT=written "$POP2D" --recover-all -S "$state" -m "%h/mbox" 2>"$scratch/recover.err" &
+POP2_STOP_AT=written "$POP2D" --recover-all -p "$scratch/passwd" -S "$state" -m "%h/mbox" \
+	2>"$scratch/recover.err" &
 recovering=$!
 stopped_child() {
 	local p
@@ -58,6 +61,18 @@ check "--recover-all: the recovering child's real, effective, saved and fs uid a
 	[ "$(grep '^Uid:' "/proc/$child/status" | tr -s '\t ' ' ')" = "Uid: $uid $uid $uid $uid" ]
 check "--recover-all: and its gid the user's" \
 	[ "$(grep '^Gid:' "/proc/$child/status" | tr -s '\t ' ' ')" = "Gid: $uid $uid $uid $uid" ]
+# root_fds PID: the descriptors of PID that name the passwd-file or the
+# state directory itself, which root opened.
+root_fds() {
+	local fd
+	for fd in /proc/"$1"/fd/*; do
+		case $(readlink "$fd") in
+		"$scratch/passwd" | "$state") echo "$fd" ;;
+		esac
+	done
+}
+check "--recover-all: the recovering child keeps no descriptor of the passwd-file or state directory" \
+	[ -z "$(root_fds "$child")" ]
 kill -CONT "$child"
 wait "$recovering"
 check "--recover-all: exit 0" [ $? -eq 0 ]
@@ -101,6 +116,22 @@ for how in group-writable "another user's"; do
 	check "$how state directory: the next login finishes the commit" \
 		cmp -s "$mbox" <(message two; message four)
 done
+
+# A login closes the passwd-file before its identity begins to change:
+# stopped there, while still root, it has no descriptor of it.
+printf '%s\r\n' "$HELO" QUIT |
+	POP2_STOP_AT=become-user "$POP2D" -n t -p "$scratch/passwd" -S "$state" -m "$mbox" \
+		>"$scratch/out" 2>"$scratch/err" &
+session=$!
+stopped() { [ "$(cut -d' ' -f3 "/proc/$session/stat" 2>/dev/null)" = T ]; }
+wait_for 30 stopped
+check "login: stopped before the identity change, still root" \
+	[ "$(grep '^Uid:' "/proc/$session/status" | tr -s '\t ' ' ')" = "Uid: 0 0 0 0" ]
+check "login: no descriptor of the passwd-file is left to carry into the user's identity" \
+	[ -z "$(root_fds "$session")" ]
+kill -CONT "$session"
+wait "$session"
+check "login: the session went on" grep -q '^#' "$scratch/out"
 
 # The new user's state directory cannot be given to them (an injected
 # fchown failure as root): the login is refused before any maildrop is
