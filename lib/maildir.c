@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "maildir.h"
+#include "seam.h"
 #include "wire.h"
 
 /* The subfolders that hold messages, in the order they are read. */
@@ -445,8 +446,10 @@ remove_msg(struct maildir *md, struct maildir_msg *m, int *touched)
 	for (i = 0; i < FIND_TRIES; i++) {
 		if ((dfd = sub_fd(md, sub_of(m->name))) == -1)
 			return -1;
-		if (unlinkat(dfd, m->name + SUB_LEN, 0) == 0) {
+		if (!seam_fail("maildir.unlink") &&
+		    unlinkat(dfd, m->name + SUB_LEN, 0) == 0) {
 			*touched |= 1 << sub_of(m->name);
+			md->removed++;
 			return 0;
 		}
 		if (errno != ENOENT)
@@ -475,6 +478,7 @@ maildir_commit(struct maildir *md)
 	size_t i, marked = 0;
 	int touched = 0, r = 0, saved = 0;
 
+	md->removed = 0;
 	for (i = 0; i < md->nmsg; i++)
 		if (md->msg[i].deleted)
 			marked++;

@@ -46,6 +46,7 @@ struct maildir {
 	int sub[2]; /* new/ and cur/ once opened, or -1; owned */
 	struct maildir_msg *msg;
 	size_t nmsg;
+	size_t removed; /* files the last maildir_commit() removed */
 };
 
 /*
@@ -91,7 +92,8 @@ int maildir_send(struct maildir *md, size_t n, const struct sink *sink);
  * returns 0 and changes nothing. Before anything is removed, new/ and cur/
  * must both be writable, else -1 with errno EACCES and nothing removed.
  * Returns 0, or -1 with errno from unlink or fsync; the files already
- * removed then stay removed (each removal is whole).
+ * removed then stay removed (each removal is whole) and MD->removed says
+ * how many there are.
  */
 int maildir_commit(struct maildir *md);
 

@@ -187,7 +187,10 @@ maildir_folder_send(struct maildrop *md, uint32_t n, const struct sink *sink)
 	return maildir_send(&f->md, n, sink);
 }
 
-/* Each removal is whole: a failure midway leaves those done so far. */
+/*
+ * Each removal is whole: a failure midway leaves those done so far. Only
+ * a refusal before any removal is "read-only; nothing deleted".
+ */
 static enum maildrop_commit
 maildir_folder_commit(struct maildrop *md)
 {
@@ -195,7 +198,8 @@ maildir_folder_commit(struct maildrop *md)
 
 	if (maildir_commit(&f->md) == 0)
 		return MAILDROP_COMMITTED;
-	return errno == EACCES ? MAILDROP_READ_ONLY : MAILDROP_PARTLY;
+	return errno == EACCES && f->md.removed == 0 ? MAILDROP_READ_ONLY
+						     : MAILDROP_PARTLY;
 }
 
 const struct maildrop_ops maildrop_maildir = {

@@ -88,6 +88,21 @@ check "store.open-maildir: - Cannot open maildrop" [ "$(reply)" = "- Cannot open
 check "store.open-maildir: logged" \
 	grep -q "reason=cannot read maildrop maildir:$scratch/md: Input/output error" "$scratch/err"
 
+# --- A Maildir whose second removal is refused (EACCES) after the first
+# was done: not "read-only; nothing deleted", but a partial commit.
+rm -rf "$scratch/md" "$state/alice"
+mkdir -p "$scratch/md/new" "$scratch/md/cur" "$scratch/md/tmp"
+for i in 1 2 3; do
+	printf 'Subject: m%s\n\nbody %s\n' "$i" "$i" >"$scratch/md/cur/100$i.x$i.host:2,"
+done
+printf '%s\r\n' "$HELO" "READ 1" RETR ACKD "READ 2" RETR ACKD QUIT |
+	POP2_FAIL_AT=maildir.unlink:EACCES:2 "$POP2D" -d -n t -p "$data/passwd" -S "$state" \
+		-m "maildir:$scratch/md" 2>"$scratch/err" | tr -d '\r' >"$scratch/out"
+check "maildir.unlink:EACCES:2: the partial commit's reply (got: $(reply))" \
+	[ "$(reply)" = "- Commit failed; some messages may not be deleted" ]
+check "maildir.unlink:EACCES:2: one removal is done, the other not" \
+	[ "$(ls "$scratch/md/cur" | wc -l)" -eq 2 -a -e "$scratch/md/cur/1003.x3.host:2," ]
+
 # --- At the commit (the second time the dot-lock is taken): nothing deleted.
 for fault in lock.post-open:EIO:2 lock.post-write:EIO:2 lock.link:EIO:2 lock.link:ENOSPC:2; do
 	fresh
