@@ -126,15 +126,15 @@ seam_fail(const char *step)
 #endif
 }
 
-unsigned long
-seam_number(
-    const char *name, unsigned long dflt, unsigned long min, unsigned long max)
+unsigned long long
+seam_number(const char *name, unsigned long long dflt, unsigned long long min,
+    unsigned long long max)
 {
 #ifdef POP2_TEST_SEAMS
 	const char *s = secure_getenv(name);
-	unsigned long v;
+	unsigned long long v;
 
-	if (s != NULL && util_parse_ulong(s, min, max, &v) == 0)
+	if (s != NULL && util_parse_ull(s, min, max, &v) == 0)
 		return v;
 #else
 	(void)name;
@@ -148,7 +148,7 @@ long
 seam_login_delay_ms(long default_ms)
 {
 	return (long)seam_number(
-	    "POP2_LOGIN_DELAY_MS", (unsigned long)default_ms, 0, 600000);
+	    "POP2_LOGIN_DELAY_MS", (unsigned long long)default_ms, 0, 600000);
 }
 
 bool

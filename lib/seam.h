@@ -38,8 +38,8 @@ bool seam_fail(const char *step);
  * sets it to a decimal within [MIN, MAX] (anything else is ignored).
  * Production builds never read the environment for it.
  */
-unsigned long seam_number(
-    const char *name, unsigned long dflt, unsigned long min, unsigned long max);
+unsigned long long seam_number(const char *name, unsigned long long dflt,
+    unsigned long long min, unsigned long long max);
 
 /* DEFAULT_MS, or POP2_LOGIN_DELAY_MS in a test build that sets it. */
 long seam_login_delay_ms(long default_ms);

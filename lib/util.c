@@ -37,10 +37,10 @@ util_parse_msgno(const char *s, size_t len, uint32_t *out)
 }
 
 int
-util_parse_ulong(
-    const char *s, unsigned long min, unsigned long max, unsigned long *out)
+util_parse_ull(const char *s, unsigned long long min, unsigned long long max,
+    unsigned long long *out)
 {
-	unsigned long v = 0;
+	unsigned long long v = 0;
 	int overflow = 0;
 
 	if (*s == '\0') {
@@ -48,14 +48,14 @@ util_parse_ulong(
 		return -1;
 	}
 	for (; *s != '\0'; s++) {
-		unsigned long d;
+		unsigned long long d;
 
 		if (*s < '0' || *s > '9') {
 			errno = EINVAL;
 			return -1;
 		}
-		d = (unsigned long)(*s - '0');
-		if (v > (~0UL - d) / 10)
+		d = (unsigned long long)(*s - '0');
+		if (v > (~0ULL - d) / 10)
 			overflow = 1;
 		else
 			v = v * 10 + d;
@@ -65,6 +65,18 @@ util_parse_ulong(
 		return -1;
 	}
 	*out = v;
+	return 0;
+}
+
+int
+util_parse_ulong(
+    const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	unsigned long long v;
+
+	if (util_parse_ull(s, min, max, &v) == -1)
+		return -1;
+	*out = (unsigned long)v;
 	return 0;
 }
 

@@ -31,6 +31,10 @@ int util_parse_msgno(const char *s, size_t len, uint32_t *out);
 int util_parse_ulong(
     const char *s, unsigned long min, unsigned long max, unsigned long *out);
 
+/* util_parse_ulong() for unsigned long long, which has 64 bits or more. */
+int util_parse_ull(const char *s, unsigned long long min,
+    unsigned long long max, unsigned long long *out);
+
 /*
  * Copies SRC into DST of SIZE octets, always NUL-terminating when SIZE > 0.
  * Returns strlen(SRC); a result >= SIZE means the copy was truncated.

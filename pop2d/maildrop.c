@@ -48,13 +48,14 @@ int
 maildrop_lock_wait(int seconds)
 {
 	return (int)seam_number(
-	    "POP2_LOCK_WAIT", (unsigned long)seconds, 1, 3600);
+	    "POP2_LOCK_WAIT", (unsigned long long)seconds, 1, 3600);
 }
 
 uint64_t
 maildrop_journal_max(uint64_t journal_max)
 {
-	return seam_number("POP2_JOURNAL_MAX", journal_max, 4096, 1UL << 40);
+	return seam_number(
+	    "POP2_JOURNAL_MAX", journal_max, 4096, (uint64_t)1 << 40);
 }
 
 void

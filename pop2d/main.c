@@ -174,7 +174,8 @@ parse_size(struct options *o, const char *arg, char opt, uint64_t dflt)
 {
 	char num[32];
 	size_t len = strlen(arg);
-	unsigned long v;
+	const uint64_t max = (uint64_t)1 << 40;
+	unsigned long long v;
 	int shift = 0;
 
 	if (len > 0 && len < sizeof(num)) {
@@ -196,7 +197,7 @@ parse_size(struct options *o, const char *arg, char opt, uint64_t dflt)
 		}
 		memcpy(num, arg, len - (shift != 0));
 		num[len - (shift != 0)] = '\0';
-		if (util_parse_ulong(num, 1, (1UL << 40) >> shift, &v) == 0 &&
+		if (util_parse_ull(num, 1, max >> shift, &v) == 0 &&
 		    (uint64_t)v << shift >= (uint64_t)1 << 20)
 			return (uint64_t)v << shift;
 	}

@@ -76,6 +76,28 @@ START_TEST(msgno_not_terminated)
 }
 END_TEST
 
+/* Past 32 bits, whatever the width of long. */
+START_TEST(ull_range)
+{
+	unsigned long long v = 0;
+
+	ck_assert_int_eq(
+	    util_parse_ull("1099511627776", 1, (uint64_t)1 << 40, &v), 0);
+	ck_assert(v == (unsigned long long)1 << 40);
+	ck_assert_int_eq(
+	    util_parse_ull("1099511627777", 1, (uint64_t)1 << 40, &v), -1);
+	ck_assert_int_eq(errno, ERANGE);
+	ck_assert_int_eq(
+	    util_parse_ull("18446744073709551615", 0, ~0ULL, &v), 0);
+	ck_assert(v == ~0ULL);
+	ck_assert_int_eq(
+	    util_parse_ull("18446744073709551616", 0, ~0ULL, &v), -1);
+	ck_assert_int_eq(errno, ERANGE);
+	ck_assert_int_eq(util_parse_ull("4294967296x", 0, ~0ULL, &v), -1);
+	ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
 START_TEST(ulong_range)
 {
 	unsigned long v = 0;
@@ -294,6 +316,7 @@ util_suite(void)
 	tcase_add_test(limits, msgno_invalid);
 	tcase_add_test(limits, msgno_not_terminated);
 	tcase_add_test(limits, ulong_range);
+	tcase_add_test(limits, ull_range);
 	suite_add_tcase(s, core);
 	suite_add_tcase(s, limits);
 	return s;

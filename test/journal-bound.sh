@@ -78,7 +78,7 @@ check "--recover-all -J 1M: the next run finishes" [ $? -eq 0 ]
 check "--recover-all -J 1M: the kept and the late mail, exactly" cmp -s "$scratch/want" "$mbox"
 
 # Bad sizes are bad options: exit 2.
-for bad in 0 512K 1025G 12X '' M -1M 1.5M; do
+for bad in 0 512K 1025G 1099511627777 12X '' M -1M 1.5M; do
 	"$POP2D" -S "$state" -p "$data/passwd" -J "$bad" </dev/null >/dev/null 2>"$scratch/err"
 	check "-J '$bad': exit 2" [ $? -eq 2 ]
 	"$POP2D" --recover-all -S "$state" -p "$data/passwd" -J "$bad" >/dev/null 2>"$scratch/err"
@@ -87,5 +87,10 @@ done
 check "-J: the message says what a size is" grep -q 'not a size from 1M to 1024G' "$scratch/err"
 greeting=$("$POP2D" -S "$state" -p "$data/passwd" -J 1g </dev/null | head -n 1)
 check "-J 1g is accepted" [ "${greeting%% *}" = + ]
+# The largest bound, past 32 bits, in each unit.
+for good in 1024G 1048576M 1073741824K 1099511627776; do
+	greeting=$("$POP2D" -S "$state" -p "$data/passwd" -J "$good" </dev/null | head -n 1)
+	check "-J $good is accepted" [ "${greeting%% *}" = + ]
+done
 
 finish
