@@ -50,13 +50,6 @@
 static const char pseudo_subject[] =
     "DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA";
 
-static int
-is_empty_line(const char *p, size_t n)
-{
-	return (n == 1 && p[0] == '\n') ||
-	    (n == 2 && p[0] == '\r' && p[1] == '\n');
-}
-
 /*
  * Separator parsing. c-client reads the date from the end of the line,
  * because the sender may contain spaces; so do we.
@@ -579,7 +572,7 @@ ix_line(struct ix *ix, const char *p, size_t n, uint64_t off, int whole)
 		ix->sep_ok = off == ix->cl_end;
 		ix->text_end = off;
 	}
-	empty = whole && is_empty_line(p, n);
+	empty = whole && wire_empty_line(p, n);
 	if (ix->sep_ok && whole && n >= 5 && p[0] == 'F' &&
 	    memcmp(p, "From ", 5) == 0 &&
 	    mbox_is_separator(p, p[n - 1] == '\n' ? n - 1 : n)) {

@@ -122,8 +122,8 @@ wire_counter(struct wire_out *o, uint64_t limit)
 	o->limit = limit;
 }
 
-static int
-is_empty_line(const char *p, size_t n)
+int
+wire_empty_line(const char *p, size_t n)
 {
 	return (n == 1 && p[0] == '\n') ||
 	    (n == 2 && p[0] == '\r' && p[1] == '\n');
@@ -201,7 +201,7 @@ wire_conv(struct wire_conv *c, const char *p, size_t n, struct wire_out *o)
 	/* In the header every call holds one line or a piece of one. */
 	one_line = c->in_header;
 	if (c->bol && c->in_header) {
-		if (is_empty_line(p, n)) {
+		if (wire_empty_line(p, n)) {
 			c->in_header = 0;
 			c->drop = 0;
 		} else if (p[0] != ' ' && p[0] != '\t') {

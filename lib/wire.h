@@ -97,6 +97,9 @@ size_t wire_field_name(const char *p, size_t n, size_t *colon);
 /* Tells whether P (LEN octets) is NAME (lower case) in any ASCII case. */
 int wire_name_is(const char *p, size_t len, const char *name);
 
+/* Tells whether line P (N octets, its ending included) is empty: LF or CRLF. */
+int wire_empty_line(const char *p, size_t n);
+
 /* Tells whether header line P (N octets) starts a hidden field. */
 int wire_is_hidden(const char *p, size_t n);
 
