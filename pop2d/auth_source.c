@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <stddef.h>
+
 #include "auth_source.h"
 #ifdef HAVE_PAM
 #include "auth_pam.h"
@@ -20,13 +22,27 @@ shadow_verify(struct auth_login *l, const char *user, char *password,
 	return auth_system(l->cfg->dummy, user, password, out, why);
 }
 
+static void
+passwd_file_dummy(struct auth_source_config *cfg)
+{
+	auth_dummy_passwd_file(cfg->passwd_fd, cfg->dummy);
+}
+
+static void
+shadow_dummy(struct auth_source_config *cfg)
+{
+	auth_dummy_shadow("/etc/shadow", cfg->dummy);
+}
+
 static const struct auth_source passwd_file_source = {
 	.name = "passwd-file",
+	.prepare_dummy = passwd_file_dummy,
 	.verify = passwd_file_verify,
 };
 
 static const struct auth_source shadow_source = {
 	.name = "shadow",
+	.prepare_dummy = shadow_dummy,
 	.verify = shadow_verify,
 };
 
@@ -61,10 +77,8 @@ auth_source_prepare(struct auth_source_config *cfg)
 	const struct auth_source *src = auth_source_choose(cfg);
 
 	cfg->dummy[0] = '\0';
-	if (src == &passwd_file_source)
-		auth_dummy_passwd_file(cfg->passwd_fd, cfg->dummy);
-	else if (src == &shadow_source)
-		auth_dummy_shadow("/etc/shadow", cfg->dummy);
+	if (src->prepare_dummy != NULL)
+		src->prepare_dummy(cfg);
 }
 
 bool

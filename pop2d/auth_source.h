@@ -42,6 +42,11 @@ struct auth_login {
 struct auth_source {
 	const char *name; /* "passwd-file", "pam" or "shadow", for the log */
 	/*
+	 * Once, as root: sets CFG->dummy to the setting of one of the
+	 * source's own hashes. NULL: the source hashes nothing itself.
+	 */
+	void (*prepare_dummy)(struct auth_source_config *cfg);
+	/*
 	 * Checks USER's PASSWORD as auth_passwd_file() does, *OUT and *WHY
 	 * alike. A source may wipe PASSWORD as soon as it is done with it,
 	 * before it returns; the caller wipes it afterwards in any case. On
