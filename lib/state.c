@@ -46,8 +46,7 @@ dir_unsafe(const struct stat *st, uid_t uid)
  * UID) can swap any part of the way.
  */
 static int
-chain_safe(
-    const char *path, uid_t uid, char *bad, size_t size, const char **why)
+chain_safe(const char *path, uid_t uid, char **bad, const char **why)
 {
 	char *p = strdup(path), *slash;
 	struct stat st;
@@ -59,9 +58,14 @@ chain_safe(
 		if (stat(p[0] != '\0' ? p : "/", &st) == -1)
 			break;
 		if ((*why = dir_unsafe(&st, uid)) != NULL) {
-			util_strlcpy(bad, p[0] != '\0' ? p : "/", size);
+			/* The offending directory is what is left of P. */
+			if (p[0] == '\0') {
+				p[0] = '/';
+				p[1] = '\0';
+			}
+			*bad = p;
 			errno = EPERM;
-			break;
+			return -1;
 		}
 		if (p[0] == '\0') {
 			r = 0;
@@ -79,13 +83,13 @@ chain_safe(
 }
 
 int
-state_dir_safe(
-    const char *statedir, uid_t uid, char *bad, size_t size, const char **why)
+state_dir_safe(const char *statedir, uid_t uid, char **bad, const char **why)
 {
 	struct stat st;
 	char *real;
 	int r;
 
+	*bad = NULL;
 	if (lstat(statedir, &st) == -1)
 		return -1;
 	if (S_ISLNK(st.st_mode)) {
@@ -101,12 +105,12 @@ state_dir_safe(
 		return -1;
 	}
 	/* The way as written (links and their folders), then where it leads. */
-	if (chain_safe(statedir, uid, bad, size, why) == -1)
+	if (chain_safe(statedir, uid, bad, why) == -1)
 		return -1;
 	real = realpath(statedir, NULL);
 	if (real == NULL)
 		return -1;
-	r = chain_safe(real, uid, bad, size, why);
+	r = chain_safe(real, uid, bad, why);
 	free_keep_errno(real);
 	return r;
 }

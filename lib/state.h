@@ -26,11 +26,11 @@
  * nor others (a sticky world-writable one such as /tmp is unsafe too).
  * Returns 0, or -1 with errno (ENOENT, ENOTDIR, EINVAL: not absolute,
  * ELOOP: STATEDIR is a symbolic link; EPERM: unsafe) and, for EPERM, the
- * offending directory copied into BAD (SIZE octets) and *WHY set to a
- * phrase saying what is wrong with it.
+ * offending directory in *BAD, which the caller frees, and *WHY set to a
+ * phrase saying what is wrong with it (*BAD is NULL with any other result).
  */
 int state_dir_safe(
-    const char *statedir, uid_t uid, char *bad, size_t size, const char **why);
+    const char *statedir, uid_t uid, char **bad, const char **why);
 
 /*
  * Makes the missing directory PATH, owned by root with mode 0755; its

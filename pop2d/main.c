@@ -744,13 +744,12 @@ open_passwd_file(struct server *sv)
 static void
 check_state_dir(struct options *o)
 {
-	char bad[PATH_MAX];
+	char *bad = NULL;
 	const char *why = "";
 	const char *owner =
 	    geteuid() == 0 ? "root's" : "root's or pop2d's own user's";
 
-	if (state_dir_safe(o->state_dir, geteuid(), bad, sizeof(bad), &why) ==
-	    0)
+	if (state_dir_safe(o->state_dir, geteuid(), &bad, &why) == 0)
 		return;
 	if (errno == ENOENT && geteuid() == 0 &&
 	    strcmp(o->state_dir, DEFAULT_STATE_DIR) == 0) {
@@ -768,13 +767,14 @@ check_state_dir(struct options *o)
 		    o->state_dir, strerror(errno));
 		return;
 	}
-	if (errno == EPERM)
+	if (errno == EPERM) {
 		bad_config(o, false,
 		    "-S %s is unsafe: %s is %s: every directory down to "
 		    "it must be %s and writable by its owner alone (chown root, "
 		    "chmod go-w), or choose another -S",
 		    o->state_dir, bad, why, owner);
-	else
+		free(bad);
+	} else
 		bad_config(o, false,
 		    "-S %s: %s: make it a directory (not a symbolic "
 		    "link), %s, mode 0755",

@@ -78,6 +78,31 @@ teardown(void)
 	nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/*
+ * state_dir_safe(), with the offending directory copied into BAD (SIZE
+ * octets) for the assertions; it is named for EPERM alone.
+ */
+static int
+dir_safe_into(
+    const char *dir, uid_t uid, char *bad, size_t size, const char **why)
+{
+	char *named = (char *)"unset";
+	int r, saved;
+
+	r = state_dir_safe(dir, uid, &named, why);
+	saved = errno;
+	if (r == -1 && saved == EPERM) {
+		ck_assert_ptr_nonnull(named);
+		ck_assert_uint_lt(strlen(named), size);
+		snprintf(bad, size, "%s", named);
+		free(named);
+	} else {
+		ck_assert_ptr_null(named);
+	}
+	errno = saved;
+	return r;
+}
+
 /* Whether the build tree itself is safe to hold a state directory. */
 static int
 tree_safe(void)
@@ -85,7 +110,7 @@ tree_safe(void)
 	char bad[PATH_MAX];
 	const char *why;
 
-	return state_dir_safe(base, geteuid(), bad, sizeof(bad), &why) == 0;
+	return dir_safe_into(base, geteuid(), bad, sizeof(bad), &why) == 0;
 }
 
 START_TEST(dir_safe)
@@ -97,12 +122,12 @@ START_TEST(dir_safe)
 		return; /* a build tree others may write: nothing to prove here
 			 */
 	ck_assert_int_eq(
-	    state_dir_safe(statedir, geteuid(), bad, sizeof(bad), &why), 0);
+	    dir_safe_into(statedir, geteuid(), bad, sizeof(bad), &why), 0);
 	/* Writable by the group: refused, and named. */
 	ck_assert_int_eq(chmod(statedir, 0775), 0);
 	errno = 0;
 	ck_assert_int_eq(
-	    state_dir_safe(statedir, geteuid(), bad, sizeof(bad), &why), -1);
+	    dir_safe_into(statedir, geteuid(), bad, sizeof(bad), &why), -1);
 	ck_assert_int_eq(errno, EPERM);
 	ck_assert_str_eq(bad, statedir);
 	ck_assert_str_eq(why, "writable by group or others");
@@ -111,7 +136,7 @@ START_TEST(dir_safe)
 	ck_assert_int_eq(chmod(base, 01777), 0);
 	errno = 0;
 	ck_assert_int_eq(
-	    state_dir_safe(statedir, geteuid(), bad, sizeof(bad), &why), -1);
+	    dir_safe_into(statedir, geteuid(), bad, sizeof(bad), &why), -1);
 	ck_assert_int_eq(errno, EPERM);
 	ck_assert_str_eq(bad, base);
 	ck_assert_int_eq(chmod(base, 0755), 0);
@@ -127,7 +152,7 @@ START_TEST(dir_safe)
 	at(p, base, "pub/way/state");
 	errno = 0;
 	ck_assert_int_eq(
-	    state_dir_safe(p, geteuid(), bad, sizeof(bad), &why), -1);
+	    dir_safe_into(p, geteuid(), bad, sizeof(bad), &why), -1);
 	ck_assert_int_eq(errno, EPERM);
 	at(p, base, "pub");
 	ck_assert_str_eq(bad, p);
@@ -135,24 +160,24 @@ START_TEST(dir_safe)
 	ck_assert_int_eq(chmod(p, 0755), 0);
 	at(p, base, "pub/way/state");
 	ck_assert_int_eq(
-	    state_dir_safe(p, geteuid(), bad, sizeof(bad), &why), 0);
+	    dir_safe_into(p, geteuid(), bad, sizeof(bad), &why), 0);
 	/* The directory itself may not be a symbolic link, nor a file. */
 	at(p, base, "link");
 	ck_assert_int_eq(symlink(statedir, p), 0);
 	errno = 0;
 	ck_assert_int_eq(
-	    state_dir_safe(p, geteuid(), bad, sizeof(bad), &why), -1);
+	    dir_safe_into(p, geteuid(), bad, sizeof(bad), &why), -1);
 	ck_assert_int_eq(errno, ELOOP);
 	put("file", "x");
 	at(p, statedir, "file");
 	errno = 0;
 	ck_assert_int_eq(
-	    state_dir_safe(p, geteuid(), bad, sizeof(bad), &why), -1);
+	    dir_safe_into(p, geteuid(), bad, sizeof(bad), &why), -1);
 	ck_assert_int_eq(errno, ENOTDIR);
 	at(p, base, "missing");
 	errno = 0;
 	ck_assert_int_eq(
-	    state_dir_safe(p, geteuid(), bad, sizeof(bad), &why), -1);
+	    dir_safe_into(p, geteuid(), bad, sizeof(bad), &why), -1);
 	ck_assert_int_eq(errno, ENOENT);
 }
 END_TEST
@@ -166,7 +191,7 @@ START_TEST(dir_in_tmp)
 	ck_assert_int_eq(chmod(tmp, 0755), 0);
 	errno = 0;
 	ck_assert_int_eq(
-	    state_dir_safe(tmp, geteuid(), bad, sizeof(bad), &why), -1);
+	    dir_safe_into(tmp, geteuid(), bad, sizeof(bad), &why), -1);
 	ck_assert_int_eq(errno, EPERM);
 	ck_assert_str_eq(bad, "/tmp");
 	rmdir(tmp);
@@ -183,12 +208,12 @@ START_TEST(dir_other_owner)
 	ck_assert_int_eq(chown(statedir, OTHER, OTHER), 0);
 	errno = 0;
 	ck_assert_int_eq(
-	    state_dir_safe(statedir, 0, bad, sizeof(bad), &why), -1);
+	    dir_safe_into(statedir, 0, bad, sizeof(bad), &why), -1);
 	ck_assert_int_eq(errno, EPERM);
 	ck_assert_str_eq(why, "owned by neither root nor pop2d's user");
 	/* pop2d running as that uid may use its own directory. */
 	ck_assert_int_eq(
-	    state_dir_safe(statedir, OTHER, bad, sizeof(bad), &why), 0);
+	    dir_safe_into(statedir, OTHER, bad, sizeof(bad), &why), 0);
 }
 END_TEST
 
@@ -407,19 +432,19 @@ START_TEST(refusals)
 	/* A relative state directory, though it exists. */
 	errno = 0;
 	ck_assert_int_eq(
-	    state_dir_safe(".", geteuid(), bad, sizeof(bad), &why), -1);
+	    dir_safe_into(".", geteuid(), bad, sizeof(bad), &why), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	/* A file, a link, nothing at all. */
 	put("file", "x");
 	at(p, statedir, "file");
 	errno = 0;
 	ck_assert_int_eq(
-	    state_dir_safe(p, geteuid(), bad, sizeof(bad), &why), -1);
+	    dir_safe_into(p, geteuid(), bad, sizeof(bad), &why), -1);
 	ck_assert_int_eq(errno, ENOTDIR);
 	at(p, statedir, "none");
 	errno = 0;
 	ck_assert_int_eq(
-	    state_dir_safe(p, geteuid(), bad, sizeof(bad), &why), -1);
+	    dir_safe_into(p, geteuid(), bad, sizeof(bad), &why), -1);
 	ck_assert_int_eq(errno, ENOENT);
 	/* A user's folder name is one plain name. */
 	errno = 0;
