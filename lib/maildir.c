@@ -12,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,15 +152,17 @@ open_sub(struct maildir *md, size_t i)
 }
 
 /*
- * Looks for the file whose unique part is that of BASE in new/ and cur/.
- * On success writes "sub/name" to BUF and returns 0; returns -1 with errno
- * ENOENT when there is none, or another error.
+ * Looks for the file whose unique part is that of M's in new/ and cur/,
+ * and makes its "sub/name" M's name. Returns 0, or -1 with errno ENOENT
+ * when there is none, or another error (M unchanged).
  */
 static int
-find_unique(struct maildir *md, const char *base, char *buf, size_t size)
+find_renamed(struct maildir *md, struct maildir_msg *m)
 {
+	const char *base = m->name + SUB_LEN;
 	struct dirent *de;
 	size_t i, len;
+	char *name;
 	DIR *d;
 
 	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
@@ -176,33 +177,21 @@ find_unique(struct maildir *md, const char *base, char *buf, size_t size)
 			if (!is_candidate(de) || !same_unique(de->d_name, base))
 				continue;
 			len = strlen(de->d_name);
-			if (SUB_LEN + len + 1 > size)
-				continue;
-			memcpy(buf, subdirs[i], SUB_LEN - 1);
-			buf[SUB_LEN - 1] = '/';
-			memcpy(buf + SUB_LEN, de->d_name, len + 1);
+			name = malloc(SUB_LEN + len + 1);
+			if (name != NULL) {
+				memcpy(name, subdirs[i], SUB_LEN - 1);
+				name[SUB_LEN - 1] = '/';
+				memcpy(name + SUB_LEN, de->d_name, len + 1);
+				free(m->name);
+				m->name = name;
+			}
 			closedir(d);
-			return 0;
+			return name != NULL ? 0 : -1;
 		}
 		closedir(d);
 	}
 	errno = ENOENT;
 	return -1;
-}
-
-/* Replaces M's name by NAME. */
-static int
-rename_msg(struct maildir_msg *m, const char *name)
-{
-	char *p;
-
-	if (strcmp(m->name, name) == 0)
-		return 0;
-	if ((p = strdup(name)) == NULL)
-		return -1;
-	free(m->name);
-	m->name = p;
-	return 0;
 }
 
 /*
@@ -213,7 +202,6 @@ rename_msg(struct maildir_msg *m, const char *name)
 static int
 open_msg(struct maildir *md, struct maildir_msg *m)
 {
-	char buf[PATH_MAX];
 	int i, dfd, mfd;
 
 	for (i = 0; i < FIND_TRIES; i++) {
@@ -223,9 +211,7 @@ open_msg(struct maildir *md, struct maildir_msg *m)
 		    O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
 		if (mfd != -1 || errno != ENOENT)
 			return mfd;
-		if (find_unique(md, m->name + SUB_LEN, buf, sizeof(buf)) ==
-			-1 ||
-		    rename_msg(m, buf) == -1)
+		if (find_renamed(md, m) == -1)
 			return -1;
 	}
 	errno = ENOENT;
@@ -440,7 +426,6 @@ maildir_send(struct maildir *md, size_t n, const struct sink *sink)
 static int
 remove_msg(struct maildir *md, struct maildir_msg *m, int *touched)
 {
-	char buf[PATH_MAX];
 	int i, dfd;
 
 	for (i = 0; i < FIND_TRIES; i++) {
@@ -455,10 +440,8 @@ remove_msg(struct maildir *md, struct maildir_msg *m, int *touched)
 		if (errno != ENOENT)
 			return -1;
 		/* Renamed by another program, or removed: look it up. */
-		if (find_unique(md, m->name + SUB_LEN, buf, sizeof(buf)) == -1)
+		if (find_renamed(md, m) == -1)
 			return errno == ENOENT ? 0 : -1;
-		if (rename_msg(m, buf) == -1)
-			return -1;
 	}
 	/* Renamed faster than it can be found: leave it. */
 	errno = EAGAIN;
@@ -514,16 +497,17 @@ maildir_commit(struct maildir *md)
 }
 
 int
-maildir_folder_name(const char *name, char *buf, size_t size)
+maildir_folder_name(const char *name, char **out)
 {
 	size_t i, len = strlen(name);
+	char *buf;
 
-	if (len + 2 > size) {
-		errno = ENAMETOOLONG;
+	*out = NULL;
+	if ((buf = malloc(len + 2)) == NULL)
 		return -1;
-	}
 	buf[0] = '.';
 	for (i = 0; i <= len; i++)
 		buf[i + 1] = name[i] == '/' ? '.' : name[i];
+	*out = buf;
 	return 0;
 }

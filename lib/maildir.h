@@ -99,10 +99,10 @@ int maildir_commit(struct maildir *md);
 
 /*
  * Turns a folder name that folder_name_ok() accepted into its Maildir++
- * folder inside the Maildir: "work" is ".work", "a/b" is ".a.b". Writes
- * the result to BUF (SIZE octets). Returns 0, or -1 with errno
- * ENAMETOOLONG.
+ * folder inside the Maildir: "work" is ".work", "a/b" is ".a.b". Returns
+ * 0 with *OUT the result, which the caller frees, or -1 with errno
+ * ENOMEM, *OUT then NULL.
  */
-int maildir_folder_name(const char *name, char *buf, size_t size);
+int maildir_folder_name(const char *name, char **out);
 
 #endif

@@ -120,16 +120,23 @@ static int
 maildir_folder_open_inside(
     struct maildrop *md, const char *inbox, const char *name)
 {
-	char sub[4096];
-	int dfd, fd;
+	char *sub;
+	int dfd, fd, saved;
 
-	if (maildir_folder_name(name, sub, sizeof(sub)) == -1)
+	if (maildir_folder_name(name, &sub) == -1)
 		return -1;
-	if ((dfd = open_dir(inbox)) == -1)
+	if ((dfd = open_dir(inbox)) == -1) {
+		saved = errno;
+		free(sub);
+		errno = saved;
 		return -1;
+	}
 	/* Beneath the Maildir, by the rules of every folder name. */
 	fd = folder_open(dfd, sub, O_RDONLY | O_DIRECTORY);
 	util_close_keep_errno(dfd);
+	saved = errno;
+	free(sub);
+	errno = saved;
 	if (fd == -1)
 		return -1;
 	if (maildrop_real_path(fd, md->path, sizeof(md->path)) == -1) {
