@@ -2369,9 +2369,12 @@ out:
 	return rc;
 }
 
-/* Reads the maildrop path from the header of the journal open at JFD. */
+/*
+ * Reads the maildrop path from the header of the journal open at JFD into
+ * *PATH, of its length (jnl_read() bounds it by JNL_PATH_MAX).
+ */
 static int
-header_path(int jfd, char *path, size_t size)
+header_path(int jfd, char **path)
 {
 	struct jnl j;
 	struct slot s;
@@ -2392,11 +2395,9 @@ header_path(int jfd, char *path, size_t size)
 			return -1;
 		}
 	}
-	if (j.pathlen >= size) {
-		errno = ENAMETOOLONG;
+	if ((*path = malloc(j.pathlen + 1)) == NULL)
 		return -1;
-	}
-	memcpy(path, j.path, j.pathlen + 1);
+	memcpy(*path, j.path, j.pathlen + 1);
 	return 0;
 }
 
@@ -2416,7 +2417,7 @@ commit_find(int statefd, uid_t uid, struct commit_pending *p)
 
 	p->refused = NULL;
 	p->aside[0] = '\0';
-	p->path[0] = '\0';
+	p->path = NULL;
 	if ((p->leftovers = state_remove_leftovers(statefd, uid)) == -1) {
 		p->leftovers = 0;
 		return COMMIT_FOUND_ERROR;
@@ -2428,11 +2429,11 @@ commit_find(int statefd, uid_t uid, struct commit_pending *p)
 		    : COMMIT_FOUND_ERROR;
 	if (jfd == -1)
 		return errno == ENOENT ? COMMIT_FOUND_NONE : COMMIT_FOUND_ERROR;
-	r = header_path(jfd, p->path, sizeof(p->path));
+	r = header_path(jfd, &p->path);
 	(void)close(jfd);
 	if (r == 0)
 		return COMMIT_FOUND_JOURNAL;
-	p->path[0] = '\0';
+	p->path = NULL;
 	if (errno != EINVAL)
 		return COMMIT_FOUND_ERROR;
 	/* Damaged, so never complete: the maildrop was not touched. */

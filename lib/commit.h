@@ -163,7 +163,7 @@ struct commit_pending {
 	int leftovers;	     /* temporary journals removed */
 	const char *refused; /* why the journal was refused, or NULL */
 	char aside[64];	     /* the name a refused journal is kept under */
-	char path[4096];     /* the maildrop the journal names */
+	char *path; /* the maildrop the journal names, or NULL; the caller's */
 };
 
 /*
@@ -173,9 +173,11 @@ struct commit_pending {
  * does. One that is not a regular file of UID with one link is refused:
  * set aside (state_set_aside()), with the reason in P->refused. A torn or
  * damaged header means the journal was never renamed into place whole:
- * it is removed. Otherwise P->path names the maildrop to lock and pass to
- * commit_recover(); a journal naming a file the caller does not trust is
- * set aside with commit_refuse().
+ * it is removed. Otherwise (COMMIT_FOUND_JOURNAL) P->path names the
+ * maildrop to lock and pass to commit_recover(), in memory of its length
+ * that the caller frees; it is NULL with every other result. A journal
+ * naming a file the caller does not trust is set aside with
+ * commit_refuse().
  */
 enum commit_found commit_find(int statefd, uid_t uid, struct commit_pending *p);
 

@@ -106,9 +106,8 @@ login_log_recovery(const char *state_dir, const char *tag, const char *user,
 	/* The journal's path comes from a user's file: escaped like a client's.
 	 */
 	char path[1024], helper[1024];
-	const char *folder = rec->path[0] != '\0'
-	    ? log_escape(path, sizeof(path), rec->path)
-	    : "-";
+	const char *folder =
+	    rec->path != NULL ? log_escape(path, sizeof(path), rec->path) : "-";
 
 	if (r != -1 && rec->leftovers > 0)
 		log_msg(LOG_NOTICE,
@@ -137,8 +136,8 @@ login_log_recovery(const char *state_dir, const char *tag, const char *user,
 		    "%suser=%s journal %s/%s/%s refused (%s%s%s): kept "
 		    "as %s, not followed, nothing was changed",
 		    tag, user, state_dir, user, commit_journal_name(),
-		    rec->refused, rec->path[0] != '\0' ? ": " : "",
-		    rec->path[0] != '\0' ? folder : "", rec->aside);
+		    rec->refused, rec->path != NULL ? ": " : "",
+		    rec->path != NULL ? folder : "", rec->aside);
 	else if (r == -1)
 		log_msg(LOG_ERR,
 		    "recover user=%s maildrop=%s outcome=failed: %s%s", user,
@@ -313,13 +312,17 @@ open_store(struct login *l, const struct auth_user *u, size_t *count)
 		u->home) == -1)
 		folders[0] = '\0';
 	if (store_init(&l->store, inbox, folders[0] != '\0' ? folders : NULL,
-		l->statefd, cfg->lock_helper) == -1)
+		l->statefd, cfg->lock_helper) == -1) {
+		log_msg(LOG_ERR, "user=%s reason=cannot open maildrop %s: %s",
+		    l->user, inbox, strerror(errno));
 		return LOGIN_MAILDROP_UNUSABLE;
+	}
 	l->store.journal_max = cfg->journal_max;
 	l->have_store = true;
 	r = store_recover(&l->store, geteuid(), &rec);
 	e = errno;
 	login_log_recovery(cfg->state_dir, "", l->user, &l->store, &rec, r, e);
+	store_recovery_free(&rec);
 	if (r == -1) {
 		log_msg(LOG_ERR,
 		    "user=%s reason=cannot finish an interrupted commit: %s",

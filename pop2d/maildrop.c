@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -77,19 +78,30 @@ maildrop_open_file(const char *path, bool *writable)
 }
 
 int
-maildrop_real_path(int fd, char *buf, size_t size)
+maildrop_real_path(int fd, char **out)
 {
-	char proc[64];
+	char proc[64], *buf = NULL, *p;
+	size_t size = 256;
 	ssize_t n;
+	int saved;
 
+	*out = NULL;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	n = readlink(proc, buf, size - 1);
-	if (n == -1)
-		return -1;
-	if ((size_t)n >= size - 1) {
-		errno = ENAMETOOLONG;
-		return -1;
+	/* readlink(2) tells no length: a name that fills the buffer may be cut. */
+	for (;; size *= 2) {
+		if ((p = realloc(buf, size)) == NULL)
+			break;
+		buf = p;
+		if ((n = readlink(proc, buf, size)) == -1)
+			break;
+		if ((size_t)n < size) {
+			buf[n] = '\0';
+			*out = buf;
+			return 0;
+		}
 	}
-	buf[n] = '\0';
-	return 0;
+	saved = errno;
+	free(buf);
+	errno = saved;
+	return -1;
 }

@@ -40,12 +40,15 @@ enum maildrop_commit {
 	MAILDROP_INTERRUPTED /* failed midway: finished at the next login */
 };
 
-/* One open folder. The store owns it; its format owns PRIV. */
+/*
+ * One open folder. The store owns it and PATH (which it frees); its format
+ * owns PRIV and sets PATH when it opens the folder.
+ */
 struct maildrop {
 	const struct maildrop_ops *ops;
-	void *priv;	 /* the format's state: made by open, freed by free */
-	char path[4096]; /* the folder's real path: locks, journal, log */
-	int statefd;	 /* the user's state directory (journals); lent */
+	void *priv;  /* the format's state: made by open, freed by free */
+	char *path;  /* the folder's real path: locks, journal, log */
+	int statefd; /* the user's state directory (journals); lent */
 	const char *helper;   /* pop2-lock, for dot-locks we may not make */
 	uint64_t journal_max; /* -J, the journal's bound (0: the default) */
 	/* Why pop2-lock failed when a lock was last refused, for the log. */
@@ -167,10 +170,10 @@ void maildrop_refresh_dot(void *arg);
 int maildrop_open_file(const char *path, bool *writable);
 
 /*
- * Writes the name of the file open at FD, with every symbolic link
- * resolved, to BUF (SIZE octets). Returns 0, or -1 with errno
- * (ENAMETOOLONG).
+ * The name of the file open at FD, with every symbolic link resolved.
+ * Returns 0 with *OUT the name, which the caller frees, or -1 with errno
+ * (ENOMEM, or the kernel's: ENAMETOOLONG past a page), *OUT then NULL.
  */
-int maildrop_real_path(int fd, char *buf, size_t size);
+int maildrop_real_path(int fd, char **out);
 
 #endif

@@ -71,11 +71,8 @@ maildir_folder_open(struct maildrop *md, const char *path)
 {
 	int fd;
 
-	if (util_strlcpy(md->path, path, sizeof(md->path)) >=
-	    sizeof(md->path)) {
-		errno = ENAMETOOLONG;
+	if ((md->path = strdup(path)) == NULL)
 		return -1;
-	}
 	if ((fd = open_dir(path)) == -1)
 		return -1;
 	return folder_new(md, fd) != NULL ? 0 : -1;
@@ -139,7 +136,7 @@ maildir_folder_open_inside(
 	errno = saved;
 	if (fd == -1)
 		return -1;
-	if (maildrop_real_path(fd, md->path, sizeof(md->path)) == -1) {
+	if (maildrop_real_path(fd, &md->path) == -1) {
 		util_close_keep_errno(fd);
 		return -1;
 	}

@@ -64,11 +64,8 @@ mbox_folder_open(struct maildrop *md, const char *path)
 {
 	struct mbox_folder *f;
 
-	if (util_strlcpy(md->path, path, sizeof(md->path)) >=
-	    sizeof(md->path)) {
-		errno = ENAMETOOLONG;
+	if ((md->path = strdup(path)) == NULL)
 		return -1;
-	}
 	if ((f = folder_new(md)) == NULL)
 		return -1;
 	if ((f->fd = maildrop_open_file(path, &f->writable)) == -1) {

@@ -551,13 +551,11 @@ backend_commit(void *arg)
 {
 	struct server *sv = arg;
 	enum maildrop_commit r;
-	char path[4096];
 
-	/* The folder's name, before a failure could unselect it. */
-	util_strlcpy(path, sv->login.store.sel.path, sizeof(path));
+	/* A failed commit leaves the folder selected, its name with it. */
 	if ((r = store_commit(&sv->login.store)) != MAILDROP_COMMITTED)
 		login_log_store_failure(sv->login.user, &sv->login.store,
-		    "commit failed on", path, errno);
+		    "commit failed on", sv->login.store.sel.path, errno);
 	return commit_reply(r);
 }
 

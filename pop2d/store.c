@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -34,12 +35,9 @@ store_init(struct store *st, const char *inbox, const char *folder_dir,
 	st->deleted_octets_total = 0;
 	memset(&st->lock_report, 0, sizeof(st->lock_report));
 	st->inbox_ops = maildrop_format(inbox, &inbox);
-	if (util_strlcpy(st->inbox, inbox, sizeof(st->inbox)) >=
-	    sizeof(st->inbox)) {
-		errno = ENAMETOOLONG;
+	if ((st->inbox = strdup(inbox)) == NULL)
 		return -1;
-	}
-	st->folders[0] = '\0';
+	st->folders = NULL;
 	st->folders_errno = 0;
 	if (folder_dir != NULL &&
 	    (st->dirfd = open(folder_dir,
@@ -47,11 +45,8 @@ store_init(struct store *st, const char *inbox, const char *folder_dir,
 		st->folders_errno = errno;
 	/* Journals name folders by their real path. */
 	if (st->dirfd != -1 &&
-	    maildrop_real_path(st->dirfd, st->folders, sizeof(st->folders)) ==
-		-1) {
+	    maildrop_real_path(st->dirfd, &st->folders) == -1)
 		st->folders_errno = errno != 0 ? errno : EIO;
-		st->folders[0] = '\0';
-	}
 	return 0;
 }
 
@@ -61,7 +56,8 @@ store_unselect(struct store *st)
 	if (st->sel.ops != NULL)
 		st->sel.ops->free(&st->sel);
 	st->sel.ops = NULL;
-	st->sel.path[0] = '\0';
+	free(st->sel.path);
+	st->sel.path = NULL;
 	st->deleted = 0;
 	st->deleted_octets = 0;
 }
@@ -72,7 +68,7 @@ store_begin(struct store *st, const struct maildrop_ops *ops)
 {
 	st->sel.ops = ops;
 	st->sel.priv = NULL;
-	st->sel.path[0] = '\0';
+	st->sel.path = NULL;
 	st->sel.statefd = st->statefd;
 	st->sel.helper = st->helper;
 	st->sel.lock_report = &st->lock_report;
@@ -83,8 +79,12 @@ store_begin(struct store *st, const struct maildrop_ops *ops)
 static int
 store_open_failed(struct store *st)
 {
+	int saved = errno;
+
 	st->sel.ops = NULL;
-	st->sel.path[0] = '\0';
+	free(st->sel.path);
+	st->sel.path = NULL;
+	errno = saved;
 	return -1;
 }
 
@@ -161,7 +161,7 @@ store_open_beneath(struct store *st, const char *name)
 	}
 	store_begin(st, ops);
 	/* Locked by its real name: a link inside the folder directory works. */
-	if (maildrop_real_path(fd, st->sel.path, sizeof(st->sel.path)) == -1) {
+	if (maildrop_real_path(fd, &st->sel.path) == -1) {
 		util_close_keep_errno(fd);
 		return store_open_failed(st);
 	}
@@ -239,7 +239,7 @@ store_commit(struct store *st)
 static int
 open_journaled(const struct store *st, const char *path, bool *foreign)
 {
-	size_t len = strlen(st->folders);
+	size_t len = st->folders != NULL ? strlen(st->folders) : 0;
 	struct stat sb;
 	bool writable;
 	int fd;
@@ -280,7 +280,7 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 	rep->size = -1;
 	rep->refused = NULL;
 	rep->aside[0] = '\0';
-	rep->path[0] = '\0';
+	rep->path = NULL;
 	found = commit_find(st->statefd, uid, &p);
 	rep->leftovers = p.leftovers;
 	switch (found) {
@@ -299,8 +299,10 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 	default:
 		return -1;
 	}
-	util_strlcpy(rep->path, p.path, sizeof(rep->path));
-	fd = open_journaled(st, p.path, &foreign);
+	/* The journal's path is the caller's to log: it is handed over. */
+	rep->path = p.path;
+	p.path = NULL;
+	fd = open_journaled(st, rep->path, &foreign);
 	/*
 	 * With the folder directory out of reach (a home not mounted yet),
 	 * a folder's journal cannot be told from a foreign one: keep it for
@@ -333,8 +335,8 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 		    NULL); /* removed: set aside */
 	if (fd == -1)
 		return -1;
-	r = lock_maildrop(
-	    fd, p.path, st->helper, maildrop_lock_wait(LOCK_WAIT_SCAN), &dot);
+	r = lock_maildrop(fd, rep->path, st->helper,
+	    maildrop_lock_wait(LOCK_WAIT_SCAN), &dot);
 	st->lock_report = dot.report;
 	if (r == -1) {
 		util_close_keep_errno(fd);
@@ -348,6 +350,13 @@ store_recover(struct store *st, uid_t uid, struct store_recovery *rep)
 	lock_maildrop_release(fd, &dot);
 	util_close_keep_errno(fd);
 	return r;
+}
+
+void
+store_recovery_free(struct store_recovery *rep)
+{
+	free(rep->path);
+	rep->path = NULL;
 }
 
 static int
@@ -380,4 +389,8 @@ store_close(struct store *st)
 	if (st->dirfd != -1)
 		close(st->dirfd);
 	st->dirfd = -1;
+	free(st->inbox);
+	st->inbox = NULL;
+	free(st->folders);
+	st->folders = NULL;
 }

@@ -28,10 +28,10 @@
 #include "maildrop.h"
 
 struct store {
-	char inbox[4096]; /* path of the maildrop, without its prefix */
+	char *inbox; /* path of the maildrop, without its prefix; owned */
 	const struct maildrop_ops *inbox_ops; /* INBOX's format */
-	int dirfd; /* the folder directory, or -1 when it cannot be used */
-	char folders[4096]; /* its real path (for journals), or "" */
+	int dirfd;     /* the folder directory, or -1 when it cannot be used */
+	char *folders; /* its real path (for journals), or NULL; owned */
 	int folders_errno; /* why a folder directory given could not be used, or 0 */
 	int statefd;	   /* the user's state directory (journal), not owned */
 	const char *helper;   /* pop2-lock, for dot-locks we may not make */
@@ -55,17 +55,21 @@ struct store {
  * and the folder directory FOLDER_DIR (NULL or unusable: only INBOX and,
  * with a Maildir INBOX, its Maildir++ folders can be selected). STATEFD is
  * the user's state directory, HELPER the pop2-lock program. Returns 0, or
- * -1 with errno ENAMETOOLONG.
+ * -1 with errno ENOMEM (nothing then to release). Once it returned 0,
+ * store_close() releases what it holds.
  */
 int store_init(struct store *st, const char *inbox, const char *folder_dir,
     int statefd, const char *helper);
 
-/* What store_recover() found, for the caller's log. */
+/*
+ * What store_recover() found, for the caller's log; store_recovery_free()
+ * releases it.
+ */
 struct store_recovery {
 	int leftovers;	     /* temporary files of killed commits removed */
 	const char *refused; /* why the journal was refused, or NULL */
 	char aside[64];	     /* the name the refused journal is kept under */
-	char path[4096];     /* the folder the journal names, or "" */
+	char *path;	     /* the folder the journal names, or NULL */
 	bool torn;	     /* a torn journal was removed: nothing changed */
 	long long size;	     /* finished: the folder's size afterwards, or -1 */
 };
@@ -84,6 +88,9 @@ struct store_recovery {
  * (ETIMEDOUT: the folder stayed locked by others).
  */
 int store_recover(struct store *st, uid_t uid, struct store_recovery *rep);
+
+/* Releases what store_recover() put in *REP. */
+void store_recovery_free(struct store_recovery *rep);
 
 /*
  * Selects INBOX. A maildrop that does not exist has no messages. Returns 0
@@ -112,7 +119,8 @@ void store_mark_deleted(struct store *st, uint32_t n);
  * no longer describes it), or how it failed with errno set for the log:
  * the folder is then as it was (MAILDROP_BUSY, _CHANGED, _NO_SPACE,
  * _READ_ONLY, _FAILED), finished at the next login
- * (MAILDROP_INTERRUPTED), or partly done (MAILDROP_PARTLY, a Maildir).
+ * (MAILDROP_INTERRUPTED), or partly done (MAILDROP_PARTLY, a Maildir);
+ * the folder stays selected after a failure.
  */
 enum maildrop_commit store_commit(struct store *st);
 
@@ -124,7 +132,7 @@ enum maildrop_commit store_commit(struct store *st);
  */
 int store_send(struct store *st, uint32_t n, struct io *io);
 
-/* Releases the selection and the folder directory. */
+/* Releases the selection, the folder directory and the paths. */
 void store_close(struct store *st);
 
 #endif

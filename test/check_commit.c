@@ -1510,6 +1510,7 @@ START_TEST(test_trailing_journal_header_only)
 	ck_assert_int_eq(
 	    commit_find(statefd, geteuid(), &p), COMMIT_FOUND_JOURNAL);
 	ck_assert_str_eq(p.path, mpath);
+	free(p.path);
 	ck_assert_int_eq(recover_now(), 0);
 	box_text(&bx, del, &want);
 	expect_file(mpath, &want);
@@ -1815,6 +1816,7 @@ START_TEST(test_old_journal)
 	    _i == 0 ? COMMIT_FOUND_JOURNAL : COMMIT_FOUND_TORN);
 	if (_i == 0)
 		ck_assert_str_eq(p.path, mpath);
+	free(p.path);
 	snap_take(mpath, &s);
 	ck_assert_int_eq(recover_now(), _i == 0 ? 1 : 0);
 	snap_same(mpath, &s);
@@ -2463,7 +2465,7 @@ START_TEST(test_header_damaged)
 	} else {
 		ck_assert_int_eq(
 		    commit_find(statefd, geteuid(), &cp), COMMIT_FOUND_TORN);
-		ck_assert_str_eq(cp.path, "");
+		ck_assert_ptr_null(cp.path);
 	}
 	snap_same(mpath, &sn);
 	expect_no_journal(statefd);
@@ -2592,6 +2594,7 @@ START_TEST(test_v1_gone)
 		ck_assert(exists_at(statefd, COMMIT_JOURNAL));
 		ck_assert_int_eq(
 		    commit_find(statefd, geteuid(), &cp), COMMIT_FOUND_JOURNAL);
+		free(cp.path);
 		ck_assert_int_eq(recover_now(), COMMIT_RECOVERY_DONE);
 		expect_file(mpath, &want);
 	}
