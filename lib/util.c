@@ -3,6 +3,8 @@
 #include <sys/random.h>
 
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -109,51 +111,84 @@ util_template_check(const char *tmpl)
 	return 0;
 }
 
-int
-util_expand(char *dst, size_t size, const char *tmpl, const char *user,
-    const char *home)
+/*
+ * The octets TMPL expands to for USER and HOME, without the NUL; -1 with
+ * errno EINVAL for a bad escape or a %h with HOME empty.
+ */
+static ssize_t
+expanded_length(const char *tmpl, size_t user_len, const char *home)
 {
-	size_t used = 0;
+	size_t len = 0, piece;
 
-	if (size == 0) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	dst[0] = '\0';
 	for (; *tmpl != '\0'; tmpl++) {
-		const char *piece = tmpl;
-		size_t len = 1;
-
+		piece = 1;
 		if (*tmpl == '%') {
 			tmpl++;
 			if (*tmpl == 'u') {
-				piece = user;
-				len = strlen(user);
-			} else if (*tmpl == 'h') {
-				if (*home == '\0') {
-					dst[0] = '\0';
-					errno = EINVAL;
-					return -1;
-				}
-				piece = home;
-				len = strlen(home);
-			} else if (*tmpl == '%') {
-				piece = tmpl;
-			} else {
-				dst[0] = '\0';
+				piece = user_len;
+			} else if (*tmpl == 'h' && *home != '\0') {
+				piece = strlen(home);
+			} else if (*tmpl != '%') {
 				errno = EINVAL;
 				return -1;
 			}
 		}
-		if (len >= size - used) {
-			dst[0] = '\0';
-			errno = ENAMETOOLONG;
+		if (piece > (size_t)SSIZE_MAX - 1 - len) {
+			errno = ENOMEM;
 			return -1;
 		}
-		memcpy(dst + used, piece, len);
-		used += len;
+		len += piece;
 	}
-	dst[used] = '\0';
+	return (ssize_t)len;
+}
+
+int
+util_expand(char **out, const char *tmpl, const char *user, const char *home)
+{
+	size_t user_len = strlen(user), home_len = strlen(home);
+	ssize_t len = expanded_length(tmpl, user_len, home);
+	char *dst, *p;
+
+	*out = NULL;
+	if (len == -1 || (dst = malloc((size_t)len + 1)) == NULL)
+		return -1;
+	for (p = dst; *tmpl != '\0'; tmpl++) {
+		if (*tmpl != '%') {
+			*p++ = *tmpl;
+		} else if (*++tmpl == 'u') {
+			memcpy(p, user, user_len);
+			p += user_len;
+		} else if (*tmpl == 'h') {
+			memcpy(p, home, home_len);
+			p += home_len;
+		} else {
+			*p++ = '%';
+		}
+	}
+	*p = '\0';
+	*out = dst;
+	return 0;
+}
+
+int
+util_path_join(char **out, const char *dir, const char *name)
+{
+	size_t dlen = strlen(dir), nlen = strlen(name);
+	bool slash = dlen == 0 || dir[dlen - 1] != '/';
+	char *p;
+
+	*out = NULL;
+	if (nlen > SIZE_MAX - 2 - dlen) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if ((p = malloc(dlen + slash + nlen + 1)) == NULL)
+		return -1;
+	memcpy(p, dir, dlen);
+	if (slash)
+		p[dlen] = '/';
+	memcpy(p + dlen + slash, name, nlen + 1);
+	*out = p;
 	return 0;
 }
 

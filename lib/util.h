@@ -1,8 +1,9 @@
 /*
  * util: checked number parsing, bounded string copies, path templates, and
  * the few system-call helpers every module shares (the clock, whole reads
- * and writes, closing on a failure path). Nothing here allocates, prints
- * or exits.
+ * and writes, closing on a failure path). Nothing here prints or exits;
+ * only the path builders (util_expand(), util_path_join()) allocate, and
+ * their results are the caller's to free.
  */
 #ifndef POP2_UTIL_H
 #define POP2_UTIL_H
@@ -48,13 +49,20 @@ size_t util_strlcpy(char *dst, const char *src, size_t size);
 int util_template_check(const char *tmpl);
 
 /*
- * Expands TMPL into DST of SIZE octets: %u becomes USER, %h becomes HOME,
- * %% a single %. Returns 0, or -1 with errno EINVAL (bad escape, or %h
- * asked for while HOME is empty) or ENAMETOOLONG (DST too small; DST then
- * holds an empty string).
+ * Expands TMPL into a string of its own length: %u becomes USER, %h
+ * becomes HOME, %% a single %. Returns 0 with *OUT the result, which the
+ * caller frees, or -1 with errno EINVAL (bad escape, or %h asked for while
+ * HOME is empty) or ENOMEM, *OUT then NULL.
  */
-int util_expand(char *dst, size_t size, const char *tmpl, const char *user,
-    const char *home);
+int util_expand(
+    char **out, const char *tmpl, const char *user, const char *home);
+
+/*
+ * Joins DIR and NAME with one '/' (none added when DIR ends in one).
+ * Returns 0 with *OUT the result, which the caller frees, or -1 with errno
+ * ENOMEM, *OUT then NULL.
+ */
+int util_path_join(char **out, const char *dir, const char *name);
 
 /* Compares LEN octets of A and B in time independent of their contents. */
 int util_consttime_equal(const void *a, const void *b, size_t len);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -291,30 +292,56 @@ end_auth(struct login *l)
 		l->cfg->auth->end(&l->auth);
 }
 
-/* Opens the maildrop and folders of U, finishes a commit left, reads INBOX. */
+/*
+ * Expands the maildrop and folder directory templates for U into *INBOX
+ * and *FOLDERS (NULL without a usable folder directory: only INBOX can be
+ * selected then), which the caller frees.
+ */
 static enum login_result
-open_store(struct login *l, const struct auth_user *u, size_t *count)
+expand_paths(const struct login *l, const struct auth_user *u, char **inbox,
+    char **folders)
 {
 	const struct login_config *cfg = l->cfg;
-	char inbox[4096], folders[4096];
-	struct store_recovery rec;
-	int r, e;
 
-	if (util_expand(
-		inbox, sizeof(inbox), cfg->maildrop, u->name, u->home) == -1) {
+	*folders = NULL;
+	if (util_expand(inbox, cfg->maildrop, u->name, u->home) == -1) {
 		log_msg(LOG_ERR,
 		    "user=%s reason=maildrop template cannot be expanded: %s",
 		    l->user, strerror(errno));
 		return LOGIN_MAILDROP_UNUSABLE;
 	}
-	/* Without a usable folder directory only INBOX can be selected. */
-	if (util_expand(folders, sizeof(folders), cfg->folder_dir, u->name,
-		u->home) == -1)
-		folders[0] = '\0';
-	if (store_init(&l->store, inbox, folders[0] != '\0' ? folders : NULL,
-		l->statefd, cfg->lock_helper) == -1) {
+	if (util_expand(folders, cfg->folder_dir, u->name, u->home) == -1 &&
+	    errno == ENOMEM) {
+		log_msg(LOG_ERR,
+		    "user=%s reason=folder directory template cannot be "
+		    "expanded: %s",
+		    l->user, strerror(errno));
+		free(*inbox);
+		*inbox = NULL;
+		return LOGIN_MAILDROP_UNUSABLE;
+	}
+	return LOGIN_OK;
+}
+
+/* Opens the maildrop and folders of U, finishes a commit left, reads INBOX. */
+static enum login_result
+open_store(struct login *l, const struct auth_user *u, size_t *count)
+{
+	const struct login_config *cfg = l->cfg;
+	struct store_recovery rec;
+	char *inbox, *folders;
+	enum login_result res;
+	int r, e;
+
+	if ((res = expand_paths(l, u, &inbox, &folders)) != LOGIN_OK)
+		return res;
+	r = store_init(&l->store, inbox, folders, l->statefd, cfg->lock_helper);
+	e = errno;
+	free(folders);
+	if (r == -1) {
 		log_msg(LOG_ERR, "user=%s reason=cannot open maildrop %s: %s",
-		    l->user, inbox, strerror(errno));
+		    l->user, inbox, strerror(e));
+		free(inbox);
 		return LOGIN_MAILDROP_UNUSABLE;
 	}
 	l->store.journal_max = cfg->journal_max;
@@ -327,17 +354,17 @@ open_store(struct login *l, const struct auth_user *u, size_t *count)
 		log_msg(LOG_ERR,
 		    "user=%s reason=cannot finish an interrupted commit: %s",
 		    l->user, strerror(e));
-		return e == ETIMEDOUT ? LOGIN_MAILDROP_BUSY
-				      : LOGIN_MAILDROP_UNUSABLE;
-	}
-	if (store_select_inbox(&l->store, count) == -1) {
+		res = e == ETIMEDOUT ? LOGIN_MAILDROP_BUSY
+				     : LOGIN_MAILDROP_UNUSABLE;
+	} else if (store_select_inbox(&l->store, count) == -1) {
 		e = errno;
 		login_log_store_failure(
 		    l->user, &l->store, "cannot read maildrop", inbox, e);
-		return e == ETIMEDOUT ? LOGIN_MAILDROP_BUSY
-				      : LOGIN_MAILDROP_UNUSABLE;
+		res = e == ETIMEDOUT ? LOGIN_MAILDROP_BUSY
+				     : LOGIN_MAILDROP_UNUSABLE;
 	}
-	return LOGIN_OK;
+	free(inbox);
+	return res;
 }
 
 enum login_result

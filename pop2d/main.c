@@ -827,34 +827,36 @@ spool_needs_helper(
 /*
  * Whether -m names one spool folder for every user (no %u or %h before
  * its last '/') of a format that takes the maildrop locks (maildrop.h),
- * into SPOOL (SIZE octets) with its status in *ST, in which the sessions
- * may not create files: then every dot-lock needs the lock helper.
+ * into *SPOOL (the caller frees it) with its status in *ST, in which the
+ * sessions may not create files: then every dot-lock needs the lock
+ * helper. Out of memory, it cannot tell: the sessions then say so.
  */
 static bool
-dot_lock_needs_helper(
-    const struct server *sv, char *spool, size_t size, struct stat *st)
+dot_lock_needs_helper(const struct server *sv, char **spool, struct stat *st)
 {
 	const char *tmpl, *slash, *p;
-	char dir[PATH_MAX];
+	char *dir;
+	int r;
 
+	*spool = NULL;
 	if (!maildrop_format(sv->opt.maildrop, &tmpl)->locked)
 		return false;
 	slash = strrchr(tmpl, '/');
-	if (slash == NULL || slash == tmpl ||
-	    (size_t)(slash - tmpl) >= sizeof(dir))
+	if (slash == NULL || slash == tmpl)
 		return false;
 	for (p = tmpl; p < slash; p++)
 		if (*p == '%' && (p[1] == 'u' || p[1] == 'h'))
 			return false;
 		else if (*p == '%')
 			p++;
-	memcpy(dir, tmpl, (size_t)(slash - tmpl));
-	dir[slash - tmpl] = '\0';
-	/* Only "%%" is left to expand. */
-	if (util_expand(spool, size, dir, "", "") == -1 ||
-	    stat(spool, st) == -1 || !S_ISDIR(st->st_mode))
+	if ((dir = strndup(tmpl, (size_t)(slash - tmpl))) == NULL)
 		return false;
-	return spool_needs_helper(sv, spool, st);
+	/* Only "%%" is left to expand. */
+	r = util_expand(spool, dir, "", "");
+	free(dir);
+	if (r == -1 || stat(*spool, st) == -1 || !S_ISDIR(st->st_mode))
+		return false;
+	return spool_needs_helper(sv, *spool, st);
 }
 
 /*
@@ -868,13 +870,14 @@ static void
 check_lock_helper(struct server *sv)
 {
 	struct options *o = &sv->opt;
-	char spool[PATH_MAX], group[32];
+	char *spool, group[32];
 	struct stat sp, st;
 	struct group *gr;
 
 	if (o->error[0] != '\0')
 		return;
-	if (!dot_lock_needs_helper(sv, spool, sizeof(spool), &sp)) {
+	if (!dot_lock_needs_helper(sv, &spool, &sp)) {
+		free(spool);
 		if (!o->lock_helper_given)
 			return;
 		if (stat(o->lock_helper, &st) == -1)
@@ -918,6 +921,7 @@ check_lock_helper(struct server *sv)
 		    "helper (group %s) may create a dot-lock in %s: make it "
 		    "writable by its group (as root: chmod 2775 %s)",
 		    o->maildrop, group, spool, spool);
+	free(spool);
 }
 
 /* Why reading a PROXY header stopped before its end, for the log. */

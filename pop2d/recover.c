@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -96,12 +97,14 @@ passwd_file_user(const struct recover_config *o, const char *name,
  * The identity, maildrop and folder directory of the user whose state
  * folder NAME has status SB, as a login of theirs would have them: from
  * the passwd-file when there is one, else from the system's accounts. The
- * folder must belong to the uid the session ran as. Returns 0, or -1 with
+ * folder must belong to the uid the session ran as. Returns 0 with the
+ * expanded templates in *INBOX and *FOLDERS (NULL when the folder
+ * directory's cannot be expanded), which the caller frees, or -1 with
  * *WHY.
  */
 static int
 user_account(const struct recover_config *o, const char *name,
-    const struct stat *sb, struct auth_user *u, char *inbox, char *folders,
+    const struct stat *sb, struct auth_user *u, char **inbox, char **folders,
     const char **why)
 {
 	memset(u, 0, sizeof(*u));
@@ -128,12 +131,19 @@ user_account(const struct recover_config *o, const char *name,
 		*why = "the directory's owner is not the account's uid";
 		return -1;
 	}
-	if (util_expand(inbox, 4096, o->maildrop, name, u->home) == -1) {
-		*why = "the maildrop template cannot be expanded";
+	if (util_expand(inbox, o->maildrop, name, u->home) == -1) {
+		*why = errno == ENOMEM
+		    ? "out of memory"
+		    : "the maildrop template cannot be expanded";
 		return -1;
 	}
-	if (util_expand(folders, 4096, o->folder_dir, name, u->home) == -1)
-		folders[0] = '\0';
+	if (util_expand(folders, o->folder_dir, name, u->home) == -1 &&
+	    errno == ENOMEM) {
+		free(*inbox);
+		*inbox = NULL;
+		*why = "out of memory";
+		return -1;
+	}
 	return 0;
 }
 
@@ -199,8 +209,7 @@ recover_child(const struct recover_config *o, int top, const char *name,
 		    strerror(errno));
 		_exit(RECOVERY_FAILED);
 	}
-	if (store_init(&st, inbox, folders[0] != '\0' ? folders : NULL, statefd,
-		o->lock_helper) == -1) {
+	if (store_init(&st, inbox, folders, statefd, o->lock_helper) == -1) {
 		log_msg(LOG_ERR, "recover user=%s outcome=failed: %s", name,
 		    strerror(errno));
 		_exit(RECOVERY_FAILED);
@@ -265,7 +274,7 @@ static enum recovery_outcome
 recover_one(const struct recover_config *o, int top, const char *name,
     const struct stat *sb)
 {
-	char inbox[4096], folders[4096];
+	char *inbox = NULL, *folders = NULL;
 	struct auth_user u;
 	const char *why;
 	sigset_t chld, old;
@@ -274,7 +283,7 @@ recover_one(const struct recover_config *o, int top, const char *name,
 	int status;
 
 	/* Before the fork: root reads the passwd-file. */
-	if (user_account(o, name, sb, &u, inbox, folders, &why) == -1) {
+	if (user_account(o, name, sb, &u, &inbox, &folders, &why) == -1) {
 		/* A former user's folder without a journal is no failure. */
 		if (!has_journal(top, name))
 			return RECOVERY_NOTHING;
@@ -290,6 +299,8 @@ recover_one(const struct recover_config *o, int top, const char *name,
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		recover_child(o, top, name, inbox, folders, &u);
 	}
+	free(inbox);
+	free(folders);
 	status = pid == -1 ? -1 : wait_bounded(pid, o->seconds, &killed);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid == -1 || status == -1) {

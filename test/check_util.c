@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <locale.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -134,31 +135,89 @@ START_TEST(strlcpy_truncates)
 }
 END_TEST
 
+/* Expands TMPL, checks the result against WANT, and frees it. */
+static void
+expands_to(
+    const char *tmpl, const char *user, const char *home, const char *want)
+{
+	char *p = (char *)"unset";
+
+	ck_assert_int_eq(util_expand(&p, tmpl, user, home), 0);
+	ck_assert_str_eq(p, want);
+	free(p);
+}
+
+/* Checks that TMPL is refused with EINVAL and nothing is returned. */
+static void
+refused(const char *tmpl, const char *user, const char *home)
+{
+	char *p = (char *)"unset";
+
+	errno = 0;
+	ck_assert_int_eq(util_expand(&p, tmpl, user, home), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_ptr_null(p);
+}
+
 START_TEST(template_expand)
 {
-	char buf[64];
+	expands_to("/var/mail/%u", "alice", "", "/var/mail/alice");
+	expands_to("%h/mail/%u%%x", "bob", "/home/bob", "/home/bob/mail/bob%x");
+	expands_to("", "bob", "", "");
+	expands_to("%%%%", "bob", "", "%%");
+	refused("%h", "bob", "");
+	refused("/x/%q", "bob", "");
+	refused("/x/%", "bob", "");
+	refused("/x/%%%", "bob", "");
+}
+END_TEST
 
-	ck_assert_int_eq(
-	    util_expand(buf, sizeof(buf), "/var/mail/%u", "alice", ""), 0);
-	ck_assert_str_eq(buf, "/var/mail/alice");
-	ck_assert_int_eq(
-	    util_expand(buf, sizeof(buf), "%h/mail/%u%%x", "bob", "/home/bob"),
-	    0);
-	ck_assert_str_eq(buf, "/home/bob/mail/bob%x");
-	ck_assert_int_eq(util_expand(buf, sizeof(buf), "%h", "bob", ""), -1);
-	ck_assert_int_eq(errno, EINVAL);
-	ck_assert_str_eq(buf, "");
-	ck_assert_int_eq(util_expand(buf, sizeof(buf), "/x/%q", "bob", ""), -1);
-	ck_assert_int_eq(errno, EINVAL);
-	ck_assert_int_eq(util_expand(buf, sizeof(buf), "/x/%", "bob", ""), -1);
-	ck_assert_int_eq(errno, EINVAL);
-	ck_assert_int_eq(util_expand(buf, 8, "/var/mail/%u", "alice", ""), -1);
-	ck_assert_int_eq(errno, ENAMETOOLONG);
-	ck_assert_str_eq(buf, "");
-	/* Exactly filling the buffer leaves room for the NUL. */
-	ck_assert_int_eq(util_expand(buf, 6, "/a/%u", "bc", ""), 0);
-	ck_assert_str_eq(buf, "/a/bc");
-	ck_assert_int_eq(util_expand(buf, 5, "/a/%u", "bc", ""), -1);
+/* Expansions and joins are as long as their parts, past any PATH_MAX. */
+START_TEST(long_paths)
+{
+	char *home = malloc(3 * 4096 + 1), *want = malloc(6 * 4096 + 16);
+	char *p;
+
+	ck_assert_ptr_nonnull(home);
+	ck_assert_ptr_nonnull(want);
+	memset(home, 'h', 3 * 4096);
+	home[0] = '/';
+	home[3 * 4096] = '\0';
+	snprintf(want, 6 * 4096 + 16, "%s/%s/x", home, home);
+	expands_to("%h/%h/x", "u", home, want);
+	ck_assert_uint_eq(strlen(want), 6 * 4096 + 3);
+
+	ck_assert_int_eq(util_path_join(&p, home, home + 1), 0);
+	ck_assert_uint_eq(strlen(p), 2 * 3 * 4096);
+	ck_assert_int_eq(strncmp(p, home, 3 * 4096), 0);
+	ck_assert_int_eq(p[3 * 4096], '/');
+	ck_assert_str_eq(p + 3 * 4096 + 1, home + 1);
+	free(p);
+	free(home);
+	free(want);
+}
+END_TEST
+
+START_TEST(path_join)
+{
+	char *p = (char *)"unset";
+
+	ck_assert_int_eq(util_path_join(&p, "/var/mail", "alice"), 0);
+	ck_assert_str_eq(p, "/var/mail/alice");
+	free(p);
+	/* No second slash after a folder that ends in one, such as "/". */
+	ck_assert_int_eq(util_path_join(&p, "/", "alice"), 0);
+	ck_assert_str_eq(p, "/alice");
+	free(p);
+	ck_assert_int_eq(util_path_join(&p, "a/", "b"), 0);
+	ck_assert_str_eq(p, "a/b");
+	free(p);
+	ck_assert_int_eq(util_path_join(&p, "", "b"), 0);
+	ck_assert_str_eq(p, "/b");
+	free(p);
+	ck_assert_int_eq(util_path_join(&p, "a", ""), 0);
+	ck_assert_str_eq(p, "a/");
+	free(p);
 }
 END_TEST
 
@@ -307,6 +366,8 @@ util_suite(void)
 	tcase_add_test(core, strlcpy_truncates);
 	tcase_add_test(core, template_expand);
 	tcase_add_test(core, template_check);
+	tcase_add_test(core, path_join);
+	tcase_add_test(limits, long_paths);
 	tcase_add_test(core, consttime_and_wipe);
 	tcase_add_test(core, ascii_case);
 	tcase_add_test(core, full_read_write);

@@ -3,10 +3,11 @@
 # what else a state directory may hold (files, dotfiles, a former user's
 # folder, a folder nobody owns), a user whose session is running, a
 # recovery process that dies, a state folder that became unusable, a
-# maildrop template too long to expand, and a summary that cannot be
-# written. Each outcome must be logged, summed up and reflected in the
-# exit status. Real users with real identity changes, in private
-# namespaces (test/ns.sh); the crashed commits need --enable-test-seams.
+# maildrop template that cannot be expanded or expands past PATH_MAX,
+# and a summary that cannot be written. Each outcome must be logged,
+# summed up and reflected in the exit status. Real users with real
+# identity changes, in private namespaces (test/ns.sh); the crashed
+# commits need --enable-test-seams.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ns.sh"
@@ -109,11 +110,23 @@ check "... logged as unusable" grep -q "recover user=sam outcome=failed: state d
 check "... the journal stays" [ -f "$S/sam/commit.jnl" ]
 chmod 700 "$S/sam"
 
-# A maildrop template too long to expand for this user.
+# A maildrop template that cannot be expanded for this user: %h, and an
+# entry without a home.
+sed 's|^\(sam:[^:]*:[^:]*:[^:]*:[^:]*:\).*$|\1|' "$passwd" >"$scratch/passwd-nohome"
+chmod 600 "$scratch/passwd-nohome"
+recover -p "$scratch/passwd-nohome"
+check "a maildrop template that cannot be expanded: exit 1 ($status)" [ "$status" -eq 1 ]
+check "... logged" grep -q "recover user=sam: journal left alone: the maildrop template cannot be expanded" "$scratch/err"
+check "... the journal stays" [ -f "$S/sam/commit.jnl" ]
+
+# A maildrop template longer than any path the kernel takes has no bound
+# of its own: it expands, and sam's journal, which names a folder beneath
+# -F (%h), is finished.
 long=$(printf '%0300d' 0)
 recover -p "$passwd" -m "/$long/$long/$long/$long/$long/$long/$long/$long/$long/$long/$long/$long/$long/$long/%h/%u"
-check "a maildrop template too long to expand: exit 1 ($status)" [ "$status" -eq 1 ]
-check "... logged" grep -q "recover user=sam: journal left alone: the maildrop template cannot be expanded" "$scratch/err"
+check "a maildrop template longer than PATH_MAX: exit 0 ($status)" [ "$status" -eq 0 ]
+check "... sam's folder finished" grep -q "recover user=sam maildrop=$scratch/home/sam/mbox outcome=finished" "$scratch/err"
+check "... and its message deleted" [ "$(count "$scratch/home/sam/mbox")" -eq 2 -a ! -e "$S/sam/commit.jnl" ]
 
 # --- A session that is running: it recovered at its login, and holds
 # the session lock; --recover-all skips its user.
