@@ -88,10 +88,10 @@ struct helper {
 	bool use_group; /* the folder needs mail_gid to be written */
 
 	char user[LOGIN_NAME_MAX + 1];
-	char home[PATH_MAX];
+	char *home;		 /* for COMMAND's $HOME, or NULL */
 	char base[NAME_MAX + 1]; /* the maildrop's name in its folder */
-	char abspath[PATH_MAX];	 /* the maildrop, for COMMAND's $MAIL */
-	int cwd_fd;		 /* where COMMAND runs */
+	char *abspath; /* the maildrop, for COMMAND's $MAIL, or NULL */
+	int cwd_fd;    /* where COMMAND runs */
 
 	mode_t caller_umask; /* given back to COMMAND */
 	int sig_fd;
@@ -236,9 +236,8 @@ who_am_i(struct helper *h)
 	    h->user[0] == '\0' || strchr(h->user, '/') != NULL ||
 	    strcmp(h->user, ".") == 0 || strcmp(h->user, "..") == 0)
 		die(h, EXIT_NOPERM, "user name unusable as a spool file name");
-	if (util_strlcpy(h->home, pw->pw_dir, sizeof(h->home)) >=
-	    sizeof(h->home))
-		h->home[0] = '\0';
+	if (pw->pw_dir[0] != '\0' && (h->home = strdup(pw->pw_dir)) == NULL)
+		die(h, EXIT_OSERR, "out of memory");
 }
 
 /*
@@ -251,14 +250,13 @@ who_am_i(struct helper *h)
 static void
 enter_folder(struct helper *h)
 {
-	char folder[PATH_MAX], cwd[PATH_MAX];
-	const char *path, *slash;
+	const char *folder, *path, *slash;
+	char *prefix = NULL, *cwd;
 	struct stat st;
 	bool spool = h->maildrop == NULL;
-	int n;
 
 	if (spool) {
-		n = snprintf(folder, sizeof(folder), "%s", SPOOL_DIR);
+		folder = SPOOL_DIR;
 		if (util_strlcpy(h->base, h->user, sizeof(h->base)) >=
 		    sizeof(h->base))
 			die(h, EXIT_USAGE, "user name too long");
@@ -266,13 +264,15 @@ enter_folder(struct helper *h)
 		path = h->maildrop;
 		slash = strrchr(path, '/');
 		if (slash == NULL) {
-			n = snprintf(folder, sizeof(folder), ".");
+			folder = ".";
 			slash = path - 1;
 		} else if (slash == path) {
-			n = snprintf(folder, sizeof(folder), "/");
+			folder = "/";
 		} else {
-			n = snprintf(folder, sizeof(folder), "%.*s",
-			    (int)(slash - path), path);
+			prefix = strndup(path, (size_t)(slash - path));
+			if (prefix == NULL)
+				die(h, EXIT_OSERR, "out of memory");
+			folder = prefix;
 		}
 		if (util_strlcpy(h->base, slash + 1, sizeof(h->base)) >=
 		    sizeof(h->base))
@@ -281,8 +281,6 @@ enter_folder(struct helper *h)
 		    strcmp(h->base, "..") == 0)
 			die(h, EXIT_USAGE, "-m: not a file name: %s", path);
 	}
-	if (n < 0 || (size_t)n >= sizeof(folder))
-		die(h, EXIT_USAGE, "path too long");
 	/* ".lock" and the post's prefix must still fit in NAME_MAX. */
 	if (strlen(h->base) > NAME_MAX - 6)
 		die(h, EXIT_USAGE, "name too long: %s", h->base);
@@ -291,8 +289,10 @@ enter_folder(struct helper *h)
 	h->cwd_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (h->cwd_fd == -1 && h->command_mode)
 		die(h, EXIT_OSERR, "current directory: %s", strerror(errno));
+	/* A folder too long for the kernel makes an unusable name. */
 	if (chdir(folder) == -1)
-		die(h, EXIT_NOPERM, "%s: %s", folder, strerror(errno));
+		die(h, errno == ENAMETOOLONG ? EXIT_USAGE : EXIT_NOPERM,
+		    "%s: %s", folder, strerror(errno));
 
 	if (lstat(h->base, &st) == -1) {
 		if (!(spool && errno == ENOENT))
@@ -318,11 +318,14 @@ enter_folder(struct helper *h)
 		    folder);
 	}
 
-	if (getcwd(cwd, sizeof(cwd)) == NULL ||
-	    (size_t)snprintf(h->abspath, sizeof(h->abspath), "%s/%s",
-		strcmp(cwd, "/") == 0 ? "" : cwd,
-		h->base) >= sizeof(h->abspath))
-		h->abspath[0] = '\0';
+	free(prefix);
+
+	/* Where the kernel cannot name the folder, COMMAND gets no $MAIL. */
+	if ((cwd = getcwd(NULL, 0)) == NULL && errno == ENOMEM)
+		die(h, EXIT_OSERR, "out of memory");
+	if (cwd != NULL && util_path_join(&h->abspath, cwd, h->base) == -1)
+		die(h, EXIT_OSERR, "out of memory");
+	free(cwd);
 }
 
 /*
@@ -518,8 +521,8 @@ static void __attribute__((noreturn)) run_command(struct helper *h)
 	if (setenv("PATH", COMMAND_PATH, 1) == -1 ||
 	    setenv("USER", h->user, 1) == -1 ||
 	    setenv("LOGNAME", h->user, 1) == -1 ||
-	    (h->home[0] != '\0' && setenv("HOME", h->home, 1) == -1) ||
-	    (h->abspath[0] != '\0' && setenv("MAIL", h->abspath, 1) == -1)) {
+	    (h->home != NULL && setenv("HOME", h->home, 1) == -1) ||
+	    (h->abspath != NULL && setenv("MAIL", h->abspath, 1) == -1)) {
 		fprintf(stderr, "pop2-lock: cannot set the environment\n");
 		_exit(126);
 	}
@@ -579,6 +582,7 @@ int
 main(int argc, char **argv)
 {
 	struct helper h;
+	int status;
 
 	open_standard_fds();
 	memset(&h, 0, sizeof(h));
@@ -608,5 +612,8 @@ main(int argc, char **argv)
 	setup_signals(&h);
 	sweep_posts(&h);
 	take_lock(&h);
-	return h.command_mode ? command(&h) : serve(&h);
+	status = h.command_mode ? command(&h) : serve(&h);
+	free(h.home);
+	free(h.abspath);
+	return status;
 }

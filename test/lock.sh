@@ -120,6 +120,19 @@ me=$(id -un)
 home=$(getent passwd "$(id -u)" | cut -d: -f6)
 printf 'PATH=/usr/bin:/bin\nUSER=%s\nLOGNAME=%s\nHOME=%s\nMAIL=%s\n' "$me" "$me" "$home" "$mbox" >"$scratch/env.want"
 check "the command's whole environment: PATH, USER, LOGNAME, HOME, MAIL" cmp -s "$scratch/env" "$scratch/env.want"
+# A folder whose absolute path is longer than PATH_MAX, reached step by
+# step: $MAIL is still its whole absolute path.
+long=$(printf '%0250d' 0)
+deep=$(for _ in $(seq 18); do printf '%s/' "$long"; done)
+mkdir -p "$deep"
+(
+	for _ in $(seq 18); do cd "$long" || exit 1; done
+	printf 'x\n' >mbox
+	"$POP2_LOCK" -m mbox -- sh -c 'printf %s "$MAIL" >"$0"' "$scratch/where"
+)
+check "a relative -m in a folder past PATH_MAX: \$MAIL is its whole absolute path" \
+	[ "$(cat "$scratch/where")" = "$scratch/${deep}mbox" ]
+rm -rf "${deep%%/*}"
 cd - >/dev/null || exit 1
 
 # ------------------------------------------------------------ exit codes
@@ -141,6 +154,7 @@ usage_error "64: -- without a command" -m "$mbox" --
 usage_error "64: -m without a path" -m
 usage_error "64: -m with an empty path" -m ''
 usage_error "64: -m naming a folder" -m "$scratch/"
+usage_error "64: -m in a folder the kernel finds too long" -m "$scratch/$deep/mbox"
 "$POP2_LOCK" -x </dev/null >"$scratch/out" 2>/dev/null
 check "64 in service mode answers '0 usage'" [ "$(cat "$scratch/out")" = "0 usage" ]
 
