@@ -27,6 +27,9 @@ static const char auth_dummy_hash[] =
 _Static_assert(
     AUTH_DUMMY_SIZE == CRYPT_OUTPUT_SIZE, "a dummy holds any crypt(3) output");
 
+/* getpwnam_r's buffer grows on ERANGE up to this, a bound on a sick NSS. */
+#define AUTH_PWBUF_MAX (1024L * 1024L)
+
 enum auth_verdict {
 	AUTH_V_MATCH,
 	AUTH_V_MISMATCH,
@@ -282,24 +285,63 @@ auth_expired(const struct spwd *sp)
 	return false;
 }
 
+int
+auth_getpw(const char *name, struct passwd *pw, char **buf, size_t *size)
+{
+	struct passwd *found = NULL;
+	long n = sysconf(_SC_GETPW_R_SIZE_MAX);
+	int e;
+
+	if (n < 1024)
+		n = 1024;
+	for (;;) {
+		if ((*buf = malloc((size_t)n)) == NULL)
+			return -1;
+		*size = (size_t)n;
+		e = getpwnam_r(name, pw, *buf, *size, &found);
+		if (e != ERANGE || n >= AUTH_PWBUF_MAX)
+			break;
+		auth_getpw_free(*buf, *size);
+		n *= 2;
+	}
+	if (found == NULL) {
+		auth_getpw_free(*buf, *size);
+		*buf = NULL;
+		errno = e == 0 || e == ESRCH || e == EBADF || e == EPERM
+		    ? ENOENT
+		    : e;
+		return -1;
+	}
+	return 0;
+}
+
+void
+auth_getpw_free(char *buf, size_t size)
+{
+	if (buf == NULL)
+		return;
+	util_wipe(buf, size);
+	free(buf);
+}
+
 enum auth_result
 auth_system(const char *dummy, const char *user, const char *password,
     struct auth_user *out, const char **why)
 {
-	struct passwd pw, *pwp = NULL;
+	struct passwd pw;
 	struct spwd sp, *spp = NULL;
-	char pwbuf[4096], spbuf[4096];
+	char *pwbuf, spbuf[4096];
 	const char *hash;
 	enum auth_verdict v;
+	size_t pwsize;
 	int e;
 
 	memset(out, 0, sizeof(*out));
 	*why = NULL;
-	e = getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &pwp);
-	if (pwp == NULL) {
+	if (auth_getpw(user, &pw, &pwbuf, &pwsize) == -1) {
+		e = errno;
 		(void)auth_verify(password, "", dummy);
-		if (e != 0 && e != ENOENT && e != ESRCH && e != EBADF &&
-		    e != EPERM) {
+		if (e != ENOENT) {
 			errno = e;
 			*why = "account database unreadable";
 			return AUTH_ERROR;
@@ -319,10 +361,16 @@ auth_system(const char *dummy, const char *user, const char *password,
 	} else if (v == AUTH_V_MATCH && geteuid() != 0 &&
 	    pw.pw_uid != geteuid()) {
 		*why = "not this server's user";
+	} else if (v == AUTH_V_MATCH &&
+	    (util_strlcpy(out->name, pw.pw_name, sizeof(out->name)) >=
+		    sizeof(out->name) ||
+		(pw.pw_dir != NULL &&
+		    util_strlcpy(out->home, pw.pw_dir, sizeof(out->home)) >=
+			sizeof(out->home)))) {
+		/* Cut, a home would name another folder. */
+		memset(out, 0, sizeof(*out));
+		*why = "user name or home too long";
 	} else if (v == AUTH_V_MATCH) {
-		util_strlcpy(out->name, pw.pw_name, sizeof(out->name));
-		if (pw.pw_dir != NULL)
-			util_strlcpy(out->home, pw.pw_dir, sizeof(out->home));
 		out->change_id = true;
 		out->system = true;
 		out->uid = pw.pw_uid;
@@ -332,6 +380,7 @@ auth_system(const char *dummy, const char *user, const char *password,
 	}
 	util_wipe(spbuf, sizeof(spbuf));
 	util_wipe(&sp, sizeof(sp));
-	util_wipe(pwbuf, sizeof(pwbuf));
+	auth_getpw_free(pwbuf, pwsize);
+	util_wipe(&pw, sizeof(pw));
 	return *why == NULL ? AUTH_OK : AUTH_DENIED;
 }

@@ -12,7 +12,9 @@
 #ifndef POP2_AUTH_H
 #define POP2_AUTH_H
 
+#include <pwd.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 struct auth_user {
@@ -79,6 +81,19 @@ enum auth_result auth_passwd_file(int fd, const char *dummy, const char *user,
     const char *password, struct auth_user *out, const char **why);
 
 /*
+ * Looks NAME up in the passwd database with getpwnam_r(), its buffer
+ * growing from sysconf(_SC_GETPW_R_SIZE_MAX) as ERANGE asks, up to 1 MiB.
+ * Returns 0 with *PW filled in and pointing into *BUF, SIZE octets, which
+ * the caller releases with auth_getpw_free(); or -1 with errno (ENOENT: no
+ * such user; ENOMEM; ERANGE: an entry past the bound; the database's
+ * error), *BUF then NULL.
+ */
+int auth_getpw(const char *name, struct passwd *pw, char **buf, size_t *size);
+
+/* Wipes and frees BUF of SIZE octets from auth_getpw() (NULL: nothing). */
+void auth_getpw_free(char *buf, size_t size);
+
+/*
  * Looks USER up in the system's accounts (getpwnam, and getspnam for the
  * hash when the shadow file can be read) and checks PASSWORD, as
  * auth_passwd_file() does, DUMMY alike. User names are case-sensitive. Refused
@@ -86,8 +101,10 @@ enum auth_result auth_passwd_file(int fd, const char *dummy, const char *user,
  * empty: "locked entry", "no password"), an account past its shadow
  * expiry date or whose password has expired or must be changed
  * ("expired"), and, when pop2d does not run as root, any user but the
- * one it runs as ("not this server's user"). On AUTH_OK change_id and
- * system are true and uid, gid and home come from the account.
+ * one it runs as ("not this server's user"), and an account whose name
+ * or home does not fit struct auth_user ("user name or home too long").
+ * On AUTH_OK change_id and system are true and uid, gid and home come
+ * from the account.
  */
 enum auth_result auth_system(const char *dummy, const char *user,
     const char *password, struct auth_user *out, const char **why);

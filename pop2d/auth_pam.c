@@ -11,9 +11,6 @@
 #include "auth_pam.h"
 #include "util.h"
 
-/* getpwnam_r's buffer grows on ERANGE up to this, a bound on a sick NSS. */
-#define AUTH_PAM_PWBUF_MAX (1024L * 1024L)
-
 /* Frees N responses, wiping the passwords in them. */
 static void
 auth_pam_drop(struct pam_response *r, int n)
@@ -108,41 +105,6 @@ auth_pam_reason(
 	*why = l->why;
 }
 
-/*
- * Looks NAME up in the passwd database with a buffer that grows as
- * getpwnam_r asks. Returns 0 with *PW filled in and *BUF to be freed,
- * -1 with errno (ENOENT: no such user).
- */
-static int
-auth_pam_getpw(const char *name, struct passwd *pw, char **buf)
-{
-	struct passwd *found = NULL;
-	long size = sysconf(_SC_GETPW_R_SIZE_MAX);
-	int e;
-
-	if (size < 1024)
-		size = 1024;
-	for (;;) {
-		*buf = malloc((size_t)size);
-		if (*buf == NULL)
-			return -1;
-		e = getpwnam_r(name, pw, *buf, (size_t)size, &found);
-		if (e != ERANGE || size >= AUTH_PAM_PWBUF_MAX)
-			break;
-		free(*buf);
-		size *= 2;
-	}
-	if (found == NULL) {
-		free(*buf);
-		*buf = NULL;
-		errno = e == 0 || e == ESRCH || e == EBADF || e == EPERM
-		    ? ENOENT
-		    : e;
-		return -1;
-	}
-	return 0;
-}
-
 /* Fills *OUT from PAM_USER's passwd entry. Returns NULL, or why not. */
 static const char *
 auth_pam_account(struct auth_login *l, struct auth_user *out)
@@ -150,13 +112,14 @@ auth_pam_account(struct auth_login *l, struct auth_user *out)
 	const void *item = NULL;
 	const char *name, *why = NULL;
 	struct passwd pw;
+	size_t size;
 	char *buf;
 
 	l->pam_status = pam_get_item((pam_handle_t *)l->pamh, PAM_USER, &item);
 	if (l->pam_status != PAM_SUCCESS || item == NULL)
 		return "PAM gave no user name";
 	name = item;
-	if (auth_pam_getpw(name, &pw, &buf) == -1)
+	if (auth_getpw(name, &pw, &buf, &size) == -1)
 		return errno == ENOENT ? "PAM user has no passwd entry"
 				       : "account database unreadable";
 	if (pw.pw_uid == 0)
@@ -175,7 +138,7 @@ auth_pam_account(struct auth_login *l, struct auth_user *out)
 		out->uid = pw.pw_uid;
 		out->gid = pw.pw_gid;
 	}
-	free(buf);
+	auth_getpw_free(buf, size);
 	return why;
 }
 

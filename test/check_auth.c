@@ -659,6 +659,34 @@ START_TEST(dummy_system_unknown)
 }
 END_TEST
 
+/* The passwd database's lookup: found in a buffer of its own, or ENOENT. */
+START_TEST(system_getpw)
+{
+	struct passwd pw, *want;
+	char *buf = (char *)"unset", *name;
+	size_t size = 0;
+
+	want = getpwuid(getuid());
+	ck_assert_ptr_nonnull(want);
+	name = strdup(want->pw_name);
+	ck_assert_ptr_nonnull(name);
+	ck_assert_int_eq(auth_getpw(name, &pw, &buf, &size), 0);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_ge(size, 1024);
+	ck_assert_str_eq(pw.pw_name, name);
+	ck_assert_int_eq(pw.pw_uid, getuid());
+	ck_assert(pw.pw_name >= buf && pw.pw_name < buf + size);
+	auth_getpw_free(buf, size);
+	errno = 0;
+	ck_assert_int_eq(
+	    auth_getpw("pop2d-no-such-user-here", &pw, &buf, &size), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_ptr_null(buf);
+	auth_getpw_free(NULL, 0);
+	free(name);
+}
+END_TEST
+
 /* The passwd-file source takes its dummy from the file, once. */
 START_TEST(dummy_source_prepare)
 {
@@ -781,6 +809,7 @@ auth_suite(void)
 	tcase_add_test(tc, dummy_rejected);
 	tcase_add_test(tc, dummy_shadow);
 	tcase_add_test(tc, dummy_system_unknown);
+	tcase_add_test(tc, system_getpw);
 	tcase_add_test(tc, dummy_source_prepare);
 	suite_add_tcase(s, tc);
 
