@@ -104,6 +104,43 @@ wait_for() {
 	return 1
 }
 
+# Cases that wait on a timer (an idle limit, a lock wait) run side by
+# side, and their verdicts are printed in a fixed order all the same.
+# spawn ID COMMAND...: runs COMMAND in the background with a scratch
+# folder of its own, $scratch/ID (and $state beneath it): whatever it
+# names from $scratch at run time is its alone. Its output, verdicts
+# included, is kept aside until `collect ID`. A spawned case cannot be
+# held by POP2_HOLD_AFTER (hostsafe.sh): hold the script elsewhere.
+declare -gA spawned=()
+spawn() {
+	local id=$1
+	shift
+	mkdir -m 755 "$scratch/$id" "$scratch/$id/state"
+	(
+		scratch=$scratch/$id
+		state=$scratch/state
+		"$@"
+	) >"$scratch/$id.verdicts" 2>&1 &
+	spawned[$id]=$!
+}
+
+# collect ID: waits for the case spawned as ID, prints its output and
+# counts its verdicts as this script's; a case that ends without a
+# single verdict is a failure.
+collect() {
+	local id=$1 line n=0
+	wait "${spawned[$id]}"
+	while IFS= read -r line || [ -n "$line" ]; do
+		case $line in
+		"PASS: "*) passed=$((passed + 1)) n=$((n + 1)) ;;
+		"FAIL: "*) failed=$((failed + 1)) n=$((n + 1)) ;;
+		"SKIP: "*) skipped=$((skipped + 1)) n=$((n + 1)) ;;
+		esac
+		printf '%s\n' "$line"
+	done <"$scratch/$id.verdicts"
+	[ "$n" -gt 0 ] || fail "$id: the case ended without a verdict"
+}
+
 finish() {
 	echo "$passed passed, $failed failed, $skipped parts skipped, in $SECONDS s"
 	[ "$failed" -eq 0 ] || return 1
