@@ -10,12 +10,14 @@ if ! command -v procmail >/dev/null; then
 	exit 77
 fi
 
-mbox=$scratch/maildrop
-printf ':0:\n%s\n' "$mbox" >"$scratch/procmailrc"
+# Each case runs on its own maildrop beneath its own scratch folder, side
+# by side with the others (spawn, in lib.sh): procmail's one-second pause
+# after each delivery and the trickling reader's idle limit overlap.
 
 # One message of SIZE octets of body (more than a pipe holds, and more
 # than the 1 MiB that is read whole, or less).
 big_maildrop() {
+	mbox=$scratch/maildrop
 	{
 		printf 'From sender@example.org Mon Nov 16 09:12:44 2026\nSubject: big\n\n'
 		head -c "$1" /dev/zero | tr '\0' 'x' | fold -w 76
@@ -48,8 +50,12 @@ written_at_least() {
 	done
 }
 
-for size in 4000000 400000; do
+# A RETR of SIZE octets with a client that does not read; procmail
+# delivers meanwhile.
+case_retr() {
+	local size=$1 n lines reader
 	big_maildrop "$size"
+	printf ':0:\n%s\n' "$mbox" >"$scratch/procmailrc"
 	start
 	printf 'HELO alice wonderland\r\nREAD 1\r\nRETR\r\n' >&"$w"
 	check "RETR of $size: pop2d is stuck on a client that does not read" written_at_least 60000
@@ -75,37 +81,48 @@ for size in 4000000 400000; do
 		[ "$(tail -n 1 "$scratch/got" | tr -d '\r' | cut -c1-4)" = "+ OK" ]
 	check "RETR of $size: the delivered message is there once" \
 		[ "$(grep -c -x 'Subject: late' "$mbox")" -eq 1 ]
-done
+}
 
 # --- A client that takes its message a few octets at a time is cut off
-# after the idle limit (2 s here) for the whole transfer, although each
-# write makes progress.
-big_maildrop 8000000
-start -t 2
-printf 'HELO alice wonderland\r\nREAD 1\r\nRETR\r\n' >&"$w"
-(
-	while kill -0 "$pid" 2>/dev/null; do
-		head -c 4096 >/dev/null || break
-		sleep 0.2
-	done
-) <&"$r" &
-trickle=$!
-exec {r}<&-
-# Watchdog: without a bound on the whole transfer this would take minutes.
-(
-	for _ in $(seq 120); do
-		kill -0 "$pid" 2>/dev/null || exit 0
-		sleep 1
-	done
-	kill -KILL "$pid"
-) >/dev/null 2>&1 &
-watchdog=$!
-wait "$pid"
-status=$?
-wait "$watchdog"
-wait "$trickle" 2>/dev/null
-exec {w}>&-
-check "a trickling reader: pop2d ends the session itself" [ "$status" -ne 137 ]
-check "a trickling reader: logged as not taken within the idle limit" \
-	grep -q 'reason=message not taken within the idle limit' "$scratch/err"
+# after the idle limit (1 s here, the least there is) for the whole
+# transfer, although each write makes progress.
+case_trickle() {
+	local trickle watchdog status
+	big_maildrop 8000000
+	start -t 1
+	printf 'HELO alice wonderland\r\nREAD 1\r\nRETR\r\n' >&"$w"
+	(
+		while kill -0 "$pid" 2>/dev/null; do
+			head -c 4096 >/dev/null || break
+			sleep 0.2
+		done
+	) <&"$r" &
+	trickle=$!
+	exec {r}<&-
+	# Watchdog: without a bound on the whole transfer this would take minutes.
+	(
+		for _ in $(seq 120); do
+			kill -0 "$pid" 2>/dev/null || exit 0
+			sleep 1
+		done
+		kill -KILL "$pid"
+	) >/dev/null 2>&1 &
+	watchdog=$!
+	wait "$pid"
+	status=$?
+	kill "$watchdog" 2>/dev/null
+	wait "$watchdog" 2>/dev/null
+	wait "$trickle" 2>/dev/null
+	exec {w}>&-
+	check "a trickling reader: pop2d ends the session itself" [ "$status" -ne 137 ]
+	check "a trickling reader: logged as not taken within the idle limit" \
+		grep -q 'reason=message not taken within the idle limit' "$scratch/err"
+}
+
+spawn trickle case_trickle
+spawn retr-4000000 case_retr 4000000
+spawn retr-400000 case_retr 400000
+for c in retr-4000000 retr-400000 trickle; do
+	collect "$c"
+done
 finish
