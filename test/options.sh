@@ -23,6 +23,110 @@ usage_error() {
 	fi
 }
 
+# The timeouts are proven by events, not by the clock: the client holds
+# its side open and never finishes, so pop2d can only end the session by
+# its own timeout (`timeout 60` merely turns a hang into a failure). The
+# cases wait on their own timers, so they run side by side, each with its
+# own state directory (one user's sessions exclude each other), and are
+# judged at the end: they start first, and the other cases run meanwhile.
+
+# Without the test variable, the delay is the documented 2 s.
+case_default_delay() {
+	local start
+	start=$(date +%s%N)
+	printf 'HELO alice wrong\r\nQUIT\r\n' | env -u POP2_LOGIN_DELAY_MS \
+		"$POP2D" -S "$1" -p "$passwd" -n t -m "$maildrop" >"$scratch/default-delay.out"
+	echo $((($(date +%s%N) - start) / 1000000)) >"$scratch/default-delay.ms"
+}
+
+# A session that stays silent is logged out after -T seconds before HELO:
+# its input is a FIFO that the case keeps open and never writes.
+case_login_timeout() {
+	mkfifo "$scratch/login.in"
+	timeout 60 "$POP2D" -S "$1" -p "$passwd" -n t -T 1 <"$scratch/login.in" >"$scratch/login.out" &
+	exec 8>"$scratch/login.in"
+	wait $!
+	echo $? >"$scratch/login.status"
+}
+
+# -T bounds the whole login: a client that never stops trickling octets of
+# a HELO (each one would restart an idle timer) is cut off.
+case_trickle() {
+	local trickler
+	mkfifo "$scratch/trickle.in"
+	(while :; do printf H; sleep 0.2; done) >"$scratch/trickle.in" &
+	trickler=$!
+	timeout 60 "$POP2D" -S "$1" -p "$passwd" -n t -T 1 <"$scratch/trickle.in" >"$scratch/trickle.out"
+	echo $? >"$scratch/trickle.status"
+	kill "$trickler"
+	wait "$trickler" 2>/dev/null
+}
+
+# After HELO the idle limit (-t) applies instead: with -T 1 and -t 2, the
+# session stays idle longer than the login deadline allows. The clock
+# starts before HELO is sent, so the -T deadline lies less than 1 s after
+# it and the -t one at least 2 s after it: a lower bound on the clock,
+# which a slow machine cannot break.
+case_idle() {
+	local pid sent ended fd
+	cp "$maildrop" "$scratch/idle.mbox"
+	mkfifo "$scratch/idle.in"
+	timeout 60 "$POP2D" -S "$1" -p "$passwd" -n t -m "$scratch/idle.mbox" -T 1 -t 2 \
+		<"$scratch/idle.in" >"$scratch/idle.out" &
+	pid=$!
+	exec {fd}>"$scratch/idle.in"
+	sent=$(date +%s%N)
+	printf 'HELO alice wonderland\r\n' >&"$fd"
+	wait "$pid"
+	ended=$(date +%s%N)
+	exec {fd}>&-
+	echo $(((ended - sent) / 1000000)) >"$scratch/idle.ms"
+}
+
+# -t bounds a whole command line from the previous reply on, not each
+# octet: a command trickled one octet every 0.3 s for 10 s is cut off
+# about 1 s after the login reply (with a wait restarted by every octet
+# it would last the 10 s).
+case_trickled_command() {
+	local start status
+	cp "$maildrop" "$scratch/trickled.mbox"
+	start=$(date +%s%N)
+	"$POP2D" -S "$1" -p "$passwd" -n t -m "$scratch/trickled.mbox" -t 1 \
+		>"$scratch/trickled.out" < <(printf 'HELO alice wonderland\r\n'
+			for ((i = 0; i < 33; i++)); do printf R; sleep 0.3; done)
+	status=$?
+	echo $((($(date +%s%N) - start) / 1000000)) >"$scratch/trickled.ms"
+	echo "$status" >"$scratch/trickled.status"
+}
+
+# A client that stops reading: the blocked write gives up within -t.
+case_stalled() {
+	local pid writer
+	{
+		printf 'From a@b Mon Nov 16 09:12:44 2026\nSubject: big\n\n'
+		head -c 8000000 /dev/zero | tr '\0' 'x' | fold -w 70
+		printf '\n'
+	} >"$scratch/big.mbox"
+	mkfifo "$scratch/stalled.in" "$scratch/stalled.fifo"
+	{ printf 'HELO alice wonderland\r\nREAD 1\r\nRETR\r\n'; exec sleep 120; } >"$scratch/stalled.in" &
+	writer=$!
+	timeout 60 "$POP2D" -S "$1" -p "$passwd" -n t -m "$scratch/big.mbox" -t 1 \
+		<"$scratch/stalled.in" >"$scratch/stalled.fifo" &
+	pid=$!
+	exec 9<"$scratch/stalled.fifo"
+	head -c 1000 <&9 >/dev/null
+	wait "$pid"
+	echo $? >"$scratch/stalled.status"
+	kill "$writer"
+}
+
+cases=()
+for c in default_delay login_timeout trickle idle trickled_command stalled; do
+	mkdir -m 755 "$scratch/state-$c"
+	case_$c "$scratch/state-$c" &
+	cases+=($!)
+done
+
 usage_error "unknown option" -p "$passwd" -z
 usage_error "unknown long option" -p "$passwd" --frobnicate
 usage_error "missing option argument" -p
@@ -85,33 +189,32 @@ check "-d: the log names the unsafe directory and the fix" \
 # Under inetd and xinetd the connection is standard input, output and
 # error at once: the client gets the generic reply and no path at all.
 on_socket() {
-	python3 - "$@" <<'PYTHON'
-import socket, subprocess, sys
-a, b = socket.socketpair()
-p = subprocess.Popen(sys.argv[1:], stdin=b, stdout=b, stderr=b)
-b.close()
-data = b''
-while True:
-    d = a.recv(4096)
-    if not d:
-        break
-    data += d
-sys.stdout.buffer.write(data)
-sys.exit(p.wait())
-PYTHON
+	perl -MSocket -e '
+		socketpair(my $ours, my $theirs, AF_UNIX, SOCK_STREAM, PF_UNSPEC)
+			or die "socketpair: $!\n";
+		my $pid = fork() // die "fork: $!\n";
+		if ($pid == 0) {
+			close($ours);
+			open(STDIN, "<&", $theirs) && open(STDOUT, ">&", $theirs) &&
+				open(STDERR, ">&", $theirs) or die "dup: $!\n";
+			exec(@ARGV) or die "exec $ARGV[0]: $!\n";
+		}
+		close($theirs);
+		binmode(STDOUT);
+		my $buf;
+		print $buf while sysread($ours, $buf, 4096);
+		waitpid($pid, 0);
+		exit($? & 127 ? 128 + ($? & 127) : $? >> 8);
+	' "$@"
 }
-if command -v python3 >/dev/null && python3 -c 'import socket' 2>/dev/null; then
-	for args in "-S $state -p $scratch/no-such-file" "-S $scratch/sticky/state -p $passwd" "-z"; do
-		# shellcheck disable=SC2086
-		on_socket "$POP2D" $args >"$scratch/out"
-		status=$?
-		check "on a socket ($args): exit 2" [ "$status" -eq 2 ]
-		check "on a socket ($args): only '- POP2 server unavailable'" \
-			cmp -s "$scratch/unavailable" "$scratch/out"
-	done
-else
-	skip "no python3 to run pop2d on a socket"
-fi
+for args in "-S $state -p $scratch/no-such-file" "-S $scratch/sticky/state -p $passwd" "-z"; do
+	# shellcheck disable=SC2086
+	on_socket "$POP2D" $args >"$scratch/out"
+	status=$?
+	check "on a socket ($args): exit 2" [ "$status" -eq 2 ]
+	check "on a socket ($args): only '- POP2 server unavailable'" \
+		cmp -s "$scratch/unavailable" "$scratch/out"
+done
 
 out=$("$POP2D" -S "$state" -V)
 check "-V prints the version" [ "$out" = "pop2d $VERSION" ]
@@ -128,127 +231,6 @@ check "greeting with -n" [ "$greeting" = $'+ POP2 mail.example.org pop2d '"$VERS
 greeting=$("$POP2D" -S "$state" -p "$passwd" </dev/null | head -n 1)
 check "greeting names the machine by default" \
 	[ "$greeting" = $'+ POP2 '"$(hostname)"' pop2d '"$VERSION"$' server ready\r' ]
-
-# The timeouts are proven by events, not by the clock: the client holds
-# its side open and never finishes, so pop2d can only end the session by
-# its own timeout (`timeout 60` merely turns a hang into a failure). The
-# cases wait on their own timers, so they run side by side, each with its
-# own state directory (one user's sessions exclude each other), and are
-# judged afterwards.
-
-# Without the test variable, the delay is the documented 2 s.
-case_default_delay() {
-	local start
-	start=$(date +%s%N)
-	printf 'HELO alice wrong\r\nQUIT\r\n' | env -u POP2_LOGIN_DELAY_MS \
-		"$POP2D" -S "$1" -p "$passwd" -n t -m "$maildrop" >"$scratch/default-delay.out"
-	echo $((($(date +%s%N) - start) / 1000000)) >"$scratch/default-delay.ms"
-}
-
-# A session that stays silent is logged out after -T seconds before HELO:
-# its input is a FIFO that the case keeps open and never writes.
-case_login_timeout() {
-	mkfifo "$scratch/login.in"
-	timeout 60 "$POP2D" -S "$1" -p "$passwd" -n t -T 1 <"$scratch/login.in" >"$scratch/login.out" &
-	exec 8>"$scratch/login.in"
-	wait $!
-	echo $? >"$scratch/login.status"
-}
-
-# -T bounds the whole login: a client that never stops trickling octets of
-# a HELO (each one would restart an idle timer) is cut off.
-case_trickle() {
-	local trickler
-	mkfifo "$scratch/trickle.in"
-	(while :; do printf H; sleep 0.2; done) >"$scratch/trickle.in" &
-	trickler=$!
-	timeout 60 "$POP2D" -S "$1" -p "$passwd" -n t -T 1 <"$scratch/trickle.in" >"$scratch/trickle.out"
-	echo $? >"$scratch/trickle.status"
-	kill "$trickler"
-	wait "$trickler" 2>/dev/null
-}
-
-# After HELO the idle limit (-t) applies instead: with -T 2 and -t 3, the
-# session stays idle longer than the login deadline allows (a lower bound
-# on the clock, which a slow machine cannot break).
-case_idle() {
-	local pid logged_in ended writer
-	mkfifo "$scratch/idle.in"
-	{ printf 'HELO alice wonderland\r\n'; exec sleep 120; } >"$scratch/idle.in" &
-	writer=$!
-	"$POP2D" -S "$1" -p "$passwd" -n t -m "$maildrop" -T 2 -t 3 <"$scratch/idle.in" >"$scratch/idle.out" &
-	pid=$!
-	wait_for 30 grep -q '^#' "$scratch/idle.out"
-	logged_in=$(date +%s%N)
-	timeout 60 tail --pid="$pid" -f /dev/null
-	ended=$(date +%s%N)
-	wait "$pid"
-	echo $(((ended - logged_in) / 1000000)) >"$scratch/idle.ms"
-	kill "$writer"
-}
-
-# -t bounds a whole command line from the previous reply on, not each
-# octet: a command trickled one octet every 0.3 s for 10 s is cut off
-# about 1 s after the login reply (with a wait restarted by every octet
-# it would last the 10 s).
-start=$(date +%s%N)
-"$POP2D" -S "$state" -p "$passwd" -n t -m "$maildrop" -t 1 >"$scratch/out" \
-	< <(printf 'HELO alice wonderland\r\n'
-		for ((i = 0; i < 33; i++)); do printf R; sleep 0.3; done)
-status=$?
-elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
-check "a trickled command is cut off by -t (after $elapsed ms)" [ "$elapsed" -lt 9000 ]
-check "a trickled command gets Autologout" \
-	[ "$(tail -n 1 "$scratch/out")" = $'- Autologout; idle for too long\r' ]
-check "a trickled command: exit 1" [ "$status" -eq 1 ]
-
-# A client that stops reading: the blocked write gives up within -t.
-case_stalled() {
-	local pid writer
-	{
-		printf 'From a@b Mon Nov 16 09:12:44 2026\nSubject: big\n\n'
-		head -c 8000000 /dev/zero | tr '\0' 'x' | fold -w 70
-		printf '\n'
-	} >"$scratch/big.mbox"
-	mkfifo "$scratch/stalled.in" "$scratch/stalled.fifo"
-	{ printf 'HELO alice wonderland\r\nREAD 1\r\nRETR\r\n'; exec sleep 120; } >"$scratch/stalled.in" &
-	writer=$!
-	"$POP2D" -S "$1" -p "$passwd" -n t -m "$scratch/big.mbox" -t 2 <"$scratch/stalled.in" \
-		>"$scratch/stalled.fifo" &
-	pid=$!
-	exec 9<"$scratch/stalled.fifo"
-	head -c 1000 <&9 >/dev/null
-	timeout 60 tail --pid="$pid" -f /dev/null
-	wait "$pid"
-	echo $? >"$scratch/stalled.status"
-	kill "$writer"
-}
-
-cases=()
-for c in default_delay login_timeout trickle idle stalled; do
-	mkdir -m 755 "$scratch/state-$c"
-	case_$c "$scratch/state-$c" &
-	cases+=($!)
-done
-for c in "${cases[@]}"; do wait "$c"; done
-
-printf '+ POP2 t pop2d %s server ready\r\n- Autologout; idle for too long\r\n' "$VERSION" >"$scratch/want"
-check "login timeout (-T) sends Autologout" cmp -s "$scratch/want" "$scratch/login.out"
-check "login timeout exits 1 without waiting for the client (status $(cat "$scratch/login.status"))" \
-	[ "$(cat "$scratch/login.status")" = 1 ]
-check "a trickling login is cut off at -T (status $(cat "$scratch/trickle.status"))" \
-	[ "$(cat "$scratch/trickle.status")" = 1 ]
-check "a trickling login gets Autologout" \
-	[ "$(tail -n 1 "$scratch/trickle.out")" = $'- Autologout; idle for too long\r' ]
-check "idle timeout (-t) after HELO: greeting, #, Autologout" [ "$(grep -c '' "$scratch/idle.out")" -eq 3 ]
-check "idle timeout reply" [ "$(tail -n 1 "$scratch/idle.out")" = $'- Autologout; idle for too long\r' ]
-idle_ms=$(cat "$scratch/idle.ms")
-check "idle timeout: -t, not -T, after HELO (idle $idle_ms ms >= 2500)" [ "$idle_ms" -ge 2500 ]
-check "a stalled reader cannot hold the session past -t: exit 1" [ "$(cat "$scratch/stalled.status")" = 1 ]
-ms=$(cat "$scratch/default-delay.ms")
-check "bad login: the default delay is 2 s (took $ms ms)" [ "$ms" -ge 2000 ]
-check "bad login with the default delay: '- Bad login'" \
-	[ "$(tail -n 1 "$scratch/default-delay.out")" = $'- Bad login\r' ]
 
 # Failed logins wait the delay (POP2_LOGIN_DELAY_MS in a test build), and
 # look alike. Not before it is the property: a lower bound on the clock.
@@ -267,5 +249,31 @@ printf 'HELO alice wonderland\r\nQUIT\r\n' |
 check "-d logs the login" grep -q 'login user=alice' "$scratch/err"
 check "-d logs the session end" grep -q 'session end user=alice reason=QUIT' "$scratch/err"
 check "the log never holds the password" bash -c "! grep -q wonderland '$scratch/err'"
+
+# The timed cases started at the top.
+for c in "${cases[@]}"; do wait "$c"; done
+
+elapsed=$(cat "$scratch/trickled.ms")
+check "a trickled command is cut off by -t (after $elapsed ms)" [ "$elapsed" -lt 9000 ]
+check "a trickled command gets Autologout" \
+	[ "$(tail -n 1 "$scratch/trickled.out")" = $'- Autologout; idle for too long\r' ]
+check "a trickled command: exit 1" [ "$(cat "$scratch/trickled.status")" -eq 1 ]
+printf '+ POP2 t pop2d %s server ready\r\n- Autologout; idle for too long\r\n' "$VERSION" >"$scratch/want"
+check "login timeout (-T) sends Autologout" cmp -s "$scratch/want" "$scratch/login.out"
+check "login timeout exits 1 without waiting for the client (status $(cat "$scratch/login.status"))" \
+	[ "$(cat "$scratch/login.status")" = 1 ]
+check "a trickling login is cut off at -T (status $(cat "$scratch/trickle.status"))" \
+	[ "$(cat "$scratch/trickle.status")" = 1 ]
+check "a trickling login gets Autologout" \
+	[ "$(tail -n 1 "$scratch/trickle.out")" = $'- Autologout; idle for too long\r' ]
+check "idle timeout (-t) after HELO: greeting, #, Autologout" [ "$(grep -c '' "$scratch/idle.out")" -eq 3 ]
+check "idle timeout reply" [ "$(tail -n 1 "$scratch/idle.out")" = $'- Autologout; idle for too long\r' ]
+idle_ms=$(cat "$scratch/idle.ms")
+check "idle timeout: -t, not -T, after HELO (idle $idle_ms ms >= 1500)" [ "$idle_ms" -ge 1500 ]
+check "a stalled reader cannot hold the session past -t: exit 1" [ "$(cat "$scratch/stalled.status")" = 1 ]
+ms=$(cat "$scratch/default-delay.ms")
+check "bad login: the default delay is 2 s (took $ms ms)" [ "$ms" -ge 2000 ]
+check "bad login with the default delay: '- Bad login'" \
+	[ "$(tail -n 1 "$scratch/default-delay.out")" = $'- Bad login\r' ]
 
 finish
