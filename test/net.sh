@@ -120,9 +120,9 @@ pop2_client() {
 # extended regular expression PATTERN in FILE (a log being written).
 wait_log() {
 	local i
-	for ((i = 0; i < 300; i++)); do
+	for ((i = 0; i < 3000; i++)); do
 		grep -q -E -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
+		sleep 0.01
 	done
 	return 1
 }

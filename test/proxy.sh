@@ -41,10 +41,13 @@ backend() {
 }
 backend main 127.0.0.1
 main_port=$port main_pid=$started
-# The same with -T 1, for the headers that never end.
-backend slow 127.0.0.1 -T 1
+# The same with -T 1, for the headers that never end: two, each with a
+# log of its own, so that both cases wait out their -T side by side.
+log=$scratch/slow.log backend slow 127.0.0.1 -T 1
 slow_port=$port slow_pid=$started
-trap 'stop "$main_pid"; stop "$slow_pid"; rm -rf "$scratch"' EXIT
+log=$scratch/silent.log backend silent 127.0.0.1 -T 1
+silent_port=$port silent_pid=$started
+trap 'stop "$main_pid"; stop "$slow_pid"; stop "$silent_pid"; rm -rf "$scratch"' EXIT
 
 v2sig='\r\n\r\n\0\r\nQUIT\n'
 
@@ -109,6 +112,20 @@ refused() {
 	check "$name: logged the end of the session" grep -q -E 'session end user=- reason=' "$log"
 }
 
+# never_ends NAME REASON PORT LOG OCTETS: the connection held open after
+# OCTETS, the start of a header or nothing, to the backend on PORT, which
+# logs to LOG: closed at -T, and refused for REASON. Started first, so
+# that the others run while these wait.
+never_ends() {
+	log=$4
+	printf '%s' "$5" >"$scratch/$1.in"
+	refused "$1" "$2" "" "$3"
+}
+spawn slow never_ends slow "timeout inside the PROXY header" "$slow_port" \
+	"$scratch/slow.log" 'PROXY TCP4 192.0.2.7 198.51'
+spawn silent never_ends silent "timeout before the PROXY header" "$silent_port" \
+	"$scratch/silent.log" ''
+
 header v1-tcp4 'PROXY TCP4 192.0.2.7 198.51.100.1 4321 109\r\n'
 believed v1-tcp4 "192.0.2.7 port 4321" v1
 header v1-tcp6 'PROXY TCP6 2001:db8::7 ::1 65535 109\r\n'
@@ -154,11 +171,9 @@ printf "$v2sig"'\x21\x11\x00\x0c\xc0\x00' >"$scratch/v2-truncated.in"
 refused v2-truncated "EOF inside the PROXY header" -half
 : >"$scratch/empty.in"
 refused empty "EOF before the PROXY header" -half
-# Headers that never end, the connection held open: closed at -T.
-cp "$scratch/v1-truncated.in" "$scratch/slow.in"
-refused slow "timeout inside the PROXY header" "" "$slow_port"
-: >"$scratch/silent.in"
-refused silent "timeout before the PROXY header" "" "$slow_port"
+# Headers that never end (started above).
+collect slow
+collect silent
 
 # From a peer that is not listed, a header is the client's first command.
 untrusted() {
