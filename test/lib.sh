@@ -128,8 +128,15 @@ spawn() {
 # counts its verdicts as this script's; a case that ends without a
 # single verdict is a failure.
 collect() {
-	local id=$1 line n=0
-	wait "${spawned[$id]}"
+	wait "${spawned[$1]}"
+	replay "$scratch/$1.verdicts"
+	[ "$REPLY" -gt 0 ] || fail "$1: the case ended without a verdict"
+}
+
+# replay FILE: prints what a case run in the background wrote to FILE and
+# counts its verdicts as this script's; how many there were in $REPLY.
+replay() {
+	local line n=0
 	while IFS= read -r line || [ -n "$line" ]; do
 		case $line in
 		"PASS: "*) passed=$((passed + 1)) n=$((n + 1)) ;;
@@ -137,8 +144,8 @@ collect() {
 		"SKIP: "*) skipped=$((skipped + 1)) n=$((n + 1)) ;;
 		esac
 		printf '%s\n' "$line"
-	done <"$scratch/$id.verdicts"
-	[ "$n" -gt 0 ] || fail "$id: the case ended without a verdict"
+	done <"$1"
+	REPLY=$n
 }
 
 finish() {
