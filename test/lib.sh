@@ -92,16 +92,22 @@ skip() {
 	echo "SKIP: $1"
 }
 
-# wait_for SECONDS COMMAND...: runs COMMAND every 0.05 s until it succeeds;
-# fails after SECONDS (a guard against a hang, not a measurement).
+# wait_for SECONDS COMMAND...: runs COMMAND until it succeeds, every 10 ms
+# for the first 0.2 s, every 0.05 s after; fails after SECONDS (a guard
+# against a hang, not a measurement).
 wait_for() {
-	local limit=$(($1 * 20)) i
+	local left=$(($1 * 100)) i=0
 	shift
-	for ((i = 0; i < limit; i++)); do
-		"$@" && return 0
-		sleep 0.05
+	until "$@"; do
+		[ "$left" -gt 0 ] || return 1
+		if [ $((i++)) -lt 20 ]; then
+			sleep 0.01
+			left=$((left - 1))
+		else
+			sleep 0.05
+			left=$((left - 5))
+		fi
 	done
-	return 1
 }
 
 # Cases that wait on a timer (an idle limit, a lock wait) run side by

@@ -34,14 +34,14 @@ start() {
 	shift
 	"$@" >"$scratch/$name.out" 2>&1 &
 	started=$!
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 1000; i++)); do
 		kill -0 "$started" 2>/dev/null || break
 		up=yes
 		for p in "${ports[@]}"; do
 			listening "$p" || up=no
 		done
 		[ "$up" = yes ] && return 0
-		sleep 0.1
+		sleep 0.01
 	done
 	echo "$name did not start:"
 	cat "$scratch/$name.out"

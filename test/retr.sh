@@ -40,13 +40,13 @@ start() {
 # written_at_least N: waits until pop2d has written N octets (it is then
 # blocked in the middle of the message, the pipe being full).
 written_at_least() {
-	local n tenths=600
+	local n left=6000
 	while :; do
 		n=$(sed -n 's/^wchar: //p' "/proc/$pid/io" 2>/dev/null) || return 1
 		[ -n "$n" ] && [ "$n" -ge "$1" ] && return 0
-		tenths=$((tenths - 1))
-		[ "$tenths" -gt 0 ] || return 1
-		sleep 0.1
+		left=$((left - 1))
+		[ "$left" -gt 0 ] || return 1
+		sleep 0.01
 	done
 }
 

@@ -25,13 +25,19 @@ session_send() {
 }
 
 # session_wait ID PATTERN [SECONDS]: waits until ID has written a whole
-# line matching the extended regular expression PATTERN.
+# line matching the extended regular expression PATTERN. It looks every
+# 10 ms for the first 0.2 s (most replies come by then), every 0.1 s after.
 session_wait() {
-	local id=$1 pattern=$2 tenths=$(( ${3:-20} * 10 ))
+	local id=$1 pattern=$2 left=$(( ${3:-20} * 100 )) i=0
 	until tr -d '\r' <"$scratch/$id.out" | grep -q -x -E -- "$pattern"; do
-		tenths=$((tenths - 1))
-		[ "$tenths" -gt 0 ] || return 1
-		sleep 0.1
+		[ "$left" -gt 0 ] || return 1
+		if [ $((i++)) -lt 20 ]; then
+			sleep 0.01
+			left=$((left - 1))
+		else
+			sleep 0.1
+			left=$((left - 10))
+		fi
 	done
 }
 

@@ -63,9 +63,9 @@ if [ "${SEAMS:-no}" = yes ]; then
 		# The test build suspends itself at STEP; the signal arrives there.
 		POP2_STOP_AT=$step session_start c "$mbox" -d
 		session_send c "$HELO" "READ 1" RETR ACKD "READ 3" RETR ACKD QUIT
-		for ((i = 0; i < 100; i++)); do
+		for ((i = 0; i < 500; i++)); do
 			[ "$(cut -d' ' -f3 "/proc/$pid_c/stat" 2>/dev/null)" = T ] && break
-			sleep 0.05
+			sleep 0.01
 		done
 		check "SIGTERM at $step: pop2d stopped inside the commit" \
 			[ "$(cut -d' ' -f3 "/proc/$pid_c/stat" 2>/dev/null)" = T ]
