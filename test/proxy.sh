@@ -17,12 +17,22 @@ if ! command -v systemd-socket-activate >/dev/null; then
 fi
 
 transcript=$top_srcdir/test/session/retrieve-all
-sed "s/@VERSION@/$VERSION/" "$transcript.out" >"$scratch/expected"
-cp "$data/mbox/basic.mbox" "$scratch/maildrop"
-mkdir "$scratch/home"
-pop2d_args=(-n pop2.test -p "$data/passwd" -S "$state" -m "$scratch/maildrop"
-	-F "$scratch/home" -d -H 127.0.0.1)
-log=$scratch/pop2d.log
+expected=$scratch/expected
+sed "s/@VERSION@/$VERSION/" "$transcript.out" >"$expected"
+# What the clients send, made here for the groups of cases below.
+inputs=$scratch/inputs
+mkdir "$inputs"
+
+# setup: a maildrop, a folder directory, a state directory ($state) and
+# pop2d's options for them, in $scratch; pop2d's log is $log.
+setup() {
+	cp "$data/mbox/basic.mbox" "$scratch/maildrop"
+	mkdir -p "$scratch/home"
+	pop2d_args=(-n pop2.test -p "$data/passwd" -S "$state" -m "$scratch/maildrop"
+		-F "$scratch/home" -d -H 127.0.0.1)
+	log=$scratch/pop2d.log
+}
+setup
 
 # backend NAME BIND POP2D-ARGS...: pop2d behind systemd-socket-activate
 # on BIND:a free port, its -d log appended to $log. Sets $port and
@@ -39,26 +49,40 @@ backend_once() {
 backend() {
 	retry backend_once "$@" || exit 1
 }
-backend main 127.0.0.1
-main_port=$port main_pid=$started
-# The same with -T 1, for the headers that never end: two, each with a
+# Backends with -T 1, for the headers that never end: two, each with a
 # log of its own, so that both cases wait out their -T side by side.
 log=$scratch/slow.log backend slow 127.0.0.1 -T 1
 slow_port=$port slow_pid=$started
 log=$scratch/silent.log backend silent 127.0.0.1 -T 1
 silent_port=$port silent_pid=$started
-trap 'stop "$main_pid"; stop "$slow_pid"; stop "$silent_pid"; rm -rf "$scratch"' EXIT
+trap 'stop "$slow_pid"; stop "$silent_pid"; rm -rf "$scratch"' EXIT
+
+# group FUNCTION [BIND POP2D-ARGS...]: in a case spawned (lib.sh) with a
+# scratch folder of its own, FUNCTION's cases against a backend of their
+# own on BIND (127.0.0.1 unless given), which sets $main_port. The groups
+# run side by side, each session of a group after the other, since they
+# judge the one log of their backend.
+group() {
+	local run=$1 bind=${2:-127.0.0.1}
+	shift
+	[ "$#" -gt 0 ] && shift
+	setup
+	backend main "$bind" "$@"
+	main_port=$port main_pid=$started
+	trap 'stop "$main_pid"' EXIT
+	"$run"
+}
 
 v2sig='\r\n\r\n\0\r\nQUIT\n'
 
-# header NAME FORMAT...: writes printf FORMAT to $scratch/NAME.hdr and the
-# header followed by the transcript's input to $scratch/NAME.in.
+# header NAME FORMAT...: writes printf FORMAT to $inputs/NAME.hdr and the
+# header followed by the transcript's input to $inputs/NAME.in.
 header() {
 	local name=$1
 	shift
 	# shellcheck disable=SC2059 # the format is the argument
-	printf "$@" >"$scratch/$name.hdr"
-	cat "$scratch/$name.hdr" "$transcript.in" >"$scratch/$name.in"
+	printf "$@" >"$inputs/$name.hdr"
+	cat "$inputs/$name.hdr" "$transcript.in" >"$inputs/$name.in"
 }
 
 # ended: waits for the session's last log line; a failure if it never comes.
@@ -74,18 +98,18 @@ believed() {
 	local name=$1 peer=$2 kind=$3 via=${via:-127.0.0.1} cport
 	: >"$log"
 	cp "$data/mbox/basic.mbox" "$scratch/maildrop"
-	if ! pop2_client -half "$via" "$via" "$main_port" "$scratch/$name.in" "$scratch/out"; then
+	if ! pop2_client -half "$via" "$via" "$main_port" "$inputs/$name.in" "$scratch/out"; then
 		fail "$name: the session over TCP"
 		return
 	fi
 	ended "$name"
 	cport=$(cat "$scratch/out.port")
 	[ "$peer" = proxy ] && peer="$via port $cport"
-	if cmp -s "$scratch/expected" "$scratch/out"; then
+	if cmp -s "$expected" "$scratch/out"; then
 		pass "$name: the whole session follows the header"
 	else
 		fail "$name: the whole session follows the header"
-		show_difference "$scratch/expected" "$scratch/out"
+		show_difference "$expected" "$scratch/out"
 	fi
 	check "$name: logged session start peer=$peer proxy=$via port $cport header=$kind" \
 		grep -q -x -F "$(grep -o '^pop2d\[[0-9]*\]: ' "$log" | head -n 1)session start peer=$peer proxy=$via port $cport header=$kind" "$log"
@@ -100,7 +124,7 @@ believed() {
 refused() {
 	local name=$1 reason=$2 opt=${3:-} port=${4:-$main_port} cport
 	: >"$log"
-	if ! pop2_client ${opt:+"$opt"} 127.0.0.1 127.0.0.1 "$port" "$scratch/$name.in" "$scratch/out"; then
+	if ! pop2_client ${opt:+"$opt"} 127.0.0.1 127.0.0.1 "$port" "$inputs/$name.in" "$scratch/out"; then
 		fail "$name: the connection ends"
 		return
 	fi
@@ -118,7 +142,7 @@ refused() {
 # that the others run while these wait.
 never_ends() {
 	log=$4
-	printf '%s' "$5" >"$scratch/$1.in"
+	printf '%s' "$5" >"$inputs/$1.in"
 	refused "$1" "$2" "" "$3"
 }
 spawn slow never_ends slow "timeout inside the PROXY header" "$slow_port" \
@@ -126,61 +150,41 @@ spawn slow never_ends slow "timeout inside the PROXY header" "$slow_port" \
 spawn silent never_ends silent "timeout before the PROXY header" "$silent_port" \
 	"$scratch/silent.log" ''
 
+# The headers.
 header v1-tcp4 'PROXY TCP4 192.0.2.7 198.51.100.1 4321 109\r\n'
-believed v1-tcp4 "192.0.2.7 port 4321" v1
 header v1-tcp6 'PROXY TCP6 2001:db8::7 ::1 65535 109\r\n'
-believed v1-tcp6 "2001:db8::7 port 65535" v1
 header v1-unknown 'PROXY UNKNOWN\r\n'
-believed v1-unknown proxy v1-local
 header v1-unknown-long 'PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n'
-believed v1-unknown-long proxy v1-local
 header v2-tcp4 "$v2sig"'\x21\x11\x00\x0c\xc0\x00\x02\x07\xc6\x33\x64\x01\x10\xe1\x00\x6d'
-believed v2-tcp4 "192.0.2.7 port 4321" v2
 header v2-tcp6 "$v2sig"'\x21\x21\x00\x24\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x07\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01\x00\x00\x00\x6d'
-believed v2-tcp6 "2001:db8::7 port 0" v2
 # An IPv4-mapped source is named as the IPv4 address it is.
 header v2-tcp6-mapped "$v2sig"'\x21\x21\x00\x24\0\0\0\0\0\0\0\0\0\0\xff\xff\xc0\x00\x02\x08\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01\x30\x39\x00\x6d'
-believed v2-tcp6-mapped "192.0.2.8 port 12345" v2
 # TLVs (NOOP, SSL, and a custom one of 2000 octets) are skipped.
 tlvs='\x04\x00\x00\x20\x00\x05\x01\x00\x00\x00\x00\xe0\x07\xd0'
 header v2-tlvs "$v2sig"'\x21\x11\x07\xea\xcb\x00\x71\x09\x7f\x00\x00\x01\x00\x01\x00\x6d'"$tlvs"'%2000s' ''
-believed v2-tlvs "203.0.113.9 port 1" v2
 header v2-local "$v2sig"'\x20\x00\x00\x00'
-believed v2-local proxy v2-local
 header v2-unix "$v2sig"'\x21\x31\x00\xd8%216s' ''
-believed v2-unix proxy v2-local
-
-cp "$transcript.in" "$scratch/missing.in"
-refused missing "not a PROXY header"
+cp "$transcript.in" "$inputs/missing.in"
 header v1-leading-zero 'PROXY TCP4 192.0.2.07 198.51.100.1 4321 109\r\n'
-refused v1-leading-zero "v1 TCP4 address is not a canonical IPv4 address"
 header v1-lf 'PROXY TCP4 192.0.2.7 198.51.100.1 4321 109\n'
-refused v1-lf "v1 line ends in LF without CR"
 header v1-oversized 'PROXY UNKNOWN %100s\r\n' ''
-refused v1-oversized "v1 line longer than 107 octets"
 header v2-short "$v2sig"'\x21\x11\x00\x0b\xc0\x00\x02\x07\xc6\x33\x64\x01\x10\xe1\x00'
-refused v2-short "v2 length shorter than its address block"
 header v2-tlv-past "$v2sig"'\x21\x11\x00\x10\xc0\x00\x02\x07\xc6\x33\x64\x01\x10\xe1\x00\x6d\x04\x00\x02\x00'
-refused v2-tlv-past "v2 TLV runs past the header's length"
 header v2-command "$v2sig"'\x22\x11\x00\x0c'
-refused v2-command "v2 command is neither LOCAL nor PROXY"
-printf 'PROXY TCP4 192.0.2.7 198.51' >"$scratch/v1-truncated.in"
-refused v1-truncated "EOF inside the PROXY header" -half
+printf 'PROXY TCP4 192.0.2.7 198.51' >"$inputs/v1-truncated.in"
 # shellcheck disable=SC2059 # the signature is a format
-printf "$v2sig"'\x21\x11\x00\x0c\xc0\x00' >"$scratch/v2-truncated.in"
-refused v2-truncated "EOF inside the PROXY header" -half
-: >"$scratch/empty.in"
-refused empty "EOF before the PROXY header" -half
-# Headers that never end (started above).
-collect slow
-collect silent
+printf "$v2sig"'\x21\x11\x00\x0c\xc0\x00' >"$inputs/v2-truncated.in"
+: >"$inputs/empty.in"
+cp "$inputs/v1-tcp4.in" "$inputs/dual-stack-v1-tcp4.in"
+cp "$inputs/v2-tcp4.in" "$inputs/ipv6-proxy-v2-tcp4.in"
+cp "$inputs/v2-local.in" "$inputs/ipv6-proxy-v2-local.in"
 
 # From a peer that is not listed, a header is the client's first command.
 untrusted() {
 	local name=$1 cport
 	: >"$log"
 	cp "$data/mbox/basic.mbox" "$scratch/maildrop"
-	if ! pop2_client -half 127.0.0.5 127.0.0.1 "$main_port" "$scratch/$name.in" "$scratch/out"; then
+	if ! pop2_client -half 127.0.0.5 127.0.0.1 "$main_port" "$inputs/$name.in" "$scratch/out"; then
 		fail "untrusted $name: the connection"
 		return
 	fi
@@ -202,24 +206,62 @@ untrusted() {
 	# shellcheck disable=SC2016 # expanded by the inner shell
 	check "untrusted $name: no login" bash -c '! grep -q "login " "$0"' "$log"
 }
-untrusted v1-tcp4
-untrusted v2-tcp4
+# Headers that are believed, and from a peer that is not listed.
+believed_cases() {
+	believed v1-tcp4 "192.0.2.7 port 4321" v1
+	believed v1-tcp6 "2001:db8::7 port 65535" v1
+	believed v1-unknown proxy v1-local
+	believed v1-unknown-long proxy v1-local
+	believed v2-tcp4 "192.0.2.7 port 4321" v2
+	believed v2-tcp6 "2001:db8::7 port 0" v2
+	believed v2-tcp6-mapped "192.0.2.8 port 12345" v2
+	believed v2-tlvs "203.0.113.9 port 1" v2
+	believed v2-local proxy v2-local
+	believed v2-unix proxy v2-local
+	untrusted v1-tcp4
+	untrusted v2-tcp4
+}
+
+# Headers that are refused.
+refused_cases() {
+	refused missing "not a PROXY header"
+	refused v1-leading-zero "v1 TCP4 address is not a canonical IPv4 address"
+	refused v1-lf "v1 line ends in LF without CR"
+	refused v1-oversized "v1 line longer than 107 octets"
+	refused v2-short "v2 length shorter than its address block"
+	refused v2-tlv-past "v2 TLV runs past the header's length"
+	refused v2-command "v2 command is neither LOCAL nor PROXY"
+	refused v1-truncated "EOF inside the PROXY header" -half
+	refused v2-truncated "EOF inside the PROXY header" -half
+	refused empty "EOF before the PROXY header" -half
+}
 
 # A dual-stack socket sees 127.0.0.1 as ::ffff:127.0.0.1: still listed.
-if grep -q -E '^0+1 ' /proc/net/if_inet6 2>/dev/null; then
-	stop "$main_pid"
-	backend main '[::]'
-	main_port=$port main_pid=$started
-	cp "$scratch/v1-tcp4.in" "$scratch/dual-stack-v1-tcp4.in"
+dual_stack_cases() {
 	believed dual-stack-v1-tcp4 "192.0.2.7 port 4321" v1
-	# An IPv6 proxy, listed among other networks.
-	stop "$main_pid"
-	backend main '[::1]' -H 10.0.0.0/8,::1,2001:db8::/32
-	main_port=$port main_pid=$started
-	cp "$scratch/v2-tcp4.in" "$scratch/ipv6-proxy-v2-tcp4.in"
+}
+# An IPv6 proxy, listed among other networks.
+ipv6_proxy_cases() {
 	via=::1 believed ipv6-proxy-v2-tcp4 "192.0.2.7 port 4321" v2
-	cp "$scratch/v2-local.in" "$scratch/ipv6-proxy-v2-local.in"
 	via=::1 believed ipv6-proxy-v2-local proxy v2-local
+}
+
+spawn believed group believed_cases
+spawn refused group refused_cases
+ipv6=no
+if grep -q -E '^0+1 ' /proc/net/if_inet6 2>/dev/null; then
+	ipv6=yes
+	spawn dual-stack group dual_stack_cases '[::]'
+	spawn ipv6-proxy group ipv6_proxy_cases '[::1]' -H 10.0.0.0/8,::1,2001:db8::/32
+fi
+collect believed
+collect refused
+# Headers that never end (started above).
+collect slow
+collect silent
+if [ "$ipv6" = yes ]; then
+	collect dual-stack
+	collect ipv6-proxy
 else
 	skip "the loopback interface has no ::1: the IPv6 and dual-stack cases not tried"
 fi
