@@ -5,6 +5,10 @@
 #                                    Maildir DIR (new/, cur/ and tmp/ made)
 #   maildir-conv.pl dump-mbox MBOX   prints the messages of MBOX
 #   maildir-conv.pl dump-maildir DIR prints the messages of the Maildir DIR
+#   maildir-conv.pl dump-maildirs    the same for many Maildirs from one
+#                                    process: for each line "DIR<TAB>FILE"
+#                                    read, writes DIR's dump into FILE,
+#                                    then prints "FILE" on a line
 #
 # A message file is the mbox message minus its "From " line and minus the
 # empty line that separates it from the next one, every other octet (CRLF,
@@ -112,6 +116,19 @@ if ($cmd eq 'split' && @ARGV == 2) {
 	dump_msgs(split_mbox(read_file($ARGV[0])));
 } elsif ($cmd eq 'dump-maildir' && @ARGV == 1) {
 	dump_msgs(map { read_file("$ARGV[0]/$_") } maildir_files($ARGV[0]));
+} elsif ($cmd eq 'dump-maildirs' && @ARGV == 0) {
+	$| = 1;
+	while (my $line = <STDIN>) {
+		chomp($line);
+		my ($dir, $file) = split(/\t/, $line, 2);
+		die "dump-maildirs: want DIR<TAB>FILE, got: $line\n" unless defined $file;
+		open(my $out, '>:raw', $file) or die "$file: $!\n";
+		my $stdout = select($out);
+		dump_msgs(map { read_file("$dir/$_") } maildir_files($dir));
+		select($stdout);
+		close($out) or die "$file: $!\n";
+		print "$file\n";
+	}
 } else {
-	die "usage: maildir-conv.pl split MBOX DIR | dump-mbox MBOX | dump-maildir DIR\n";
+	die "usage: maildir-conv.pl split MBOX DIR | dump-mbox MBOX | dump-maildir DIR | dump-maildirs\n";
 }

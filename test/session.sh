@@ -110,11 +110,21 @@ after_of() {
 	if [ -f "$dir/$1.after" ]; then REPLY=$dir/$1.after; else source_of "$1"; fi
 }
 
-# Compares the messages of mbox WANT, dumped beforehand, with those of
-# the Maildir GOT.
+# dump_maildir MD FILE: the messages of the Maildir MD dumped into FILE,
+# by one perl process for all the cases of a worker (started at its first
+# use) rather than one per case.
+dump_maildir() {
+	local answer
+	[ -n "${DUMPER_PID:-}" ] || coproc DUMPER { $conv dump-maildirs; }
+	printf '%s\t%s\n' "$1" "$2" >&"${DUMPER[1]}" &&
+		read -r -t 60 answer <&"${DUMPER[0]}" && [ "$answer" = "$2" ]
+}
+
+# same_messages WANT MD DUMP: whether the Maildir MD (dumped into DUMP)
+# holds the messages of the mbox WANT, dumped beforehand.
 same_messages() {
 	key_of "$1"
-	cmp -s "$tmpl/dump-$REPLY" <($conv dump-maildir "$2")
+	dump_maildir "$2" "$3" && cmp -s "$tmpl/dump-$REPLY" "$3"
 }
 
 run_maildir_case() {
@@ -143,13 +153,13 @@ run_maildir_case() {
 	fi
 	after_of "$name"
 	after=$REPLY
-	if [ -n "$after" ] && ! same_messages "$after" "$md"; then
+	if [ -n "$after" ] && ! same_messages "$after" "$md" "$root/messages"; then
 		fail "$name (Maildir): messages are not as expected afterwards"
 		diff <($conv dump-mbox "$after" | cat -A) <($conv dump-maildir "$md" | cat -A) | head -40
 		return
 	fi
 	if [ -f "$dir/$name.saved-after" ] &&
-		! same_messages "$dir/$name.saved-after" "$md/.saved"; then
+		! same_messages "$dir/$name.saved-after" "$md/.saved" "$root/saved"; then
 		fail "$name (Maildir): folder 'saved' is not as expected afterwards"
 		return
 	fi
