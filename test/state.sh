@@ -18,16 +18,25 @@ mkdir -m 755 "$S" "$scratch/home"
 
 # Two users of a passwd-file, with real hashes, uids and homes; "forger"
 # has no uid, so its sessions keep root's identity (it only makes journals).
+# Each password is hashed once, the four side by side.
+declare -A hash=()
+for who in victim mallory forger root; do
+	ns_hash '$y$' "$who-pw" >"$scratch/$who.hash" &
+done
+wait
+for who in victim mallory forger root; do
+	hash[$who]=$(<"$scratch/$who.hash")
+done
 ns_add_group victim 2001
 ns_add_group mallory 2002
-ns_add_user victim 2001 2001 "$scratch/home/victim" "$(ns_hash '$y$' victim-pw)"
-ns_add_user mallory 2002 2002 "$scratch/home/mallory" "$(ns_hash '$y$' mallory-pw)"
+ns_add_user victim 2001 2001 "$scratch/home/victim" "${hash[victim]}"
+ns_add_user mallory 2002 2002 "$scratch/home/mallory" "${hash[mallory]}"
 passwd=$scratch/passwd
 {
-	printf 'victim:%s:2001:2001::%s\n' "$(ns_hash '$y$' victim-pw)" "$scratch/home/victim"
-	printf 'mallory:%s:2002:2002::%s\n' "$(ns_hash '$y$' mallory-pw)" "$scratch/home/mallory"
-	printf 'forger:%s\n' "$(ns_hash '$y$' forger-pw)"
-	printf 'root0:%s:0:0::/root\n' "$(ns_hash '$y$' root-pw)"
+	printf 'victim:%s:2001:2001::%s\n' "${hash[victim]}" "$scratch/home/victim"
+	printf 'mallory:%s:2002:2002::%s\n' "${hash[mallory]}" "$scratch/home/mallory"
+	printf 'forger:%s\n' "${hash[forger]}"
+	printf 'root0:%s:0:0::/root\n' "${hash[root]}"
 } >"$passwd"
 chmod 600 "$passwd"
 
