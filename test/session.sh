@@ -181,14 +181,14 @@ run_case() {
 	local spool=$root/spool folders=$tmpl/home
 	local args=() expected=$expected_dir/$1 actual=$root/actual source after
 
-	mkdir -p "$spool" "$root/state"
+	source_of "$name"
+	source=$REPLY
+	key_of "$source"
+	cp -a "$tmpl/mbox-$REPLY" "$root"
 	if [ -n "${folds[$name]:-}" ]; then
 		cp -a "$tmpl/home/home" "$tmpl/home/outside" "$tmpl/home/elsewhere" "$root/"
 		folders=$root
 	fi
-	source_of "$name"
-	source=$REPLY
-	[ -n "$source" ] && cp "$source" "$spool/maildrop"
 	[ -f "$dir/$name.args" ] && read -r -a args <"$dir/$name.args"
 
 	timeout 30 "$POP2D" -n pop2.test -p "$data/passwd" \
@@ -261,13 +261,26 @@ for in in "$dir"/*.in; do
 done
 
 # The templates, before any case runs (side by side where they can be):
-# the folders, and for the Maildir cases each distinct maildrop as a
-# Maildir with its Maildir++ folders, and the messages of each mbox a
-# Maildir must hold afterwards, dumped.
+# the folders; for the mbox cases each distinct maildrop with an empty
+# state directory beside it; for the Maildir cases each distinct maildrop
+# as a Maildir with its Maildir++ folders, and the messages of each mbox
+# a Maildir must hold afterwards, dumped.
 make_home "$tmpl/home"
+declare -A made=()
+for task in "${tasks[@]}"; do
+	[ "${task%% *}" = mbox ] || continue
+	source_of "${task#* }"
+	source=$REPLY
+	key_of "$source"
+	[ -z "${made[mbox-$REPLY]:-}" ] || continue
+	made[mbox-$REPLY]=1
+	(
+		mkdir -p "$tmpl/mbox-$REPLY/spool" "$tmpl/mbox-$REPLY/state"
+		[ -z "$source" ] || cp "$source" "$tmpl/mbox-$REPLY/spool/maildrop"
+	) &
+done
 if [[ " $SESSION_KINDS " == *" maildir "* ]]; then
 	make_maildir_folders "$tmpl/maildir-folders" "$tmpl/maildir-outside"
-	declare -A made=()
 	for task in "${tasks[@]}"; do
 		[ "${task%% *}" = maildir ] || continue
 		name=${task#* }
@@ -300,8 +313,8 @@ if [[ " $SESSION_KINDS " == *" maildir "* ]]; then
 			fi
 		done
 	done
-	wait
 fi
+wait
 
 # listing DIR: every name beneath DIR with its type, size, time and target.
 listing() {
