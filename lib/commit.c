@@ -2027,13 +2027,14 @@ orphan(int statefd, int jfd, const struct jnl *j, int fd, int have,
 		goto fail;
 	if (sys_fsync(ofd) == -1)
 		goto fail;
-	if (close(ofd) == -1) {
-		ofd = -1;
+	r = close(ofd);
+	ofd = -1;
+	if (r == -1)
 		goto fail;
-	}
+	/* Not renamed: the next attempt sets it aside again, under NAME. */
 	suffixed(oname, sizeof(oname), COMMIT_ORPHAN, k);
 	if (sfile_rename(statefd, COMMIT_JOURNAL, oname) == -1)
-		return -1;
+		goto fail;
 	return sys_fsync(statefd);
 fail:
 	saved = errno;

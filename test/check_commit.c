@@ -1970,6 +1970,123 @@ START_TEST(test_orphan)
 END_TEST
 
 /*
+ * Setting the work aside (the maildrop rewritten by another program, or
+ * removed; or a journal of the format before rounds that does not explain
+ * it) while each system call of it fails in turn, at every call: the
+ * recovery fails with the call's error, the maildrop is untouched, the
+ * journal stays, and no part of a recovered.mbox is left behind - unless
+ * only the state directory's last sync failed, when the work is aside
+ * already. The next recovery, without the fault, sets it aside once.
+ */
+enum { OF_GONE, OF_REWRITTEN, OF_V1, OF_N };
+static const char *const orphan_calls[] = {
+	"commit.open",
+	"commit.pread",
+	"commit.fsync",
+	"commit.rename",
+};
+#define NORPHAN_CALLS ((int)(sizeof(orphan_calls) / sizeof(orphan_calls[0])))
+
+/* commit_recover() in a child failing at SPEC: 1 set aside, 2 EIO. */
+static int
+recover_failing(int how, const char *spec)
+{
+	pid_t pid;
+	int st, fd, r;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (setenv("POP2_FAIL_AT", spec, 1) == -1)
+			child_exit(100);
+		fd = how == OF_GONE ? -1 : open(mpath, O_RDWR | O_CLOEXEC);
+		if (how != OF_GONE && fd == -1)
+			child_exit(101);
+		r = commit_recover(statefd, fd, NULL, NULL);
+		child_exit(r == COMMIT_RECOVERY_SET_ASIDE	      ? 1
+			: r == COMMIT_RECOVERY_FAILED && errno == EIO ? 2
+								      : 102);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st), "%s: status %#x", spec, st);
+	return WEXITSTATUS(st);
+}
+
+START_TEST(test_orphan_faults)
+{
+	const char *call = orphan_calls[_i % NORPHAN_CALLS];
+	int how = _i / NORPHAN_CALLS;
+	int del[MAXMSG], nth, r;
+	struct buf want = { NULL, 0, 0 };
+	char spec[64], *got;
+	struct box bx;
+	struct mbox mb;
+	struct snap sn;
+	size_t glen, k;
+	int fd;
+
+	memset(&bx, 0, sizeof(bx));
+	if (how == OF_V1) {
+		v1_fixture("write", &want);
+		poke(mpath, 10);
+		buf_free(&want);
+	} else {
+		crash_box(&bx, PAT_HALF, del);
+		box_write(&bx, mpath);
+		fd = open_index(mpath, &bx, &mb);
+		mark(&mb, del);
+		crash_commit(&mb, "mid-write");
+		if (how == OF_REWRITTEN)
+			poke(mpath, (off_t)mb.msg[1].start - 10);
+		mbox_free(&mb);
+		(void)close(fd);
+		for (k = 1; k < bx.n; k++)
+			if (!del[k])
+				buf_add(&want, bx.txt[k], bx.len[k]);
+	}
+	snap_take(mpath, &sn);
+	for (nth = 1; nth < 1000; nth++) {
+		snprintf(spec, sizeof(spec), "%s:EIO:%d", call, nth);
+		r = recover_failing(how, spec);
+		snap_same(mpath, &sn);
+		snap_take(mpath, &sn);
+		/* The fault came after the last such call. */
+		if (r == 1)
+			break;
+		ck_assert_msg(r == 2, "%s: recovery ended %d", spec, r);
+		if (!exists_at(statefd, COMMIT_JOURNAL)) {
+			/* Renamed: only the directory's sync failed. */
+			ck_assert_str_eq(call, "commit.fsync");
+			ck_assert(exists_at(statefd, COMMIT_ORPHAN));
+			break;
+		}
+		ck_assert_msg(
+		    !exists_at(statefd, COMMIT_RECOVERED), "%s", spec);
+		ck_assert(!exists_at(statefd, COMMIT_ORPHAN));
+	}
+	ck_assert_int_lt(nth, 1000);
+	ck_assert_int_eq(recover_now(), COMMIT_RECOVERY_DONE);
+	snap_same(mpath, &sn);
+	expect_no_journal(statefd);
+	ck_assert(exists_at(statefd, COMMIT_ORPHAN));
+	ck_assert(!exists_at(statefd, COMMIT_ORPHAN ".1"));
+	ck_assert(!exists_at(statefd, COMMIT_RECOVERED ".1"));
+	/* Rebuilt from the maildrop, or the journaled round's octets alone. */
+	got = slurp(spath_file(COMMIT_RECOVERED), &glen);
+	ck_assert_uint_gt(glen, 0);
+	if (how == OF_REWRITTEN)
+		expect_file(spath_file(COMMIT_RECOVERED), &want);
+	else if (how == OF_GONE) {
+		ck_assert_uint_le(glen, want.len);
+		ck_assert(memcmp(got, want.p, glen) == 0);
+	}
+	free(got);
+	buf_free(&want);
+	box_free(&bx);
+}
+END_TEST
+
+/*
  * rounds: tiny rounds (two pages), so that a commit of a few hundred KiB
  * runs many of them and the crash tests stop it in the middle of several.
  */
@@ -3213,6 +3330,12 @@ commit_suite(void)
 	suite_add_tcase(s, tc);
 
 #ifdef POP2_TEST_SEAMS
+	tc = tcase_create("set-aside");
+	tcase_add_checked_fixture(tc, setup_shm, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_orphan_faults, 0, NORPHAN_CALLS * OF_N);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("sweep");
 	tcase_add_checked_fixture(tc, setup_shm, teardown);
 	tcase_set_timeout(tc, 60);
