@@ -92,6 +92,22 @@ check "a client gone after the greeting: exit 1 ($status)" [ "$status" -eq 1 ]
 check "... logged as a write error" grep -q 'session end user=alice reason=write error' "$scratch/err3"
 check "... and the maildrop is unchanged" cmp -s "$data/mbox/basic.mbox" "$maildrop"
 
+# --- A client gone before the reply to its QUIT: the session ends as
+# QUIT ends it, but the client never heard that it did: exit 1.
+mkfifo "$scratch/in6" "$scratch/out6"
+"$POP2D" -d -n t -p "$passwd" -S "$state" -m "$maildrop" \
+	<"$scratch/in6" >"$scratch/out6" 2>"$scratch/err6" &
+pid=$!
+exec {w}>"$scratch/in6"
+exec {r}<"$scratch/out6"
+IFS= read -r -u "$r" greeting
+exec {r}<&-
+printf 'QUIT\r\n' >&"$w"
+ended "$pid"
+exec {w}>&-
+check "a client gone before the reply to QUIT: exit 1 ($status)" [ "$status" -eq 1 ]
+check "... logged as ended by QUIT" grep -q 'session end user=- reason=QUIT' "$scratch/err6"
+
 # --- A client that sends command after command but reads no reply: once
 # the connection holds no more, the reply cannot be written within -t.
 mkfifo "$scratch/out4"
