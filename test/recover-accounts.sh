@@ -111,6 +111,39 @@ check "service account: nothing reported as failed" [ ! -s "$scratch/recover.err
 check "service account: the maildrop is still the account's" \
 	[ "$(stat -c %U "$spool/p2rnouid")" = p2rsvc ]
 
+# The service account may run --recover-all itself: it keeps its own
+# identity, and finishes the commit as root would. (The folder of the
+# first part's user, who is no longer in the passwd-file, goes first.)
+rm -rf "$state/p2rfile"
+recover_as_svc() {
+	setpriv --reuid="$svc" --regid="$svc" --init-groups "$POP2D" --recover-all \
+		-p "$passwd" -S "$state" -m "$spool/%u" >"$scratch/summary" 2>"$scratch/recover.err"
+}
+maildrop p2rnouid p2rsvc: 0600
+crash p2rnouid "$svc"
+check "service account recovering: the session was killed in its commit" [ "$status" -eq 137 ]
+recover_as_svc
+check "service account recovering: --recover-all as the account exits 0" [ $? -eq 0 ]
+check "service account recovering: the commit is finished" kept p2rnouid
+check "service account recovering: the summary counts it" \
+	grep -q '^pop2d: recovery: 1 users, 1 commits finished, .* 0 failed' "$scratch/summary"
+# A folder it cannot look into, of a name no longer in the passwd-file:
+# it cannot tell whether a journal waits there, so that is a failure, told.
+mkdir -m 700 "$state/p2rgone"
+recover_as_svc
+check "service account, a folder it cannot read: --recover-all exits 1 ($?)" [ $? -eq 1 ]
+check "... the folder named on standard error" \
+	grep -q -F "pop2d: $state/p2rgone: recovery failed" "$scratch/recover.err"
+check "... the other folders still looked at" \
+	grep -q '^pop2d: recovery: 2 users, 0 commits finished, .* 1 failed' "$scratch/summary"
+rmdir "$state/p2rgone"
+# A state directory it cannot list (root's, 0711): exit 1, and why.
+chmod 711 "$state"
+recover_as_svc
+check "service account, a state directory it cannot list: exit 1 ($?)" [ $? -eq 1 ]
+check "... named with the reason" grep -q -F "pop2d: $state: Permission denied" "$scratch/recover.err"
+chmod 755 "$state"
+
 # 3. A user whose name begins with ".": the state directory can hold it.
 rm -rf "${state:?}"/*
 uid=$(free_id)
