@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <ftw.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -298,6 +299,49 @@ START_TEST(folders)
 	ck_assert_int_eq(store_select(&st, "../inbox", &count), -1);
 	ck_assert_int_eq(store_select(&st, "missing", &count), -1);
 	ck_assert_int_eq(errno, ENOENT);
+	store_close(&st);
+}
+END_TEST
+
+/*
+ * Before any folder is selected there is nothing to size, delete or send;
+ * a directory in the folder directory that no format claims is refused
+ * as a directory; a message that cannot reach the client is not counted
+ * as sent.
+ */
+START_TEST(no_selection_and_refusals)
+{
+	char path[PATH_MAX + 32];
+	struct store st;
+	struct io io;
+	size_t count = 99;
+	int p[2];
+
+	ck_assert_int_eq(pipe(p), 0);
+	io_init(&io, -1, p[1], 1000);
+	open_store(&st);
+	ck_assert_uint_eq(store_size(&st, 1), 0);
+	store_mark_deleted(&st, 1);
+	ck_assert_uint_eq(st.deleted, 0);
+	errno = 0;
+	ck_assert_int_eq(store_send(&st, 1, &io), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	snprintf(path, sizeof(path), "%s/home/plain", tmpdir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	errno = 0;
+	ck_assert_int_eq(store_select(&st, "plain", &count), -1);
+	ck_assert_int_eq(errno, EISDIR);
+	ck_assert_ptr_null(st.sel.ops);
+	/* The client stopped reading: the message is not sent. */
+	ck_assert_int_eq(store_select_inbox(&st, &count), 0);
+	signal(SIGPIPE, SIG_IGN);
+	close(p[0]);
+	errno = 0;
+	ck_assert_int_eq(store_send(&st, 2, &io), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	ck_assert_uint_eq(st.sent_messages, 0);
+	ck_assert_uint_eq(st.sent_octets, 0);
+	close(p[1]);
 	store_close(&st);
 }
 END_TEST
@@ -668,6 +712,25 @@ START_TEST(fault_unlink_damaged_journal)
 }
 END_TEST
 
+/* The dot-lock at the selection fails: INBOX is not selected, and says why. */
+START_TEST(fault_select_lock)
+{
+	struct store st;
+	size_t count = 99;
+
+	setenv("POP2_FAIL_AT", "lock.post-open:EIO", 1);
+	open_store(&st);
+	errno = 0;
+	ck_assert_int_eq(store_select_inbox(&st, &count), -1);
+	ck_assert_int_eq(errno, EIO);
+	ck_assert_ptr_null(st.sel.ops);
+	unsetenv("POP2_FAIL_AT");
+	ck_assert_int_eq(store_select_inbox(&st, &count), 0);
+	ck_assert_uint_eq(count, 3);
+	store_close(&st);
+}
+END_TEST
+
 /* The dot-lock at the commit (its second taking) fails: nothing deleted. */
 static const char *const commit_lock_faults[] = {
 	"lock.post-open:EIO:2",
@@ -711,6 +774,7 @@ store_suite(void)
 	tcase_add_test(core, commit_nothing_writes_nothing);
 	tcase_add_test(core, send_matches_size);
 	tcase_add_test(core, folders);
+	tcase_add_test(core, no_selection_and_refusals);
 	tcase_add_test(core, maildir_inbox);
 	tcase_add_test(core, fold_mbox_to_maildir_and_back);
 	tcase_add_test(core, fold_maildir_to_mbox_and_back);
@@ -725,6 +789,7 @@ store_suite(void)
 	if (seam_enabled()) {
 		tcase_add_checked_fixture(faults, setup, teardown);
 		tcase_add_test(faults, fault_open_inbox);
+		tcase_add_test(faults, fault_select_lock);
 		tcase_add_test(faults, fault_unlink_damaged_journal);
 		tcase_add_loop_test(faults, fault_commit_lock, 0,
 		    (int)(sizeof(commit_lock_faults) /
