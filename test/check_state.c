@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <check.h>
@@ -498,6 +499,34 @@ START_TEST(refusals)
 }
 END_TEST
 
+/*
+ * Out of descriptors (a process at its RLIMIT_NOFILE): the leftovers are
+ * not looked for, and the caller is told why; nothing is removed.
+ */
+START_TEST(leftovers_no_descriptor)
+{
+	struct rlimit rl, was;
+	int fd, last = -1;
+
+	put("commit.jnl.tmp", "half");
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &was), 0);
+	rl = was;
+	rl.rlim_cur = 64;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) != -1)
+		last = fd;
+	ck_assert_int_eq(errno, EMFILE);
+	errno = 0;
+	ck_assert_int_eq(state_remove_leftovers(dfd, geteuid()), -1);
+	ck_assert_int_eq(errno, EMFILE);
+	for (fd = dfd + 1; fd <= last; fd++)
+		(void)close(fd);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &was), 0);
+	ck_assert_int_eq(faccessat(dfd, "commit.jnl.tmp", F_OK, 0), 0);
+	ck_assert_int_eq(state_remove_leftovers(dfd, geteuid()), 1);
+}
+END_TEST
+
 /* Every name a refused file may be kept under is taken: EEXIST. */
 START_TEST(set_aside_full)
 {
@@ -631,6 +660,7 @@ state_suite(void)
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, open_made_for_other);
 	tcase_add_test(tc, set_aside_full);
+	tcase_add_test(tc, leftovers_no_descriptor);
 	tcase_add_test(tc, open_user_refused);
 #ifdef POP2_TEST_SEAMS
 	tcase_add_loop_test(tc, faults, 0,
