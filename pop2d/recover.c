@@ -247,10 +247,11 @@ wait_bounded(pid_t pid, unsigned long seconds, bool *killed)
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	for (;;) {
+		/* WNOHANG: it never sleeps, so no signal interrupts it. */
 		r = waitpid(pid, &status, WNOHANG);
 		if (r == pid)
 			return status;
-		if (r == -1 && errno != EINTR)
+		if (r == -1)
 			return -1;
 		if ((left = deadline - util_now_ms()) <= 0)
 			break;
