@@ -1414,6 +1414,67 @@ START_TEST(test_cut_same_tail)
 }
 END_TEST
 
+#ifdef POP2_TEST_SEAMS
+/*
+ * Cut already when the commit was killed, and mail delivered since: the
+ * recovery has only to make the maildrop durable and remove the journal.
+ * When that sync or that removal fails, the recovery says so and keeps
+ * the journal, the maildrop as it was; the next one completes.
+ */
+START_TEST(test_cut_late_faults)
+{
+	static const char *const faults[] = { "commit.fsync:EIO:1",
+		"commit.unlink:EIO:1" };
+	int del[MAXMSG] = { 0, 0, 0, 1, 0, 0, 0, 0, 0, 1 };
+	struct buf want = { NULL, 0, 0 };
+	struct box bx;
+	struct mbox mb;
+	struct snap sn;
+	char *late;
+	size_t llen;
+	pid_t pid;
+	int fd, st;
+
+	box_init(&bx, 10, 3000, 2000);
+	box_write(&bx, mpath);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del);
+	crash_commit(&mb, "truncated");
+	mbox_free(&mb);
+	(void)close(fd);
+	late = msg_make(79, 5000, 1, &llen);
+	append_path(mpath, late, llen);
+	box_text(&bx, del, &want);
+	buf_add(&want, late, llen);
+	free(late);
+	snap_take(mpath, &sn);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (setenv("POP2_FAIL_AT", faults[_i], 1) == -1)
+			child_exit(100);
+		fd = open(mpath, O_RDWR | O_CLOEXEC);
+		child_exit(fd != -1 &&
+			    commit_recover(statefd, fd, NULL, NULL) ==
+				COMMIT_RECOVERY_FAILED &&
+			    errno == EIO
+			? 0
+			: 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: status %#x",
+	    faults[_i], st);
+	ck_assert(exists_at(statefd, COMMIT_JOURNAL));
+	snap_same(mpath, &sn);
+	ck_assert_int_eq(recover_now(), COMMIT_RECOVERY_DONE);
+	expect_file(mpath, &want);
+	expect_no_journal(statefd);
+	buf_free(&want);
+	box_free(&bx);
+}
+END_TEST
+#endif
+
 /*
  * The mark overwrites the octet at N, which the last round may have read
  * as a source: a small first message deleted, a large one moved over it.
@@ -3295,6 +3356,7 @@ commit_suite(void)
 	tcase_add_loop_test(tc, test_crash_recover_quiet, 0, NSEAMS);
 	tcase_add_test(tc, test_trailing_journal_header_only);
 	tcase_add_loop_test(tc, test_cut_same_tail, 0, 8);
+	tcase_add_loop_test(tc, test_cut_late_faults, 0, 2);
 	tcase_add_loop_test(tc, test_marked_source, 0, 2);
 	tcase_add_loop_test(tc, test_torn_journal, 0, 5);
 	tcase_add_test(tc, test_busy_after_crash);
