@@ -230,7 +230,7 @@ become_user(struct login *l, const struct auth_user *u, const char **why)
 	 */
 	close_passwd_file(l);
 	seam_point("become-user");
-	if (login_set_groups(u) == -1)
+	if (seam_fail("login.setgroups") || login_set_groups(u) == -1)
 		return -1;
 	if (auth->establish != NULL && auth->establish(&l->auth, why) == -1)
 		return -1;

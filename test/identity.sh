@@ -153,4 +153,18 @@ printf '%s\r\n' "$HELO" "READ 1" RETR ACKD QUIT |
 check "state.fchown: the next login gives the folder to the user and commits" \
 	[ "$(stat -c '%U %a' "$state/p2tu")" = "p2tu 700" -a "$(count_subject "$mbox" one)" -eq 0 ]
 
+# The user's groups cannot be taken (an injected setgroups failure): the
+# login fails as a refused one does, before anything of the user's is
+# touched, and the log says why.
+{ message one; message two; } >"$mbox"
+chown p2tu:mail "$mbox"
+cp "$mbox" "$scratch/before"
+printf '%s\r\n' "$HELO" "READ 1" RETR ACKD QUIT |
+	POP2_FAIL_AT=login.setgroups:EPERM "$POP2D" -d -n t -p "$scratch/passwd" -S "$state" -m "$mbox" \
+		>"$scratch/out" 2>"$scratch/err"
+check "login.setgroups: the login fails" [ "$(sed -n 2p "$scratch/out" | cut -c1)" = - ]
+check "login.setgroups: logged with the reason" \
+	grep -q "login failed user=p2tu .*reason=cannot take the entry's uid and gid" "$scratch/err"
+check "login.setgroups: the maildrop is untouched" cmp -s "$scratch/before" "$mbox"
+
 finish
