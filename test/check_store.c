@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <check.h>
 #include <errno.h>
@@ -670,6 +671,69 @@ START_TEST(recover_nothing_and_damaged)
 }
 END_TEST
 
+/*
+ * A session of the fixture's INBOX, deleting message 1, killed in the
+ * middle of its commit: a journal waits in the state directory.
+ */
+static void
+crash_commit_inbox(void)
+{
+	struct store st;
+	size_t count;
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		setenv("POP2_CRASH_AT", "mid-write", 1);
+		open_store(&st);
+		if (store_select_inbox(&st, &count) != 0)
+			_exit(1);
+		store_mark_deleted(&st, 1);
+		(void)store_commit(&st);
+		_exit(2);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	    "the commit was not killed (status %#x)", status);
+	ck_assert_int_eq(faccessat(statefd, COMMIT_JOURNAL, F_OK, 0), 0);
+}
+
+/*
+ * The maildrop a journal names is no longer a file that may be used - a
+ * symbolic link now, or a directory: what the journal holds is set aside
+ * (1), the journal kept as the orphan, and what is at the name now is
+ * neither followed nor touched.
+ */
+START_TEST(recover_inbox_replaced)
+{
+	char other[PATH_MAX + 16];
+	struct store_recovery rec;
+	struct store st;
+	char *text;
+
+	crash_commit_inbox();
+	snprintf(other, sizeof(other), "%s/other", tmpdir);
+	write_file(other, MSG("other"));
+	ck_assert_int_eq(unlink(inbox), 0);
+	if (_i == 0)
+		ck_assert_int_eq(symlink(other, inbox), 0);
+	else
+		ck_assert_int_eq(mkdir(inbox, 0700), 0);
+	open_store(&st);
+	ck_assert_int_eq(store_recover(&st, geteuid(), &rec), 1);
+	ck_assert_str_eq(rec.path, inbox);
+	store_close(&st);
+	ck_assert_int_eq(faccessat(statefd, COMMIT_JOURNAL, F_OK, 0), -1);
+	ck_assert_int_eq(faccessat(statefd, "commit.jnl.orphan", F_OK, 0), 0);
+	ck_assert_int_eq(faccessat(statefd, "recovered.mbox", F_OK, 0), 0);
+	text = read_file(other);
+	ck_assert_str_eq(text, MSG("other"));
+	free(text);
+}
+END_TEST
+
 /* ------------------------------------------------------------- faults */
 
 START_TEST(fault_open_inbox)
@@ -708,6 +772,35 @@ START_TEST(fault_unlink_damaged_journal)
 	store_close(&st);
 	text = read_file(inbox);
 	ck_assert_str_eq(text, MSG("one") MSG("two") MSG("three"));
+	free(text);
+}
+END_TEST
+
+/*
+ * The maildrop a journal names cannot be opened (an I/O error): the
+ * recovery fails with it and keeps the journal; the next one finishes
+ * the commit.
+ */
+START_TEST(fault_recover_open)
+{
+	struct store_recovery rec;
+	struct store st;
+	char *text;
+
+	crash_commit_inbox();
+	setenv("POP2_FAIL_AT", "store.open:EIO", 1);
+	open_store(&st);
+	errno = 0;
+	ck_assert_int_eq(store_recover(&st, geteuid(), &rec), -1);
+	ck_assert_int_eq(errno, EIO);
+	ck_assert_int_eq(faccessat(statefd, COMMIT_JOURNAL, F_OK, 0), 0);
+	unsetenv("POP2_FAIL_AT");
+	ck_assert_int_eq(store_recover(&st, geteuid(), &rec), 0);
+	ck_assert_int_gt(rec.size, 0);
+	store_close(&st);
+	ck_assert_int_eq(faccessat(statefd, COMMIT_JOURNAL, F_OK, 0), -1);
+	text = read_file(inbox);
+	ck_assert_str_eq(text, MSG("two") MSG("three"));
 	free(text);
 }
 END_TEST
@@ -790,6 +883,8 @@ store_suite(void)
 		tcase_add_checked_fixture(faults, setup, teardown);
 		tcase_add_test(faults, fault_open_inbox);
 		tcase_add_test(faults, fault_select_lock);
+		tcase_add_test(faults, fault_recover_open);
+		tcase_add_loop_test(faults, recover_inbox_replaced, 0, 2);
 		tcase_add_test(faults, fault_unlink_damaged_journal);
 		tcase_add_loop_test(faults, fault_commit_lock, 0,
 		    (int)(sizeof(commit_lock_faults) /
