@@ -382,6 +382,20 @@ START_TEST(ofd_blocks_classic)
 }
 END_TEST
 
+/* A write-only descriptor takes the write lock too: no reader shares it. */
+START_TEST(ofd_write_only_excludes)
+{
+	int fd = open(mbox, O_WRONLY | O_CLOEXEC);
+
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(lock_ofd(fd), 0);
+	ck_assert_int_eq(child_setlk(mbox, F_RDLCK), 1);
+	lock_ofd_release(fd);
+	ck_assert_int_eq(child_setlk(mbox, F_RDLCK), 0);
+	close(fd);
+}
+END_TEST
+
 START_TEST(classic_blocks_ofd)
 {
 	struct holder h;
@@ -1280,6 +1294,11 @@ static const struct refusal refusals[] = {
 	/* Its reason reaches a log line: no control character survives. */
 	{ "printf '0 a\\tb\\033c\\r\\n'; exit 73", EIO, LOCK_HELPER_REFUSED, 73,
 	    "a?b?c?" },
+	{ "printf '0 d\\177e\\n'; exit 73", EIO, LOCK_HELPER_REFUSED, 73,
+	    "d?e" },
+	/* A reason cut short by the end of the answer, no newline. */
+	{ "printf '0 no end'; exit 73", EIO, LOCK_HELPER_REFUSED, 73,
+	    "no end" },
 };
 
 static int refusal_err;
@@ -2453,6 +2472,7 @@ lock_suite(void)
 	tcase_add_test(core, session_once);
 	tcase_add_test(core, session_other_process);
 	tcase_add_test(core, ofd_blocks_classic);
+	tcase_add_test(core, ofd_write_only_excludes);
 	tcase_add_test(core, classic_blocks_ofd);
 	tcase_add_test(core, ofd_read_only_is_shared);
 	tcase_add_test(core, ofd_survives_close);
