@@ -1758,6 +1758,103 @@ v1_fixture(const char *name, struct buf *want)
 }
 
 /*
+ * A journal of the format before rounds whose header contradicts itself
+ * (D past N, N past E, an E beyond any file, a page count or path length
+ * that does not fit, a size other than the header says, a phase it never
+ * wrote, a header that fails its hash) cannot be complete: it is found
+ * torn, and the recovery removes it without touching the maildrop.
+ */
+enum {
+	V1_D_PAST_N,
+	V1_N_PAST_E,
+	V1_E_HUGE,
+	V1_NBLK,
+	V1_NBLK_EMPTY,
+	V1_PATHLEN,
+	V1_SIZE,
+	V1_PHASE,
+	V1_HASH,
+	V1_N
+};
+
+START_TEST(test_v1_header_damaged)
+{
+	struct buf j = { NULL, 0, 0 }, img = { NULL, 0, 0 };
+	struct commit_pending p;
+	unsigned char f[104];
+	struct snap s;
+	uint64_t d = 5000, n, e, nblk, pathlen = strlen(mpath), hh, k;
+	char *m;
+	size_t mlen;
+
+	m = msg_make(1, 9000, 1, &mlen);
+	write_path(mpath, m, mlen);
+	free(m);
+	m = msg_make(2, 3000, 1, &mlen);
+	buf_add(&img, m, mlen);
+	free(m);
+	if (_i == V1_NBLK_EMPTY)
+		img.len = 0;
+	n = d + img.len;
+	e = n + 100;
+	nblk = n == d ? 0 : (n - 1) / 4096 - d / 4096 + 1;
+	switch (_i) {
+	case V1_D_PAST_N:
+		d = n + 1;
+		break;
+	case V1_N_PAST_E:
+		e = n - 1;
+		break;
+	case V1_E_HUGE:
+		e = (uint64_t)1 << 62;
+		break;
+	case V1_NBLK:
+	case V1_NBLK_EMPTY:
+		nblk++;
+		break;
+	case V1_PATHLEN:
+		pathlen = 5000;
+		break;
+	default:
+		break;
+	}
+	memset(f, 0, sizeof(f));
+	memcpy(f, "POP2JNL1", 8);
+	put64_le(f + 32, d);
+	put64_le(f + 40, e);
+	put64_le(f + 48, n);
+	put64_le(f + 56, XXH3_64bits(img.p, img.len));
+	put64_le(f + 80, 4096);
+	put64_le(f + 88, nblk);
+	put64_le(f + 96, pathlen);
+	buf_add(&j, f, sizeof(f));
+	for (k = 0; k < nblk; k++)
+		buf_add(&j, "\1\2\3\4\5\6\7\10", 8);
+	buf_add(&j, mpath, strlen(mpath));
+	hh = XXH3_64bits(j.p, j.len);
+	if (_i == V1_HASH)
+		hh ^= 1;
+	put64_le(f, hh);
+	buf_add(&j, f, 8);
+	j.p[8] = _i == V1_PHASE ? 'X' : 'C';
+	buf_add(&j, img.p, img.len);
+	if (_i == V1_SIZE)
+		buf_add(&j, "", 1);
+	write_path(spath_file(COMMIT_JOURNAL), j.p, j.len);
+	ck_assert_int_eq(
+	    commit_find(statefd, geteuid(), &p), COMMIT_FOUND_TORN);
+	snap_take(mpath, &s);
+	ck_assert_int_eq(recover_now(), COMMIT_RECOVERY_DONE);
+	snap_same(mpath, &s);
+	expect_no_journal(statefd);
+	ck_assert(!exists_at(statefd, COMMIT_RECOVERED));
+	ck_assert(!exists_at(statefd, COMMIT_ORPHAN));
+	buf_free(&img);
+	buf_free(&j);
+}
+END_TEST
+
+/*
  * Journals of the format before rounds (POP2JNL1), made by that build's
  * pop2d killed half way through writing the new contents ("write", phase
  * C) and after phase T ("cut"), are replayed byte for byte as that build
@@ -3364,6 +3461,7 @@ commit_suite(void)
 	tcase_add_loop_test(tc, test_v2_journal, 0, 4);
 	tcase_add_loop_test(tc, test_v1_journal, 0, 7);
 	tcase_add_loop_test(tc, test_v1_gone, 0, 4);
+	tcase_add_loop_test(tc, test_v1_header_damaged, 0, V1_N);
 	tcase_add_test(tc, test_api_edges);
 
 	tcase_add_loop_test(tc, test_header_damaged, 0, HD_N);
