@@ -1758,6 +1758,50 @@ v1_fixture(const char *name, struct buf *want)
 }
 
 /*
+ * Mail delivered after the index was taken: reading its first line (to
+ * tell mail from anything else) fails. The commit fails with the error
+ * before anything is written; the next one keeps the new mail.
+ */
+START_TEST(test_new_mail_unreadable)
+{
+	const int del[MAXMSG] = { 0, 1 };
+	struct buf want = { NULL, 0, 0 }, orig = { NULL, 0, 0 };
+	struct box bx;
+	struct mbox mb;
+	char *m1;
+	size_t l1;
+	int fd;
+
+	box_init(&bx, 5, 200, 300);
+	box_write(&bx, mpath);
+	fd = open_index(mpath, &bx, &mb);
+	m1 = msg_make(62, 100, 1, &l1);
+	append_path(mpath, m1, l1);
+	mark(&mb, del);
+	box_text(&bx, NULL, &orig);
+	buf_add(&orig, m1, l1);
+	ck_assert_int_eq(setenv("POP2_FAIL_AT", "commit.pread:EIO:1", 1), 0);
+	errno = 0;
+	ck_assert_int_eq(
+	    commit_mbox(&mb, mpath, statefd, NULL, NULL), COMMIT_FAILED);
+	ck_assert_int_eq(errno, EIO);
+	ck_assert_int_eq(unsetenv("POP2_FAIL_AT"), 0);
+	expect_file(mpath, &orig);
+	expect_no_journal(statefd);
+	ck_assert_int_eq(commit_mbox(&mb, mpath, statefd, NULL, NULL), 0);
+	box_text(&bx, del, &want);
+	buf_add(&want, m1, l1);
+	expect_file(mpath, &want);
+	mbox_free(&mb);
+	(void)close(fd);
+	free(m1);
+	buf_free(&want);
+	buf_free(&orig);
+	box_free(&bx);
+}
+END_TEST
+
+/*
  * A journal of the format before rounds whose header contradicts itself
  * (D past N, N past E, an E beyond any file, a page count or path length
  * that does not fit, a size other than the header says, a phase it never
@@ -3462,6 +3506,7 @@ commit_suite(void)
 	tcase_add_loop_test(tc, test_v1_journal, 0, 7);
 	tcase_add_loop_test(tc, test_v1_gone, 0, 4);
 	tcase_add_loop_test(tc, test_v1_header_damaged, 0, V1_N);
+	tcase_add_test(tc, test_new_mail_unreadable);
 	tcase_add_test(tc, test_api_edges);
 
 	tcase_add_loop_test(tc, test_header_damaged, 0, HD_N);
