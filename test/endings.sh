@@ -92,6 +92,15 @@ check "a client gone after the greeting: exit 1 ($status)" [ "$status" -eq 1 ]
 check "... logged as a write error" grep -q 'session end user=alice reason=write error' "$scratch/err3"
 check "... and the maildrop is unchanged" cmp -s "$data/mbox/basic.mbox" "$maildrop"
 
+# --- A greeting that cannot be written at all (a full device): the
+# session ends before it reads a line, exit 1.
+printf 'HELO alice wonderland\r\nQUIT\r\n' |
+	"$POP2D" -d -n t -p "$passwd" -S "$state" -m "$maildrop" >/dev/full 2>"$scratch/err7"
+status=$?
+check "a greeting that cannot be written: exit 1 ($status)" [ "$status" -eq 1 ]
+check "... logged as a write error, before any login" \
+	grep -q 'session end user=- reason=write error' "$scratch/err7"
+
 # --- A client gone before the reply to its QUIT: the session ends as
 # QUIT ends it, but the client never heard that it did: exit 1.
 mkfifo "$scratch/in6" "$scratch/out6"
