@@ -307,8 +307,8 @@ END_TEST
 /*
  * Before any folder is selected there is nothing to size, delete or send;
  * a directory in the folder directory that no format claims is refused
- * as a directory; a message that cannot reach the client is not counted
- * as sent.
+ * as a directory; an INBOX with two names is not selected; a message that
+ * cannot reach the client is not counted as sent.
  */
 START_TEST(no_selection_and_refusals)
 {
@@ -333,6 +333,18 @@ START_TEST(no_selection_and_refusals)
 	ck_assert_int_eq(store_select(&st, "plain", &count), -1);
 	ck_assert_int_eq(errno, EISDIR);
 	ck_assert_ptr_null(st.sel.ops);
+	/*
+	 * An INBOX with a second name is never taken for the lone file it
+	 * must be: each attempt to open and lock it fails, and after the
+	 * last one the selection does, with ESTALE.
+	 */
+	snprintf(path, sizeof(path), "%s/second", tmpdir);
+	ck_assert_int_eq(link(inbox, path), 0);
+	errno = 0;
+	ck_assert_int_eq(store_select_inbox(&st, &count), -1);
+	ck_assert_int_eq(errno, ESTALE);
+	ck_assert_ptr_null(st.sel.ops);
+	ck_assert_int_eq(unlink(path), 0);
 	/* The client stopped reading: the message is not sent. */
 	ck_assert_int_eq(store_select_inbox(&st, &count), 0);
 	signal(SIGPIPE, SIG_IGN);
