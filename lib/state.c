@@ -40,15 +40,15 @@ dir_unsafe(const struct stat *st, uid_t uid)
 }
 
 /*
- * Checks PATH (absolute) and each directory above it, as written: stat()
- * follows a symbolic link to the directory it names, and the directory
- * holding the link is checked as the next one up, so nobody but root (or
- * UID) can swap any part of the way.
+ * Checks PATH (absolute: both callers make sure) and each directory above
+ * it, as written: stat() follows a symbolic link to the directory it
+ * names, and the directory holding the link is checked as the next one
+ * up, so nobody but root (or UID) can swap any part of the way.
  */
 static int
 chain_safe(const char *path, uid_t uid, char **bad, const char **why)
 {
-	char *p = strdup(path), *slash;
+	char *p = strdup(path);
 	struct stat st;
 	int r = -1;
 
@@ -71,12 +71,8 @@ chain_safe(const char *path, uid_t uid, char **bad, const char **why)
 			r = 0;
 			break;
 		}
-		slash = strrchr(p, '/');
-		if (slash == NULL) {
-			errno = EINVAL;
-			break;
-		}
-		*slash = '\0';
+		/* Each turn cuts P at its last '/': "" is the root. */
+		*strrchr(p, '/') = '\0';
 	}
 	free_keep_errno(p);
 	return r;
