@@ -684,11 +684,12 @@ START_TEST(recover_nothing_and_damaged)
 END_TEST
 
 /*
- * A session of the fixture's INBOX, deleting message 1, killed in the
- * middle of its commit: a journal waits in the state directory.
+ * A session of the fixture's INBOX, or of the folder NAME, deleting
+ * message 1, killed in the middle of its commit: a journal waits in the
+ * state directory.
  */
 static void
-crash_commit_inbox(void)
+crash_commit_folder(const char *name)
 {
 	struct store st;
 	size_t count;
@@ -700,7 +701,8 @@ crash_commit_inbox(void)
 	if (pid == 0) {
 		setenv("POP2_CRASH_AT", "mid-write", 1);
 		open_store(&st);
-		if (store_select_inbox(&st, &count) != 0)
+		if ((name == NULL ? store_select_inbox(&st, &count)
+				  : store_select(&st, name, &count)) != 0)
 			_exit(1);
 		store_mark_deleted(&st, 1);
 		(void)store_commit(&st);
@@ -725,7 +727,7 @@ START_TEST(recover_inbox_replaced)
 	struct store st;
 	char *text;
 
-	crash_commit_inbox();
+	crash_commit_folder(NULL);
 	snprintf(other, sizeof(other), "%s/other", tmpdir);
 	write_file(other, MSG("other"));
 	ck_assert_int_eq(unlink(inbox), 0);
@@ -789,6 +791,32 @@ START_TEST(fault_unlink_damaged_journal)
 END_TEST
 
 /*
+ * A folder beneath the folder directory whose commit was killed, then
+ * replaced by a FIFO: no format opens it, so the journal's contents are
+ * set aside, and the FIFO is never opened for reading.
+ */
+START_TEST(recover_folder_replaced)
+{
+	char path[PATH_MAX + 32];
+	struct store_recovery rec;
+	struct store st;
+
+	snprintf(path, sizeof(path), "%s/home/saved", tmpdir);
+	write_file(path, MSG("a") MSG("b") MSG("c"));
+	crash_commit_folder("saved");
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	open_store(&st);
+	ck_assert_int_eq(store_recover(&st, geteuid(), &rec), 1);
+	ck_assert_str_eq(rec.path + strlen(rec.path) - 6, "/saved");
+	store_close(&st);
+	ck_assert_int_eq(faccessat(statefd, COMMIT_JOURNAL, F_OK, 0), -1);
+	ck_assert_int_eq(faccessat(statefd, "commit.jnl.orphan", F_OK, 0), 0);
+	ck_assert_int_eq(faccessat(statefd, "recovered.mbox", F_OK, 0), 0);
+}
+END_TEST
+
+/*
  * The maildrop a journal names cannot be opened (an I/O error): the
  * recovery fails with it and keeps the journal; the next one finishes
  * the commit.
@@ -799,7 +827,7 @@ START_TEST(fault_recover_open)
 	struct store st;
 	char *text;
 
-	crash_commit_inbox();
+	crash_commit_folder(NULL);
 	setenv("POP2_FAIL_AT", "store.open:EIO", 1);
 	open_store(&st);
 	errno = 0;
@@ -896,6 +924,7 @@ store_suite(void)
 		tcase_add_test(faults, fault_open_inbox);
 		tcase_add_test(faults, fault_select_lock);
 		tcase_add_test(faults, fault_recover_open);
+		tcase_add_test(faults, recover_folder_replaced);
 		tcase_add_loop_test(faults, recover_inbox_replaced, 0, 2);
 		tcase_add_test(faults, fault_unlink_damaged_journal);
 		tcase_add_loop_test(faults, fault_commit_lock, 0,
