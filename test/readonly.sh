@@ -119,12 +119,14 @@ check "a read-only mount: unchanged" cmp -s "$scratch/before" "$scratch/ro/inbox
 
 # --- pop2d started as the user itself, not as root (a user's own
 # launcher): an entry with the user's own uid and gid logs in; one with
-# another's is refused like a wrong password, and says why in the log.
+# another's, or with the user's uid and another gid, is refused like a
+# wrong password, and says why in the log.
 mkdir -m 700 "$scratch/own-state"
 chown reader: "$scratch/own-state"
 {
 	printf 'reader:%s:2201:2201::%s\n' "$(ns_hash '$y$' reader-pw)" "$home"
 	printf 'other:%s:2202:2202::%s\n' "$(ns_hash '$y$' other-pw)" "$home"
+	printf 'regroup:%s:2201:2202::%s\n' "$(ns_hash '$y$' regroup-pw)" "$home"
 } >"$scratch/own-passwd"
 chown reader "$scratch/own-passwd"
 three "$home/own-inbox"
@@ -142,6 +144,9 @@ if command -v setpriv >/dev/null; then
 	as_reader other other-pw
 	check "pop2d as the user: another uid's entry gets - Bad login" grep -qx -- '- Bad login' "$scratch/out"
 	check "... logged" grep -q "login failed user=other peer=local reason=cannot take the entry's uid and gid" "$scratch/err"
+	as_reader regroup regroup-pw
+	check "pop2d as the user: its own uid with another gid gets - Bad login" grep -qx -- '- Bad login' "$scratch/out"
+	check "... logged" grep -q "login failed user=regroup peer=local reason=cannot take the entry's uid and gid" "$scratch/err"
 else
 	skip "setpriv is not installed (Debian: util-linux)"
 fi
