@@ -2075,6 +2075,7 @@ enum {
 	ORPH_REPLACED,	 /* another inode at the path */
 	ORPH_SHORTER,	 /* cut below E in phase C */
 	ORPH_SECOND,	 /* recovered.mbox exists already */
+	ORPH_PHASE_T,	 /* an octet of [0, D) changed after phase T */
 	NORPH
 };
 
@@ -2098,13 +2099,16 @@ START_TEST(test_orphan)
 	d = mb.msg[1].start;
 	sess = msg_make(81, 3000, 1, &slen);
 	append_path(mpath, sess, slen);
-	crash_commit(
-	    &mb, _i == ORPH_TWO_BLOCKS ? "journal-synced" : "mid-write");
+	crash_commit(&mb,
+	    _i == ORPH_TWO_BLOCKS    ? "journal-synced"
+		: _i == ORPH_PHASE_T ? "phase-t"
+				     : "mid-write");
 	mbox_free(&mb);
 	(void)close(fd);
 	switch (_i) {
 	case ORPH_PREFIX:
 	case ORPH_SECOND:
+	case ORPH_PHASE_T:
 		poke(mpath, (off_t)d - 10);
 		break;
 	case ORPH_TWO_BLOCKS:
