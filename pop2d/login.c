@@ -219,10 +219,12 @@ become_user(struct login *l, const struct auth_user *u, const char **why)
 		return 0;
 	}
 	*why = "cannot take the entry's uid and gid";
-	if (u->uid == 0)
+	/* Checked at the login already; the same rule again, here too. */
+	if (!identity_usable(u))
 		return -1;
+	/* Not root: the entry's uid and gid are already ours. */
 	if (geteuid() != 0)
-		return u->uid == geteuid() && u->gid == getegid() ? 0 : -1;
+		return 0;
 	/*
 	 * Root's descriptor of the passwd-file is not carried into the
 	 * user's identity; once the identity has begun to change, no other
