@@ -166,4 +166,14 @@ check "dot name: one user, the records and leftovers are not users" \
 	grep -q '^pop2d: recovery: 1 users, 1 commits finished, ' "$scratch/summary"
 check "dot name: the records are left alone" compgen -G "$state/.passwd-seen:*" >/dev/null
 
+# 4. Without -p, the system's accounts: a folder of root's own (no session
+# makes one, as root cannot log in, but one may be left) is looked at as
+# root, with no identity to take; the other folders, of names that are
+# no system account's and hold no journal, are nothing to do.
+mkdir -m 700 "$state/root"
+"$POP2D" --recover-all -S "$state" -m "$spool/%u" >"$scratch/summary" 2>"$scratch/recover.err"
+check "root's folder: --recover-all exits 0 ($?)" [ $? -eq 0 ]
+check "root's folder: counted, nothing failed" \
+	grep -q '^pop2d: recovery: 2 users, 0 commits finished, .* 0 failed' "$scratch/summary"
+
 finish
