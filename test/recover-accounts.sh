@@ -5,7 +5,10 @@
 # entry without a uid, served by pop2d running as a service account, is
 # recovered as that account; and a user whose name begins with "." is
 # recovered like any other, while the .passwd-seen records and anything else
-# that cannot be a user's state folder are left alone. Each journal comes
+# that cannot be a user's state folder are left alone; a folder of root's
+# is looked at without an identity to take; and a user whose gid cannot be
+# given (outside the map of a user namespace) is a failure that keeps the
+# journal. Each journal comes
 # from a real session killed in the middle of its commit. Needs root and a
 # build with --enable-test-seams; changes nothing outside its namespaces.
 set -u
@@ -175,5 +178,43 @@ mkdir -m 700 "$state/root"
 check "root's folder: --recover-all exits 0 ($?)" [ $? -eq 0 ]
 check "root's folder: counted, nothing failed" \
 	grep -q '^pop2d: recovery: 2 users, 0 commits finished, .* 0 failed' "$scratch/summary"
+
+# 5. An entry whose gid cannot be given where --recover-all runs (outside
+# the identity map of its user namespace, as in a container that maps
+# only some ids): the recovery cannot take the user's identity; it fails,
+# logged, and the journal stays for a run that can take it.
+rm -rf "${state:?}"/*
+uid=$(free_id)
+gid=$(free_id)
+ns_add_group p2rmap "$gid"
+printf 'p2rmap:%s:%s:%s::/nonexistent\n' "$hash" "$uid" "$gid" >"$passwd"
+maildrop p2rmap "$uid:$gid" 0600
+crash p2rmap
+check "unmapped gid: the session was killed in its commit" [ "$status" -eq 137 ]
+mkfifo "$scratch/mapped"
+# shellcheck disable=SC2016 # expanded by the inner shell
+unshare --user sh -c 'read -r _ <"$0" && exec "$@"' "$scratch/mapped" \
+	"$POP2D" -d --recover-all -p "$passwd" -S "$state" -m "$spool/%u" \
+	>"$scratch/summary" 2>"$scratch/recover.err" &
+pid=$!
+in_own_userns() { [ "$(readlink "/proc/$pid/ns/user")" != "$(readlink /proc/self/ns/user)" ]; }
+# A map is written in one write(2), as cat does it.
+if wait_for 30 in_own_userns &&
+	printf '0 0 1\n%s %s 1\n' "$uid" "$uid" >"$scratch/uid_map" &&
+	cat "$scratch/uid_map" >"/proc/$pid/uid_map" &&
+	echo '0 0 1' >"/proc/$pid/gid_map"; then
+	echo go >"$scratch/mapped"
+	wait "$pid"
+	check "unmapped gid: --recover-all exits 1 ($?)" [ $? -eq 1 ]
+	check "... logged: the identity cannot be taken" grep -q \
+		"recover user=p2rmap outcome=failed: cannot take the identity of uid $uid" "$scratch/recover.err"
+	check "... the journal kept" [ -f "$state/p2rmap/commit.jnl" ]
+	recover_all
+	check "unmapped gid: a run that can take it finishes the commit" kept p2rmap
+else
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	skip "no user namespace with an identity map of our own here"
+fi
 
 finish
