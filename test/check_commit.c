@@ -2872,7 +2872,8 @@ END_TEST
 /*
  * A journal of the format before rounds whose maildrop is gone, or has
  * two pages of its rewritten range that are neither old nor new (that
- * build tolerated one, a torn write front), keeps its new contents set
+ * build tolerated one, a torn write front), or is another inode now, or
+ * is shorter than the journal's range, keeps its new contents set
  * aside; one whose header cannot be read, or whose maildrop is open
  * read-only, is neither removed nor followed.
  */
@@ -2880,17 +2881,31 @@ START_TEST(test_v1_gone)
 {
 	struct buf want = { NULL, 0, 0 };
 	struct commit_pending cp;
+	char other[sizeof(dir) + 16], *m;
+	size_t mlen;
 
 	struct snap sn;
 	int ro;
 
 	v1_fixture("write", &want);
-	if (_i == 2) {
-		poke(mpath, 9000);
-		poke(mpath, 30000);
+	if (_i == 2 || _i == 4 || _i == 5) {
+		if (_i == 2) {
+			poke(mpath, 9000);
+			poke(mpath, 30000);
+		} else if (_i == 4) {
+			/* The same octets, in another inode. */
+			snprintf(other, sizeof(other), "%s/other", dir);
+			m = slurp(mpath, &mlen);
+			write_path(other, m, mlen);
+			free(m);
+			ck_assert_int_eq(rename(other, mpath), 0);
+		} else
+			ck_assert_int_eq(truncate(mpath, 200), 0);
 		snap_take(mpath, &sn);
 		ck_assert_int_eq(recover_now(), COMMIT_RECOVERY_SET_ASIDE);
 		snap_same(mpath, &sn);
+		ck_assert(exists_at(statefd, COMMIT_ORPHAN));
+		ck_assert(exists_at(statefd, COMMIT_RECOVERED));
 	} else if (_i == 3) {
 		ro = open(mpath, O_RDONLY | O_CLOEXEC);
 		ck_assert_int_ge(ro, 0);
@@ -3508,7 +3523,7 @@ commit_suite(void)
 	tcase_add_loop_test(tc, test_old_journal, 0, 2);
 	tcase_add_loop_test(tc, test_v2_journal, 0, 4);
 	tcase_add_loop_test(tc, test_v1_journal, 0, 7);
-	tcase_add_loop_test(tc, test_v1_gone, 0, 4);
+	tcase_add_loop_test(tc, test_v1_gone, 0, 6);
 	tcase_add_loop_test(tc, test_v1_header_damaged, 0, V1_N);
 	tcase_add_test(tc, test_new_mail_unreadable);
 	tcase_add_test(tc, test_api_edges);
