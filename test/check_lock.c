@@ -1270,6 +1270,33 @@ START_TEST(helper_protocol)
 }
 END_TEST
 
+/*
+ * A spool that refuses the link with EPERM, as some file systems refuse
+ * link(2) itself, is one pop2d cannot lock in alone: the helper is asked,
+ * as for a spool it may not write (EACCES).
+ */
+START_TEST(helper_asked_on_eperm)
+{
+	struct lock_dot dot;
+
+	fake_helper("good", "echo 1\ncat >/dev/null");
+	ck_assert_int_eq(setenv("POP2_FAIL_AT", "lock.link:EPERM:*", 1), 0);
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, helper_path("good")), 0);
+	ck_assert(dot.held);
+	ck_assert_int_gt(dot.helper, 0);
+	lock_dot_release(&dot);
+	ck_assert(!dot.held);
+	unsetenv("POP2_FAIL_AT");
+	/* Without the helper, the refusal is told as it came. */
+	ck_assert_int_eq(setenv("POP2_FAIL_AT", "lock.link:EPERM:*", 1), 0);
+	errno = 0;
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert(!dot.held);
+	unsetenv("POP2_FAIL_AT");
+}
+END_TEST
+
 struct refusal {
 	const char *body;
 	int err;
@@ -2506,6 +2533,8 @@ lock_suite(void)
 	tcase_add_loop_test(helper, helper_refuses, 0,
 	    (int)(sizeof(refusals) / sizeof(refusals[0])));
 	tcase_add_test(helper, helper_missing);
+	if (seam_enabled())
+		tcase_add_test(helper, helper_asked_on_eperm);
 	tcase_add_test(helper, helper_causes);
 	tcase_add_test(helper, helper_busy_times_out);
 	tcase_add_test(helper, helper_faults);
