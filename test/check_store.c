@@ -10,7 +10,9 @@
 
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <check.h>
@@ -792,23 +794,46 @@ END_TEST
 
 /*
  * A folder beneath the folder directory whose commit was killed, then
- * replaced by a FIFO: no format opens it, so the journal's contents are
- * set aside, and the FIFO is never opened for reading.
+ * replaced by something no format opens - a FIFO, a socket, or a file in
+ * place of the directory that held it: the journal's contents are set
+ * aside, and what is there now is never read.
  */
 START_TEST(recover_folder_replaced)
 {
-	char path[PATH_MAX + 32];
+	char path[PATH_MAX + 32], sub[PATH_MAX + 32];
+	struct sockaddr_un sa;
 	struct store_recovery rec;
 	struct store st;
+	int s;
 
-	snprintf(path, sizeof(path), "%s/home/saved", tmpdir);
+	snprintf(sub, sizeof(sub), "%s/home/sub", tmpdir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	snprintf(path, sizeof(path), "%s/home/%s", tmpdir,
+	    _i == 2 ? "sub/box" : "saved");
 	write_file(path, MSG("a") MSG("b") MSG("c"));
-	crash_commit_folder("saved");
+	crash_commit_folder(_i == 2 ? "sub/box" : "saved");
 	ck_assert_int_eq(unlink(path), 0);
-	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	if (_i == 0)
+		ck_assert_int_eq(mkfifo(path, 0600), 0);
+	else if (_i == 1) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sun_family = AF_UNIX;
+		ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
+		memcpy(sa.sun_path, path, strlen(path) + 1);
+		s = socket(AF_UNIX, SOCK_STREAM, 0);
+		ck_assert_int_ne(s, -1);
+		ck_assert_int_eq(
+		    bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		close(s);
+	} else {
+		snprintf(path, sizeof(path), "%s/home/sub.away", tmpdir);
+		ck_assert_int_eq(rename(sub, path), 0);
+		write_file(sub, "not a directory\n");
+	}
 	open_store(&st);
 	ck_assert_int_eq(store_recover(&st, geteuid(), &rec), 1);
-	ck_assert_str_eq(rec.path + strlen(rec.path) - 6, "/saved");
+	ck_assert_str_eq(rec.path + strlen(rec.path) - (_i == 2 ? 8 : 6),
+	    _i == 2 ? "/sub/box" : "/saved");
 	store_close(&st);
 	ck_assert_int_eq(faccessat(statefd, COMMIT_JOURNAL, F_OK, 0), -1);
 	ck_assert_int_eq(faccessat(statefd, "commit.jnl.orphan", F_OK, 0), 0);
@@ -924,7 +949,7 @@ store_suite(void)
 		tcase_add_test(faults, fault_open_inbox);
 		tcase_add_test(faults, fault_select_lock);
 		tcase_add_test(faults, fault_recover_open);
-		tcase_add_test(faults, recover_folder_replaced);
+		tcase_add_loop_test(faults, recover_folder_replaced, 0, 3);
 		tcase_add_loop_test(faults, recover_inbox_replaced, 0, 2);
 		tcase_add_test(faults, fault_unlink_damaged_journal);
 		tcase_add_loop_test(faults, fault_commit_lock, 0,
