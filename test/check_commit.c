@@ -2674,6 +2674,7 @@ enum {
 	HD_R_ODD,
 	HD_R_ZERO,
 	HD_R_HUGE,
+	HD_R_UNALIGNED,
 	HD_CAP,
 	HD_NSEG,
 	HD_PATHLEN,
@@ -2753,6 +2754,9 @@ START_TEST(test_header_damaged)
 		break;
 	case HD_R_HUGE:
 		put64_le(j + 56, (uint64_t)1 << 41);
+		break;
+	case HD_R_UNALIGNED:
+		put64_le(j + 56, r + 1);
 		break;
 	case HD_CAP:
 		put64_le(j + 64, r + 1);
