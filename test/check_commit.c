@@ -2176,6 +2176,53 @@ START_TEST(test_orphan)
 END_TEST
 
 /*
+ * Every name the work may be set aside under (recovered.mbox, .1, ...
+ * .999) is taken: the recovery fails with EEXIST, overwrites none of them
+ * and keeps the journal; once one is free, the work goes there.
+ */
+START_TEST(test_orphan_names_taken)
+{
+	int del[MAXMSG];
+	struct box bx;
+	struct mbox mb;
+	struct snap s;
+	char name[64];
+	int fd, k;
+
+	crash_box(&bx, PAT_HALF, del);
+	box_write(&bx, mpath);
+	fd = open_index(mpath, &bx, &mb);
+	mark(&mb, del);
+	crash_commit(&mb, "mid-write");
+	poke(mpath, (off_t)mb.msg[1].start - 10);
+	mbox_free(&mb);
+	(void)close(fd);
+	for (k = 0; k < 1000; k++) {
+		if (k == 0)
+			snprintf(name, sizeof(name), "%s", COMMIT_RECOVERED);
+		else
+			snprintf(
+			    name, sizeof(name), "%s.%d", COMMIT_RECOVERED, k);
+		write_path(spath_file(name), "x", 1);
+	}
+	snap_take(mpath, &s);
+	errno = 0;
+	ck_assert_int_eq(recover_now(), COMMIT_RECOVERY_FAILED);
+	ck_assert_int_eq(errno, EEXIST);
+	ck_assert(exists_at(statefd, COMMIT_JOURNAL));
+	ck_assert(!exists_at(statefd, COMMIT_ORPHAN));
+	snprintf(name, sizeof(name), "%s.%d", COMMIT_RECOVERED, 999);
+	ck_assert_int_eq(unlinkat(statefd, name, 0), 0);
+	ck_assert_int_eq(recover_now(), COMMIT_RECOVERY_SET_ASIDE);
+	snap_same(mpath, &s);
+	expect_no_journal(statefd);
+	ck_assert(exists_at(statefd, COMMIT_ORPHAN ".999"));
+	ck_assert(exists_at(statefd, name));
+	box_free(&bx);
+}
+END_TEST
+
+/*
  * Setting the work aside (the maildrop rewritten by another program, or
  * removed; or a journal of the format before rounds that does not explain
  * it) while each system call of it fails in turn, at every call: the
@@ -3562,6 +3609,7 @@ commit_suite(void)
 	tcase_add_checked_fixture(tc, setup_shm, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_orphan_faults, 0, NORPHAN_CALLS * OF_N);
+	tcase_add_test(tc, test_orphan_names_taken);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sweep");
