@@ -680,6 +680,11 @@ START_TEST(not_a_lock_kept)
 	ck_assert_int_eq(errno, EEXIST);
 	ck_assert_int_eq(
 	    slurp(lockfile, path2, sizeof(path2)), (ssize_t)strlen(mailbox));
+	/* A PID, but with a tab (or any other control character) in it. */
+	put(lockfile, "42\t\n", 0644);
+	age(lockfile, 10 * DOTLOCK_STALE_SECONDS);
+	ck_assert_int_eq(lock_dot_try(&dot, mbox, NULL), -1);
+	ck_assert_int_eq(errno, EEXIST);
 	/* Digits, but more than a PID's worth. */
 	put(lockfile, "12345678901234567890123456789012345\n", 0644);
 	age(lockfile, 10 * DOTLOCK_STALE_SECONDS);
