@@ -46,7 +46,7 @@ while read -r file want; do
 		# The branches still to take to reach the target.
 		need=$(awk -v t="$taken" -v b="$branches" -v w="$want" \
 			'BEGIN { n = w * b / 100; n = (n == int(n)) ? n : int(n) + 1; print n - t }')
-		echo "coverage: $file: $pct% of branches ($taken of $branches; target $want%): BELOW, $need more to take"
+		echo "coverage: $file: $pct% of branches ($taken of $branches; target $want%): BELOW, $need branches short"
 		status=1
 	fi
 done <<<"$targets"
