@@ -740,6 +740,7 @@ START_TEST(recover_inbox_replaced)
 	open_store(&st);
 	ck_assert_int_eq(store_recover(&st, geteuid(), &rec), 1);
 	ck_assert_str_eq(rec.path, inbox);
+	store_recovery_free(&rec);
 	store_close(&st);
 	ck_assert_int_eq(faccessat(statefd, COMMIT_JOURNAL, F_OK, 0), -1);
 	ck_assert_int_eq(faccessat(statefd, "commit.jnl.orphan", F_OK, 0), 0);
@@ -834,6 +835,7 @@ START_TEST(recover_folder_replaced)
 	ck_assert_int_eq(store_recover(&st, geteuid(), &rec), 1);
 	ck_assert_str_eq(rec.path + strlen(rec.path) - (_i == 2 ? 8 : 6),
 	    _i == 2 ? "/sub/box" : "/saved");
+	store_recovery_free(&rec);
 	store_close(&st);
 	ck_assert_int_eq(faccessat(statefd, COMMIT_JOURNAL, F_OK, 0), -1);
 	ck_assert_int_eq(faccessat(statefd, "commit.jnl.orphan", F_OK, 0), 0);
@@ -858,10 +860,12 @@ START_TEST(fault_recover_open)
 	errno = 0;
 	ck_assert_int_eq(store_recover(&st, geteuid(), &rec), -1);
 	ck_assert_int_eq(errno, EIO);
+	store_recovery_free(&rec);
 	ck_assert_int_eq(faccessat(statefd, COMMIT_JOURNAL, F_OK, 0), 0);
 	unsetenv("POP2_FAIL_AT");
 	ck_assert_int_eq(store_recover(&st, geteuid(), &rec), 0);
 	ck_assert_int_gt(rec.size, 0);
+	store_recovery_free(&rec);
 	store_close(&st);
 	ck_assert_int_eq(faccessat(statefd, COMMIT_JOURNAL, F_OK, 0), -1);
 	text = read_file(inbox);
