@@ -79,9 +79,10 @@ ns_set_hash() {
 	rm -f "$scratch/shadow.new"
 }
 
-# ns_hash PREFIX PASSWORD: a real crypt(3) hash ("$y$", "$6$", "$5$", "$2b$").
+# ns_hash PREFIX PASSWORD [COUNT]: a real crypt(3) hash ("$y$", "$6$", "$5$",
+# "$2b$"), at the method's default cost or at COUNT (see test/mkhash.c).
 ns_hash() {
-	"$top_builddir/test/mkhash" "$1" "$2"
+	"$top_builddir/test/mkhash" "$@"
 }
 
 # ns_add_group NAME GID: a group in the private /etc/group.
