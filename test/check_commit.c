@@ -136,8 +136,11 @@ setup(void)
 }
 
 /*
- * For the long sweeps of failed system calls: a tmpfs where the machine
- * has one, so that their thousands of fsyncs cost nothing.
+ * For the hundreds of crash cases and the long sweeps of failed system
+ * calls: a tmpfs where the machine has one, so that their thousands of
+ * fsyncs cost nothing (what they prove does not depend on the disk: a
+ * crash here kills the process, the kernel keeps what was written). The
+ * other cases commit on the disk's file system.
  */
 static void
 setup_shm(void)
@@ -3609,7 +3612,7 @@ commit_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("recover");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup_shm, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_recover_nothing);
 	tcase_add_test(tc, test_recover_garbage);
