@@ -18,6 +18,9 @@
 #include "util.h"
 
 #ifdef POP2_TEST_SEAMS
+/* The calls seam_fail() has failed in this process (seam_failures()). */
+static unsigned long failures;
+
 /* The errno names the fault tests use; anything else is given as a number. */
 static const struct {
 	const char *name;
@@ -118,11 +121,22 @@ seam_fail(const char *step)
 	}
 	if (nth != 0 && calls != nth)
 		return false;
+	failures++;
 	errno = err;
 	return true;
 #else
 	(void)step;
 	return false;
+#endif
+}
+
+unsigned long
+seam_failures(void)
+{
+#ifdef POP2_TEST_SEAMS
+	return failures;
+#else
+	return 0;
 #endif
 }
 

@@ -34,6 +34,12 @@ void seam_point(const char *step);
 bool seam_fail(const char *step);
 
 /*
+ * How many calls seam_fail() has failed so far in this process (always 0
+ * in a production build): whether a test's fault came at all.
+ */
+unsigned long seam_failures(void);
+
+/*
  * DEFAULT, or the number in the environment variable NAME when a test build
  * sets it to a decimal within [MIN, MAX] (anything else is ignored).
  * Production builds never read the environment for it.
