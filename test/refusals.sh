@@ -136,7 +136,7 @@ fi
 # fastest replies lie 5 ms or more behind the fastest of all, one more
 # sample of each such kind, up to max_samples samples of a kind.
 min_rounds=2
-max_samples=40
+max_samples=60
 limit_us=5000
 
 # Per kind I: its samples so far in samples[I], its fastest reply in time
@@ -240,7 +240,7 @@ else
 	hi=$lo
 	for ((i = 0; i < ${#kinds[@]}; i++)); do
 		[ "${best[i]}" -le "$hi" ] || hi=${best[i]}
-		printf '%s %s\n' "${best[i]}" "${kinds[$i]%%:*}"
+		printf '%s %s (%s samples)\n' "${best[i]}" "${kinds[$i]%%:*}" "${samples[i]}"
 	done >"$scratch/fastest"
 	sort -n "$scratch/fastest" | sed 's/^/# /'
 	spread=$((hi - lo))
