@@ -5,6 +5,8 @@
 # never overwritten (the new one goes beside it as .dist, and make install
 # says so). The configure script runs in a copy of the tree, so the build
 # being tested is never reconfigured; no compiler is needed (install-data).
+# The three configure runs go side by side, each from the build tree's own
+# answers.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -26,27 +28,52 @@ tree() {
 		mkdir -p "$1/m4"
 }
 
+# The build tree's configure answers (the cache variables its config.log
+# lists, one-line values only), less the environment it was run in, as the
+# cache each copy starts from: the copies skip the compiler's checks.
+sed -n '/^## Cache variables/,/^## Output variables/p' "$top_builddir/config.log" 2>/dev/null |
+	grep -E "^[a-z_]+_cv_[A-Za-z0-9_]+=('[^']*'|[^' ]*)\$" | grep -v '^ac_cv_env_' \
+	>"$scratch/seed.cache"
+
 # configured DIR ARGS...: DIR's copy configured with ARGS; the Makefile's
-# systemdsystemunitdir printed.
+# systemdsystemunitdir in DIR.unitdir. Each has a cache of its own, so that
+# they can run side by side.
 configured() {
 	local dir=$1
 	shift
 	tree "$dir" || return 1
-	# One cache for the three: the later ones skip the compiler's checks.
-	if ! (cd "$dir" && ./configure -q --cache-file="$scratch/config.cache" "$@" \
+	cp "$scratch/seed.cache" "$dir.cache" || return 1
+	if ! (cd "$dir" && ./configure -q --cache-file="$dir.cache" "$@" \
 		>"$dir/configure.out" 2>&1); then
 		cat "$dir/configure.out" >&2
 		return 1
 	fi
-	sed -n 's/^systemdsystemunitdir = //p' "$dir/Makefile"
+	sed -n 's/^systemdsystemunitdir = //p' "$dir/Makefile" >"$dir.unitdir"
 }
+
+# The three copies, side by side; each one's status in
+# $configured_a, $configured_b, $configured_c (0 when it was configured).
+prefix=$scratch/opt
+configured "$scratch/a" --prefix="$prefix" &
+pid_a=$!
+configured "$scratch/b" --prefix=/usr --sysconfdir=/etc --localstatedir=/var \
+	--with-systemdsystemunitdir=/srv/units &
+pid_b=$!
+configured "$scratch/c" --prefix=/usr --sysconfdir=/etc --without-pam &
+pid_c=$!
+wait "$pid_a"
+configured_a=$?
+wait "$pid_b"
+configured_b=$?
+wait "$pid_c"
+configured_c=$?
 
 have_systemd=no
 pkg-config --exists systemd 2>/dev/null && have_systemd=yes
 
 # A staging prefix: everything beneath it, the units included.
-prefix=$scratch/opt
-unitdir=$(configured "$scratch/a" --prefix="$prefix") || { fail "configure --prefix"; finish; exit; }
+[ "$configured_a" -eq 0 ] || { fail "configure --prefix"; finish; exit; }
+unitdir=$(cat "$scratch/a.unitdir")
 if [ "$have_systemd" = yes ]; then
 	# shellcheck disable=SC2016 # the Makefile's own ${prefix}
 	check "--prefix: the units go beneath the prefix" [ "$unitdir" = '${prefix}/lib/systemd/system' ]
@@ -94,8 +121,8 @@ check "uninstall removes the .dist and the unchanged files" \
 
 # DESTDIR with an explicit unit folder: both honoured.
 dest=$scratch/dest
-unitdir=$(configured "$scratch/b" --prefix=/usr --sysconfdir=/etc --localstatedir=/var \
-	--with-systemdsystemunitdir=/srv/units) || { fail "configure --with-systemdsystemunitdir"; finish; exit; }
+[ "$configured_b" -eq 0 ] || { fail "configure --with-systemdsystemunitdir"; finish; exit; }
+unitdir=$(cat "$scratch/b.unitdir")
 check "--with-systemdsystemunitdir wins" [ "$unitdir" = /srv/units ]
 (cd "$scratch/b" && $MAKE -s install-data DESTDIR="$dest") >"$scratch/out5" 2>&1
 check "DESTDIR: units in DESTDIR/srv/units" [ -f "$dest/srv/units/pop2d.socket" ]
@@ -104,8 +131,7 @@ check "DESTDIR: /etc/xinetd.d/pop2 and /etc/pam.d/pop2" \
 check "DESTDIR: /var/lib/pop2d" [ -d "$dest/var/lib/pop2d" ]
 
 # A build without PAM has no PAM service to install.
-configured "$scratch/c" --prefix=/usr --sysconfdir=/etc --without-pam >/dev/null ||
-	{ fail "configure --without-pam"; finish; exit; }
+[ "$configured_c" -eq 0 ] || { fail "configure --without-pam"; finish; exit; }
 (cd "$scratch/c" && $MAKE -s install-data DESTDIR="$scratch/dest-c") >"$scratch/out6" 2>&1
 check "--without-pam: xinetd.d/pop2 but no pam.d/pop2" \
 	[ -f "$scratch/dest-c/etc/xinetd.d/pop2" -a ! -e "$scratch/dest-c/etc/pam.d" ]
