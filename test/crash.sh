@@ -18,20 +18,12 @@ CRASH_STEPS='journal-written journal-synced mid-write written marked phase-t tru
 
 # append_locked FILE: appends standard input to FILE the way procmail does
 # when its rcfile names no lockfile: O_APPEND under a blocking classic
-# fcntl write lock, then fsync. The dot-lock the killed pop2d left behind
-# is not looked at (procmail would wait LOCKTIMEOUT for it); the next login
-# breaks it. test/maildrop.sh and test/lock.sh use the real procmail.
+# fcntl write lock, then fsync (test/append.c). The dot-lock the killed
+# pop2d left behind is not looked at (procmail would wait LOCKTIMEOUT for
+# it); the next login breaks it. test/maildrop.sh and test/lock.sh use the
+# real procmail.
 append_locked() {
-	perl -e 'use Fcntl qw(:DEFAULT :flock F_SETLKW F_WRLCK F_UNLCK SEEK_SET);
-		use IO::Handle;
-		sysopen(my $f, $ARGV[0], O_WRONLY | O_APPEND) or die "$ARGV[0]: $!\n";
-		my $lk = pack("ssx4qqix4", F_WRLCK, SEEK_SET, 0, 0, 0);
-		fcntl($f, F_SETLKW, $lk) or die "fcntl: $!\n";
-		binmode(STDIN);
-		local $/;
-		my $data = <STDIN>;
-		syswrite($f, $data) == length($data) or die "write: $!\n";
-		$f->sync or die "fsync: $!\n";' "$1"
+	"$top_builddir/test/append" "$1"
 }
 
 # expect_messages LABEL PRESENT... -- ABSENT...: each present once, each absent never.
