@@ -504,6 +504,21 @@ lock_dot_release(struct lock_dot *dot)
 
 /* ------------------------------------------------------------- L1 + L2 */
 
+/*
+ * A random pause within [BACKOFF_MIN_MS, BACKOFF_MAX_MS]. A test build may
+ * lower the bound (POP2_LOCK_BACKOFF_MS), and the floor with it to a
+ * quarter of it, so that a race with delivery agents takes many rounds.
+ */
+static int64_t
+backoff_ms(void)
+{
+	uint64_t max = seam_number(
+	    "POP2_LOCK_BACKOFF_MS", BACKOFF_MAX_MS, 4, BACKOFF_MAX_MS);
+	uint64_t min = max * BACKOFF_MIN_MS / BACKOFF_MAX_MS;
+
+	return (int64_t)(min + util_random64() % (max - min + 1));
+}
+
 /* Whether PATH still names FD's file, and that file is a lone regular one. */
 static bool
 same_file(int fd, const char *path)
@@ -547,9 +562,7 @@ lock_maildrop(int fd, const char *path, const char *helper, int timeout,
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		pause = BACKOFF_MIN_MS +
-		    (int64_t)(util_random64() %
-			(BACKOFF_MAX_MS - BACKOFF_MIN_MS + 1));
+		pause = backoff_ms();
 		if (util_sleep_ms(pause < left ? pause : left) == -1)
 			return -1;
 	}

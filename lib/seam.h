@@ -12,8 +12,13 @@
  *                        "*" for every call) in this process
  * POP2_LOGIN_DELAY_MS=MS the failed-login deadline, in place of the default
  * POP2_LOCK_WAIT=S, POP2_JOURNAL_MAX=N
- *                        the maildrop lock wait and the journal bound, read
- *                        by pop2d/store.c through seam_number()
+ *                        the maildrop lock wait (0: one attempt, no wait)
+ *                        and the journal bound, read by pop2d/maildrop.c
+ *                        through seam_number()
+ * POP2_LOCK_BACKOFF_MS=MS
+ *                        the longest pause between two attempts at the
+ *                        maildrop locks, in place of 2 s (the shortest is
+ *                        a quarter of it), read by lib/lock.c
  * POP2_HELPER_ANSWER_MS=MS, POP2_HELPER_EXIT_MS=MS
  *                        shorter waits for pop2-lock's answer and exit,
  *                        read by lib/lock.c through seam_number()

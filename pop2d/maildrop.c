@@ -49,7 +49,7 @@ int
 maildrop_lock_wait(int seconds)
 {
 	return (int)seam_number(
-	    "POP2_LOCK_WAIT", (unsigned long long)seconds, 1, 3600);
+	    "POP2_LOCK_WAIT", (unsigned long long)seconds, 0, 3600);
 }
 
 uint64_t

@@ -146,8 +146,9 @@ const struct maildrop_ops *maildrop_format(const char *spec, const char **path);
 /*
  * How long to wait for a folder's locks, given the normal SECONDS
  * (LOCK_WAIT_SCAN, LOCK_WAIT_COMMIT). Test builds may shorten it
- * (POP2_LOCK_WAIT seconds) so that busy-lock tests do not take minutes;
- * production builds never look at the environment for it.
+ * (POP2_LOCK_WAIT seconds; 0 gives up after the first attempt) so that
+ * busy-lock tests do not take minutes; production builds never look at
+ * the environment for it.
  */
 int maildrop_lock_wait(int seconds);
 
