@@ -118,7 +118,7 @@ done
 # --- A stale dot-lock that cannot be removed: busy, and left for later.
 fresh
 sh -c 'echo $$' >"$mbox.lock"
-pop2 POP2_FAIL_AT='lock.unlink-stale:EIO:*' -- "$HELO" QUIT
+pop2 POP2_FAIL_AT='lock.unlink-stale:EIO:*' POP2_LOCK_WAIT=0 -- "$HELO" QUIT
 check "lock.unlink-stale: - Maildrop busy" [ "$(reply)" = "- Maildrop busy" ]
 check "lock.unlink-stale: the stale lock is still there" [ -e "$mbox.lock" ]
 check "lock.unlink-stale: the maildrop is unchanged" cmp -s "$scratch/before" "$mbox"
