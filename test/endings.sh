@@ -21,13 +21,28 @@ cp "$data/mbox/basic.mbox" "$maildrop"
 # its exit status in $status.
 ended() {
 	local i
-	for ((i = 0; i < 600; i++)); do
+	for ((i = 0; i < 3000; i++)); do
 		kill -0 "$1" 2>/dev/null || break
-		sleep 0.1
+		sleep 0.02
 	done
 	wait "$1"
 	status=$?
 }
+
+# --- A client that sends command after command but reads no reply: once
+# the connection holds no more, the reply cannot be written within -t.
+# Started first, in the background, with a maildrop and a state directory
+# of its own: the others run while it waits out -t; checked in its turn.
+cp "$maildrop" "$scratch/maildrop4"
+mkdir -m 755 "$scratch/state4"
+mkfifo "$scratch/out4"
+(
+	exec {r}<>"$scratch/out4"
+	{ printf 'HELO alice wonderland\r\n'; for ((i = 0; i < 6000; i++)); do printf 'READ 1\r\n'; done; } |
+		"$POP2D" -d -n t -p "$passwd" -S "$scratch/state4" -m "$scratch/maildrop4" -t 1 \
+			>"$scratch/out4" 2>"$scratch/err4"
+) &
+noreader=$!
 
 # --- SIGTERM while a refused login waits for its deadline (an hour here):
 # the wait ends at once, and so does the session, with its refusal.
@@ -117,15 +132,8 @@ exec {w}>&-
 check "a client gone before the reply to QUIT: exit 1 ($status)" [ "$status" -eq 1 ]
 check "... logged as ended by QUIT" grep -q 'session end user=- reason=QUIT' "$scratch/err6"
 
-# --- A client that sends command after command but reads no reply: once
-# the connection holds no more, the reply cannot be written within -t.
-mkfifo "$scratch/out4"
-exec {r}<>"$scratch/out4"
-{ printf 'HELO alice wonderland\r\n'; for ((i = 0; i < 6000; i++)); do printf 'READ 1\r\n'; done; } |
-	"$POP2D" -d -n t -p "$passwd" -S "$state" -m "$maildrop" -t 1 \
-		>"$scratch/out4" 2>"$scratch/err4"
-status=$?
-exec {r}<&-
+# --- The client that reads no reply, started above.
+ended "$noreader"
 check "a client that reads no reply: exit 1 ($status)" [ "$status" -eq 1 ]
 check "... the session ends at -t, logged as a timeout" \
 	grep -q 'session end user=alice reason=timeout' "$scratch/err4"
