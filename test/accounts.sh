@@ -87,14 +87,16 @@ check "yescrypt and SHA-512 hashes" \
 	[ "$(shadow_hash "${prefix}y" | cut -c1-3)$(shadow_hash "${prefix}s" | cut -c1-3)" = '$y$$6$' ]
 
 # pop2 LINES...: one session for the system's accounts, replies in
-# $scratch/out, the -d log copy in $scratch/err.
+# $out/out, the -d log copy in $out/err ($out is $scratch unless a case has
+# a folder of its own).
+out=$scratch
 pop2() {
 	printf '%s\r\n' "$@" |
 		"$POP2D" -d -n t -S "$state" -m "$spool/%u" -L "$scratch/bin/pop2-lock" \
-			>"$scratch/out" 2>"$scratch/err"
+			>"$out/out" 2>"$out/err"
 }
 reply() {
-	sed -n "$1p" "$scratch/out" | tr -d '\r'
+	sed -n "$1p" "$out/out" | tr -d '\r'
 }
 
 for who in y:'yes-crypt pass':yescrypt s:'sha pass':SHA-512; do
@@ -108,22 +110,40 @@ for who in y:'yes-crypt pass':yescrypt s:'sha pass':SHA-512; do
 done
 
 # Every refusal looks the same: the same reply, not before the delay
-# (POP2_LOGIN_DELAY_MS in a test build, else the default 2 s).
+# (POP2_LOGIN_DELAY_MS in a test build, else the default 2 s). The logins
+# wait out their delays side by side, each with a folder of its own, and
+# are checked in turn.
 delay_ms=${POP2_LOGIN_DELAY_MS:-2000}
-for who in "${prefix}l:locked pass:locked:$(why 'locked entry' "$auth_failure")" \
-	"${prefix}e:expired pass:expired:$(why expired 'pam_acct_mgmt: User account has expired')" \
-	"root:root pass:uid 0:uid 0" \
-	"${prefix}y:wrong pass:wrong password:$(why 'wrong password' "$auth_failure")" \
-	"${prefix}x:any pass:unknown user:$(why 'unknown user' "$not_known")" \
-	"${prefix^^}Y:yes-crypt pass:name in another case:$(why 'unknown user' "$not_known")"; do
-	IFS=: read -r user password what why <<<"$who"
-	start=$(date +%s%N)
-	pop2 "HELO $user $password"
-	took=$(( ($(date +%s%N) - start) / 1000000 ))
+refusals=(
+	"${prefix}l:locked pass:locked:$(why 'locked entry' "$auth_failure")"
+	"${prefix}e:expired pass:expired:$(why expired 'pam_acct_mgmt: User account has expired')"
+	"root:root pass:uid 0:uid 0"
+	"${prefix}y:wrong pass:wrong password:$(why 'wrong password' "$auth_failure")"
+	"${prefix}x:any pass:unknown user:$(why 'unknown user' "$not_known")"
+	"${prefix^^}Y:yes-crypt pass:name in another case:$(why 'unknown user' "$not_known")"
+)
+pids=()
+for i in "${!refusals[@]}"; do
+	IFS=: read -r user password what why <<<"${refusals[$i]}"
+	mkdir "$scratch/refused.$i"
+	(
+		out=$scratch/refused.$i
+		start=$(date +%s%N)
+		pop2 "HELO $user $password"
+		echo $(( ($(date +%s%N) - start) / 1000000 )) >"$out/took"
+	) &
+	pids+=("$!")
+done
+for i in "${!refusals[@]}"; do
+	IFS=: read -r user password what why <<<"${refusals[$i]}"
+	wait "${pids[$i]}"
+	out=$scratch/refused.$i
+	took=$(cat "$out/took")
 	check "$what: - Bad login" [ "$(reply 2)" = "- Bad login" ]
 	check "$what: not before the delay of $delay_ms ms (took $took ms)" [ "$took" -ge "$delay_ms" ]
-	check "$what: the log says why" grep -q "login failed user=$user peer=local reason=$why" "$scratch/err"
+	check "$what: the log says why" grep -q "login failed user=$user peer=local reason=$why" "$out/err"
 done
+out=$scratch
 
 # Not started as root: no identity change, nobody else's login.
 printf '%s\r\n' "HELO ${prefix}s sha pass" |
@@ -139,17 +159,11 @@ mkfifo "$scratch/in"
 	<"$scratch/in" >"$scratch/live.out" 2>"$scratch/live.err" &
 pid=$!
 exec 3>"$scratch/in"
-for ((i = 0; i < 50; i++)); do
-	[ -s "$scratch/live.out" ] && break
-	sleep 0.1
-done
+wait_for 5 [ -s "$scratch/live.out" ]
 check "before HELO: no core file can be written (RLIMIT_CORE 0)" \
 	[ "$(awk '/^Max core file size/ { print $5 " " $6 }' "/proc/$pid/limits")" = "0 0" ]
 printf 'HELO %s yes-crypt pass\r\n' "$user" >&3
-for ((i = 0; i < 50; i++)); do
-	grep -q '^#' "$scratch/live.out" && break
-	sleep 0.1
-done
+wait_for 5 grep -q '^#' "$scratch/live.out"
 uid=$(id -u "$user")
 gid=$(id -g "$user")
 check "after HELO: real, effective, saved and fs uid are the user's" \
@@ -162,10 +176,7 @@ check "after HELO: the supplementary groups are the user's" \
 # A signal mid-session: no commit, the maildrop as it was.
 cp "$spool/$user" "$scratch/before"
 printf 'READ 1\r\nRETR\r\nACKD\r\n' >&3
-for ((i = 0; i < 50; i++)); do
-	grep -q 'characters in message 2' "$scratch/live.out" && break
-	sleep 0.1
-done
+wait_for 5 grep -q 'characters in message 2' "$scratch/live.out"
 kill -TERM "$pid"
 wait "$pid"
 status=$?
