@@ -49,14 +49,9 @@ as() {
 	setpriv --reuid="$who" --regid="$who" --init-groups "$@"
 }
 
-# wait_until COMMAND...: runs COMMAND every 0.1 s for at most 5 s.
+# wait_until COMMAND...: wait_for COMMAND, for at most 5 s.
 wait_until() {
-	local i
-	for ((i = 0; i < 50; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
+	wait_for 5 "$@"
 }
 
 posts() {
