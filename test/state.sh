@@ -99,6 +99,54 @@ forge_journal() {
 	chmod 644 "$scratch/forged"
 }
 
+# --- Configuration errors reach syslog at mail.err, whatever the client
+# sees: a private /dev with our own /dev/log in the mount namespace. First,
+# so that test/hostsafe.sh, which kills this script once /dev is mounted,
+# need not wait for the rest.
+listen_log() {
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+out = open(sys.argv[1], "ab", buffering=0)
+while True:
+    out.write(s.recv(65536) + b"\n")
+' "$1"
+}
+if command -v python3 >/dev/null && mkdir -p "$scratch/olddev" &&
+	mount --rbind /dev "$scratch/olddev" && mount -t tmpfs -o mode=755 tmpfs /dev; then
+	for f in null zero urandom; do
+		touch "/dev/$f"
+		mount --bind "$scratch/olddev/$f" "/dev/$f"
+	done
+	: >"$scratch/syslog"
+	listen_log "$scratch/syslog" &
+	listener=$!
+	wait_for 10 [ -S /dev/log ]
+	printf 'HELO victim victim-pw\r\n' |
+		"$POP2D" -n t -p "$scratch/no-such-passwd" -S "$S" >"$scratch/out" 2>/dev/null
+	status=$?
+	mkdir -m 1777 "$scratch/unsafe"
+	printf 'HELO victim victim-pw\r\n' |
+		"$POP2D" -n t -p "$passwd" -S "$scratch/unsafe" >/dev/null 2>&1
+	logged_twice() { [ "$(grep -c 'configuration error' "$scratch/syslog")" -ge 2 ]; }
+	wait_for 10 logged_twice
+	kill "$listener"
+	wait "$listener" 2>/dev/null
+	# <19>: facility mail (2) * 8 + severity err (3).
+	check "an unreadable -p is logged at mail.err with the path and the fix" \
+		grep -q "^<19>.*pop2d\[[0-9]*\]: configuration error: -p $scratch/no-such-passwd: No such file or directory: make it a file pop2d can read, or correct -p" "$scratch/syslog"
+	check "an unsafe -S is logged at mail.err" \
+		grep -q "^<19>.*configuration error: -S $scratch/unsafe is unsafe" "$scratch/syslog"
+	check "the client gets only '- POP2 server unavailable', exit 2 (exit $status)" \
+		[ "$status" -eq 2 -a "$(cat "$scratch/out")" = $'- POP2 server unavailable\r' ]
+	for f in null zero urandom; do umount "/dev/$f"; done
+	umount /dev
+	umount -l "$scratch/olddev"
+else
+	skip "no private /dev/log here"
+fi
+
 # --- A recovery that hangs is killed after -t; the other users' still run.
 # It waits out -t (1 s, the least there is), so it runs beside the cases
 # that come first (spawn, in lib.sh), with homes, a passwd-file and a
@@ -350,57 +398,6 @@ if mount -t tmpfs -o mode=755 tmpfs /var/lib 2>/dev/null; then
 	umount /var/lib
 else
 	skip "cannot mount a private tmpfs on /var/lib"
-fi
-
-# --- Configuration errors reach syslog at mail.err, whatever the client
-# sees: a private /dev with our own /dev/log in the mount namespace.
-listen_log() {
-	python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind("/dev/log")
-out = open(sys.argv[1], "ab", buffering=0)
-while True:
-    out.write(s.recv(65536) + b"\n")
-' "$1"
-}
-if command -v python3 >/dev/null && mkdir -p "$scratch/olddev" &&
-	mount --rbind /dev "$scratch/olddev" && mount -t tmpfs -o mode=755 tmpfs /dev; then
-	for f in null zero urandom; do
-		touch "/dev/$f"
-		mount --bind "$scratch/olddev/$f" "/dev/$f"
-	done
-	: >"$scratch/syslog"
-	listen_log "$scratch/syslog" &
-	listener=$!
-	for ((i = 0; i < 100; i++)); do
-		[ -S /dev/log ] && break
-		sleep 0.1
-	done
-	printf 'HELO victim victim-pw\r\n' |
-		"$POP2D" -n t -p "$scratch/no-such-passwd" -S "$S" >"$scratch/out" 2>/dev/null
-	status=$?
-	mkdir -m 1777 "$scratch/unsafe"
-	printf 'HELO victim victim-pw\r\n' |
-		"$POP2D" -n t -p "$passwd" -S "$scratch/unsafe" >/dev/null 2>&1
-	for ((i = 0; i < 100; i++)); do
-		[ "$(grep -c 'configuration error' "$scratch/syslog")" -ge 2 ] && break
-		sleep 0.1
-	done
-	kill "$listener"
-	wait "$listener" 2>/dev/null
-	# <19>: facility mail (2) * 8 + severity err (3).
-	check "an unreadable -p is logged at mail.err with the path and the fix" \
-		grep -q "^<19>.*pop2d\[[0-9]*\]: configuration error: -p $scratch/no-such-passwd: No such file or directory: make it a file pop2d can read, or correct -p" "$scratch/syslog"
-	check "an unsafe -S is logged at mail.err" \
-		grep -q "^<19>.*configuration error: -S $scratch/unsafe is unsafe" "$scratch/syslog"
-	check "the client gets only '- POP2 server unavailable', exit 2 (exit $status)" \
-		[ "$status" -eq 2 -a "$(cat "$scratch/out")" = $'- POP2 server unavailable\r' ]
-	for f in null zero urandom; do umount "/dev/$f"; done
-	umount /dev
-	umount -l "$scratch/olddev"
-else
-	skip "no private /dev/log here"
 fi
 
 # --- The boot-time unit cannot wait for ever.
