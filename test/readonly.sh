@@ -17,9 +17,9 @@ chmod 755 "$scratch"
 home=$scratch/home
 mkdir -m 755 "$home"
 ns_add_group reader 2201
-ns_add_user reader 2201 2201 "$home" "$(ns_hash '$y$' reader-pw)"
+ns_add_user reader 2201 2201 "$home" "$(ns_hash '$y$' reader-pw 1)"
 passwd=$scratch/passwd
-printf 'reader:%s:2201:2201::%s\n' "$(ns_hash '$y$' reader-pw)" "$home" >"$passwd"
+printf 'reader:%s:2201:2201::%s\n' "$(ns_hash '$y$' reader-pw 1)" "$home" >"$passwd"
 chmod 600 "$passwd"
 
 # three FILE: an mbox of three messages, m1 m2 m3.
@@ -124,9 +124,9 @@ check "a read-only mount: unchanged" cmp -s "$scratch/before" "$scratch/ro/inbox
 mkdir -m 700 "$scratch/own-state"
 chown reader: "$scratch/own-state"
 {
-	printf 'reader:%s:2201:2201::%s\n' "$(ns_hash '$y$' reader-pw)" "$home"
-	printf 'other:%s:2202:2202::%s\n' "$(ns_hash '$y$' other-pw)" "$home"
-	printf 'regroup:%s:2201:2202::%s\n' "$(ns_hash '$y$' regroup-pw)" "$home"
+	printf 'reader:%s:2201:2201::%s\n' "$(ns_hash '$y$' reader-pw 1)" "$home"
+	printf 'other:%s:2202:2202::%s\n' "$(ns_hash '$y$' other-pw 1)" "$home"
+	printf 'regroup:%s:2201:2202::%s\n' "$(ns_hash '$y$' regroup-pw 1)" "$home"
 } >"$scratch/own-passwd"
 chown reader "$scratch/own-passwd"
 three "$home/own-inbox"

@@ -20,12 +20,12 @@ S=$scratch/S
 mkdir -m 755 "$S" "$scratch/home"
 ns_add_group rina 2101
 ns_add_group sam 2102
-ns_add_user rina 2101 2101 "$scratch/home/rina" "$(ns_hash '$y$' rina-pw)"
-ns_add_user sam 2102 2102 "$scratch/home/sam" "$(ns_hash '$y$' sam-pw)"
+ns_add_user rina 2101 2101 "$scratch/home/rina" "$(ns_hash '$y$' rina-pw 1)"
+ns_add_user sam 2102 2102 "$scratch/home/sam" "$(ns_hash '$y$' sam-pw 1)"
 passwd=$scratch/passwd
 {
-	printf 'rina:%s:2101:2101::%s\n' "$(ns_hash '$y$' rina-pw)" "$scratch/home/rina"
-	printf 'sam:%s:2102:2102::%s\n' "$(ns_hash '$y$' sam-pw)" "$scratch/home/sam"
+	printf 'rina:%s:2101:2101::%s\n' "$(ns_hash '$y$' rina-pw 1)" "$scratch/home/rina"
+	printf 'sam:%s:2102:2102::%s\n' "$(ns_hash '$y$' sam-pw 1)" "$scratch/home/sam"
 } >"$passwd"
 chmod 600 "$passwd"
 
@@ -236,7 +236,7 @@ check "the next login, with the lock gone, finishes the commit" \
 
 # --- A passwd-file user without a uid: its sessions keep root's identity,
 # so its state folder is root's, and so is its recovery.
-printf 'keeper:%s::::%s\n' "$(ns_hash '$y$' keeper-pw)" "$scratch/home/keeper" >>"$passwd"
+printf 'keeper:%s::::%s\n' "$(ns_hash '$y$' keeper-pw 1)" "$scratch/home/keeper" >>"$passwd"
 mkdir -p "$scratch/home/keeper"
 for i in 1 2 3; do
 	printf 'From x@example.org Mon Nov 16 09:12:44 2026\nSubject: k%s\n\nbody\n\n' "$i"
