@@ -51,6 +51,45 @@ release() {
 	wait "$holder"
 }
 
+# procmail_held_back: procmail holds back its delivery while pop2-lock holds
+# the lock, and delivers once it is released. procmail tries a busy lock
+# again only after a second, so this case runs beside the others (lib.sh's
+# spawn, with a maildrop of its own) and is checked at the end.
+procmail_held_back() {
+	local mbox=$scratch/mbox marker pm
+	printf '' >"$scratch/procmailrc"
+	marker="X-Lock-Test: $$-$RANDOM"
+	printf 'From: a@example.org\nSubject: locked\n%s\n\nbody\n' "$marker" >"$scratch/msg"
+	: >"$mbox"
+	# procmail sleeps a second before writing to a mailbox read within the
+	# same second (its NFS "atime hack"); an access time ahead of the clock
+	# spares it that.
+	touch -a -d '+1 hour' "$mbox"
+	hold "$mbox"
+	# procmail -m delivers to DEFAULT under DEFAULT.lock; LOCKSLEEP=0 tries a
+	# busy lock again at once, and then every second (its unique names for
+	# the tries run out within a second), instead of every 8.
+	# It must not inherit fd 3, or the holder would never see end of file.
+	# Its verbose log says "Locking" before each try: a second one means it
+	# found the lock busy and is waiting.
+	procmail -m VERBOSE=on LOGFILE="$scratch/procmail.log" LOCKSLEEP=0 DEFAULT="$mbox" \
+		"$scratch/procmailrc" <"$scratch/msg" 3>&- &
+	pm=$!
+	procmail_retried() {
+		[ "$(grep -c '^procmail: Locking ' "$scratch/procmail.log" 2>/dev/null)" -ge 2 ]
+	}
+	wait_for 30 procmail_retried
+	check "procmail tried the lock and waits while pop2-lock holds it" [ ! -s "$mbox" ]
+	check "procmail is still waiting" kill -0 "$pm"
+	release
+	wait_until [ -s "$mbox" ]
+	wait "$pm"
+	check "procmail delivers once the lock is released" [ $? -eq 0 ]
+	check "the message is there exactly once" [ "$(grep -c -F "$marker" "$mbox")" -eq 1 ]
+	check "procmail removed its lock" [ ! -e "$mbox.lock" ]
+}
+spawn procmail procmail_held_back
+
 # ---------------------------------------------------------------- service
 
 hold "$mbox"
@@ -170,7 +209,7 @@ not_permitted() {
 	"$POP2_LOCK" "$@" </dev/null >"$scratch/out" 2>"$scratch/err"
 	local status=$?
 	if [ "$status" -eq 77 ] && [ "$(head -c 2 "$scratch/out")" = "0 " ] &&
-		[ -z "$(find "$scratch" -name '*.lock')" ]; then
+		[ -z "$(find "$scratch" -path "$scratch/procmail" -prune -o -name '*.lock' -print)" ]; then
 		pass "$name"
 	else
 		fail "$name (exit $status, answer $(head -c 100 "$scratch/out"))"
@@ -224,35 +263,6 @@ check "and ours is gone again" [ ! -e "$mbox.lock" ]
 
 # --------------------------------------------------------------- procmail
 
-printf '' >"$scratch/procmailrc"
-marker="X-Lock-Test: $$-$RANDOM"
-printf 'From: a@example.org\nSubject: locked\n%s\n\nbody\n' "$marker" >"$scratch/msg"
-: >"$mbox"
-# procmail sleeps a second before writing to a mailbox read within the
-# same second (its NFS "atime hack"); an access time ahead of the clock
-# spares it that.
-touch -a -d '+1 hour' "$mbox"
-hold "$mbox"
-# procmail -m delivers to DEFAULT under DEFAULT.lock; LOCKSLEEP=0 tries a
-# busy lock again at once, and then every second (its unique names for
-# the tries run out within a second), instead of every 8.
-# It must not inherit fd 3, or the holder would never see end of file.
-# Its verbose log says "Locking" before each try: a second one means it
-# found the lock busy and is waiting.
-procmail -m VERBOSE=on LOGFILE="$scratch/procmail.log" LOCKSLEEP=0 DEFAULT="$mbox" \
-	"$scratch/procmailrc" <"$scratch/msg" 3>&- &
-pm=$!
-procmail_retried() {
-	[ "$(grep -c '^procmail: Locking ' "$scratch/procmail.log" 2>/dev/null)" -ge 2 ]
-}
-wait_for 30 procmail_retried
-check "procmail tried the lock and waits while pop2-lock holds it" [ ! -s "$mbox" ]
-check "procmail is still waiting" kill -0 "$pm"
-release
-wait_until [ -s "$mbox" ]
-wait "$pm"
-check "procmail delivers once the lock is released" [ $? -eq 0 ]
-check "the message is there exactly once" [ "$(grep -c -F "$marker" "$mbox")" -eq 1 ]
-check "procmail removed its lock" [ ! -e "$mbox.lock" ]
+collect procmail
 
 finish
