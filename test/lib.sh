@@ -24,11 +24,8 @@ skipped=0
 . "$top_srcdir/test/safedir.sh"
 unsafe_parents() {
 	local d
-	d=$(cd "$(dirname "$1")" && pwd -P)/x || return 0
-	while [ "$d" != / ] && [ "$d" != . ]; do
-		d=$(dirname "$d")
-		find "$d" -maxdepth 0 -perm /022
-	done
+	d=$(cd "${1%/*}" && pwd -P) || return 0
+	shared_folders "$d"
 }
 scratch_base=${POP2_TEST_TMPDIR:-$(safe_base "$top_builddir/test")}
 scratch=$(mktemp -d "$scratch_base/pop2d-test.XXXXXX") || {
