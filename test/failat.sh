@@ -52,6 +52,88 @@ then_works() {
 		"$(count_subject "$mbox" two)" -eq 1 -a "$(count_subject "$mbox" three)" -eq 1 ]
 }
 
+# at_commit: the faults at the commit and after it, with a maildrop of its
+# own; started first, beside the faults at login (lib.sh's spawn), and
+# checked after them.
+at_commit() {
+	local mbox=$scratch/maildrop fault step outcome
+	# --- At the commit (the second time the dot-lock is taken): nothing deleted.
+	for fault in lock.post-open:EIO:2 lock.post-write:EIO:2 lock.link:EIO:2 lock.link:ENOSPC:2; do
+		fresh
+		pop2 POP2_FAIL_AT=$fault -- "$HELO" "READ 1" RETR ACKD QUIT
+		check "$fault at QUIT: a - reply, nothing deleted (got: $(reply))" \
+			grep -q -x -E -- '- .*; nothing deleted' <(reply)
+		check "$fault at QUIT: logged as a failed commit" \
+			grep -q 'session end user=alice reason=commit failed retrieved=1 deleted=0 ' "$scratch/err"
+		untouched "$fault at QUIT"
+		then_works "$fault at QUIT"
+	done
+
+	# --- A stale dot-lock that cannot be removed: busy, and left for later.
+	fresh
+	sh -c 'echo $$' >"$mbox.lock"
+	pop2 POP2_FAIL_AT='lock.unlink-stale:EIO:*' POP2_LOCK_WAIT=0 -- "$HELO" QUIT
+	check "lock.unlink-stale: - Maildrop busy" [ "$(reply)" = "- Maildrop busy" ]
+	check "lock.unlink-stale: the stale lock is still there" [ -e "$mbox.lock" ]
+	check "lock.unlink-stale: the maildrop is unchanged" cmp -s "$scratch/before" "$mbox"
+	then_works "lock.unlink-stale"
+	check "lock.unlink-stale: the next login broke the dead process's lock" [ ! -e "$mbox.lock" ]
+
+	# --- Our own dot-lock not removed after the commit: it names a process
+	# that is gone, so the next login breaks it at once.
+	fresh
+	pop2 POP2_FAIL_AT=lock.unlink:EIO:2 -- "$HELO" "READ 3" RETR ACKD QUIT
+	check "lock.unlink after the commit: + OK, the commit is whole" \
+		[ "$(reply)" = "+ OK Sayonara" -a "$(count_subject "$mbox" three)" -eq 0 ]
+	check "lock.unlink after the commit: the lock is left, with pop2d's PID" \
+		[ -s "$mbox.lock" ]
+	cp "$mbox" "$scratch/before"
+	pop2 -- "$HELO" "READ 1" RETR ACKD QUIT
+	check "lock.unlink: the next login breaks it and commits" \
+		[ "$(reply)" = "+ OK Sayonara" -a ! -e "$mbox.lock" -a "$(count_subject "$mbox" one)" -eq 0 ]
+
+	# --- A damaged journal that cannot be removed: the login is refused, the
+	# journal kept; the next login removes it (the maildrop was never touched).
+	fresh
+	mkdir -p "$state/alice"
+	echo garbage >"$state/alice/commit.jnl"
+	pop2 POP2_FAIL_AT=commit.unlink:EIO -- "$HELO" QUIT
+	check "commit.unlink (a damaged journal): - Cannot open maildrop" [ "$(reply)" = "- Cannot open maildrop" ]
+	check "commit.unlink (a damaged journal): logged" \
+		grep -q 'user=alice reason=cannot finish an interrupted commit: Input/output error' "$scratch/err"
+	check "commit.unlink (a damaged journal): the journal is kept" [ -e "$state/alice/commit.jnl" ]
+	check "commit.unlink (a damaged journal): the maildrop is unchanged" cmp -s "$scratch/before" "$mbox"
+	then_works "commit.unlink (a damaged journal)"
+	check "commit.unlink (a damaged journal): the next login removed the damaged journal" \
+		[ ! -e "$state/alice/commit.jnl" ]
+
+	# --- The commit's own steps, each failed at its first call.
+	for fault in commit.open:nothing commit.pwrite:nothing commit.fsync:nothing \
+		commit.rename:nothing commit.fallocate:nothing commit.fdatasync:later \
+		commit.ftruncate:later commit.unlink:later; do
+		step=${fault%%:*} outcome=${fault#*:}
+		fresh
+		pop2 POP2_FAIL_AT=$step:EIO -- "$HELO" "READ 1" RETR ACKD "READ 3" RETR ACKD QUIT
+		if [ "$outcome" = nothing ]; then
+			check "$step: - Commit failed; nothing deleted" [ "$(reply)" = "- Commit failed; nothing deleted" ]
+			untouched "$step"
+		else
+			check "$step: - Commit interrupted; it completes at the next login" \
+				[ "$(reply)" = "- Commit interrupted; it completes at the next login" ]
+			check "$step: the journal stays for the next login" [ -e "$state/alice/commit.jnl" ]
+			pop2 -- "$HELO" QUIT
+			check "$step: the next login finishes the commit" \
+				[ "$(reply)" = "+ OK Sayonara" -a ! -e "$state/alice/commit.jnl" -a \
+				"$(grep -c '^Subject: ' "$mbox")" -eq 1 -a "$(count_subject "$mbox" two)" -eq 1 ]
+			continue
+		fi
+		check "$step: logged as a failed commit" \
+			grep -q 'session end user=alice reason=commit failed retrieved=2 deleted=0 ' "$scratch/err"
+		then_works "$step"
+	done
+}
+spawn commit at_commit
+
 # --- At login: the state directory and the session lock.
 for fault in state.open:EIO state.mkdir:EIO state.open-user:EIO; do
 	fresh
@@ -103,79 +185,6 @@ check "maildir.unlink:EACCES:2: the partial commit's reply (got: $(reply))" \
 check "maildir.unlink:EACCES:2: one removal is done, the other not" \
 	[ "$(ls "$scratch/md/cur" | wc -l)" -eq 2 -a -e "$scratch/md/cur/1003.x3.host:2," ]
 
-# --- At the commit (the second time the dot-lock is taken): nothing deleted.
-for fault in lock.post-open:EIO:2 lock.post-write:EIO:2 lock.link:EIO:2 lock.link:ENOSPC:2; do
-	fresh
-	pop2 POP2_FAIL_AT=$fault -- "$HELO" "READ 1" RETR ACKD QUIT
-	check "$fault at QUIT: a - reply, nothing deleted (got: $(reply))" \
-		grep -q -x -E -- '- .*; nothing deleted' <(reply)
-	check "$fault at QUIT: logged as a failed commit" \
-		grep -q 'session end user=alice reason=commit failed retrieved=1 deleted=0 ' "$scratch/err"
-	untouched "$fault at QUIT"
-	then_works "$fault at QUIT"
-done
-
-# --- A stale dot-lock that cannot be removed: busy, and left for later.
-fresh
-sh -c 'echo $$' >"$mbox.lock"
-pop2 POP2_FAIL_AT='lock.unlink-stale:EIO:*' POP2_LOCK_WAIT=0 -- "$HELO" QUIT
-check "lock.unlink-stale: - Maildrop busy" [ "$(reply)" = "- Maildrop busy" ]
-check "lock.unlink-stale: the stale lock is still there" [ -e "$mbox.lock" ]
-check "lock.unlink-stale: the maildrop is unchanged" cmp -s "$scratch/before" "$mbox"
-then_works "lock.unlink-stale"
-check "lock.unlink-stale: the next login broke the dead process's lock" [ ! -e "$mbox.lock" ]
-
-# --- Our own dot-lock not removed after the commit: it names a process
-# that is gone, so the next login breaks it at once.
-fresh
-pop2 POP2_FAIL_AT=lock.unlink:EIO:2 -- "$HELO" "READ 3" RETR ACKD QUIT
-check "lock.unlink after the commit: + OK, the commit is whole" \
-	[ "$(reply)" = "+ OK Sayonara" -a "$(count_subject "$mbox" three)" -eq 0 ]
-check "lock.unlink after the commit: the lock is left, with pop2d's PID" \
-	[ -s "$mbox.lock" ]
-cp "$mbox" "$scratch/before"
-pop2 -- "$HELO" "READ 1" RETR ACKD QUIT
-check "lock.unlink: the next login breaks it and commits" \
-	[ "$(reply)" = "+ OK Sayonara" -a ! -e "$mbox.lock" -a "$(count_subject "$mbox" one)" -eq 0 ]
-
-# --- A damaged journal that cannot be removed: the login is refused, the
-# journal kept; the next login removes it (the maildrop was never touched).
-fresh
-mkdir -p "$state/alice"
-echo garbage >"$state/alice/commit.jnl"
-pop2 POP2_FAIL_AT=commit.unlink:EIO -- "$HELO" QUIT
-check "commit.unlink (a damaged journal): - Cannot open maildrop" [ "$(reply)" = "- Cannot open maildrop" ]
-check "commit.unlink (a damaged journal): logged" \
-	grep -q 'user=alice reason=cannot finish an interrupted commit: Input/output error' "$scratch/err"
-check "commit.unlink (a damaged journal): the journal is kept" [ -e "$state/alice/commit.jnl" ]
-check "commit.unlink (a damaged journal): the maildrop is unchanged" cmp -s "$scratch/before" "$mbox"
-then_works "commit.unlink (a damaged journal)"
-check "commit.unlink (a damaged journal): the next login removed the damaged journal" \
-	[ ! -e "$state/alice/commit.jnl" ]
-
-# --- The commit's own steps, each failed at its first call.
-for fault in commit.open:nothing commit.pwrite:nothing commit.fsync:nothing \
-	commit.rename:nothing commit.fallocate:nothing commit.fdatasync:later \
-	commit.ftruncate:later commit.unlink:later; do
-	step=${fault%%:*} outcome=${fault#*:}
-	fresh
-	pop2 POP2_FAIL_AT=$step:EIO -- "$HELO" "READ 1" RETR ACKD "READ 3" RETR ACKD QUIT
-	if [ "$outcome" = nothing ]; then
-		check "$step: - Commit failed; nothing deleted" [ "$(reply)" = "- Commit failed; nothing deleted" ]
-		untouched "$step"
-	else
-		check "$step: - Commit interrupted; it completes at the next login" \
-			[ "$(reply)" = "- Commit interrupted; it completes at the next login" ]
-		check "$step: the journal stays for the next login" [ -e "$state/alice/commit.jnl" ]
-		pop2 -- "$HELO" QUIT
-		check "$step: the next login finishes the commit" \
-			[ "$(reply)" = "+ OK Sayonara" -a ! -e "$state/alice/commit.jnl" -a \
-			"$(grep -c '^Subject: ' "$mbox")" -eq 1 -a "$(count_subject "$mbox" two)" -eq 1 ]
-		continue
-	fi
-	check "$step: logged as a failed commit" \
-		grep -q 'session end user=alice reason=commit failed retrieved=2 deleted=0 ' "$scratch/err"
-	then_works "$step"
-done
+collect commit
 
 finish
