@@ -43,8 +43,10 @@ configured() {
 	shift
 	tree "$dir" || return 1
 	cp "$scratch/seed.cache" "$dir.cache" || return 1
-	# Nothing is compiled: no dependency files to make.
-	if ! (cd "$dir" && ./configure -q --cache-file="$dir.cache" --disable-dependency-tracking "$@" \
+	# Nothing is compiled: no dependency files to make. /bin/sh runs the
+	# script (autoconf would otherwise move to bash, at a third more cost)
+	# and the install rules: they must not need bash.
+	if ! (cd "$dir" && CONFIG_SHELL=/bin/sh /bin/sh ./configure -q --cache-file="$dir.cache" --disable-dependency-tracking "$@" \
 		>"$dir/configure.out" 2>&1); then
 		cat "$dir/configure.out" >&2
 		return 1
