@@ -123,17 +123,20 @@ spawn() {
 		scratch=$scratch/$id
 		state=$scratch/state
 		"$@"
+		: >"$scratch/ended"
 	) >"$scratch/$id.verdicts" 2>&1 &
 	spawned[$id]=$!
 }
 
 # collect ID: waits for the case spawned as ID, prints its output and
 # counts its verdicts as this script's; a case that ends without a
-# single verdict is a failure.
+# single verdict, or that stopped (exit, set -u) before its end, whose
+# later verdicts would be lost unseen, is a failure.
 collect() {
 	wait "${spawned[$1]}"
 	replay "$scratch/$1.verdicts"
 	[ "$REPLY" -gt 0 ] || fail "$1: the case ended without a verdict"
+	[ -e "$scratch/$1/ended" ] || fail "$1: the case stopped before its end"
 }
 
 # replay FILE: prints what a case run in the background wrote to FILE and

@@ -338,6 +338,7 @@ for ((w = 0; w < jobs; w++)); do
 					run_maildir_case "$name"
 				fi ;;
 			esac >"$scratch/results/$i" 2>&1
+			: >"$scratch/results/$i.ended"
 		done
 	) &
 done
@@ -345,6 +346,11 @@ wait
 for ((i = 0; i < ${#tasks[@]}; i++)); do
 	if [ -f "$scratch/results/$i" ]; then
 		replay "$scratch/results/$i"
+		if [ ! -e "$scratch/results/$i.ended" ]; then
+			fail "${tasks[i]}: the case stopped before its end"
+		elif [ "$REPLY" -eq 0 ] && ! grep -q '^not applicable: ' "$scratch/results/$i"; then
+			fail "${tasks[i]}: the case ended without a verdict"
+		fi
 	else
 		fail "${tasks[i]}: the case did not run"
 	fi
