@@ -324,6 +324,24 @@ auth_getpw_free(char *buf, size_t size)
 	free(buf);
 }
 
+int
+auth_user_from_pw(struct auth_user *out, const struct passwd *pw)
+{
+	if (util_strlcpy(out->name, pw->pw_name, sizeof(out->name)) >=
+		sizeof(out->name) ||
+	    (pw->pw_dir != NULL &&
+		util_strlcpy(out->home, pw->pw_dir, sizeof(out->home)) >=
+		    sizeof(out->home))) {
+		memset(out, 0, sizeof(*out));
+		return -1;
+	}
+	out->change_id = true;
+	out->system = true;
+	out->uid = pw->pw_uid;
+	out->gid = pw->pw_gid;
+	return 0;
+}
+
 enum auth_result
 auth_system(const char *dummy, const char *user, const char *password,
     struct auth_user *out, const char **why)
@@ -361,21 +379,9 @@ auth_system(const char *dummy, const char *user, const char *password,
 	} else if (v == AUTH_V_MATCH && geteuid() != 0 &&
 	    pw.pw_uid != geteuid()) {
 		*why = "not this server's user";
-	} else if (v == AUTH_V_MATCH &&
-	    (util_strlcpy(out->name, pw.pw_name, sizeof(out->name)) >=
-		    sizeof(out->name) ||
-		(pw.pw_dir != NULL &&
-		    util_strlcpy(out->home, pw.pw_dir, sizeof(out->home)) >=
-			sizeof(out->home)))) {
-		/* Cut, a home would name another folder. */
-		memset(out, 0, sizeof(*out));
+	} else if (v == AUTH_V_MATCH && auth_user_from_pw(out, &pw) == -1) {
 		*why = "user name or home too long";
-	} else if (v == AUTH_V_MATCH) {
-		out->change_id = true;
-		out->system = true;
-		out->uid = pw.pw_uid;
-		out->gid = pw.pw_gid;
-	} else {
+	} else if (v != AUTH_V_MATCH) {
 		*why = auth_refusal(v);
 	}
 	util_wipe(spbuf, sizeof(spbuf));

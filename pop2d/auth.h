@@ -94,6 +94,13 @@ int auth_getpw(const char *name, struct passwd *pw, char **buf, size_t *size);
 void auth_getpw_free(char *buf, size_t size);
 
 /*
+ * Fills OUT as the system account PW, whose identity the session takes.
+ * Returns 0, or -1 with OUT zeroed when the name or the home would not
+ * fit whole (cut, a home would name another folder).
+ */
+int auth_user_from_pw(struct auth_user *out, const struct passwd *pw);
+
+/*
  * Looks USER up in the system's accounts (getpwnam, and getspnam for the
  * hash when the shadow file can be read) and checks PASSWORD, as
  * auth_passwd_file() does, DUMMY alike. User names are case-sensitive. Refused

@@ -126,18 +126,8 @@ auth_pam_account(struct auth_login *l, struct auth_user *out)
 		why = "uid 0";
 	else if (geteuid() != 0 && pw.pw_uid != geteuid())
 		why = "not this server's user";
-	else if (util_strlcpy(out->name, pw.pw_name, sizeof(out->name)) >=
-		sizeof(out->name) ||
-	    (pw.pw_dir != NULL &&
-		util_strlcpy(out->home, pw.pw_dir, sizeof(out->home)) >=
-		    sizeof(out->home)))
+	else if (auth_user_from_pw(out, &pw) == -1)
 		why = "user name or home too long";
-	if (why == NULL) {
-		out->change_id = true;
-		out->system = true;
-		out->uid = pw.pw_uid;
-		out->gid = pw.pw_gid;
-	}
 	auth_getpw_free(buf, size);
 	return why;
 }
