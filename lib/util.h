@@ -58,7 +58,8 @@ int util_expand(
     char **out, const char *tmpl, const char *user, const char *home);
 
 /*
- * Joins DIR and NAME with one '/' (none added when DIR ends in one).
+ * Joins DIR and NAME with one '/' (none added when DIR ends in one; an
+ * empty DIR gives "/NAME", so callers pass a directory they have named).
  * Returns 0 with *OUT the result, which the caller frees, or -1 with errno
  * ENOMEM, *OUT then NULL.
  */

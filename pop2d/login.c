@@ -341,7 +341,7 @@ open_store(struct login *l, const struct auth_user *u, size_t *count)
 	e = errno;
 	free(folders);
 	if (r == -1) {
-		log_msg(LOG_ERR, "user=%s reason=cannot open maildrop %s: %s",
+		log_msg(LOG_ERR, "user=%s reason=cannot read maildrop %s: %s",
 		    l->user, inbox, strerror(e));
 		free(inbox);
 		return LOGIN_MAILDROP_UNUSABLE;

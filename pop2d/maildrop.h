@@ -42,7 +42,8 @@ enum maildrop_commit {
 
 /*
  * One open folder. The store owns it and PATH (which it frees); its format
- * owns PRIV and sets PATH when it opens the folder.
+ * owns PRIV. PATH is set by the format's open, or by the store before
+ * open_at for a folder beneath the folder directory.
  */
 struct maildrop {
 	const struct maildrop_ops *ops;

@@ -99,7 +99,7 @@ passwd_file_user(const struct recover_config *o, const char *name,
  * the passwd-file when there is one, else from the system's accounts. The
  * folder must belong to the uid the session ran as. Returns 0 with the
  * expanded templates in *INBOX and *FOLDERS (NULL when the folder
- * directory's cannot be expanded), which the caller frees, or -1 with
+ * directory's template cannot be expanded), which the caller frees, or -1 with
  * *WHY.
  */
 static int
