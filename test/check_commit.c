@@ -3219,6 +3219,8 @@ START_TEST(test_fail_matrix)
 			_i / NFAIL_CALLS))
 			break;
 	}
+	ck_assert_msg(
+	    k > 0, "%s: its fault never came", fail_calls[_i % NFAIL_CALLS]);
 }
 END_TEST
 
@@ -3255,6 +3257,19 @@ static const int sweep_nth[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 16, 20,
 	26, 34, 45, 60, 80, 110, 150, 220, 320 };
 #define NSWEEP ((int)(sizeof(sweep_nth) / sizeof(sweep_nth[0])))
 enum { SW_COMMIT, SW_RECOVER, SW_RECOVER_LATE, SW_V1, SW_N };
+
+/*
+ * The calls a setting never makes: the recovery of a commit killed after
+ * a round's slot, with no mail delivered since, neither renames a journal
+ * into place nor allocates one.
+ */
+static bool
+sweep_never(int how, int call)
+{
+	return how == SW_RECOVER &&
+	    (strcmp(sweep_calls[call], "commit.rename") == 0 ||
+		strcmp(sweep_calls[call], "commit.fallocate") == 0);
+}
 
 /* One run of the sweep: HOW, CALL failed at its NTH call; 1 if it was. */
 static int
@@ -3369,6 +3384,11 @@ START_TEST(test_fail_sweep)
 		if (!sweep_run(how, call, sweep_nth[k]))
 			break;
 	}
+	/* A call renamed, or no longer made, would leave a case testing nothing. */
+	ck_assert_msg(sweep_never(how, call) ? k == 0 : k > 0,
+	    "%s in setting %d: %s", sweep_calls[call], how,
+	    k == 0 ? "its fault never came"
+		   : "made, though listed as never made");
 }
 END_TEST
 
