@@ -141,7 +141,8 @@ setup(void)
  * calls: a tmpfs where the machine has one, so that their thousands of
  * fsyncs cost nothing (what they prove does not depend on the disk: a
  * crash here kills the process, the kernel keeps what was written). The
- * other cases commit on the disk's file system.
+ * other cases commit on the disk's file system. A suite killed midway
+ * leaves its check_commit.XXXXXX folder there, as it would in /tmp.
  */
 static void
 setup_shm(void)
