@@ -25,8 +25,14 @@ fresh_maildir() {
 text() {
 	printf 'Status: RO\nSubject: %s\n\nbody of %s\n' "$1" "$1"
 }
+# wire_into VAR SUBJECT: the same into VAR, without a process of its own.
+wire_into() {
+	printf -v "$1" 'Subject: %s\r\n\r\nbody of %s\r\n' "$2" "$2"
+}
 wire() {
-	printf 'Subject: %s\r\n\r\nbody of %s\r\n' "$1" "$1"
+	local w
+	wire_into w "$1"
+	printf '%s' "$w"
 }
 
 # deliver SUBJECT: as a delivery agent does, written in tmp/, renamed into new/.
@@ -86,7 +92,7 @@ drain() {
 		subject=${msg%%$'\n'*}
 		subject=${subject//$'\r'/}
 		subject=${subject#Subject: }
-		printf -v want 'Subject: %s\r\n\r\nbody of %s\r\n' "$subject" "$subject"
+		wire_into want "$subject"
 		if [ "$msg" != "$want" ]; then
 			echo "BAD OCTETS $subject" >>"$log"
 		fi
