@@ -5,8 +5,9 @@
 # other message from valgrind except one: valgrind 3.19 does not know the
 # openat2 system call (437) and says so; pop2d then gets ENOSYS and
 # lib/folder.c walks the name component by component instead, which is a
-# path the tests want covered anyway. Leaks in check_commit's children
-# that a crash seam kills mid-commit are suppressed (crash.supp).
+# path the tests want covered anyway. Leaks in check_commit's and
+# check_store's children that a crash seam kills mid-commit are
+# suppressed (crash.supp).
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
