@@ -24,21 +24,14 @@ session_send() {
 	printf '%s\r\n' "$@" >&"${!fdvar}"
 }
 
-# session_wait ID PATTERN [SECONDS]: waits until ID has written a whole
-# line matching the extended regular expression PATTERN. It looks every
-# 10 ms for the first 0.2 s (most replies come by then), every 0.1 s after.
+# session_wait ID PATTERN [SECONDS]: waits (lib.sh's wait_for) until ID
+# has written a whole line matching the extended regular expression
+# PATTERN.
 session_wait() {
-	local id=$1 pattern=$2 left=$(( ${3:-20} * 100 )) i=0
-	until tr -d '\r' <"$scratch/$id.out" | grep -q -x -E -- "$pattern"; do
-		[ "$left" -gt 0 ] || return 1
-		if [ $((i++)) -lt 20 ]; then
-			sleep 0.01
-			left=$((left - 1))
-		else
-			sleep 0.1
-			left=$((left - 10))
-		fi
-	done
+	wait_for "${3:-20}" session_has_line "$1" "$2"
+}
+session_has_line() {
+	tr -d '\r' <"$scratch/$1.out" | grep -q -x -E -- "$2"
 }
 
 # session_last ID: prints the last reply line of ID without its CR.
