@@ -110,9 +110,10 @@ for who in y:'yes-crypt pass':yescrypt s:'sha pass':SHA-512; do
 done
 
 # Every refusal looks the same: the same reply, not before the delay
-# (POP2_LOGIN_DELAY_MS in a test build, else the default 2 s). The logins
-# wait out their delays side by side, each with a folder of its own, and
-# are checked in turn.
+# (POP2_LOGIN_DELAY_MS in a test build, else the default 2 s). Each login
+# has a folder of its own. They run one at a time: under pam_wrapper
+# (test/pamwrap.sh) a process starting beside another can take the
+# other's configuration folder for a stale one and remove it.
 delay_ms=${POP2_LOGIN_DELAY_MS:-2000}
 refusals=(
 	"${prefix}l:locked pass:locked:$(why 'locked entry' "$auth_failure")"
@@ -122,7 +123,6 @@ refusals=(
 	"${prefix}x:any pass:unknown user:$(why 'unknown user' "$not_known")"
 	"${prefix^^}Y:yes-crypt pass:name in another case:$(why 'unknown user' "$not_known")"
 )
-pids=()
 for i in "${!refusals[@]}"; do
 	IFS=: read -r user password what why <<<"${refusals[$i]}"
 	mkdir "$scratch/refused.$i"
@@ -131,12 +131,10 @@ for i in "${!refusals[@]}"; do
 		start=$(date +%s%N)
 		pop2 "HELO $user $password"
 		echo $(( ($(date +%s%N) - start) / 1000000 )) >"$out/took"
-	) &
-	pids+=("$!")
+	)
 done
 for i in "${!refusals[@]}"; do
 	IFS=: read -r user password what why <<<"${refusals[$i]}"
-	wait "${pids[$i]}"
 	out=$scratch/refused.$i
 	took=$(cat "$out/took")
 	check "$what: - Bad login" [ "$(reply 2)" = "- Bad login" ]

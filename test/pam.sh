@@ -222,26 +222,28 @@ check "wrong password: not before the delay of $delay_ms ms (took $took ms)" [ "
 # not before the failed-login delay and with none of the modules' own delays
 # (pam_unix 2 s, pam_faildelay's 60 s, which libpam would stretch or shrink
 # by up to half: a refusal 25 s late would be one), the reason logged,
-# never the password. The login runs in the background with a folder of its
-# own, so that the refusals wait out their delays side by side;
-# refusals_checked checks each, in the order they were started.
+# never the password. Each login has a folder of its own; refusals_checked
+# checks each, in the order they ran. They run one at a time: pam_wrapper
+# gives each process a configuration folder /tmp/pam.X, and a process
+# starting beside another can take the other's for a stale one (its pid
+# file not written yet) and remove it.
 refusals=()
+refusal_number=0
 refused() {
-	local dir=$scratch/refused.${#refusals[@]}
+	local dir=$scratch/refused.$((refusal_number++))
 	mkdir "$dir"
 	printf '%s\n' "$1" "$2" "$3" "$4" >"$dir/case"
 	(
 		out=$dir
 		pop2 "${@:5}" -- "HELO $2 $3"
 		echo "$took" >"$dir/took"
-	) &
-	refusals+=("$dir:$!")
+	)
+	refusals+=("$dir")
 }
 refusals_checked() {
 	local r what user password why
 	for r in "${refusals[@]}"; do
-		wait "${r##*:}"
-		out=${r%:*}
+		out=$r
 		{ read -r what; read -r user; read -r password; read -r why; } <"$out/case"
 		took=$(cat "$out/took")
 		check "$what: - Bad login" [ "$(reply 2)" = "- Bad login" ]
