@@ -88,8 +88,9 @@ seam_fail(const char *step)
 #ifdef POP2_TEST_SEAMS
 	/*
 	 * Calls of the named step seen so far in this process, counted
-	 * afresh whenever POP2_FAIL_AT changes (a unit suite that runs its
-	 * cases in one process sets it once per case).
+	 * afresh whenever POP2_FAIL_AT changes or is unset (a unit suite
+	 * that runs its cases in one process sets it once per case, and may
+	 * set the same value again after an unset).
 	 */
 	static unsigned long calls;
 	static char counted[128];
@@ -100,6 +101,8 @@ seam_fail(const char *step)
 	int err;
 
 	at = secure_getenv("POP2_FAIL_AT");
+	if (at == NULL)
+		counted[0] = '\0';
 	if (at == NULL || strncmp(at, step, steplen) != 0 || at[steplen] != ':')
 		return false;
 	colon = at + steplen + 1;
