@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "folder.h"
+#include "have_openat2.h"
 
 /* ---------------------------------------------------------------- names */
 
@@ -229,24 +230,6 @@ tree_teardown(void)
 	at(p, home, "locked");
 	(void)chmod(p, 0700);
 	ck_assert_int_eq(nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
-}
-
-/* Whether the running kernel (and valgrind, and seccomp) has openat2. */
-static bool
-have_openat2(void)
-{
-#ifdef SYS_openat2
-	uint64_t how[3] = { O_RDONLY | O_CLOEXEC, 0, 0 };
-	long fd = syscall(SYS_openat2, AT_FDCWD, "/", how, sizeof(how));
-
-	if (fd >= 0) {
-		(void)close((int)fd);
-		return true;
-	}
-	return errno != ENOSYS;
-#else
-	return false;
-#endif
 }
 
 /* The lowest free descriptor: unchanged by a call that leaks nothing. */

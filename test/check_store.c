@@ -33,6 +33,7 @@
 #include "io.h"
 #include "seam.h"
 #include "store.h"
+#include "have_openat2.h"
 
 /* The journal's name in the state directory (doc/DESIGN). */
 #define COMMIT_JOURNAL "commit.jnl"
@@ -179,24 +180,6 @@ sent(struct store *st, uint32_t n, char *buf, size_t size)
 	ck_assert_int_ge(got, 0);
 	buf[got] = '\0';
 	return (size_t)got;
-}
-
-/* Whether the running kernel (and valgrind, and seccomp) has openat2. */
-static bool
-have_openat2(void)
-{
-#ifdef SYS_openat2
-	uint64_t how[3] = { O_RDONLY | O_CLOEXEC, 0, 0 };
-	long fd = syscall(SYS_openat2, AT_FDCWD, "/", how, sizeof(how));
-
-	if (fd >= 0) {
-		(void)close((int)fd);
-		return true;
-	}
-	return errno != ENOSYS;
-#else
-	return false;
-#endif
 }
 
 static const char *const md_texts[] = {
